@@ -1,0 +1,74 @@
+"""Audit log storage: an append-only, encrypted, HMAC-chained record of actions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditRecord(models.Model):
+    """One audited action. Actor and project are copied so history survives deletions.
+
+    `payload_enc` is a Fernet token of the JSON payload bound to this record's `seq`.
+    `mac` = HMAC(audit key `mac_key_id`, previous mac | seq | canonical plaintext), so
+    editing, deleting, swapping or forging a row breaks the chain (bmadweb.audit).
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    created = models.DateTimeField()
+    action = models.CharField(max_length=64, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    project = models.ForeignKey(
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_records",
+    )
+    project_slug = models.CharField(max_length=64, blank=True, db_index=True)
+    payload_enc = models.TextField()
+    mac_key_id = models.CharField(max_length=32)
+    prev_mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [models.Index(fields=["project", "-seq"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_name or 'system'}"
+
+
+class AuditHead(models.Model):
+    """The single row that serialises audit writers and remembers the chain's tip.
+
+    Writers lock it (SELECT ... FOR UPDATE), so two concurrent actions cannot take the
+    same sequence number; comparing it with the last record also reveals a deleted tail.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.PositiveBigIntegerField(default=0)
+    mac = models.CharField(max_length=64, default="")
+
+    def __str__(self) -> str:
+        return f"audit head at #{self.seq}"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins per account and per client address (REMOTE_ADDR, never a header a
+    client can forge), for the brute-force lockout."""
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures} failures"

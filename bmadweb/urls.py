@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from bmadweb import auth_views
+
+admin.site.site_header = "bmadweb platform administration"
+admin.site.site_title = "bmadweb admin"
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("projects.urls")),
+]

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real Redis, the standard actors and a demo project.
+
+Redis: REDIS_URL when set (CI's second pass), otherwise an embedded redis-server on a
+unix socket in a temporary folder, exactly as a new user runs it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.test import override_settings
+
+from bmadweb.embedded_redis import embedded_redis_start, embedded_redis_stop
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    data_dir = tmp_path_factory.mktemp("redis")
+    sock = embedded_redis_start(data_dir)
+    try:
+        yield f"unix://{sock}?db=0"
+    finally:
+        embedded_redis_stop(data_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_settings(redis_url: str, django_db_blocker: object) -> Iterator[None]:
+    queues = {"default": {"URL": redis_url, "DEFAULT_TIMEOUT": 300}}
+    with override_settings(REDIS_URL=redis_url, RQ_QUEUES=queues):
+        yield
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+# --- The standard actors (STYLE.md point 16) ------------------------------------------
+
+
+@pytest.fixture
+def owner(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("olivia", password="owner-pass-12345")
+
+
+@pytest.fixture
+def viewer(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("victor", password="viewer-pass-12345")
+
+
+@pytest.fixture
+def outsider(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("oscar", password="outsider-pass-12345")
+
+
+@pytest.fixture
+def staff(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_superuser(
+        "stella", email="stella@example.test", password="staff-pass-12345"
+    )
+
+
+@pytest.fixture
+def local_repo_dir(tmp_path: Path) -> Path:
+    """A local directory accepted by the URL policy when local repos are allowed."""
+    path = tmp_path / "remote.git"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def project(db, owner, viewer, local_repo_dir):  # type: ignore[no-untyped-def]
+    """A project owned by `owner` and viewable by `viewer`; `outsider` holds no role."""
+    from projects import services
+    from projects.roles import Role
+
+    proj = services.project_create(
+        actor=owner, name="Health AI", slug="healthai", repo_url=str(local_repo_dir)
+    )
+    services.role_grant(actor=owner, project=proj, role=Role.VIEWER, user=viewer)
+    return proj

@@ -1,0 +1,96 @@
+"""Roles become guardian object permissions; lookups answer 404 before 403."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from projects import services
+from projects.permissions import get_project_for_user
+from projects.roles import ROLE_PERMS, Perm, Role
+from projects.selectors import project_list_for_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_outsider_gets_404_not_403(project, outsider):
+    with pytest.raises(Http404):
+        get_project_for_user(outsider, project.slug, Perm.MANAGE)
+
+
+def test_missing_project_and_forbidden_project_look_the_same(project, outsider):
+    with pytest.raises(Http404) as missing:
+        get_project_for_user(outsider, "no-such-project")
+    with pytest.raises(Http404) as hidden:
+        get_project_for_user(outsider, project.slug)
+    assert str(missing.value) == str(hidden.value)
+
+
+def test_viewer_sees_but_cannot_edit(project, viewer):
+    assert get_project_for_user(viewer, project.slug) == project
+    with pytest.raises(PermissionDenied):
+        get_project_for_user(viewer, project.slug, Perm.EDIT_MANIFEST)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_grants_exactly_its_permissions(project, outsider, role):
+    services.role_grant(actor=None, project=project, role=role, user=outsider)
+    for perm in Perm:
+        expected = perm in ROLE_PERMS[role]
+        assert outsider.has_perm(f"projects.{perm}", project) is expected, perm
+
+
+def test_operator_cannot_approve_unless_also_approver(project, outsider):
+    services.role_grant(actor=None, project=project, role=Role.OPERATOR, user=outsider)
+    assert outsider.has_perm("projects.provision_project", project)
+    assert not outsider.has_perm("projects.approve_run", project)
+    services.role_grant(actor=None, project=project, role=Role.APPROVER, user=outsider)
+    outsider = type(outsider).objects.get(pk=outsider.pk)  # fresh permission cache
+    assert outsider.has_perm("projects.approve_run", project)
+
+
+def test_revoking_one_role_keeps_permissions_of_another(project, outsider):
+    services.role_grant(actor=None, project=project, role=Role.EDITOR, user=outsider)
+    services.role_grant(actor=None, project=project, role=Role.VIEWER, user=outsider)
+    services.role_revoke(actor=None, project=project, role=Role.EDITOR, user=outsider)
+    outsider = type(outsider).objects.get(pk=outsider.pk)
+    assert outsider.has_perm("projects.view_project", project)
+    assert not outsider.has_perm("projects.edit_manifest", project)
+
+
+def test_roles_granted_to_a_team_reach_its_members(project, outsider):
+    team = Group.objects.create(name="platform-team")
+    outsider.groups.add(team)
+    services.role_grant(actor=None, project=project, role=Role.EDITOR, group=team)
+    assert get_project_for_user(outsider, project.slug, Perm.EDIT_MANIFEST) == project
+    assert list(project_list_for_user(outsider)) == [project]
+
+
+def test_project_list_shows_only_permitted_projects(
+    project, viewer, outsider, owner, local_repo_dir
+):
+    services.project_create(
+        actor=outsider, name="Oscar's", slug="oscars", repo_url=str(local_repo_dir)
+    )
+    assert [p.slug for p in project_list_for_user(viewer)] == ["healthai"]
+    assert [p.slug for p in project_list_for_user(outsider)] == ["oscars"]
+
+
+def test_global_view_permission_does_not_leak_projects(project, outsider):
+    outsider.user_permissions.add(Permission.objects.get(codename="view_project"))
+    outsider = type(outsider).objects.get(pk=outsider.pk)
+    assert list(project_list_for_user(outsider)) == []
+    with pytest.raises(Http404):
+        get_project_for_user(outsider, project.slug)
+
+
+def test_role_changes_are_audited(project, outsider):
+    from bmadweb.audit import audit_payload
+    from bmadweb.models import AuditRecord
+
+    services.role_grant(actor=None, project=project, role=Role.APPROVER, user=outsider)
+    record = AuditRecord.objects.filter(action="role.grant").order_by("-seq").first()
+    assert record is not None
+    assert audit_payload(record) == {"role": "approver", "user": "oscar"}
