@@ -1,0 +1,239 @@
+"""Gap analysis: compare a repository with what its manifest implies (PRODUCT.md section 3).
+
+Every generated path gets one `ItemState`, decided from three texts: the file now in
+the repository (ours), the text bmadweb wrote last (the lock file's base) and what the
+generator produces now (theirs). Lock entries that the manifest no longer implies are
+orphaned. Only the target paths and the lock file are read, and nothing is written;
+a target reached through a symlink is reported unsafe and not read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from provisioning.engine.generator import Generated, GeneratedFile, generate
+from provisioning.engine.lockfile import Lock, parse_lock
+from provisioning.engine.manifest import Manifest
+from provisioning.engine.paths import LOCK_PATH, relpath_problem
+from provisioning.engine.tomledit import TomlEditError
+from provisioning.engine.types import BmadInstall, Finding
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class ItemState(StrEnum):
+    MISSING = "missing"
+    UP_TO_DATE = "up-to-date"
+    OUTDATED = "outdated"
+    MODIFIED = "modified"
+    CONFLICT = "conflict"
+    ORPHANED = "orphaned"
+    UNMANAGED = "unmanaged"
+
+
+_REASONS = {
+    ItemState.MISSING: "Not in the repository; bmadweb will create it.",
+    ItemState.UP_TO_DATE: "Matches what the generator produces now.",
+    ItemState.OUTDATED: "Unchanged since bmadweb wrote it; the generator's output changed.",
+    ItemState.MODIFIED: (
+        "Edited in the repository since bmadweb wrote it; the generator's output is "
+        "unchanged, so the edit is kept."
+    ),
+    ItemState.CONFLICT: (
+        "Edited in the repository and the generator's output changed; a 3-way merge "
+        "with the last written base is needed."
+    ),
+    ItemState.ORPHANED: "bmadweb wrote it earlier, but the manifest no longer declares it.",
+    ItemState.UNMANAGED: (
+        "A file bmadweb did not write sits at this path; it is only replaced with force."
+    ),
+}
+_SECTION_MISSING = (
+    "bmadweb's entries are not in this file yet; they will be added and the rest of the file kept."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedItem:
+    path: str
+    state: ItemState
+    reason: str
+    kind: str
+    unsafe: bool = False  # symlink, non-regular or unreadable: never read nor written
+    current: str | None = field(default=None, repr=False)  # text in the repo now
+    expected: str | None = field(default=None, repr=False)  # what the file should become
+    base: str | None = field(default=None, repr=False)  # lock base (last written)
+    theirs: str | None = field(default=None, repr=False)  # generator output against base
+
+
+@dataclass(frozen=True, slots=True)
+class GapReport:
+    install: BmadInstall
+    findings: tuple[Finding, ...]
+    items: tuple[ManagedItem, ...]
+    notes: tuple[str, ...] = ()
+    lock: Lock = field(default_factory=Lock, repr=False)
+    lock_text: str | None = field(default=None, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        """Number of items per state, every state present."""
+        found = Counter(item.state for item in self.items)
+        return {state.value: found.get(state, 0) for state in ItemState}
+
+    @property
+    def in_sync(self) -> bool:
+        return all(i.state in (ItemState.UP_TO_DATE, ItemState.MODIFIED) for i in self.items)
+
+
+class _Reader:
+    """Reads repo files without following symlinks; parent checks are cached."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._dirs: dict[str, bool | None] = {"": True}
+
+    def _dir_ok(self, rel_dir: str) -> bool | None:
+        """True: a real directory; False: unsafe (symlink/file); None: absent."""
+        if rel_dir in self._dirs:
+            return self._dirs[rel_dir]
+        parent, _, _ = rel_dir.rpartition("/")
+        result = self._dir_ok(parent)
+        if result:
+            try:
+                mode = os.lstat(self.root / rel_dir).st_mode
+                result = stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)
+            except FileNotFoundError:
+                result = None
+        self._dirs[rel_dir] = result
+        return result
+
+    def read(self, rel: str) -> tuple[str | None, str | None]:
+        """(text or None when absent, why it is unsafe or None)."""
+        problem = relpath_problem(rel)
+        if problem:
+            return None, f"Unsafe path: {problem}."
+        parent_ok = self._dir_ok(rel.rpartition("/")[0])
+        if parent_ok is None:
+            return None, None
+        if not parent_ok:
+            return None, "Unsafe path: a parent folder is a symlink or not a folder."
+        try:
+            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return None, None
+        except OSError:
+            return None, "Unsafe path: the file is a symlink or cannot be opened."
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None, "Unsafe path: not a regular file."
+            if info.st_size > MAX_FILE_BYTES:
+                return None, "The file is too large to be a bmadweb file; left alone."
+            data = handle.read()
+        try:
+            return data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            return None, "The file is not UTF-8 text; left alone."
+
+
+def _state(
+    gf: GeneratedFile, current: str | None, base: str | None, expected: str, theirs: str
+) -> tuple[ItemState, str]:
+    if current is None:
+        return ItemState.MISSING, ""
+    if current == expected:
+        return ItemState.UP_TO_DATE, ""
+    if base is None:
+        if gf.in_place:
+            return ItemState.MISSING, _SECTION_MISSING
+        return ItemState.UNMANAGED, ""
+    if theirs == base:
+        return ItemState.MODIFIED, ""
+    if current == base:
+        return ItemState.OUTDATED, ""
+    return ItemState.CONFLICT, ""
+
+
+def classify(gf: GeneratedFile, current: str | None, base: str | None) -> ManagedItem:
+    """The state of one generated file from (current, lock base, generator output)."""
+    try:
+        expected = gf.render(current, base)
+        theirs = gf.render(base, base) if base is not None else expected
+    except TomlEditError as exc:
+        reason = f"The file cannot be edited in place: {exc}."
+        return ManagedItem(gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base)
+    state, reason = _state(gf, current, base, expected, theirs)
+    return ManagedItem(
+        gf.path,
+        state,
+        reason or _REASONS[state],
+        gf.kind,
+        current=current,
+        expected=expected,
+        base=base,
+        theirs=theirs,
+    )
+
+
+def _orphans(reader: _Reader, lock: Lock, targets: set[str]) -> list[ManagedItem]:
+    items: list[ManagedItem] = []
+    for path in sorted(set(lock.files) - targets):
+        current, unsafe = reader.read(path)
+        base = lock.files[path].base
+        if unsafe:
+            items.append(ManagedItem(path, ItemState.ORPHANED, unsafe, "orphan", unsafe=True))
+        elif current is not None:
+            edited = " It was edited since." if current != base else ""
+            reason = _REASONS[ItemState.ORPHANED] + edited
+            items.append(ManagedItem(path, ItemState.ORPHANED, reason, "orphan", False, current))
+    return items
+
+
+def analyze_generated(
+    root: Path,
+    generated: Generated,
+    install: BmadInstall,
+    *,
+    findings: Sequence[Finding] = (),
+) -> GapReport:
+    """Gap report for already generated files (lets callers reuse one generation)."""
+    reader = _Reader(root)
+    lock_text, lock_unsafe = reader.read(LOCK_PATH)
+    lock_read = parse_lock(lock_text)
+    notes = [*generated.notes, *(f"Lock file: {p}" for p in lock_read.problems)]
+    if lock_unsafe:
+        notes.append(f"Lock file ignored: {lock_unsafe}")
+    items: list[ManagedItem] = []
+    for gf in generated.files:
+        current, unsafe = reader.read(gf.path)
+        entry = lock_read.lock.files.get(gf.path)
+        if unsafe:
+            items.append(ManagedItem(gf.path, ItemState.UNMANAGED, unsafe, gf.kind, unsafe=True))
+            continue
+        items.append(classify(gf, current, entry.base if entry else None))
+    items += _orphans(reader, lock_read.lock, {f.path for f in generated.files})
+    return GapReport(
+        install=install,
+        findings=tuple(findings),
+        items=tuple(sorted(items, key=lambda i: i.path)),
+        notes=tuple(notes),
+        lock=lock_read.lock,
+        lock_text=lock_text,
+    )
+
+
+def analyze(
+    root: Path,
+    manifest: Manifest,
+    install: BmadInstall,
+    *,
+    findings: Sequence[Finding] = (),
+) -> GapReport:
+    """Read-only gap report of `root` against `manifest` for the detected `install`."""
+    return analyze_generated(root, generate(manifest, install), install, findings=findings)

@@ -1,0 +1,211 @@
+"""Plans (file operations with reasons and diffs) from a gap report, and applying them.
+
+`make_plan` turns each managed item into an operation - create, update, merge, delete
+or skip - following PRODUCT.md section 3, and adds the new lock file as one more
+operation. Deletes and merges need approval. Conflicts that the 3-way merge cannot
+resolve are skipped and listed, never written with markers. `apply_plan` writes
+without ever following a symlink (every parent is opened with O_NOFOLLOW).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from provisioning.engine.fsafe import check_writable, delete_file, write_file
+from provisioning.engine.gap import GapReport, ItemState, ManagedItem
+from provisioning.engine.generator import GENERATOR_VERSION, Generated
+from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
+from provisioning.engine.merge import ConflictHunk, merge3
+from provisioning.engine.paths import LOCK_PATH
+
+
+class OpKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    MERGE = "merge"
+    DELETE = "delete"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    kind: OpKind
+    path: str
+    reason: str
+    content: str | None = field(default=None, repr=False)  # new text; None for delete/skip
+    diff: str = field(default="", repr=False)  # unified diff, old -> new
+    state: ItemState | None = None  # the gap state that led here (None for the lock)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanConflict:
+    path: str
+    reason: str
+    hunks: tuple[ConflictHunk, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    operations: tuple[Operation, ...]
+    conflicts: tuple[PlanConflict, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def requires_approval(self) -> bool:
+        return any(op.kind in (OpKind.DELETE, OpKind.MERGE) for op in self.operations)
+
+    @property
+    def changes(self) -> tuple[Operation, ...]:
+        """Operations that write or delete something."""
+        return tuple(op for op in self.operations if op.kind is not OpKind.SKIP)
+
+
+def unified_diff(path: str, old: str | None, new: str | None) -> str:
+    """Git-style unified diff of one file (/dev/null for a missing side)."""
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        fromfile=f"a/{path}" if old is not None else "/dev/null",
+        tofile=f"b/{path}" if new is not None else "/dev/null",
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
+def _write_op(kind: OpKind, item: ManagedItem, content: str, reason: str = "") -> Operation:
+    diff = unified_diff(item.path, item.current, content)
+    return Operation(kind, item.path, reason or item.reason, content, diff, item.state)
+
+
+def _skip(item: ManagedItem, reason: str = "") -> Operation:
+    return Operation(OpKind.SKIP, item.path, reason or item.reason, state=item.state)
+
+
+class _Planner:
+    def __init__(self, report: GapReport, force: bool) -> None:
+        self.force = force
+        self.old = report.lock.files
+        self.ops: list[Operation] = []
+        self.conflicts: list[PlanConflict] = []
+        self.lock: dict[str, LockEntry] = {}
+
+    def _written(self, op: Operation, base: str) -> None:
+        assert op.content is not None
+        self.ops.append(op)
+        self.lock[op.path] = LockEntry(text_sha256(op.content), base)
+
+    def _keep_entry(self, path: str) -> None:
+        if path in self.old:
+            self.lock[path] = self.old[path]
+
+    def add(self, item: ManagedItem) -> None:
+        if item.unsafe:
+            self.ops.append(_skip(item, f"{item.reason} Never written."))
+            self._keep_entry(item.path)
+            return
+        handler = getattr(self, f"_on_{item.state.name.lower()}")
+        handler(item)
+
+    def _on_missing(self, item: ManagedItem) -> None:
+        assert item.expected is not None
+        kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
+        self._written(_write_op(kind, item, item.expected), item.expected)
+
+    def _on_up_to_date(self, item: ManagedItem) -> None:
+        assert item.expected is not None
+        self.lock[item.path] = LockEntry(text_sha256(item.expected), item.expected)
+
+    def _on_outdated(self, item: ManagedItem) -> None:
+        assert item.expected is not None
+        self._written(_write_op(OpKind.UPDATE, item, item.expected), item.expected)
+
+    def _on_modified(self, item: ManagedItem) -> None:
+        self.ops.append(_skip(item))
+        self._keep_entry(item.path)
+
+    def _on_conflict(self, item: ManagedItem) -> None:
+        if item.base is None or item.current is None or item.theirs is None:
+            self._unresolved(item, item.reason, ())
+            return
+        result = merge3(item.base, item.current, item.theirs)
+        if result.text is None:
+            reason = "Edited in the repository and changed by the generator in the same lines."
+            self._unresolved(item, reason, result.conflicts)
+            return
+        reason = "Edited in the repository and changed by the generator; merged cleanly."
+        self._written(_write_op(OpKind.MERGE, item, result.text, reason), item.theirs)
+
+    def _unresolved(self, item: ManagedItem, reason: str, hunks: tuple[ConflictHunk, ...]) -> None:
+        self.conflicts.append(PlanConflict(item.path, reason, hunks))
+        self.ops.append(_skip(item, f"Unresolved conflict, not written: {reason}"))
+        self._keep_entry(item.path)
+
+    def _on_orphaned(self, item: ManagedItem) -> None:
+        diff = unified_diff(item.path, item.current, None)
+        self.ops.append(Operation(OpKind.DELETE, item.path, item.reason, None, diff, item.state))
+
+    def _on_unmanaged(self, item: ManagedItem) -> None:
+        if not self.force or item.expected is None:
+            self.ops.append(_skip(item))
+            return
+        reason = "A file bmadweb did not write is replaced because force was requested."
+        self._written(_write_op(OpKind.UPDATE, item, item.expected, reason), item.expected)
+
+
+def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:
+    text = dumps_lock(lock)
+    if text == report.lock_text:
+        return None
+    kind = OpKind.CREATE if report.lock_text is None else OpKind.UPDATE
+    diff = unified_diff(LOCK_PATH, report.lock_text, text)
+    return Operation(
+        kind, LOCK_PATH, "Records what bmadweb wrote, for the next analysis.", text, diff
+    )
+
+
+def make_plan(
+    report: GapReport,
+    generated: Generated,
+    *,
+    force: bool = False,
+    manifest_revision: str = "",
+) -> Plan:
+    """The operations that bring the repository to the manifest's state."""
+    planner = _Planner(report, force)
+    for item in report.items:
+        planner.add(item)
+    lock = Lock(GENERATOR_VERSION, manifest_revision, planner.lock)
+    lock_op = _lock_operation(report, lock)
+    operations = [*planner.ops, *([lock_op] if lock_op else [])]
+    notes = (*report.notes, *generated.notes)
+    return Plan(tuple(operations), tuple(planner.conflicts), tuple(dict.fromkeys(notes)))
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    written: tuple[str, ...]
+    deleted: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def apply_plan(root: Path, plan: Plan) -> ApplyResult:
+    """Write the plan's changes under `root`. Every target is checked before the first
+    write, so an unsafe path (UnsafePathError) leaves the repository untouched."""
+    for op in plan.changes:
+        check_writable(root, op.path)
+    written: list[str] = []
+    deleted: list[str] = []
+    ordered = sorted(plan.changes, key=lambda op: op.path == LOCK_PATH)  # lock last
+    for op in ordered:
+        if op.kind is OpKind.DELETE:
+            delete_file(root, op.path)
+            deleted.append(op.path)
+        elif op.content is not None:
+            write_file(root, op.path, op.content)
+            written.append(op.path)
+    skipped = tuple(op.path for op in plan.operations if op.kind is OpKind.SKIP)
+    return ApplyResult(tuple(written), tuple(deleted), skipped)
