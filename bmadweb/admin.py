@@ -19,7 +19,7 @@ class AuditRecordAdmin(admin.ModelAdmin):
     list_display = ["seq", "created", "action", "actor_name", "project_slug"]
     list_filter = ["action"]
     search_fields = ["action", "actor_name", "project_slug"]
-    fields = [
+    fields = (
         "seq",
         "created",
         "action",
@@ -29,7 +29,7 @@ class AuditRecordAdmin(admin.ModelAdmin):
         "mac_key_id",
         "prev_mac",
         "mac",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description="Payload (decrypted)")

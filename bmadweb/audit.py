@@ -18,7 +18,7 @@ from bmadweb import crypto
 from bmadweb.models import AuditHead, AuditRecord
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
     from projects.models import Project
 
@@ -63,7 +63,7 @@ def _mac(key_id: str, prev_mac: str, seq: int, canonical: bytes) -> str:
 def audit_record(
     *,
     action: str,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: User | AnonymousUser | None = None,
     project: Project | None = None,
     payload: Mapping[str, Any] | None = None,
 ) -> AuditRecord:

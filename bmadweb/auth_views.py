@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -54,7 +55,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         "owner to reset your password.",
     }
 
-    def clean(self):  # type: ignore[no-untyped-def]
+    def clean(self) -> dict[str, Any]:
         username = self.data.get("username", "")
         if self.request is not None and login_locked(self.request, username):
             from django.core.exceptions import ValidationError
@@ -94,4 +95,4 @@ class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.user.is_authenticated:
             audit_record(action="auth.logout", actor=request.user)
-        return super().post(request, *args, **kwargs)  # type: ignore[arg-type]
+        return super().post(request, *args, **kwargs)

@@ -35,17 +35,33 @@ class ProjectAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for field, label in SECRET_FIELDS.items():
             is_set = bool(self.instance.pk and self.instance.has_secret(field))
-            self.fields[f"secret_{field}"] = forms.CharField(
-                label=field.replace("_", " ").capitalize(),
+            self.fields[
+                f"secret_{field}"
+            ].help_text = (
+                f"{label}. Currently {'set' if is_set else 'not set'}; leave empty to keep it."
+            )
+
+
+# One write-only input and one "clear" box per credential, declared on the class so the
+# admin's fieldsets can name them.
+for _field in SECRET_FIELDS:
+    for _name, _form_field in (
+        (
+            f"secret_{_field}",
+            forms.CharField(
+                label=_field.replace("_", " ").capitalize(),
                 required=False,
                 strip=True,
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-                help_text=f"{label}. Currently {'set' if is_set else 'not set'}; leave empty "
-                "to keep it.",
-            )
-            self.fields[f"clear_{field}"] = forms.BooleanField(
-                label=f"Clear the {field.replace('_', ' ')}", required=False
-            )
+            ),
+        ),
+        (
+            f"clear_{_field}",
+            forms.BooleanField(label=f"Clear the {_field.replace('_', ' ')}", required=False),
+        ),
+    ):
+        ProjectAdminForm.base_fields[_name] = _form_field
+        ProjectAdminForm.declared_fields[_name] = _form_field
 
 
 class MembershipInline(admin.TabularInline):

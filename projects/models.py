@@ -154,7 +154,7 @@ class ManifestRevision(models.Model):
         # Integrity, not business logic: revisions are history and never change.
         if self.pk is not None:
             raise ValueError("manifest revisions are immutable; save a new revision instead")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
 
 class Membership(models.Model):

@@ -15,12 +15,10 @@ from projects.models import Project
 from projects.roles import Perm
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 
-def get_project_for_user(
-    user: AbstractBaseUser | AnonymousUser, slug: str, perm: Perm = Perm.VIEW
-) -> Project:
+def get_project_for_user(user: User | AnonymousUser, slug: str, perm: Perm = Perm.VIEW) -> Project:
     project = Project.objects.filter(slug=slug).first()
     if project is None or not user.has_perm(f"projects.{Perm.VIEW}", project):
         raise Http404("No such project.")
@@ -29,5 +27,5 @@ def get_project_for_user(
     return project
 
 
-def user_can(user: AbstractBaseUser | AnonymousUser, project: Project, perm: Perm) -> bool:
+def user_can(user: User | AnonymousUser, project: Project, perm: Perm) -> bool:
     return bool(user.has_perm(f"projects.{perm}", project))

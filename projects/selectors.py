@@ -11,11 +11,11 @@ from projects.models import ManifestRevision, Membership, Project
 from projects.roles import Perm, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def project_list_for_user(
-    user: AbstractBaseUser | AnonymousUser, *, perm: Perm = Perm.VIEW
+    user: User | AnonymousUser, *, perm: Perm = Perm.VIEW
 ) -> QuerySet[Project]:
     """Projects `user` holds `perm` on, through their own or their teams' roles.
 
@@ -36,10 +36,10 @@ def members_of(project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user", "group").order_by("role", "id")
 
 
-def roles_of_user(project: Project, user: AbstractBaseUser) -> set[Role]:
+def roles_of_user(project: Project, user: User) -> set[Role]:
     """Roles `user` holds on `project`, directly or through one of their groups."""
     rows = Membership.objects.filter(
-        Q(user=user) | Q(group__in=user.groups.all()),  # type: ignore[attr-defined]
+        Q(user=user) | Q(group__in=user.groups.all()),
         project=project,
     ).values_list("role", flat=True)
     return {Role(r) for r in rows}

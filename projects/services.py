@@ -23,9 +23,9 @@ from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
 from projects.roles import Role, perms_for_roles
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    Actor = AbstractBaseUser | AnonymousUser | None
+    Actor = User | AnonymousUser | None
 
 EDITABLE_FIELDS = (
     "name",
@@ -58,7 +58,7 @@ def project_create(
         **{k: v for k, v in options.items() if k in EDITABLE_FIELDS},
     )
     if actor is not None and actor.is_authenticated:
-        project.created_by = actor  # type: ignore[assignment]
+        project.created_by = actor
     project.full_clean()
     for field, value in (secrets or {}).items():
         project.set_secret(field, value)
@@ -74,7 +74,7 @@ def project_create(
         },
     )
     if actor is not None and actor.is_authenticated:
-        role_grant(actor=actor, project=project, role=Role.OWNER, user=actor)  # type: ignore[arg-type]
+        role_grant(actor=actor, project=project, role=Role.OWNER, user=actor)
     return project
 
 
@@ -142,7 +142,7 @@ def project_delete(*, actor: Actor, project: Project) -> None:
 # --- Roles ---------------------------------------------------------------------------
 
 
-def _sync_object_perms(project: Project, principal: AbstractBaseUser | Group) -> None:
+def _sync_object_perms(project: Project, principal: User | Group) -> None:
     """Make the principal's guardian permissions on `project` equal the union of its roles."""
     is_group = isinstance(principal, Group)
     rows = Membership.objects.filter(
@@ -151,7 +151,7 @@ def _sync_object_perms(project: Project, principal: AbstractBaseUser | Group) ->
     wanted = {str(p) for p in perms_for_roles({Role(r.role) for r in rows})}
     model = GroupObjectPermission if is_group else UserObjectPermission
     current = set(
-        model.objects.filter(  # type: ignore[attr-defined]
+        model.objects.filter(
             **{"group" if is_group else "user": principal},
             content_type=ContentType.objects.get_for_model(Project),
             object_pk=str(project.pk),
@@ -163,7 +163,7 @@ def _sync_object_perms(project: Project, principal: AbstractBaseUser | Group) ->
         remove_perm(f"projects.{codename}", principal, project)
 
 
-def _principal(user: AbstractBaseUser | None, group: Group | None) -> dict[str, Any]:
+def _principal(user: User | None, group: Group | None) -> dict[str, Any]:
     if (user is None) == (group is None):
         raise ValueError("give exactly one of user or group")
     return {"user": user} if user is not None else {"group": group}
@@ -175,7 +175,7 @@ def role_grant(
     actor: Actor,
     project: Project,
     role: Role,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     group: Group | None = None,
 ) -> Membership:
     who = _principal(user, group)
@@ -197,7 +197,7 @@ def role_revoke(
     actor: Actor,
     project: Project,
     role: Role,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     group: Group | None = None,
 ) -> None:
     who = _principal(user, group)
@@ -212,7 +212,7 @@ def role_revoke(
         )
 
 
-def _who_payload(user: AbstractBaseUser | None, group: Group | None) -> dict[str, str]:
+def _who_payload(user: User | None, group: Group | None) -> dict[str, str]:
     if user is not None:
         return {"user": user.get_username()}
     assert group is not None

@@ -12,8 +12,8 @@ from provisioning.models import Run, RunLogEntry
 
 class RunLogInline(admin.TabularInline):
     model = RunLogEntry
-    fields = ["at", "level", "message"]
-    readonly_fields = fields
+    fields = ("at", "level", "message")
+    readonly_fields = ("at", "level", "message")
     extra = 0
     can_delete = False
 
@@ -35,7 +35,7 @@ class RunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "status", "trigger"]
     search_fields = ["project__slug", "branch", "commit_sha"]
-    readonly_fields = [f.name for f in Run._meta.fields]
+    readonly_fields = tuple(f.name for f in Run._meta.fields)
     inlines = [RunLogInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -34,7 +34,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session", autouse=True)
 def _redis_settings(redis_url: str, django_db_blocker: object) -> Iterator[None]:
     queues = {"default": {"URL": redis_url, "DEFAULT_TIMEOUT": 300}}
-    with override_settings(REDIS_URL=redis_url, RQ_QUEUES=queues):
+    # Tests create many users: a fast hasher keeps them quick (never used outside tests).
+    fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(REDIS_URL=redis_url, RQ_QUEUES=queues, PASSWORD_HASHERS=fast):
         yield
 
 

@@ -1,0 +1,39 @@
+# bmadweb: `make run` starts everything on embedded defaults, `make test` runs the suite.
+# Needs only Python 3.12+, git and make; uv is installed into var/ on first use.
+
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT ?= .venv
+
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
+UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
+MANAGE := $(UV) run --frozen python manage.py
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck check deps browsers clean-var
+
+var/tools/bin/uv:
+	@mkdir -p var
+	$(PYTHON) -m venv var/tools
+	var/tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+deps: $(if $(findstring var/tools,$(UV)),var/tools/bin/uv)
+	$(UV) sync --frozen --quiet
+
+run: deps
+	$(MANAGE) devserver
+
+test: deps
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: deps
+	$(UV) run --frozen mypy bmadweb projects provisioning
+
+check: lint typecheck test
+
+clean-var:
+	rm -rf var
