@@ -1,0 +1,342 @@
+"""Installation findings (PRODUCT.md section 3): what is wrong with a repo's BMAD install.
+
+`installation_findings` compares a detected `BmadInstall` with what the bmadweb manifest
+requires (version range, modules, tools) and looks for the leftovers and mistakes real
+teams hit (docs/BMAD.md, "What goes wrong"). Every finding has a stable code; the codes
+are listed in `FINDING_CODES`. Nothing here writes or raises on damaged input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from provisioning.engine import detect_read as rd
+from provisioning.engine.detect import command_wrappers
+from provisioning.engine.findings_files import edited_file_findings, personal_file_findings
+from provisioning.engine.types import (
+    KNOWN_TOOLS,
+    BmadInstall,
+    Finding,
+    Generation,
+    Severity,
+    skill_dir_for,
+)
+
+FINDING_CODES: tuple[str, ...] = (
+    "BMAD_NOT_INSTALLED",
+    "BMAD_GENERATION_UNSUPPORTED",
+    "BMAD_VERSION_UNKNOWN",
+    "BMAD_VERSION_OUT_OF_RANGE",
+    "BMAD_REQUIRED_VERSION_INVALID",
+    "BMAD_MODULE_MISSING",
+    "BMAD_TOOL_UNKNOWN",
+    "BMAD_TOOL_FOLDER_MISSING",
+    "BMAD_LEGACY_V4_LEFTOVER",
+    "BMAD_STALE_COMMAND_WRAPPERS",
+    "BMAD_ORPHANED_CUSTOMIZE_YAML",
+    "BMAD_MANAGED_FILE_EDITED",
+    "BMAD_PERSONAL_FILE_COMMITTED",
+    # problems met while reading (detect.py)
+    "BMAD_MANIFEST_MISSING",
+    "BMAD_MANIFEST_DAMAGED",
+    "BMAD_FILES_MANIFEST_MISSING",
+    "BMAD_FILES_MANIFEST_DAMAGED",
+    "BMAD_SYMLINK_NOT_FOLLOWED",
+    "BMAD_LAYOUT_VERSION_MISMATCH",
+    "BMAD_GENERATION_UNCERTAIN",
+    "BMAD_DETECTION_FAILED",
+)
+
+_SKILL_GENERATIONS = (Generation.V6_1, Generation.V6_3, Generation.V6_4)
+_WHY_UNSUPPORTED = {
+    Generation.V4: "BMAD 4 keeps everything in .bmad-core/ and is customized by editing files "
+    "in place, which every update overwrites.",
+    Generation.V6_ALPHA: "This early BMAD 6 alpha predates the stable layout; its folders and "
+    "customization files were renamed since.",
+    Generation.V6_0: "BMAD 6.0 has no skills; agents are customized with *.customize.yaml "
+    "files that later versions ignore.",
+    Generation.V6_1: "BMAD 6.1-6.2 still customizes agents with *.customize.yaml files, which "
+    "6.4 and later ignore.",
+    Generation.V6_3: "BMAD 6.3 offers no customization at all: every change to a skill is "
+    "lost on the next update.",
+}
+
+
+def installation_findings(
+    install: BmadInstall,
+    *,
+    root: Path,
+    required_version: str | None,
+    required_modules: Sequence[str],
+    required_tools: Sequence[str],
+) -> list[Finding]:
+    """Findings for `install` against the manifest's requirements, most important first."""
+    root = Path(root)
+    if install.generation is Generation.NONE:
+        return [_not_installed(), *install.problems]
+    found: list[Finding] = []
+    found += _generation_findings(install)
+    found += _version_findings(install, required_version)
+    found += [_module_missing(m) for m in required_modules if m not in install.modules]
+    found += _tool_findings(install, root, required_tools)
+    found += _legacy_findings(install, root)
+    found += edited_file_findings(install, root)
+    found += personal_file_findings(install, root)
+    found += install.problems
+    return found
+
+
+def _finding(
+    code: str,
+    severity: Severity,
+    title: str,
+    explanation: str,
+    recommendation: str,
+    *,
+    fixable: bool = False,
+    paths: Sequence[str] = (),
+) -> Finding:
+    return Finding(code, severity, title, explanation, recommendation, fixable, tuple(paths))
+
+
+def _not_installed() -> Finding:
+    return _finding(
+        "BMAD_NOT_INSTALLED",
+        Severity.ERROR,
+        "BMAD is not installed in this repository",
+        "No _bmad/, bmad/, .bmad/ or .bmad-core/ folder was found.",
+        "Install BMAD with `npx bmad-method install` (6.4 or later), commit the result and "
+        "analyse again.",
+    )
+
+
+def _generation_findings(install: BmadInstall) -> list[Finding]:
+    why = _WHY_UNSUPPORTED.get(install.generation)
+    if why is None:
+        return []
+    found = install.version or f"generation {install.generation.value}"
+    return [
+        _finding(
+            "BMAD_GENERATION_UNSUPPORTED",
+            Severity.ERROR,
+            f"BMAD {found} is older than 6.4, which bmadweb provisions",
+            why + " bmadweb writes customizations in the 6.4+ format (_bmad/custom/*.toml).",
+            "Upgrade BMAD to 6.4 or later (`npx bmad-method@latest install`), move existing "
+            "customizations to _bmad/custom/<skill>.toml, and remove the leftovers reported.",
+            paths=[install.bmad_dir] if install.bmad_dir else [],
+        )
+    ]
+
+
+def _specifier(required: str) -> SpecifierSet | None:
+    text = required.strip()
+    if rd.parse_version(text) is not None:
+        text = f"=={text}"
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+
+
+def _version_findings(install: BmadInstall, required: str | None) -> list[Finding]:
+    if install.version is None:
+        return [
+            _finding(
+                "BMAD_VERSION_UNKNOWN",
+                Severity.WARNING if required else Severity.INFO,
+                "The installed BMAD version is unknown",
+                "The installer's manifest is missing or unreadable, so bmadweb cannot check "
+                "the version against the required range.",
+                "Re-run the BMAD installer so it records its version.",
+            )
+        ]
+    if not required or not required.strip():
+        return []
+    spec = _specifier(required)
+    if spec is None:
+        return [
+            _finding(
+                "BMAD_REQUIRED_VERSION_INVALID",
+                Severity.ERROR,
+                "The required BMAD version range is not valid",
+                f"{required[:80]!r} is not a PEP 440 version range such as '>=6.4,<7'.",
+                "Fix bmad_version in the bmadweb manifest.",
+            )
+        ]
+    version = rd.parse_version(install.version)
+    if version is not None and spec.contains(version, prereleases=True):
+        return []
+    return [
+        _finding(
+            "BMAD_VERSION_OUT_OF_RANGE",
+            Severity.ERROR,
+            f"BMAD {install.version} is outside the required range {spec}",
+            f"The manifest requires BMAD {spec}; this repository has {install.version}.",
+            "Run the official installer for a version in range "
+            "(`npx bmad-method@<version> install`), commit, and analyse again.",
+        )
+    ]
+
+
+def _module_missing(module: str) -> Finding:
+    return _finding(
+        "BMAD_MODULE_MISSING",
+        Severity.ERROR,
+        f"BMAD module '{module}' is not installed",
+        f"The manifest requires module '{module}' but the BMAD install does not list it.",
+        f"Re-run the installer with `--modules {module}` (keep the modules already installed).",
+    )
+
+
+def _tool_findings(install: BmadInstall, root: Path, tools: Sequence[str]) -> list[Finding]:
+    found: list[Finding] = []
+    for tool in tools:
+        if tool not in KNOWN_TOOLS:
+            found.append(_tool_unknown(tool))
+        elif not _tool_present(install, root, tool):
+            folder = skill_dir_for(install.generation, tool)
+            found.append(_tool_missing(tool, folder))
+    return found
+
+
+def _tool_present(install: BmadInstall, root: Path, tool: str) -> bool:
+    if install.generation not in _SKILL_GENERATIONS:
+        return tool in install.tools
+    folder = skill_dir_for(install.generation, tool)
+    if folder is None:
+        return False
+    return any(
+        is_dir and rd.is_file(root, f"{folder}/{name}/SKILL.md")
+        for name, is_dir in rd.list_dir(root, folder)
+    )
+
+
+def _tool_unknown(tool: str) -> Finding:
+    return _finding(
+        "BMAD_TOOL_UNKNOWN",
+        Severity.WARNING,
+        f"bmadweb does not know the tool '{tool}'",
+        f"'{tool}' is not one of the assistants bmadweb knows ({', '.join(KNOWN_TOOLS)}), so "
+        "it cannot tell where its skills belong.",
+        "Check the spelling of the tool in the bmadweb manifest.",
+    )
+
+
+def _tool_missing(tool: str, folder: str | None) -> Finding:
+    where = f" ({folder}/)" if folder else ""
+    return _finding(
+        "BMAD_TOOL_FOLDER_MISSING",
+        Severity.ERROR,
+        f"BMAD is not set up for {tool}",
+        f"The manifest requires {tool}, but its skill folder{where} holds no BMAD skills, "
+        f"so {tool} users cannot call BMAD.",
+        f"Re-run the BMAD installer with `--tools {tool}` (keep the other tools).",
+        paths=[folder] if folder else [],
+    )
+
+
+# ---------------------------------------------------------------- leftovers
+
+
+def _legacy_findings(install: BmadInstall, root: Path) -> list[Finding]:
+    found: list[Finding] = []
+    if install.generation is not Generation.V4:
+        found += _v4_leftover(root)
+    if install.generation in _SKILL_GENERATIONS:
+        wrappers = command_wrappers(root)
+        if wrappers:
+            found.append(_stale_wrappers(wrappers))
+    if install.generation in (Generation.V6_3, Generation.V6_4):
+        found += _orphaned_customize_yaml(root, install.bmad_dir or "_bmad")
+    return found
+
+
+def _v4_leftover(root: Path) -> list[Finding]:
+    dirs = [n for n, d in rd.list_dir(root, ".") if d and n.startswith(".bmad-")]
+    if ".bmad-core" not in dirs:
+        return []
+    paths = dirs + [
+        p for p in (".claude/commands/BMad", ".cursor/rules/bmad") if rd.exists(root, p)
+    ]
+    return [
+        _finding(
+            "BMAD_LEGACY_V4_LEFTOVER",
+            Severity.WARNING,
+            "A BMAD 4 install is still present beside BMAD 6",
+            "The .bmad-core/ folder (and its commands and rules) of BMAD 4 was left behind. "
+            "Assistants may still offer the old v4 agents next to the new skills.",
+            "Move anything you still need into BMAD 6 customization, then delete the v4 "
+            "folders listed.",
+            fixable=True,
+            paths=paths,
+        )
+    ]
+
+
+def _stale_wrappers(paths: list[str]) -> Finding:
+    return _finding(
+        "BMAD_STALE_COMMAND_WRAPPERS",
+        Severity.WARNING,
+        "Old BMAD 6.0 slash commands are still present",
+        "Since 6.1 BMAD installs native skills, but these bmad-* command wrappers from 6.0 "
+        "remain. They point at agent and workflow files that no longer exist, and duplicate "
+        "the skills in the assistant's menu.",
+        "Delete the listed command files; the skills replace them.",
+        fixable=True,
+        paths=paths,
+    )
+
+
+def _orphaned_customize_yaml(root: Path, bmad: str) -> list[Finding]:
+    folder = f"{bmad}/_config/agents"
+    paths = [
+        f"{folder}/{n}"
+        for n, d in rd.list_dir(root, folder)
+        if not d and n.endswith(".customize.yaml")
+    ]
+    if not paths:
+        return []
+    used = [p for p in paths if _carries_customization(root, p)]
+    detail = f" {len(used)} of them carry real customizations." if used else ""
+    return [
+        _finding(
+            "BMAD_ORPHANED_CUSTOMIZE_YAML",
+            Severity.WARNING if not used else Severity.ERROR,
+            "Agent customizations in *.customize.yaml no longer apply",
+            "These files customized agents in BMAD 6.0-6.2. Since 6.4 skills read TOML "
+            "overrides only, so the installer ignores them and the agents run without "
+            f"them.{detail}",
+            "Move each customization to _bmad/custom/<skill>.toml (for example "
+            "bmm-pm.customize.yaml to _bmad/custom/bmad-agent-pm.toml), then delete the YAML file.",
+            fixable=True,
+            paths=used + [p for p in paths if p not in used],
+        )
+    ]
+
+
+def _carries_customization(root: Path, rel: str) -> bool:
+    """True when the YAML holds at least one non-empty value (the template holds none)."""
+    data = rd.read_capped(root, rel, cap=256 * 1024).data
+    if data is None:
+        return False
+    doc, _ = rd.load_yaml_mapping(data)
+    try:
+        return doc is not None and _non_empty(doc, budget=[2000])
+    except RecursionError:
+        return False
+
+
+def _non_empty(value: object, budget: list[int]) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    if isinstance(value, dict):
+        return any(_non_empty(v, budget) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_empty(v, budget) for v in value) if value else False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None and value is not False
