@@ -64,7 +64,8 @@ def test_project_list_shows_only_permitted_projects(client, project, viewer, out
 def test_project_list_filter_has_its_own_empty_state(client, project, viewer):
     client.force_login(viewer)
     body = client.get(reverse("projects:project-list"), {"q": "zzz"}).content.decode()
-    assert "No project matches" in body and "Health AI" not in body
+    assert "No project matches" in body
+    assert "Health AI" not in body
 
 
 def test_project_detail_is_404_for_outsider_and_200_for_viewer(client, project, viewer, outsider):
@@ -80,10 +81,12 @@ def test_pages_carry_a_strict_csp_and_vendored_assets(client, viewer):
     response = client.get(reverse("projects:project-list"))
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp
-    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
     body = response.content.decode()
     assert "/static/vendor/htmx/htmx-2.0.11.min.js" in body
-    assert "<script>" not in body and "style=" not in body
+    assert "<script>" not in body
+    assert "style=" not in body
 
 
 def test_logout_requires_post_with_csrf(owner):
