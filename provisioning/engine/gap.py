@@ -96,6 +96,7 @@ class _Reader:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._prefix = f"{self.root}{os.sep}"  # plain strings: pathlib is slow per file
         self._dirs: dict[str, bool | None] = {"": True}
 
     def _dir_ok(self, rel_dir: str) -> bool | None:
@@ -106,7 +107,7 @@ class _Reader:
         result = self._dir_ok(parent)
         if result:
             try:
-                mode = os.lstat(self.root / rel_dir).st_mode
+                mode = os.lstat(self._prefix + rel_dir).st_mode
                 result = stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)
             except FileNotFoundError:
                 result = None
@@ -124,7 +125,7 @@ class _Reader:
         if not parent_ok:
             return None, "Unsafe path: a parent folder is a symlink or not a folder."
         try:
-            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(self._prefix + rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None, None
         except OSError:
@@ -164,7 +165,10 @@ def classify(gf: GeneratedFile, current: str | None, base: str | None) -> Manage
     """The state of one generated file from (current, lock base, generator output)."""
     try:
         expected = gf.render(current, base)
-        theirs = gf.render(base, base) if base is not None else expected
+        if base is None or (current == base and gf.in_place):
+            theirs = expected  # same inputs: skip a second (slow, tomlkit) render
+        else:
+            theirs = gf.render(base, base)
     except TomlEditError as exc:
         reason = f"The file cannot be edited in place: {exc}."
         return ManagedItem(gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base)

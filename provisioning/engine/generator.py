@@ -85,25 +85,26 @@ def _skill_dirs(manifest: Manifest, install: BmadInstall) -> list[str]:
 
 def _skill_files(manifest: Manifest, install: BmadInstall) -> Iterator[GeneratedFile]:
     with_config = install.generation is Generation.V6_4
-    for skill_dir in _skill_dirs(manifest, install):
-        for leader in manifest.leaders:
-            yield from _agent_files(skill_dir, leader, leader, with_config)
-            for specialist in leader.specialists:
-                yield from _agent_files(skill_dir, specialist, leader, with_config)
+    dirs = _skill_dirs(manifest, install)
+    for leader in manifest.leaders:
+        group: list[Leader | Specialist] = [leader, *leader.specialists]
+        for agent in group:
+            texts = _agent_texts(agent, leader, with_config)
+            for skill_dir in dirs:  # several tools: the same text in each folder
+                for name, (text, kind) in texts.items():
+                    yield GeneratedFile(paths.skill_file(skill_dir, agent.id, name), text, kind)
 
 
-def _agent_files(
-    skill_dir: str, agent: Leader | Specialist, leader: Leader, with_config: bool
-) -> Iterator[GeneratedFile]:
+def _agent_texts(
+    agent: Leader | Specialist, leader: Leader, with_config: bool
+) -> dict[str, tuple[str, str]]:
     if isinstance(agent, Leader):
-        text = tpl.leader_skill_md(agent)
+        texts = {"SKILL.md": (tpl.leader_skill_md(agent), "skill")}
     else:
-        text = tpl.specialist_skill_md(agent, leader)
-    yield GeneratedFile(paths.skill_file(skill_dir, agent.id, "SKILL.md"), text, "skill")
+        texts = {"SKILL.md": (tpl.specialist_skill_md(agent, leader), "skill")}
     if with_config:
-        config = tpl.agent_customize_toml(agent, leader)
-        path = paths.skill_file(skill_dir, agent.id, "customize.toml")
-        yield GeneratedFile(path, config, "skill-config")
+        texts["customize.toml"] = (tpl.agent_customize_toml(agent, leader), "skill-config")
+    return texts
 
 
 def _in_place(path: str, kind: str, editor: Editor) -> GeneratedFile:

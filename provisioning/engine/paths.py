@@ -9,6 +9,7 @@ path that resolves (through symlinks) outside the root.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def _segment_problem(segment: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def relpath_problem(rel: str) -> str | None:
     """Why `rel` is not a safe repository-relative POSIX path, or None when it is."""
     if not isinstance(rel, str) or not rel:

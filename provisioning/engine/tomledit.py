@@ -10,6 +10,8 @@ changed them since.
 
 from __future__ import annotations
 
+import json
+import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +21,35 @@ from tomlkit.items import AoT, Array, Table
 from tomlkit.toml_document import TOMLDocument
 
 TomlValue = str | Sequence[str] | Sequence[Mapping[str, str]]
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string: JSON escapes are valid TOML, DEL must be escaped too."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _fresh_value(value: TomlValue) -> str:
+    if isinstance(value, str):
+        return toml_string(value)
+    items = [toml_string(v) for v in value if isinstance(v, str)]
+    if len(items) < 2:
+        return f"[{''.join(items)}]"
+    return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
+
+
+def _fresh_table(name: str, values: Mapping[str, TomlValue]) -> str:
+    """TOML text of a new table; tables in arrays (menus) follow as [[name.key]]."""
+    lines = [f"[{name}]"]
+    nested: list[str] = []
+    for key, value in values.items():
+        if not isinstance(value, str) and value and isinstance(next(iter(value)), Mapping):
+            for entry in value:
+                assert isinstance(entry, Mapping)
+                nested += ["", f"[[{name}.{key}]]"]
+                nested += [f"{k} = {toml_string(v)}" for k, v in entry.items()]
+        else:
+            lines.append(f"{key} = {_fresh_value(value)}")
+    return "\n".join(lines + nested) + "\n"
 
 
 class TomlEditError(ValueError):
@@ -35,12 +66,31 @@ def _parse(text: str | None, header: str) -> TOMLDocument:
 
 
 def _plain(text: str | None) -> dict[str, Any]:
+    """Plain values of a TOML text ({} when absent or invalid); tomllib is much faster."""
     if text is None:
         return {}
     try:
-        return tomlkit.parse(text).unwrap()
-    except TOMLKitError:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return {}
+
+
+def _sub(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _satisfied(
+    table: Mapping[str, Any],
+    wanted: Mapping[str, TomlValue],
+    previous: Mapping[str, Any],
+    owned: Sequence[str],
+) -> bool:
+    """True when `_set_keys` would change nothing in `table` (plain values)."""
+    if any(table.get(key) != _plain_value(value) for key, value in wanted.items()):
+        return False
+    stale = (k for k in owned if k in previous and k not in wanted and k in table)
+    return all(table[key] != previous[key] for key in stale)
 
 
 def _item(value: TomlValue) -> Any:
@@ -102,10 +152,15 @@ def edit_block(
     header: str,
 ) -> str:
     """Set `values` in `[block]` of a team TOML file, keeping everything else."""
+    if current is None:  # a new file: plain text, fast and the same bytes every time
+        return f"{header}\n{_fresh_table(block, values)}"
+    now = _plain(current)
+    before = _sub(_plain(previous), block)
+    if block in now and _satisfied(_sub(now, block), values, before, owned):
+        return current or ""  # nothing to change: skip the slow style-preserving parse
     doc = _parse(current, header)
     table = _table(doc, block)
-    before = _plain(previous).get(block, {})
-    _set_keys(table, values, before if isinstance(before, dict) else {}, owned)
+    _set_keys(table, values, before, owned)
     return tomlkit.dumps(doc)
 
 
@@ -117,15 +172,29 @@ def edit_agents(
     header: str,
 ) -> str:
     """Register `agents` under `[agents.<id>]`, dropping ids bmadweb registered before."""
+    if current is None:  # a new file: plain text, fast and the same bytes every time
+        tables = [_fresh_table(f"agents.{agent_id}", keys) for agent_id, keys in agents.items()]
+        return header + "".join(f"\n{table}" for table in tables)
+    now = _sub(_plain(current), "agents")
+    before = _sub(_plain(previous), "agents")
+    if current is not None and _agents_satisfied(now, before, agents):
+        return current  # nothing to change: skip the slow style-preserving parse
     doc = _parse(current, header)
     table = _table(doc, "agents", super_table=True)
-    before = _plain(previous).get("agents", {})
-    before = before if isinstance(before, dict) else {}
     for agent_id, keys in agents.items():
         entry = _table(table, agent_id)
-        old = before.get(agent_id, {})
-        _set_keys(entry, keys, old if isinstance(old, dict) else {}, tuple(keys))
+        _set_keys(entry, keys, _sub(before, agent_id), tuple(keys))
     for agent_id, old in before.items():
         if agent_id not in agents and agent_id in table and table[agent_id].unwrap() == old:
             del table[agent_id]
     return tomlkit.dumps(doc)
+
+
+def _agents_satisfied(
+    now: Mapping[str, Any], before: Mapping[str, Any], agents: Mapping[str, Mapping[str, str]]
+) -> bool:
+    for agent_id, keys in agents.items():
+        if agent_id not in now or not _satisfied(_sub(now, agent_id), keys, {}, ()):
+            return False
+    stale = (i for i in before if i not in agents and i in now)
+    return all(now[agent_id] != before[agent_id] for agent_id in stale)

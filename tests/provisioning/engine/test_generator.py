@@ -1,0 +1,183 @@
+"""The generator: deterministic files per BMAD generation, in-place TOML edits."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import pytest
+import yaml
+
+from provisioning.engine.generator import GENERATOR_VERSION, generate
+from provisioning.engine.manifest import Manifest
+from provisioning.engine.templates.skills import flavour_of
+from provisioning.engine.types import BmadInstall, Generation
+
+V64 = BmadInstall(Generation.V6_4, "6.12.0", ("core", "bmm"), ("claude-code", "cursor"), "_bmad")
+
+
+def _manifest(**extra: Any) -> Manifest:
+    data: dict[str, Any] = {
+        "apiVersion": "bmadweb/v1",
+        "project": {"name": "demo", "bmad_version": ">=6.4,<7", "tools": ["claude-code", "cursor"]},
+        "leaders": [
+            {
+                "id": "dev-leader",
+                "name": "Dev Leader",
+                "domain": "engineering",
+                "description": "Routes engineering work.",
+                "specialists": [
+                    {"id": "fe", "name": "Frontend", "domain": "frontend", "skills": ["react"]},
+                    {
+                        "id": "hipaa-guard",
+                        "name": "Privacy",
+                        "domain": "HIPAA compliance",
+                        "compliance_notes": "No PHI in logs.",
+                    },
+                    {"id": "qa-bot", "name": "QA", "domain": "quality assurance"},
+                ],
+            }
+        ],
+        "customizations": {"bmad-agent-pm": {"principles": ["Short PRDs."]}},
+        "integrations": [
+            {"workflow": "bmad-create-prd", "activation_steps_append": ["Ask qa-bot."]}
+        ],
+    }
+    data.update(extra)
+    return Manifest.model_validate(data)
+
+
+def _contents(manifest: Manifest, install: BmadInstall = V64) -> dict[str, str]:
+    return {f.path: f.content for f in generate(manifest, install).files}
+
+
+def test_generation_is_deterministic_and_sorted() -> None:
+    first = generate(_manifest(), V64)
+    second = generate(_manifest(), V64)
+    assert [(f.path, f.content) for f in first.files] == [(f.path, f.content) for f in second.files]
+    paths = [f.path for f in first.files]
+    assert paths == sorted(paths)
+    assert GENERATOR_VERSION
+
+
+def test_v64_writes_skill_and_customize_toml_in_each_tool_folder() -> None:
+    files = _contents(_manifest())
+    for folder in (".claude/skills", ".agents/skills"):
+        for agent in ("dev-leader", "fe", "hipaa-guard", "qa-bot"):
+            assert f"{folder}/{agent}/SKILL.md" in files
+            assert f"{folder}/{agent}/customize.toml" in files
+    assert "_bmad/custom/config.toml" in files
+    assert "_bmad/custom/bmad-agent-pm.toml" in files
+    assert "_bmad/custom/bmad-create-prd.toml" in files
+
+
+def test_tools_sharing_agents_skills_are_deduplicated() -> None:
+    manifest = _manifest(
+        project={"name": "d", "bmad_version": ">=6.4", "tools": ["cursor", "codex", "roo"]}
+    )
+    paths = [f.path for f in generate(manifest, V64).files]
+    assert len(paths) == len(set(paths))
+    assert not any(p.startswith(".claude/") for p in paths)
+
+
+def test_skill_md_front_matter_has_name_and_description() -> None:
+    text = _contents(_manifest())[".claude/skills/fe/SKILL.md"]
+    _, front, body = text.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["name"] == "fe"
+    assert "frontend" in meta["description"]
+    assert "react" in body
+
+
+def test_leader_skill_lists_and_routes_to_its_specialists() -> None:
+    text = _contents(_manifest())[".claude/skills/dev-leader/SKILL.md"]
+    for specialist in ("`fe`", "`hipaa-guard`", "`qa-bot`"):
+        assert specialist in text
+    assert "## Routing" in text
+
+
+def test_domain_flavours_change_the_text() -> None:
+    files = _contents(_manifest())
+    assert "synthetic data" in files[".claude/skills/hipaa-guard/SKILL.md"]
+    assert "No PHI in logs." in files[".claude/skills/hipaa-guard/SKILL.md"]
+    assert "acceptance criteria" in files[".claude/skills/qa-bot/SKILL.md"]
+    assert "synthetic data" not in files[".claude/skills/fe/SKILL.md"]
+    assert flavour_of("Clinical trials") == "compliance"
+    assert flavour_of("Test automation") == "qa"
+    assert flavour_of("payments") == "generic"
+
+
+def test_generated_toml_files_parse_and_carry_the_agent_block() -> None:
+    files = _contents(_manifest())
+    leader = tomllib.loads(files[".claude/skills/dev-leader/customize.toml"])
+    assert leader["agent"]["name"] == "Dev Leader"
+    assert [m["skill"] for m in leader["agent"]["menu"]] == ["fe", "hipaa-guard", "qa-bot"]
+    config = tomllib.loads(files["_bmad/custom/config.toml"])
+    assert set(config["agents"]) == {"dev-leader", "fe", "hipaa-guard", "qa-bot"}
+    pm = tomllib.loads(files["_bmad/custom/bmad-agent-pm.toml"])
+    assert pm["agent"]["principles"] == ["Short PRDs."]
+    prd = tomllib.loads(files["_bmad/custom/bmad-create-prd.toml"])
+    assert prd["workflow"]["activation_steps_append"] == ["Ask qa-bot."]
+
+
+def test_hostile_text_cannot_break_toml_or_front_matter() -> None:
+    nasty = 'He said "hi" \\ [agent] # not a comment'
+    manifest = _manifest(
+        leaders=[{"id": "x", "name": "X", "domain": "d", "description": nasty + "\n---\nname: y"}]
+    )
+    files = _contents(manifest)
+    parsed = tomllib.loads(files[".claude/skills/x/customize.toml"])
+    assert nasty in parsed["agent"]["identity"]
+    meta = yaml.safe_load(files[".claude/skills/x/SKILL.md"].split("---\n")[1])
+    assert meta["name"] == "x"
+
+
+def test_tomlkit_edit_keeps_a_teams_comment_and_keys() -> None:
+    generated = generate(_manifest(), V64).by_path()["_bmad/custom/config.toml"]
+    team = "# Our team settings -- keep me\n[core]\nlanguage = 'fr'  # French please\n"
+    edited = generated.render(team)
+    assert "# Our team settings -- keep me" in edited
+    assert "language = 'fr'  # French please" in edited
+    assert tomllib.loads(edited)["agents"]["fe"]["name"] == "Frontend"
+    assert generated.render(edited, edited) == edited  # idempotent
+
+
+def test_in_place_edit_removes_only_what_bmadweb_wrote_before() -> None:
+    before = generate(_manifest(), V64).by_path()["_bmad/custom/config.toml"]
+    written = before.render(None)
+    team_added = written + "\n[agents.team-bot]\nname = 'Ours'\n"
+    smaller = _manifest(
+        leaders=[{"id": "dev-leader", "name": "Dev Leader", "domain": "engineering"}]
+    )
+    after = generate(smaller, V64).by_path()["_bmad/custom/config.toml"]
+    agents = tomllib.loads(after.render(team_added, written))["agents"]
+    assert set(agents) == {"dev-leader", "team-bot"}
+
+
+def test_customize_yaml_for_6_0_to_6_2() -> None:
+    install = BmadInstall(Generation.V6_1, "6.2.0")
+    result = generate(_manifest(), install)
+    files = {f.path: f.content for f in result.files}
+    legacy = yaml.safe_load(files["_bmad/_config/agents/bmad-agent-pm.customize.yaml"])
+    assert legacy["persona"]["principles"] == ["Short PRDs."]
+    assert ".claude/skills/fe/SKILL.md" in files
+    assert ".cursor/skills/fe/SKILL.md" in files
+    assert not any(p.endswith("customize.toml") for p in files)
+    assert any("integrations are not supported" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(
+    "generation", [Generation.V4, Generation.V6_ALPHA, Generation.V6_3, Generation.NONE]
+)
+def test_unsupported_generations_generate_nothing_and_recommend_upgrading(
+    generation: Generation,
+) -> None:
+    result = generate(_manifest(), BmadInstall(generation))
+    assert result.files == ()
+    assert any("not supported" in n and "6.4+" in n for n in result.notes)
+
+
+def test_6_0_gets_customize_yaml_but_no_skills() -> None:
+    result = generate(_manifest(), BmadInstall(Generation.V6_0, "6.0.4"))
+    assert [f.path for f in result.files] == ["_bmad/_config/agents/bmad-agent-pm.customize.yaml"]
+    assert any("Custom skills are not generated" in n for n in result.notes)

@@ -1,0 +1,174 @@
+"""Plans: the right operation per state, approvals, conflicts never written, safe apply."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from provisioning.engine.gap import ItemState, analyze
+from provisioning.engine.generator import generate
+from provisioning.engine.lockfile import parse_lock
+from provisioning.engine.manifest import Manifest
+from provisioning.engine.paths import LOCK_PATH, UnsafePathError
+from provisioning.engine.plan import Operation, OpKind, Plan, apply_plan, make_plan
+from tests.provisioning.engine.builders import build_v64, edit_file, write_file
+from tests.provisioning.engine.test_gap import FE_MD, INSTALL, LEADER_MD, manifest, provisioned
+
+
+def plan_for(root: Path, m: Manifest, *, force: bool = False) -> Plan:
+    return make_plan(analyze(root, m, INSTALL), generate(m, INSTALL), force=force)
+
+
+def ops(plan: Plan) -> dict[str, OpKind]:
+    return {op.path: op.kind for op in plan.operations}
+
+
+def test_fresh_plan_creates_everything_and_the_lock(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v64(root, tools=("claude-code",))
+    plan = make_plan(
+        analyze(root, manifest(), INSTALL), generate(manifest(), INSTALL), manifest_revision="r1"
+    )
+    kinds = ops(plan)
+    assert kinds[FE_MD] is OpKind.CREATE
+    assert kinds["_bmad/custom/config.toml"] is OpKind.UPDATE  # team file edited in place
+    assert kinds[LOCK_PATH] is OpKind.CREATE
+    assert not plan.requires_approval
+    create = next(op for op in plan.operations if op.path == FE_MD)
+    assert create.diff.startswith("--- /dev/null\n+++ b/" + FE_MD)
+    apply_plan(root, plan)
+    lock = parse_lock((root / LOCK_PATH).read_text()).lock
+    assert lock.manifest_revision == "r1"
+    assert lock.files[FE_MD].base == (root / FE_MD).read_text()
+
+
+def test_second_plan_after_apply_changes_nothing(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    assert plan_for(root, manifest()).changes == ()
+
+
+def test_outdated_file_is_updated_but_modified_file_is_kept(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    edit_file(root, FE_MD)
+    edited = (root / FE_MD).read_text()
+    plan = plan_for(root, manifest("Routes all the work."))
+    assert ops(plan)[LEADER_MD] is OpKind.UPDATE
+    assert ops(plan)[FE_MD] is OpKind.SKIP
+    apply_plan(root, plan)
+    assert "Routes all the work." in (root / LEADER_MD).read_text()
+    assert (root / FE_MD).read_text() == edited
+    after = {
+        i.path: i.state for i in analyze(root, manifest("Routes all the work."), INSTALL).items
+    }
+    assert after[FE_MD] is ItemState.MODIFIED
+    assert after[LEADER_MD] is ItemState.UP_TO_DATE
+
+
+def test_conflict_in_other_lines_is_merged_and_needs_approval(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    edit_file(root, LEADER_MD, "\nTeam note: be kind.\n")
+    plan = plan_for(root, manifest("Routes all the work."))
+    assert ops(plan)[LEADER_MD] is OpKind.MERGE
+    assert plan.requires_approval
+    assert plan.conflicts == ()
+    apply_plan(root, plan)
+    text = (root / LEADER_MD).read_text()
+    assert "Team note: be kind." in text
+    assert "Routes all the work." in text
+    state = {
+        i.path: i.state for i in analyze(root, manifest("Routes all the work."), INSTALL).items
+    }
+    assert state[LEADER_MD] is ItemState.MODIFIED  # the merge keeps the team's edit
+
+
+def test_unresolved_conflict_is_reported_and_never_written(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    path = root / LEADER_MD
+    path.write_text(path.read_text().replace("Routes work.", "Team wording."))
+    before = path.read_text()
+    plan = plan_for(root, manifest("Generator wording."))
+    assert ops(plan)[LEADER_MD] is OpKind.SKIP
+    (conflict,) = plan.conflicts
+    assert conflict.path == LEADER_MD
+    assert conflict.hunks
+    apply_plan(root, plan)
+    assert path.read_text() == before
+    for file in root.rglob("*"):
+        if file.is_file():
+            assert "<<<<<<<" not in file.read_text(errors="replace")
+
+
+def test_orphaned_file_is_deleted_only_with_approval(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    plan = plan_for(root, manifest(specialists=1))
+    assert ops(plan)[".claude/skills/be/SKILL.md"] is OpKind.DELETE
+    assert plan.requires_approval
+    result = apply_plan(root, plan)
+    assert ".claude/skills/be/SKILL.md" in result.deleted
+    assert not (root / ".claude/skills/be/SKILL.md").exists()
+    lock = parse_lock((root / LOCK_PATH).read_text()).lock
+    assert ".claude/skills/be/SKILL.md" not in lock.files
+
+
+def test_unmanaged_file_is_never_overwritten_without_force(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v64(root, tools=("claude-code",))
+    write_file(root, FE_MD, "# ours\n")
+    plan = plan_for(root, manifest())
+    assert ops(plan)[FE_MD] is OpKind.SKIP
+    apply_plan(root, plan)
+    assert (root / FE_MD).read_text() == "# ours\n"
+    forced = plan_for(root, manifest(), force=True)
+    assert ops(forced)[FE_MD] is OpKind.UPDATE
+    apply_plan(root, forced)
+    assert (root / FE_MD).read_text() != "# ours\n"
+
+
+def test_unsafe_items_are_skipped_even_with_force(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    (root / FE_MD).unlink()
+    os.symlink("/etc/passwd", root / FE_MD)
+    plan = plan_for(root, manifest(), force=True)
+    assert ops(plan)[FE_MD] is OpKind.SKIP
+    apply_plan(root, plan)
+    assert (root / FE_MD).is_symlink()
+
+
+def test_apply_refuses_a_symlinked_folder_and_writes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / ".claude").mkdir()
+    os.symlink(outside, root / ".claude" / "skills")
+    plan = Plan(
+        (
+            Operation(OpKind.CREATE, "a.md", "r", "first\n"),
+            Operation(OpKind.CREATE, ".claude/skills/x/SKILL.md", "r", "x\n"),
+        )
+    )
+    with pytest.raises(UnsafePathError):
+        apply_plan(root, plan)
+    assert list(outside.iterdir()) == []
+    assert not (root / "a.md").exists()
+
+
+def test_apply_refuses_writing_through_a_symlinked_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "d").mkdir(parents=True)
+    target = tmp_path / "passwd"
+    target.write_text("root:x\n")
+    os.symlink(target, root / "d" / "SKILL.md")
+    plan = Plan((Operation(OpKind.UPDATE, "d/SKILL.md", "r", "pwned\n"),))
+    with pytest.raises(UnsafePathError):
+        apply_plan(root, plan)
+    assert target.read_text() == "root:x\n"
+
+
+@pytest.mark.parametrize("rel", ["../x", ".git/hooks/pre-commit", "/tmp/x", "a/.GIT/x"])
+def test_apply_refuses_paths_outside_or_under_git(tmp_path: Path, rel: str) -> None:
+    plan = Plan((Operation(OpKind.CREATE, rel, "r", "x\n"),))
+    with pytest.raises(UnsafePathError):
+        apply_plan(tmp_path, plan)
