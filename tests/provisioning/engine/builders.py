@@ -427,15 +427,18 @@ _V60_WORKFLOWS: tuple[tuple[str, str, str], ...] = (
     ("bmm", "create-prd", "workflows/2-plan-workflows/create-prd"),
     ("bmm", "sprint-planning", "workflows/4-implementation/sprint-planning"),
 )
+_V60_SAMPLE = "_bmad/bmm/workflows/2-plan-workflows/create-prd/workflow.md"
 _COMMAND_DIRS = {"claude-code": ".claude/commands", "cursor": ".cursor/commands"}
 
 
 def _write_v60_body(w: _Writer, bmad: str, modules: Sequence[str], version: str) -> list[str]:
-    """Agents, workflows, module configs and the `_config` CSVs; returns customize files."""
+    """Agents, workflows, module configs and the `_config` CSVs; returns customize files.
+
+    Like the real installer, compiled agent files are not listed in files-manifest.csv."""
     custom: list[str] = []
     for mod, agent in _V60_AGENTS:
         if mod in modules:
-            w.managed(f"{mod}/agents/{agent}.md", _agent_md(mod, agent, bmad), mod)
+            w.write(f"{bmad}/{mod}/agents/{agent}.md", _agent_md(mod, agent, bmad))
             rel = f"{bmad}/_config/agents/{mod}-{agent}.customize.yaml"
             w.write(rel, customize_yaml())
             custom.append(rel)
@@ -536,7 +539,7 @@ def build_v60(
         bmad_dir="_bmad",
         manifest="_bmad/_config/manifest.yaml",
         files_manifest="_bmad/_config/files-manifest.csv",
-        sample_managed_file="_bmad/bmm/agents/pm.md" if "bmm" in mods else None,
+        sample_managed_file=_V60_SAMPLE if "bmm" in mods else None,
         customize_yaml=tuple(custom),
         file_count=w.count,
     )
@@ -574,7 +577,7 @@ def build_v61(
         manifest="_bmad/_config/manifest.yaml",
         files_manifest="_bmad/_config/files-manifest.csv",
         sample_skill_file=_first_skill_file(specs, dirs),
-        sample_managed_file="_bmad/bmm/agents/pm.md" if "bmm" in mods else None,
+        sample_managed_file=_V60_SAMPLE if "bmm" in mods else None,
         customize_yaml=tuple(custom),
         file_count=w.count,
     )
@@ -598,7 +601,7 @@ def build_v6_alpha(
     mods = tuple(modules)
     for mod, agent in _V60_AGENTS:
         if mod in mods:
-            w.managed(f"{mod}/agents/{agent}.md", _agent_md(mod, agent, bmad), mod)
+            w.write(f"{bmad}/{mod}/agents/{agent}.md", _agent_md(mod, agent, bmad))
             w.write(f"{bmad}/_cfg/agents/{mod}-{agent}.customize.yaml", customize_yaml())
     for mod in mods:
         w.managed(f"{mod}/config.yaml", _module_config(mod, version), mod)

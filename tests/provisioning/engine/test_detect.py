@@ -68,7 +68,8 @@ def test_v60_is_detected_with_command_wrappers_as_tools(tmp_path: Path) -> None:
     assert install.modules == ("core", "bmm")
     assert install.tools == ("claude-code", "cursor")
     assert install.customization_style == "customize-yaml"
-    assert "_bmad/bmm/agents/pm.md" in install.managed_hashes
+    assert "_bmad/bmm/workflows/2-plan-workflows/create-prd/workflow.md" in install.managed_hashes
+    assert "_bmad/bmm/agents/pm.md" not in install.managed_hashes  # not hashed by BMAD either
     assert install.problems == ()
 
 

@@ -215,12 +215,9 @@ def test_deleted_managed_file_is_not_an_edit(tmp_path: Path) -> None:
     assert "BMAD_MANAGED_FILE_EDITED" not in codes(findings_for(tmp_path))
 
 
-@pytest.mark.parametrize(
-    ("builder", "rel"),
-    [(build_v4, ".bmad-core/agents/pm.md"), (build_v60, "_bmad/bmm/agents/pm.md")],
-)
-def test_hand_edits_in_older_generations(tmp_path: Path, builder, rel: str) -> None:
-    builder(tmp_path)
+@pytest.mark.parametrize("builder", [build_v4, build_v60, build_v61])
+def test_hand_edits_in_older_generations(tmp_path: Path, builder) -> None:
+    rel = builder(tmp_path).sample_managed_file
     edit_file(tmp_path, rel)
     (finding,) = by_code(findings_for(tmp_path, version=None), "BMAD_MANAGED_FILE_EDITED")
     assert finding.paths == (rel,)
