@@ -31,7 +31,6 @@ import re
 import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import time
@@ -41,7 +40,38 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from provisioning import safe_paths
+from provisioning.safe_paths import UnsafePath
 from provisioning.urlpolicy import CheckedUrl, Resolver, check_repo_url, resolve_host
+
+__all__ = [
+    "ClonedRepo",
+    "Credentials",
+    "GitCommandFailed",
+    "GitDiverged",
+    "GitLimitExceeded",
+    "GitOpsError",
+    "GitPolicy",
+    "GitTimeout",
+    "Identity",
+    "InvalidInput",
+    "NothingToCommit",
+    "PushResult",
+    "UnsafePath",
+    "clone",
+    "commit_all",
+    "git_env",
+    "head_sha",
+    "push_branch",
+    "push_default",
+    "remote_head",
+    "safe_delete",
+    "safe_write",
+    "scrub",
+    "temp_workdir",
+    "validate_base_branch",
+    "validate_branch_name",
+]
 
 StrPath = str | os.PathLike[str]
 
@@ -86,10 +116,6 @@ class GitDiverged(GitOpsError):
 
 class NothingToCommit(GitOpsError):
     """The work tree has no change to commit."""
-
-
-class UnsafePath(GitOpsError):
-    """A write or delete would go through a symlink, under .git or outside the clone."""
 
 
 class InvalidInput(GitOpsError, ValueError):
@@ -226,6 +252,18 @@ def _isolation_config(policy: GitPolicy) -> list[tuple[str, str]]:
     ]
 
 
+# Operator settings a deployment may need (outgoing proxy, private CA bundle); any other
+# variable of the worker, GIT_* above all, stays out of git's sight.
+_PASSED_THROUGH = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+
 def git_env(
     *,
     home: Path,
@@ -234,9 +272,11 @@ def git_env(
     date: datetime | None = None,
     extra_config: Sequence[tuple[str, str]] = (),
 ) -> dict[str, str]:
-    """A complete environment for a git child, built from scratch (nothing inherited
-    except ``PATH``): isolated config, throw-away ``HOME``, limited protocols."""
-    env = {
+    """A complete environment for a git child, built from scratch (of the worker's own
+    environment only ``PATH``, proxy and CA settings pass): isolated config, throw-away
+    ``HOME``, limited protocols."""
+    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env |= {
         "PATH": os.environ.get("PATH", os.defpath),
         "LANG": "C",
         "LC_ALL": "C",
@@ -416,14 +456,15 @@ def _communicate(
     budget: _DiskBudget | None,
 ) -> tuple[bytes, bytes]:
     deadline = time.monotonic() + session.policy.timeout_s
+    poll = _POLL_S
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise GitTimeout(f"git {step} took longer than {session.policy.timeout_s:g} s")
-            if budget is not None and _tree_bytes(budget.path) > budget.max_bytes:
-                raise GitLimitExceeded(f"limit exceeded: git {step} went over the disk budget")
-            wait = min(remaining, _POLL_S) if budget is not None else remaining
+            if budget is not None:
+                poll = _check_budget(budget, step)
+            wait = min(remaining, poll) if budget is not None else remaining
             try:
                 return proc.communicate(input=stdin, timeout=wait)
             except subprocess.TimeoutExpired:
@@ -431,6 +472,15 @@ def _communicate(
     except BaseException:
         _kill_group(proc)
         raise
+
+
+def _check_budget(budget: _DiskBudget, step: str) -> float:
+    """Raise when ``budget.path`` went over its size; return how long to wait before the
+    next look (ten times the cost of this one, so big trees are not walked nonstop)."""
+    started = time.monotonic()
+    if _tree_bytes(budget.path) > budget.max_bytes:
+        raise GitLimitExceeded(f"limit exceeded: git {step} went over the disk budget")
+    return max(_POLL_S, 10 * (time.monotonic() - started))
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -800,136 +850,22 @@ def _already_there(
 
 # --------------------------------------------------------------------------- safe writes
 
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
 
 def safe_write(
     root: StrPath, rel: str, content: bytes | str, *, policy: GitPolicy | None = None
 ) -> Path:
-    """Write ``content`` to ``root/rel`` without ever following a symlink.
-
-    Every component is opened relative to its parent with ``O_NOFOLLOW``; paths under
-    ``.git`` (any case), ``..`` parts, non-regular or hard-linked targets and entries
-    that git records as symlinks (checked out as plain files because
-    ``core.symlinks=false``) raise :class:`UnsafePath`. Missing folders are created.
+    """Write ``content`` to ``root/rel`` without following any symlink, including the
+    ones git records in the index but checked out as plain files (``core.symlinks=false``).
+    See :func:`provisioning.safe_paths.write_file` for every refusal (:class:`UnsafePath`).
     """
-    parts = _split_rel(rel)
-    root_path = Path(os.path.realpath(root))
-    _refuse_tracked_symlinks(root_path, parts, policy)
-    data = content.encode() if isinstance(content, str) else content
-    parent = _open_parents(root_path, parts, create=True)
-    assert parent is not None
-    try:
-        _write_leaf(parent, parts[-1], data, rel)
-    finally:
-        os.close(parent)
-    target = root_path.joinpath(*parts)
-    _assert_inside(root_path, target, rel)
-    return target
+    links = _tracked_symlinks(Path(os.path.realpath(root)), policy or GitPolicy())
+    return safe_paths.write_file(root, rel, content, tracked_symlinks=links)
 
 
 def safe_delete(root: StrPath, rel: str, *, policy: GitPolicy | None = None) -> bool:
-    """Delete the regular file ``root/rel``; False if it did not exist. Same refusals as
-    :func:`safe_write`; a symlink at ``rel`` is refused, not removed."""
-    parts = _split_rel(rel)
-    root_path = Path(os.path.realpath(root))
-    _refuse_tracked_symlinks(root_path, parts, policy)
-    parent = _open_parents(root_path, parts, create=False)
-    if parent is None:
-        return False
-    try:
-        try:
-            info = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        if not stat.S_ISREG(info.st_mode):
-            raise UnsafePath(f"unsafe path: {rel} is not a regular file")
-        os.unlink(parts[-1], dir_fd=parent)
-        return True
-    finally:
-        os.close(parent)
-
-
-def _split_rel(rel: str) -> list[str]:
-    if not isinstance(rel, str) or not rel or "\x00" in rel or "\\" in rel:
-        raise UnsafePath(f"unsafe path: {rel!r}")
-    if rel.startswith("/"):
-        raise UnsafePath(f"unsafe path: {rel} is absolute")
-    parts = rel.split("/")
-    for part in parts:
-        if part in ("", ".", ".."):
-            raise UnsafePath(f"unsafe path: {rel} has an empty, '.' or '..' part")
-        # Windows checkouts read ".GIT", ".git." and "git~1" as the .git folder too.
-        if part.casefold().rstrip(". ") in (".git", "git~1"):
-            raise UnsafePath(f"unsafe path: {rel} is under .git")
-    return parts
-
-
-def _open_parents(root: Path, parts: list[str], *, create: bool) -> int | None:
-    """A descriptor of ``rel``'s parent folder, reached without following any link."""
-    fd = os.open(root, _O_DIR)
-    try:
-        for index, name in enumerate(parts[:-1]):
-            if create:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(name, 0o755, dir_fd=fd)
-            try:
-                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                os.close(fd)
-                return None
-            shown = "/".join(parts[: index + 1])
-            if stat.S_ISLNK(info.st_mode):
-                raise UnsafePath(f"unsafe path: {shown} is a symlink")
-            if not stat.S_ISDIR(info.st_mode):
-                raise UnsafePath(f"unsafe path: {shown} is not a folder")
-            child = os.open(name, _O_DIR, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        raise
-    return fd
-
-
-def _write_leaf(parent: int, name: str, data: bytes, rel: str) -> None:
-    try:
-        before = os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        before = None
-    if before is not None and (not stat.S_ISREG(before.st_mode) or before.st_nlink > 1):
-        raise UnsafePath(f"unsafe path: {rel} is a symlink or not a plain file")
-    # O_NONBLOCK: opening a FIFO planted in the race window fails instead of hanging.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        fd = os.open(name, flags, 0o644, dir_fd=parent)
-    except OSError as exc:
-        raise UnsafePath(f"unsafe path: {rel} cannot be opened safely") from exc
-    try:
-        opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode) or opened.st_nlink > 1:
-            raise UnsafePath(f"unsafe path: {rel} is not a plain file")
-        os.ftruncate(fd, 0)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
-def _assert_inside(root: Path, target: Path, rel: str) -> None:
-    resolved = Path(os.path.realpath(target))
-    if resolved != root and root not in resolved.parents:
-        raise UnsafePath(f"unsafe path: {rel} resolves outside the clone")
-
-
-def _refuse_tracked_symlinks(root: Path, parts: list[str], policy: GitPolicy | None) -> None:
-    links = _tracked_symlinks(root, policy or GitPolicy())
-    for end in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:end])
-        if prefix in links:
-            raise UnsafePath(f"unsafe path: {prefix} is a symlink in the repository")
+    """Delete the plain file ``root/rel`` (False if absent) with the same refusals."""
+    links = _tracked_symlinks(Path(os.path.realpath(root)), policy or GitPolicy())
+    return safe_paths.delete_file(root, rel, tracked_symlinks=links)
 
 
 def _tracked_symlinks(root: Path, policy: GitPolicy) -> frozenset[str]:

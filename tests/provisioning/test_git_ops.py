@@ -562,7 +562,9 @@ def test_environment_is_built_from_scratch(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_DIR", "/somewhere")
     monkeypatch.setenv("GIT_SSH_COMMAND", "evil")
     monkeypatch.setenv("SSH_AUTH_SOCK", "/agent")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.org:3128")
     env = git_env(home=tmp_path, policy=GitPolicy())
+    assert env["HTTPS_PROXY"] == "http://proxy.example.org:3128"
     assert not {"GIT_DIR", "GIT_SSH_COMMAND", "SSH_AUTH_SOCK"} & env.keys()
     config = {
         env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
@@ -867,13 +869,40 @@ def test_ssh_key_goes_through_a_private_file_that_is_removed(
         assert all("canary" not in arg for arg in argv)
 
 
+def test_credentials_never_reach_the_clone_config(
+    tmp_path: Path, remote: Path, policy: GitPolicy
+) -> None:
+    credentials = Credentials(https_token=TOKEN, ssh_private_key=f"key-{TOKEN}")
+    cloned = clone(str(remote), tmp_path / "c", branch="main", policy=policy,
+                   credentials=credentials)  # fmt: skip
+    push_branch(cloned, str(remote), "bmadweb/demo/x", credentials=credentials, policy=policy)
+    for path in (cloned.path / ".git").rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    assert list(policy.temp_base.iterdir()) == []  # type: ignore[union-attr]
+
+
+def test_https_connections_are_pinned_to_the_checked_addresses(tmp_path: Path) -> None:
+    policy = GitPolicy(temp_base=tmp_path, resolve=lambda _h: [PUBLIC, "2606:4700::1"])
+    checked = git_ops._check_url("https://github.com/org/x.git", policy)
+    with git_ops._session(policy, checked=checked) as session:
+        env = session.env
+    config = {
+        env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
+        for i in range(int(env["GIT_CONFIG_COUNT"]))
+    }
+    assert config["http.curloptResolve"] == f"github.com:443:{PUBLIC},[2606:4700::1]"
+    assert config["http.followRedirects"] == "false"
+
+
 def test_scrub_hides_secrets_and_url_userinfo() -> None:
     text = f"fatal: https://user:{TOKEN}@host/x failed with {TOKEN}"
     assert scrub(text, [TOKEN, ""]) == "fatal: https://***@host/x failed with ***"
 
 
-def test_errors_share_one_base_class() -> None:
-    for error in (GitCommandFailed, GitTimeout, GitLimitExceeded, GitDiverged, UnsafePath,
+def test_git_errors_share_one_base_class_and_input_errors_are_value_errors() -> None:
+    for error in (GitCommandFailed, GitTimeout, GitLimitExceeded, GitDiverged,
                   InvalidInput, NothingToCommit):  # fmt: skip
         assert issubclass(error, GitOpsError)
     assert issubclass(InvalidInput, ValueError)
+    assert issubclass(UnsafePath, ValueError)

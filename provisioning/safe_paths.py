@@ -1,0 +1,155 @@
+"""Writing and deleting files inside a clone without ever leaving it (SECURITY.md §6).
+
+A cloned repository is attacker-shaped: it may hold symlinks to anywhere, hard links,
+FIFOs, or paths that other systems read as ``.git``. Every component of a target path is
+opened relative to its parent with ``O_NOFOLLOW`` (no check-then-use gap), so a link
+anywhere on the way is refused rather than followed; ``..``, absolute paths and anything
+under ``.git`` (in any case or Windows spelling) are refused before touching the disk.
+
+Plain filesystem code: no git, no Django. :mod:`provisioning.git_ops` adds the paths
+git records as symlinks (checked out as plain files under ``core.symlinks=false``)
+through ``tracked_symlinks``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Collection
+from pathlib import Path
+
+StrPath = str | os.PathLike[str]
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafePath(ValueError):
+    """A write or delete would go through a symlink, under .git or outside the root."""
+
+
+def write_file(
+    root: StrPath, rel: str, content: bytes | str, *, tracked_symlinks: Collection[str] = ()
+) -> Path:
+    """Write ``content`` to ``root/rel``, creating missing folders; return the path.
+
+    Refused with :class:`UnsafePath`: symlinks on the way or at the target, targets that
+    are not plain files or are hard-linked elsewhere, ``rel`` or one of its parents in
+    ``tracked_symlinks``, and every shape :func:`split_relative` refuses.
+    """
+    parts = split_relative(rel)
+    root_path = Path(os.path.realpath(root))
+    _refuse_tracked(parts, tracked_symlinks)
+    data = content.encode() if isinstance(content, str) else content
+    parent = _open_parents(root_path, parts, create=True)
+    assert parent is not None
+    try:
+        _write_leaf(parent, parts[-1], data, rel)
+    finally:
+        os.close(parent)
+    target = root_path.joinpath(*parts)
+    _assert_inside(root_path, target, rel)
+    return target
+
+
+def delete_file(root: StrPath, rel: str, *, tracked_symlinks: Collection[str] = ()) -> bool:
+    """Delete the plain file ``root/rel``; False if it was not there. A symlink at
+    ``rel`` is refused, not removed."""
+    parts = split_relative(rel)
+    _refuse_tracked(parts, tracked_symlinks)
+    parent = _open_parents(Path(os.path.realpath(root)), parts, create=False)
+    if parent is None:
+        return False
+    try:
+        try:
+            info = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePath(f"unsafe path: {rel} is not a regular file")
+        os.unlink(parts[-1], dir_fd=parent)
+        return True
+    finally:
+        os.close(parent)
+
+
+def _refuse_tracked(parts: list[str], tracked_symlinks: Collection[str]) -> None:
+    for end in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:end])
+        if prefix in tracked_symlinks:
+            raise UnsafePath(f"unsafe path: {prefix} is a symlink in the repository")
+
+
+def split_relative(rel: str) -> list[str]:
+    """The parts of a relative path, refusing absolute, empty, ``.``/``..`` and .git ones."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel or "\\" in rel:
+        raise UnsafePath(f"unsafe path: {rel!r}")
+    if rel.startswith("/"):
+        raise UnsafePath(f"unsafe path: {rel} is absolute")
+    parts = rel.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise UnsafePath(f"unsafe path: {rel} has an empty, '.' or '..' part")
+        # Windows checkouts read ".GIT", ".git." and "git~1" as the .git folder too.
+        if part.casefold().rstrip(". ") in (".git", "git~1"):
+            raise UnsafePath(f"unsafe path: {rel} is under .git")
+    return parts
+
+
+def _open_parents(root: Path, parts: list[str], *, create: bool) -> int | None:
+    """A descriptor of ``rel``'s parent folder, reached without following any link."""
+    fd = os.open(root, _O_DIR)
+    try:
+        for index, name in enumerate(parts[:-1]):
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                os.close(fd)
+                return None
+            shown = "/".join(parts[: index + 1])
+            if stat.S_ISLNK(info.st_mode):
+                raise UnsafePath(f"unsafe path: {shown} is a symlink")
+            if not stat.S_ISDIR(info.st_mode):
+                raise UnsafePath(f"unsafe path: {shown} is not a folder")
+            child = os.open(name, _O_DIR, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return fd
+
+
+def _write_leaf(parent: int, name: str, data: bytes, rel: str) -> None:
+    try:
+        before = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        before = None
+    if before is not None and (not stat.S_ISREG(before.st_mode) or before.st_nlink > 1):
+        raise UnsafePath(f"unsafe path: {rel} is a symlink or not a plain file")
+    # O_NONBLOCK: opening a FIFO planted in the race window fails instead of hanging.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(name, flags, 0o644, dir_fd=parent)
+    except OSError as exc:
+        raise UnsafePath(f"unsafe path: {rel} cannot be opened safely") from exc
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or opened.st_nlink > 1:
+            raise UnsafePath(f"unsafe path: {rel} is not a plain file")
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _assert_inside(root: Path, target: Path, rel: str) -> None:
+    resolved = Path(os.path.realpath(target))
+    if resolved != root and root not in resolved.parents:
+        raise UnsafePath(f"unsafe path: {rel} resolves outside the clone")
