@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from provisioning.engine import detect_read as rd
+from provisioning.engine.detect_managed import files_manifest_hashes, skill_bases, skill_folders
+from provisioning.engine.detect_scan import Scan
 from provisioning.engine.types import (
     KNOWN_TOOLS,
     BmadInstall,
-    Finding,
     Generation,
-    Severity,
     skill_dir_for,
 )
 
-_FILES_COLUMNS = ("type", "name", "module", "path", "hash")
-_SKILLS_COLUMNS = ("canonicalid", "name", "description", "module", "path")
 _NOT_MODULES = frozenset({"custom", "scripts", "render", "docs"})
 _COMMAND_DIRS = {"claude-code": ".claude/commands", "cursor": ".cursor/commands"}
 _STYLE = {
@@ -37,47 +35,6 @@ _STYLE = {
     Generation.V6_3: "none",
     Generation.V6_4: "toml",
 }
-
-
-@dataclass
-class _Scan:
-    """Problems collected while reading one repository."""
-
-    root: Path
-    problems: list[Finding] = field(default_factory=list)
-
-    def add(
-        self, code: str, title: str, explanation: str, recommendation: str, *paths: str
-    ) -> None:
-        self.problems.append(
-            Finding(code, Severity.WARNING, title, explanation, recommendation, False, paths)
-        )
-
-    def read(self, rel: str, what: str) -> bytes | None:
-        """File bytes, or None with a problem recorded (a missing file records nothing)."""
-        res = rd.read_capped(self.root, rel)
-        if res.symlink is not None:
-            self.add(
-                "BMAD_SYMLINK_NOT_FOLLOWED",
-                f"The {what} is reached through a symbolic link",
-                f"{res.symlink} is a symbolic link. bmadweb never follows links inside a "
-                "repository, so it ignored this file.",
-                f"Replace {res.symlink} with the real file.",
-                rel,
-            )
-        elif res.problem is not None:
-            self.damaged(rel, what, res.problem)
-        return res.data
-
-    def damaged(self, rel: str, what: str, why: str) -> None:
-        code = "BMAD_FILES_MANIFEST_DAMAGED" if rel.endswith(".csv") else "BMAD_MANIFEST_DAMAGED"
-        self.add(
-            code,
-            f"The {what} cannot be read",
-            f"{rel} {why}. What bmadweb reports about this install may be incomplete.",
-            "Re-run the BMAD installer to regenerate it, or restore it from git history.",
-            rel,
-        )
 
 
 @dataclass
@@ -95,10 +52,10 @@ class _Facts:
 
 def detect_install(root: Path) -> BmadInstall:
     """Describe the BMAD install under `root`; never raises on damaged input."""
-    scan = _Scan(Path(root))
+    scan = Scan(Path(root))
     try:
         return _detect(scan)
-    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # last-resort guard
+    except Exception as exc:  # last resort: damaged input must never break an analysis
         scan.add(
             "BMAD_DETECTION_FAILED",
             "The BMAD install could not be read completely",
@@ -108,7 +65,7 @@ def detect_install(root: Path) -> BmadInstall:
         return BmadInstall(Generation.NONE, problems=tuple(scan.problems))
 
 
-def _detect(scan: _Scan) -> BmadInstall:
+def _detect(scan: Scan) -> BmadInstall:
     for name in ("_bmad", "bmad", ".bmad", ".bmad-core"):
         rd_link = rd.symlinked_part(scan.root, name)
         if rd_link is not None:
@@ -132,7 +89,7 @@ def _detect(scan: _Scan) -> BmadInstall:
 # ---------------------------------------------------------------- v4
 
 
-def _detect_v4(scan: _Scan) -> BmadInstall:
+def _detect_v4(scan: Scan) -> BmadInstall:
     rel = ".bmad-core/install-manifest.yaml"
     facts = _Facts()
     data = scan.read(rel, "v4 install manifest")
@@ -185,11 +142,11 @@ def _v4_tools_on_disk(root: Path) -> list[str]:
 # ---------------------------------------------------------------- 6.x
 
 
-def _detect_v6(scan: _Scan, bmad: str, cfg: str) -> BmadInstall:
+def _detect_v6(scan: Scan, bmad: str, cfg: str) -> BmadInstall:
     facts = _read_manifest_yaml(scan, f"{bmad}/{cfg}/manifest.yaml")
     generation = _decide_generation(scan, bmad, cfg, facts.version)
-    skills = _skill_bases(scan, f"{bmad}/{cfg}/skill-manifest.csv", bmad)
-    facts.hashes = _files_manifest_hashes(scan, bmad, cfg, generation, skills)
+    skills = skill_bases(scan, f"{bmad}/{cfg}/skill-manifest.csv", bmad)
+    facts.hashes = files_manifest_hashes(scan, bmad, cfg, generation, skills)
     modules = facts.modules or _modules_on_disk(scan.root, bmad)
     tools = _merge(facts.ides, _v6_tools_on_disk(scan.root, generation))
     return BmadInstall(
@@ -204,7 +161,7 @@ def _detect_v6(scan: _Scan, bmad: str, cfg: str) -> BmadInstall:
     )
 
 
-def _read_manifest_yaml(scan: _Scan, rel: str) -> _Facts:
+def _read_manifest_yaml(scan: Scan, rel: str) -> _Facts:
     facts = _Facts()
     data = scan.read(rel, "BMAD manifest")
     if data is None and not rd.exists(scan.root, rel):
@@ -228,7 +185,7 @@ def _read_manifest_yaml(scan: _Scan, rel: str) -> _Facts:
     return facts
 
 
-def _yaml_doc(scan: _Scan, rel: str, data: bytes | None, what: str) -> dict[str, Any] | None:
+def _yaml_doc(scan: Scan, rel: str, data: bytes | None, what: str) -> dict[str, Any] | None:
     if data is None:
         return None
     doc, why = rd.load_yaml_mapping(data)
@@ -284,12 +241,6 @@ def generation_for_version(version: str | None) -> Generation | None:
     return Generation.V6_4
 
 
-def skill_folders(root: Path, generation: Generation) -> list[str]:
-    """Tool skill folders of `generation` that exist in the repo (e.g. .claude/skills)."""
-    dirs = {skill_dir_for(generation, tool) for tool in KNOWN_TOOLS}
-    return sorted(d for d in dirs if d is not None and rd.is_dir(root, d))
-
-
 def _has_skill_file(root: Path, folders: list[str], name: str) -> bool:
     for folder in folders:
         for skill, is_dir in rd.list_dir(root, folder):
@@ -321,7 +272,7 @@ def _layout_generation(root: Path, bmad: str, cfg: str) -> Generation | None:
     return None
 
 
-def _decide_generation(scan: _Scan, bmad: str, cfg: str, version: str | None) -> Generation:
+def _decide_generation(scan: Scan, bmad: str, cfg: str, version: str | None) -> Generation:
     layout = _layout_generation(scan.root, bmad, cfg)
     by_version = generation_for_version(version)
     if layout is None:
@@ -382,96 +333,3 @@ def _v6_tools_on_disk(root: Path, generation: Generation) -> list[str]:
         if tool not in found and any(n.startswith("bmad") for n, _ in rd.list_dir(root, base)):
             found.append(tool)
     return found
-
-
-# ---------------------------------------------------------------- managed files
-
-
-def _skill_bases(scan: _Scan, rel: str, bmad: str) -> dict[str, str]:
-    """skill source folder (relative to the BMAD dir) -> skill id, from skill-manifest.csv."""
-    data = scan.read(rel, "skill manifest")
-    if data is None:
-        return {}
-    table = rd.read_csv_table(data, _SKILLS_COLUMNS)
-    out: dict[str, str] = {}
-    for row in table.rows:
-        path = row.get("path", "").strip().removeprefix(f"{bmad}/")
-        base = path.rpartition("/")[0] if path.endswith(".md") else path
-        skill_id = (row.get("canonicalid") or row.get("name") or "").strip()
-        if skill_id and rd.is_safe_relpath(base) and rd.is_safe_relpath(skill_id):
-            out[base] = skill_id
-    return out
-
-
-def _files_manifest_hashes(
-    scan: _Scan, bmad: str, cfg: str, generation: Generation, skills: dict[str, str]
-) -> dict[str, str]:
-    rel = f"{bmad}/{cfg}/files-manifest.csv"
-    data = scan.read(rel, "files manifest")
-    if data is None:
-        if not rd.exists(scan.root, rel):
-            scan.add(
-                "BMAD_FILES_MANIFEST_MISSING",
-                "The BMAD install has no files-manifest.csv",
-                f"{rel} is missing, so bmadweb cannot tell which installer files were edited.",
-                "Re-run the BMAD installer to regenerate it.",
-                rel,
-            )
-        return {}
-    table = rd.read_csv_table(data, _FILES_COLUMNS)
-    if table.problem:
-        scan.damaged(rel, "files manifest", table.problem)
-        return {}
-    mapper = _SkillMapper(scan.root, generation, skills)
-    out: dict[str, str] = {}
-    bad = table.bad_rows
-    for row in table.rows:
-        path, digest = row.get("path", "").strip(), row.get("hash", "").strip().lower()
-        if not rd.is_safe_relpath(path) or not rd.is_sha256(digest):
-            bad += 1
-            continue
-        if _team_or_personal(path):
-            continue
-        for repo_rel in mapper.repo_paths(bmad, path):
-            out[repo_rel] = digest
-    if bad:
-        scan.damaged(rel, "files manifest", f"has {bad} row(s) that could not be read")
-    return out
-
-
-def _team_or_personal(path: str) -> bool:
-    """Rows the team owns even though the installer lists them (custom/, *.user.toml)."""
-    return path.startswith("custom/") or path.endswith(".user.toml")
-
-
-class _SkillMapper:
-    """Maps a files-manifest path to repo paths: the BMAD copy and the tool-folder copies."""
-
-    def __init__(self, root: Path, generation: Generation, skills: dict[str, str]) -> None:
-        self.root = root
-        self.bases = skills
-        self.folders = skill_folders(root, generation)
-        present = {n for f in self.folders for n, d in rd.list_dir(root, f) if d}
-        self.ids = present | set(skills.values())
-        self.installed = {(f, n) for f in self.folders for n, d in rd.list_dir(root, f) if d}
-
-    def skill_of(self, path: str) -> tuple[str, str] | None:
-        parts = path.split("/")
-        for i in range(len(parts) - 1, 0, -1):
-            skill_id = self.bases.get("/".join(parts[:i]))
-            if skill_id:
-                return skill_id, "/".join(parts[i:])
-        for i, part in enumerate(parts[:-1]):
-            if part in self.ids:
-                return part, "/".join(parts[i + 1 :])
-        return None
-
-    def repo_paths(self, bmad: str, path: str) -> list[str]:
-        own = f"{bmad}/{path}"
-        mapped = self.skill_of(path)
-        if mapped is None:
-            return [own]
-        skill_id, inner = mapped
-        out = [own] if rd.exists(self.root, own) else []
-        out += [f"{f}/{skill_id}/{inner}" for f in self.folders if (f, skill_id) in self.installed]
-        return out or [own]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.engine import detect_read as rd
-from provisioning.engine.detect import skill_folders
+from provisioning.engine.detect_managed import skill_folders
 from provisioning.engine.types import BmadInstall, Finding, Generation, Severity
 
 _PARALLEL_FROM = 256
