@@ -129,6 +129,11 @@ ALLOW_LOCAL_REPOS = env_bool("BMADWEB_ALLOW_LOCAL_REPOS", default=DEBUG and not 
 REPO_MAX_BYTES = env_int("BMADWEB_REPO_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
 GIT_TIMEOUT_S = env_int("BMADWEB_GIT_TIMEOUT", 120, minimum=1)
 WORK_DIR = Path(env_str("BMADWEB_WORK_DIR") or VAR_DIR / "work")
+RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
+# Seconds without progress after which a running run counts as abandoned by a dead worker.
+RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
+# Tests only: where crash tests make runs pause at named checkpoints.
+RUN_CHECKPOINT_DIR = env_str("BMADWEB_RUN_CHECKPOINT_DIR")
 
 # --- Auth, sessions, security headers ------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -65,6 +65,7 @@ class Run(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
     job_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat = models.DateTimeField(null=True, blank=True)  # last sign of progress
     # Results
     base_sha = models.CharField(
         "default branch commit the plan was made on", max_length=64, blank=True

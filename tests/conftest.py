@@ -92,3 +92,44 @@ def project(db, owner, viewer, local_repo_dir):  # type: ignore[no-untyped-def]
     )
     services.role_grant(actor=owner, project=proj, role=Role.VIEWER, user=viewer)
     return proj
+
+
+@pytest.fixture
+def bmad_remote(tmp_path: Path) -> Path:
+    """A bare git remote whose main branch holds a BMAD 6.12-shaped install."""
+    from tests.repos import make_remote
+
+    return make_remote(tmp_path)
+
+
+@pytest.fixture
+def bmad_project(db, owner, bmad_remote):  # type: ignore[no-untyped-def]
+    """A project on `bmad_remote` with the demo manifest saved, owned by `owner`."""
+    from projects import services
+    from tests.repos import DEMO_MANIFEST
+
+    proj = services.project_create(
+        actor=owner,
+        name="Health AI",
+        slug="healthai",
+        repo_url=str(bmad_remote),
+        forge_kind="other",
+        push_mode="branch",
+    )
+    services.manifest_save(
+        actor=owner, project=proj, yaml_text=DEMO_MANIFEST, message="first manifest"
+    )
+    return proj
+
+
+@pytest.fixture
+def run_worker(redis_conn):  # type: ignore[no-untyped-def]
+    """Run every queued job to completion in this process with RQ's SimpleWorker."""
+    import django_rq
+    from rq import SimpleWorker
+
+    def work() -> None:
+        queue = django_rq.get_queue("default")
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+    return work

@@ -1,0 +1,234 @@
+"""The two phases of a run, executed inside an RQ job.
+
+plan_phase: fresh shallow clone → gap report → (provision) plan with diff → approval or
+apply. apply_phase: fresh clone → refuse if the default branch moved → re-plan and check
+it matches → write → deterministic commit → idempotent push → pull request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.utils import timezone
+
+from projects.models import PushMode, SyncStatus
+from provisioning import git_ops
+from provisioning.engine.manifest import Manifest, load_manifest
+from provisioning.engine.paths import UnsafePathError
+from provisioning.engine.pipeline import (
+    plan_diff,
+    plan_repo,
+    plan_to_dict,
+    report_to_dict,
+)
+from provisioning.engine.plan import Plan, apply_plan
+from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runtime import (
+    BMADWEB_IDENTITY,
+    checkpoint,
+    credentials_for,
+    git_policy,
+    run_log,
+)
+from provisioning.services import (
+    RunFailed,
+    RunRetry,
+    run_finish,
+    run_start_applying,
+    run_wait_for_approval,
+)
+from provisioning.urlpolicy import UrlPolicyError
+
+
+def _manifest(run: Run) -> Manifest:
+    revision = run.manifest_revision
+    if revision is None:
+        raise RunFailed("The manifest revision of this run was deleted.")
+    result = load_manifest(revision.yaml_text)
+    if result.manifest is None:
+        first = "; ".join(f"line {e.line}: {e.message}" for e in result.errors[:3])
+        raise RunFailed(f"Manifest revision r{revision.number} is invalid: {first}")
+    return result.manifest
+
+
+def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
+    project = run.project
+    run_log(run, f"Cloning {project.repo_url} ({project.default_branch}), shallow.")
+    try:
+        cloned = git_ops.clone(
+            project.repo_url,
+            dest,
+            branch=project.default_branch,
+            policy=git_policy(),
+            credentials=credentials_for(project),
+        )
+    except git_ops.GitTimeout as exc:
+        raise RunRetry(f"Cloning timed out: {exc}") from None
+    except UrlPolicyError as exc:
+        raise RunFailed(f"The repository URL is not allowed: {exc.message}") from None
+    except git_ops.GitOpsError as exc:
+        raise RunFailed(f"Cloning failed: {exc}") from None
+    run_log(run, f"Cloned {project.default_branch} at {cloned.head_sha[:12]}.")
+    checkpoint(run, "after_clone")
+    return cloned
+
+
+def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], Plan]:
+    assert run.manifest_revision is not None
+    try:
+        analysis, plan = plan_repo(root, manifest, manifest_revision=run.manifest_revision.sha256)
+    except UnsafePathError as exc:
+        raise RunFailed(f"unsafe path in the repository: {exc}") from None
+    return report_to_dict(analysis.report), plan
+
+
+def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
+    bmad = report["bmad"]
+    assert isinstance(bmad, dict)
+    project = run.project
+    project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
+    project.bmad_version = bmad.get("version") or ""
+    project.bmad_generation = bmad.get("generation") or ""
+    project.last_analyzed_at = timezone.now()
+    project.save(
+        update_fields=[
+            "sync_status",
+            "bmad_version",
+            "bmad_generation",
+            "last_analyzed_at",
+            "updated_at",
+        ]
+    )
+    Run.objects.filter(pk=run.pk).update(report=report, base_sha=head_sha, heartbeat=timezone.now())
+    counts = report.get("counts", {})
+    assert isinstance(counts, dict)
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
+    run_log(run, f"Gap report: {summary}; {len(report['findings'])} installation findings.")  # type: ignore[arg-type]
+
+
+def plan_phase(run: Run) -> None:
+    manifest = _manifest(run)
+    with git_ops.temp_workdir(git_policy().temp_base) as tmp:
+        cloned = _clone(run, tmp / "repo")
+        report, plan = _plan(run, cloned.path, manifest)
+    _record_report(run, report, cloned.head_sha)
+    if run.kind == RunKind.ANALYZE:
+        run_finish(run, RunStatus.SUCCEEDED)
+        return
+    project = run.project
+    needs_approval = (
+        plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
+    )
+    Run.objects.filter(pk=run.pk).update(
+        plan=plan_to_dict(plan), diff=plan_diff(plan), needs_approval=needs_approval
+    )
+    for conflict in plan.conflicts:
+        run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
+    if not plan.changes:
+        run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
+        return
+    run_log(run, f"Plan: {len(plan.changes)} file operations.")
+    run.refresh_from_db()
+    if needs_approval and run.approved_at is None:
+        run_wait_for_approval(run)
+        return
+    if run_start_applying(run):
+        apply_phase(run)
+
+
+def _branch_name(run: Run) -> str:
+    return f"bmadweb/{run.project.slug}/{run.pk}"
+
+
+def apply_phase(run: Run) -> None:
+    run.refresh_from_db()
+    manifest = _manifest(run)
+    project = run.project
+    with git_ops.temp_workdir(git_policy().temp_base) as tmp:
+        cloned = _clone(run, tmp / "repo")
+        if cloned.head_sha != run.base_sha:
+            raise RunFailed(
+                f"The default branch moved since the plan (planned on {run.base_sha[:12]}, "
+                f"now {cloned.head_sha[:12]}). Start a new provisioning run to re-plan."
+            )
+        _, plan = _plan(run, cloned.path, manifest)
+        _check_same_plan(run, plan)
+        try:
+            result = apply_plan(cloned.path, plan)
+        except UnsafePathError as exc:
+            raise RunFailed(f"unsafe path: {exc}") from None
+        run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
+        direct = project.push_mode == PushMode.DIRECT
+        branch = project.default_branch if direct else _branch_name(run)
+        sha = _commit(run, cloned, None if direct else branch)
+        checkpoint(run, "after_commit")
+        _push(run, cloned, branch, sha, direct=direct)
+    checkpoint(run, "after_push")
+    pr_url = _pull_request(run, branch) if not direct else ""
+    run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+
+
+def _check_same_plan(run: Run, plan: Plan) -> None:
+    stored = (run.plan or {}).get("operations", [])
+    now = plan_to_dict(plan)["operations"]
+    key = [(op["path"], op["action"]) for op in stored]
+    if key != [(op["path"], op["action"]) for op in now]:
+        raise RunFailed(
+            "The repository changed since the plan was made. Start a new "
+            "provisioning run to re-plan."
+        )
+
+
+def _commit(run: Run, cloned: git_ops.ClonedRepo, branch: str | None) -> str:
+    assert run.manifest_revision is not None
+    message = f"bmadweb: provision {run.project.name} (manifest r{run.manifest_revision.number})"
+    try:
+        sha = git_ops.commit_all(
+            cloned,
+            branch=branch,
+            message=message,
+            run_id=str(run.pk),
+            author_name=BMADWEB_IDENTITY.name,
+            author_email=BMADWEB_IDENTITY.email,
+            date=run.created,
+            policy=git_policy(),
+        )
+    except git_ops.NothingToCommit:
+        raise RunFailed("The plan wrote nothing new; the repository is already in sync.") from None
+    run_log(run, f"Committed {sha[:12]}" + (f" on {branch}." if branch else "."))
+    return sha
+
+
+def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct: bool) -> None:
+    project = run.project
+    try:
+        if direct:
+            result = git_ops.push_default(
+                cloned,
+                project.repo_url,
+                branch,
+                expected_remote_sha=run.base_sha,
+                credentials=credentials_for(project),
+                policy=git_policy(),
+            )
+        else:
+            result = git_ops.push_branch(
+                cloned,
+                project.repo_url,
+                branch,
+                credentials=credentials_for(project),
+                policy=git_policy(),
+            )
+    except git_ops.GitDiverged as exc:
+        raise RunFailed(f"The branch {branch} diverged on the remote: {exc}") from None
+    except git_ops.GitTimeout as exc:
+        raise RunRetry(f"Pushing timed out: {exc}") from None
+    except git_ops.GitOpsError as exc:
+        raise RunFailed(f"Push rejected: {exc}") from None
+    run_log(run, f"{result.message.capitalize()}: {branch} at {sha[:12]}.")
+
+
+def _pull_request(run: Run, branch: str) -> str:
+    from provisioning import prs
+
+    return prs.open_for_run(run, branch)

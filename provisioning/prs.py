@@ -1,0 +1,60 @@
+"""Open or update the pull/merge request of a provisioning run (through forges.py)."""
+
+from __future__ import annotations
+
+from projects.models import ForgeKind, PushMode
+from provisioning import forges
+from provisioning.models import Run
+from provisioning.runtime import forge_token_for, run_log
+from provisioning.services import RunFailed, RunRetry
+
+
+def _body(run: Run) -> str:
+    plan = run.plan or {}
+    lines = [
+        f"bmadweb provisioning run #{run.pk} for **{run.project.name}**.",
+        "",
+        "| action | file | why |",
+        "|---|---|---|",
+    ]
+    for op in plan.get("operations", []):
+        if op["action"] != "skip":
+            lines.append(f"| {op['action']} | `{op['path']}` | {op['reason']} |")
+    for conflict in plan.get("conflicts", []):
+        lines.append(f"| conflict (left alone) | `{conflict['path']}` | {conflict['reason']} |")
+    lines += ["", "Files edited by your team were kept; see the run log in bmadweb."]
+    return "\n".join(lines)
+
+
+def open_for_run(run: Run, branch: str) -> str:
+    """The pull request URL, or "" when the project pushes branches only."""
+    project = run.project
+    if project.push_mode != PushMode.PULL_REQUEST or project.forge_kind == ForgeKind.OTHER:
+        return ""
+    token = forge_token_for(project)
+    if not token:
+        run_log(
+            run,
+            "No forge token is set: the branch was pushed; open the pull request "
+            "by hand or add a token in the project settings.",
+            "warning",
+        )
+        return ""
+    try:
+        repo = forges.forge_repo_from_url(
+            project.repo_url, project.forge_kind, project.forge_api_url
+        )
+        pr = forges.open_or_update_pull_request(
+            repo,
+            token=token,
+            head_branch=branch,
+            base_branch=project.default_branch,
+            title=f"bmadweb: provision {project.name}",
+            body=_body(run),
+        )
+    except forges.ForgeTransientError as exc:
+        raise RunRetry(f"The forge did not answer: {exc}") from None
+    except forges.ForgeError as exc:
+        raise RunFailed(f"Pushed {branch}, but the pull request failed: {exc}") from None
+    run_log(run, f"{'Opened' if pr.created else 'Updated'} pull request {pr.url}.")
+    return pr.url

@@ -1,0 +1,284 @@
+"""Run lifecycle services: create, approve, cancel, execute, reconcile.
+
+    queued → running → (awaiting_approval →) applying → pushed
+                    ↘ succeeded (analyze) / no_changes / failed / errored / cancelled
+
+The Run row exists before anything is enqueued; enqueueing happens on commit; at most
+one active run per project is enforced by a partial unique index. Every transition is
+audited.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bmadweb.audit import audit_record
+from bmadweb.logscrub import scrub
+from projects.models import Project
+from projects.selectors import manifest_latest
+from provisioning.models import (
+    ACTIVE_STATUSES,
+    LogLevel,
+    Run,
+    RunKind,
+    RunStatus,
+    RunTrigger,
+)
+from provisioning.runtime import run_log
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    Actor = User | AnonymousUser | None
+
+
+class RunError(Exception):
+    """A run request that cannot be honoured; the message is for the person."""
+
+
+class RunBusy(RunError):
+    def __init__(self, active: Run | None) -> None:
+        self.active = active
+        what = f"{active.get_kind_display().lower()} run #{active.pk}" if active else "a run"
+        super().__init__(
+            f"This project is busy: {what} is still active. Wait for it to finish or cancel it."
+        )
+
+
+class RunFailed(Exception):
+    """An expected failure: the run ends *failed* with this plain reason."""
+
+
+class RunRetry(Exception):
+    """A transient failure: the job is retried with backoff."""
+
+
+def _actor_fields(actor: Actor) -> dict[str, object]:
+    if actor is not None and actor.is_authenticated:
+        return {"actor": actor, "actor_name": actor.get_username()}
+    return {"actor": None, "actor_name": ""}
+
+
+def _audit_transition(run: Run, action: str, actor: Actor = None, **extra: object) -> None:
+    audit_record(
+        action=f"run.{action}",
+        actor=actor,
+        project=run.project,
+        payload={"run": run.pk, "kind": run.kind, "status": run.status, **extra},
+    )
+
+
+def run_create(
+    *,
+    project: Project,
+    kind: RunKind,
+    actor: Actor = None,
+    trigger: RunTrigger = RunTrigger.MANUAL,
+    coalesce: bool = False,
+) -> Run:
+    """Create a queued run and enqueue it once the transaction commits.
+
+    With `coalesce`, a request while a run of the same kind is still queued returns that
+    run (webhook bursts); otherwise a busy project raises RunBusy.
+    """
+    revision = manifest_latest(project)
+    if revision is None:
+        raise RunError("This project has no manifest yet: save one before running.")
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(
+                project=project,
+                kind=kind,
+                trigger=trigger,
+                manifest_revision=revision,
+                **_actor_fields(actor),
+            )
+            _audit_transition(run, "create", actor, trigger=str(trigger))
+            from provisioning.jobs import run_enqueue
+
+            transaction.on_commit(partial(run_enqueue, run_id=run.pk))
+    except IntegrityError:
+        active = Run.objects.filter(project=project, status__in=ACTIVE_STATUSES).first()
+        if (
+            coalesce
+            and active is not None
+            and active.kind == kind
+            and active.status == RunStatus.QUEUED
+        ):
+            return active
+        raise RunBusy(active) from None
+    return run
+
+
+def _transition(run: Run, to: RunStatus, *, allowed: tuple[str, ...], **fields: object) -> bool:
+    """Compare-and-set the status; False when another process moved the run first."""
+    updated = Run.objects.filter(pk=run.pk, status__in=allowed).update(
+        status=to, heartbeat=timezone.now(), **fields
+    )
+    if updated:
+        run.refresh_from_db()
+    return bool(updated)
+
+
+@transaction.atomic
+def run_approve(*, run: Run, actor: Actor) -> Run:
+    if not _transition(
+        run,
+        RunStatus.APPLYING,
+        allowed=(RunStatus.AWAITING_APPROVAL,),
+        approved_by=actor if actor and actor.is_authenticated else None,
+        approved_at=timezone.now(),
+        job_id="",
+    ):
+        raise RunError(
+            f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval."
+        )
+    run_log(run, f"Approved by {run.approved_by or 'system'}; applying.")
+    _audit_transition(run, "approve", actor)
+    from provisioning.jobs import run_enqueue
+
+    transaction.on_commit(partial(run_enqueue, run_id=run.pk))
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, run: Run, actor: Actor) -> Run:
+    if not _transition(
+        run,
+        RunStatus.CANCELLED,
+        allowed=(RunStatus.QUEUED, RunStatus.AWAITING_APPROVAL),
+        finished=timezone.now(),
+    ):
+        raise RunError(
+            f"Run #{run.pk} is {run.get_status_display().lower()} and can no longer be cancelled."
+        )
+    run_log(
+        run,
+        f"Cancelled by {actor.get_username() if actor and actor.is_authenticated else 'system'}.",
+    )
+    _audit_transition(run, "cancel", actor)
+    return run
+
+
+# --- Execution (called by the RQ job) ----------------------------------------------------
+
+
+def run_execute(*, run_id: int) -> None:
+    """Do the next phase of a run. Expected failures end it *failed*, others *errored*;
+    RunRetry propagates so RQ retries the job with backoff."""
+    run = Run.objects.select_related("project", "manifest_revision").get(pk=run_id)
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        phase = "plan"
+        if not _transition(
+            run,
+            RunStatus.RUNNING,
+            allowed=(RunStatus.QUEUED, RunStatus.RUNNING),
+            started=run.started or timezone.now(),
+            attempts=run.attempts + 1,
+        ):
+            return
+        if run.attempts == 1:
+            _audit_transition(run, "start")
+    elif run.status == RunStatus.APPLYING:
+        phase = "apply"
+        Run.objects.filter(pk=run.pk).update(attempts=run.attempts + 1)
+    else:
+        return  # finished or waiting for approval: nothing to do
+    from provisioning import execution
+
+    try:
+        if phase == "plan":
+            execution.plan_phase(run)
+        else:
+            execution.apply_phase(run)
+    except RunRetry as exc:
+        _retry_or_fail(run, str(exc))
+        raise
+    except RunFailed as exc:
+        _finish(run, RunStatus.FAILED, reason=str(exc))
+    except Exception as exc:
+        run_log(run, "Unexpected error:\n" + scrub(traceback.format_exc()), LogLevel.ERROR)
+        _finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def _retry_or_fail(run: Run, reason: str) -> None:
+    run.refresh_from_db()
+    if run.attempts >= settings.RUN_MAX_ATTEMPTS:
+        _finish(run, RunStatus.FAILED, reason=f"{reason} (gave up after {run.attempts} tries)")
+        raise RunFailed(reason)
+    run_log(run, f"{reason}; will retry.", LogLevel.WARNING)
+
+
+def _finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
+    moved = _transition(
+        run,
+        status,
+        allowed=ACTIVE_STATUSES,
+        finished=timezone.now(),
+        failure_reason=reason,
+        **fields,
+    )
+    if not moved:
+        return
+    if reason:
+        run_log(run, reason, LogLevel.ERROR if status != RunStatus.NO_CHANGES else LogLevel.INFO)
+    _audit_transition(run, status.value, reason=reason[:500])
+
+
+def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
+    """Public for the execution module: end a run in `status`."""
+    _finish(run, status, reason=reason, **fields)
+
+
+def run_wait_for_approval(run: Run) -> None:
+    if _transition(run, RunStatus.AWAITING_APPROVAL, allowed=(RunStatus.RUNNING,)):
+        run_log(run, "The plan needs an approver before it is applied.")
+        _audit_transition(run, "awaiting_approval")
+
+
+def run_start_applying(run: Run) -> bool:
+    return _transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,))
+
+
+# --- Reconciliation (the scheduler calls this periodically) ------------------------------
+
+
+def runs_reconcile(*, stale_after: timedelta | None = None) -> list[int]:
+    """Re-enqueue runs whose job was lost (queue down at creation, or a worker that died).
+
+    Runs without a job are enqueued; running/applying runs with no progress for
+    `stale_after` go back to their queue (or fail after the last attempt). Returns the
+    ids of the runs it touched.
+    """
+    from provisioning.jobs import job_is_alive, run_enqueue
+
+    stale_after = (
+        stale_after if stale_after is not None else timedelta(seconds=settings.RUN_STALE_SECONDS)
+    )
+    touched: list[int] = []
+    for run in Run.objects.filter(status=RunStatus.QUEUED, job_id=""):
+        if run_enqueue(run_id=run.pk):
+            touched.append(run.pk)
+    cutoff = timezone.now() - stale_after
+    for run in Run.objects.filter(status__in=(RunStatus.RUNNING, RunStatus.APPLYING)):
+        if run.heartbeat and run.heartbeat > cutoff and job_is_alive(run.job_id):
+            continue
+        touched.append(run.pk)
+        if run.attempts >= settings.RUN_MAX_ATTEMPTS:
+            _finish(
+                run,
+                RunStatus.FAILED,
+                reason=f"The worker stopped during the run {run.attempts} times; giving up.",
+            )
+            continue
+        run_log(run, "The worker running this stopped unexpectedly; resuming.", LogLevel.WARNING)
+        Run.objects.filter(pk=run.pk).update(job_id="")
+        run_enqueue(run_id=run.pk)
+    return touched
