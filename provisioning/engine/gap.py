@@ -18,10 +18,10 @@ from enum import StrEnum
 from pathlib import Path
 
 from provisioning.engine.generator import Generated, GeneratedFile, generate
-from provisioning.engine.lockfile import Lock, parse_lock
+from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH, relpath_problem
-from provisioning.engine.tomledit import TomlEditError
+from provisioning.engine.tomledit import TomlEdit
 from provisioning.engine.types import BmadInstall, Finding
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -67,9 +67,24 @@ class ManagedItem:
     kind: str
     unsafe: bool = False  # symlink, non-regular or unreadable: never read nor written
     current: str | None = field(default=None, repr=False)  # text in the repo now
-    expected: str | None = field(default=None, repr=False)  # what the file should become
     base: str | None = field(default=None, repr=False)  # lock base (last written)
-    theirs: str | None = field(default=None, repr=False)  # generator output against base
+    generated: GeneratedFile | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def expected(self) -> str | None:
+        """What the file should become (computed on demand: TOML edits are slow)."""
+        if self.generated is None:
+            return None
+        return self.generated.render(self.current, self.base)
+
+    @property
+    def theirs(self) -> str | None:
+        """The generator's output against the last written base (3-way merge side)."""
+        if self.generated is None:
+            return None
+        if self.base is None:
+            return self.expected
+        return self.generated.render(self.base, self.base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +129,7 @@ class _Reader:
         self._dirs[rel_dir] = result
         return result
 
-    def read(self, rel: str) -> tuple[str | None, str | None]:
+    def read(self, rel: str, limit: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
         """(text or None when absent, why it is unsafe or None)."""
         problem = relpath_problem(rel)
         if problem:
@@ -134,7 +149,7 @@ class _Reader:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 return None, "Unsafe path: not a regular file."
-            if info.st_size > MAX_FILE_BYTES:
+            if info.st_size > limit:
                 return None, "The file is too large to be a bmadweb file; left alone."
             data = handle.read()
         try:
@@ -143,18 +158,29 @@ class _Reader:
             return None, "The file is not UTF-8 text; left alone."
 
 
-def _state(
-    gf: GeneratedFile, current: str | None, base: str | None, expected: str, theirs: str
-) -> tuple[ItemState, str]:
+def _plain_state(gf: GeneratedFile, current: str | None, base: str | None) -> tuple[ItemState, str]:
     if current is None:
         return ItemState.MISSING, ""
-    if current == expected:
+    if current == gf.content:
         return ItemState.UP_TO_DATE, ""
     if base is None:
-        if gf.in_place:
-            return ItemState.MISSING, _SECTION_MISSING
         return ItemState.UNMANAGED, ""
-    if theirs == base:
+    if gf.content == base:
+        return ItemState.MODIFIED, ""
+    if current == base:
+        return ItemState.OUTDATED, ""
+    return ItemState.CONFLICT, ""
+
+
+def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tuple[ItemState, str]:
+    """Same rules as `_plain_state`, decided from plain values without re-rendering."""
+    if current is None:
+        return ItemState.MISSING, ""
+    if not edit.changes(current, base):
+        return ItemState.UP_TO_DATE, ""
+    if base is None:
+        return ItemState.MISSING, _SECTION_MISSING
+    if edit.problem(base) is None and not edit.changes(base, base):
         return ItemState.MODIFIED, ""
     if current == base:
         return ItemState.OUTDATED, ""
@@ -163,25 +189,18 @@ def _state(
 
 def classify(gf: GeneratedFile, current: str | None, base: str | None) -> ManagedItem:
     """The state of one generated file from (current, lock base, generator output)."""
-    try:
-        expected = gf.render(current, base)
-        if base is None or (current == base and gf.in_place):
-            theirs = expected  # same inputs: skip a second (slow, tomlkit) render
-        else:
-            theirs = gf.render(base, base)
-    except TomlEditError as exc:
-        reason = f"The file cannot be edited in place: {exc}."
-        return ManagedItem(gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base)
-    state, reason = _state(gf, current, base, expected, theirs)
+    if gf.edit is None:
+        state, reason = _plain_state(gf, current, base)
+    else:
+        problem = gf.edit.problem(current)
+        if problem:
+            reason = f"The file cannot be edited in place: {problem}."
+            return ManagedItem(
+                gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base
+            )
+        state, reason = _in_place_state(gf.edit, current, base)
     return ManagedItem(
-        gf.path,
-        state,
-        reason or _REASONS[state],
-        gf.kind,
-        current=current,
-        expected=expected,
-        base=base,
-        theirs=theirs,
+        gf.path, state, reason or _REASONS[state], gf.kind, current=current, base=base, generated=gf
     )
 
 
@@ -208,7 +227,7 @@ def analyze_generated(
 ) -> GapReport:
     """Gap report for already generated files (lets callers reuse one generation)."""
     reader = _Reader(root)
-    lock_text, lock_unsafe = reader.read(LOCK_PATH)
+    lock_text, lock_unsafe = reader.read(LOCK_PATH, MAX_LOCK_BYTES)
     lock_read = parse_lock(lock_text)
     notes = [*generated.notes, *(f"Lock file: {p}" for p in lock_read.problems)]
     if lock_unsafe:

@@ -9,21 +9,18 @@ The same inputs always give byte-identical output.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 
 import yaml
 
 from provisioning.engine import paths
 from provisioning.engine.manifest import Customization, Leader, Manifest, Specialist
 from provisioning.engine.templates import skills as tpl
-from provisioning.engine.tomledit import TomlValue, edit_agents, edit_block
+from provisioning.engine.tomledit import AgentsEdit, BlockEdit, TomlEdit, TomlValue
 from provisioning.engine.types import BmadInstall, Generation, skill_dir_for
 
 GENERATOR_VERSION = "1.0.0"
-
-Editor = Callable[[str | None, str | None], str]
 
 _AGENT_KEYS = (
     "activation_steps_prepend",
@@ -50,7 +47,7 @@ class GeneratedFile:
     path: str  # repo-relative POSIX path, checked by paths.is_safe_relpath
     content: str  # the text for a repository that does not have the file yet
     kind: str  # "skill", "skill-config", "agent-registration", "customization", "integration"
-    edit: Editor | None = field(default=None, compare=False, repr=False)
+    edit: TomlEdit | None = field(default=None, compare=False, repr=False)
 
     @property
     def in_place(self) -> bool:
@@ -59,7 +56,7 @@ class GeneratedFile:
 
     def render(self, current: str | None, previous: str | None = None) -> str:
         """The text this file should have, given its current and last-written text."""
-        return self.edit(current, previous) if self.edit else self.content
+        return self.edit.render(current, previous) if self.edit else self.content
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +104,8 @@ def _agent_texts(
     return texts
 
 
-def _in_place(path: str, kind: str, editor: Editor) -> GeneratedFile:
-    return GeneratedFile(path, editor(None, None), kind, editor)
+def _in_place(path: str, kind: str, editor: TomlEdit) -> GeneratedFile:
+    return GeneratedFile(path, editor.render(None, None), kind, editor)
 
 
 def _registration(manifest: Manifest) -> GeneratedFile | None:
@@ -124,7 +121,7 @@ def _registration(manifest: Manifest) -> GeneratedFile | None:
             agents[agent.id] = {"name": agent.name, "description": " ".join(description.split())}
     if not agents:
         return None
-    editor = partial(edit_agents, agents=agents, header=_AGENTS_HEADER)
+    editor = AgentsEdit(agents, _AGENTS_HEADER)
     return _in_place(paths.AGENTS_CONFIG_PATH, "agent-registration", editor)
 
 
@@ -159,13 +156,7 @@ def _override_files(manifest: Manifest) -> Iterator[GeneratedFile]:
                 values[key] = [*values.get(key, ()), *extra]
         block = "agent" if custom.is_agent else "workflow"
         owned = _AGENT_KEYS if custom.is_agent else (*_WORKFLOW_KEYS, "on_complete")
-        editor = partial(
-            edit_block,
-            block=block,
-            values=values,
-            owned=owned,
-            header=_CUSTOM_HEADER.format(skill=skill),
-        )
+        editor = BlockEdit(block, values, tuple(owned), _CUSTOM_HEADER.format(skill=skill))
         kind = "customization" if skill in manifest.customizations else "integration"
         yield _in_place(paths.custom_toml(skill), kind, editor)
 

@@ -20,6 +20,7 @@ from provisioning.engine.generator import GENERATOR_VERSION, Generated
 from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
+from provisioning.engine.tomledit import TomlEditError
 
 
 class OpKind(StrEnum):
@@ -111,33 +112,40 @@ class _Planner:
         handler(item)
 
     def _on_missing(self, item: ManagedItem) -> None:
-        assert item.expected is not None
+        expected = item.expected
+        assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, item.expected), item.expected)
+        self._written(_write_op(kind, item, expected), expected)
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
-        assert item.expected is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.expected), item.expected)
+        assert item.current is not None
+        self.lock[item.path] = LockEntry(text_sha256(item.current), item.current)
 
     def _on_outdated(self, item: ManagedItem) -> None:
-        assert item.expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, item.expected), item.expected)
+        expected = item.expected
+        assert expected is not None
+        self._written(_write_op(OpKind.UPDATE, item, expected), expected)
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
         self._keep_entry(item.path)
 
     def _on_conflict(self, item: ManagedItem) -> None:
-        if item.base is None or item.current is None or item.theirs is None:
+        try:
+            theirs = item.theirs
+        except TomlEditError as exc:
+            self._unresolved(item, f"The last written base cannot be edited: {exc}.", ())
+            return
+        if item.base is None or item.current is None or theirs is None:
             self._unresolved(item, item.reason, ())
             return
-        result = merge3(item.base, item.current, item.theirs)
+        result = merge3(item.base, item.current, theirs)
         if result.text is None:
             reason = "Edited in the repository and changed by the generator in the same lines."
             self._unresolved(item, reason, result.conflicts)
             return
         reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._written(_write_op(OpKind.MERGE, item, result.text, reason), item.theirs)
+        self._written(_write_op(OpKind.MERGE, item, result.text, reason), theirs)
 
     def _unresolved(self, item: ManagedItem, reason: str, hunks: tuple[ConflictHunk, ...]) -> None:
         self.conflicts.append(PlanConflict(item.path, reason, hunks))
@@ -149,11 +157,12 @@ class _Planner:
         self.ops.append(Operation(OpKind.DELETE, item.path, item.reason, None, diff, item.state))
 
     def _on_unmanaged(self, item: ManagedItem) -> None:
-        if not self.force or item.expected is None:
+        expected = item.expected if self.force else None
+        if expected is None:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, item.expected, reason), item.expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected)
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:

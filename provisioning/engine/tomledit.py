@@ -10,9 +10,11 @@ changed them since.
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
@@ -65,6 +67,7 @@ def _parse(text: str | None, header: str) -> TOMLDocument:
         raise TomlEditError(f"not valid TOML, cannot edit it in place: {exc}") from None
 
 
+@functools.lru_cache(maxsize=16)
 def _plain(text: str | None) -> dict[str, Any]:
     """Plain values of a TOML text ({} when absent or invalid); tomllib is much faster."""
     if text is None:
@@ -198,3 +201,76 @@ def _agents_satisfied(
             return False
     stale = (i for i in before if i not in agents and i in now)
     return all(now[agent_id] != before[agent_id] for agent_id in stale)
+
+
+def _structure_problem(current: str | None, tables: Sequence[tuple[str, ...]]) -> str | None:
+    """Why `current` cannot be edited in place (invalid TOML, a table that is not one)."""
+    if current is None:
+        return None
+    try:
+        data: Any = tomllib.loads(current)
+    except tomllib.TOMLDecodeError as exc:
+        return f"not valid TOML ({exc})"
+    for path in tables:
+        node = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+            if node is not None and not isinstance(node, dict):
+                return f"{'.'.join(path)!r} is not a table"
+    return None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BlockEdit:
+    """In-place edit of `[block]` in `_bmad/custom/<skill>.toml`."""
+
+    block: str
+    values: Mapping[str, TomlValue]
+    owned: tuple[str, ...]
+    header: str
+
+    def render(self, current: str | None, previous: str | None) -> str:
+        return edit_block(
+            current,
+            previous,
+            block=self.block,
+            values=self.values,
+            owned=self.owned,
+            header=self.header,
+        )
+
+    def changes(self, current: str | None, previous: str | None) -> bool:
+        """Whether `render(current, previous)` differs from current (fast, no tomlkit)."""
+        if current is None:
+            return True
+        now = _plain(current)
+        before = _sub(_plain(previous), self.block)
+        return not (
+            self.block in now and _satisfied(_sub(now, self.block), self.values, before, self.owned)
+        )
+
+    def problem(self, current: str | None) -> str | None:
+        return _structure_problem(current, [(self.block,)])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AgentsEdit:
+    """In-place registration of custom agents in `_bmad/custom/config.toml`."""
+
+    agents: Mapping[str, Mapping[str, str]]
+    header: str
+
+    def render(self, current: str | None, previous: str | None) -> str:
+        return edit_agents(current, previous, agents=self.agents, header=self.header)
+
+    def changes(self, current: str | None, previous: str | None) -> bool:
+        if current is None:
+            return True
+        now = _sub(_plain(current), "agents")
+        return not _agents_satisfied(now, _sub(_plain(previous), "agents"), self.agents)
+
+    def problem(self, current: str | None) -> str | None:
+        return _structure_problem(current, [("agents",), *(("agents", i) for i in self.agents)])
+
+
+TomlEdit = BlockEdit | AgentsEdit

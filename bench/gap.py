@@ -1,0 +1,136 @@
+"""Benchmark: gap analysis of 1,000 specialists against a 6.4-shaped repo of 5,000+ files.
+
+Builds everything under a temporary folder: a BMAD 6.4 fixture install padded to more
+than 5,000 files, a manifest of 50 leaders x 20 specialists for two tools, provisioned
+once (so every managed file and the lock exist), then a few hand edits and one changed
+leader so that several item states appear. `analyze()` runs N times; the baseline is
+reading and sha256-hashing the same target files in the same run.
+
+Usage: uv run python bench/gap.py [--runs 7]. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import contextlib
+
+from provisioning.engine.gap import analyze
+from provisioning.engine.generator import generate
+from provisioning.engine.manifest import Manifest
+from provisioning.engine.paths import LOCK_PATH
+from provisioning.engine.plan import apply_plan, make_plan
+from provisioning.engine.types import BmadInstall, Generation
+from tests.provisioning.engine.builders import build_v64
+
+TARGET_S = 0.5
+INSTALL = BmadInstall(
+    Generation.V6_4, "6.12.0", ("core", "bmm"), ("claude-code", "cursor"), "_bmad"
+)
+DOMAINS = ("frontend", "clinical data", "quality assurance", "payments")
+
+
+def bench_manifest(
+    leaders: int, per_leader: int, first_description: str = "Routes work."
+) -> Manifest:
+    data: dict[str, Any] = {
+        "apiVersion": "bmadweb/v1",
+        "project": {
+            "name": "bench",
+            "bmad_version": ">=6.4,<7",
+            "tools": ["claude-code", "cursor"],
+        },
+        "leaders": [
+            {
+                "id": f"leader-{i}",
+                "name": f"Leader {i}",
+                "domain": DOMAINS[i % len(DOMAINS)],
+                "description": first_description if i == 0 else f"Routes work of team {i}.",
+                "specialists": [
+                    {
+                        "id": f"spec-{i}-{j}",
+                        "name": f"Specialist {i}.{j}",
+                        "domain": DOMAINS[j % len(DOMAINS)],
+                        "skills": ["review", f"topic-{j}"],
+                        "compliance_notes": "Synthetic data only." if j % 4 == 1 else None,
+                    }
+                    for j in range(per_leader)
+                ],
+            }
+            for i in range(leaders)
+        ],
+        "customizations": {"bmad-agent-pm": {"principles": ["Short PRDs."]}},
+    }
+    return Manifest.model_validate(data)
+
+
+def build_repo(root: Path, manifest: Manifest) -> int:
+    build_v64(root, extra_files=5000)
+    report = analyze(root, manifest, INSTALL)
+    apply_plan(root, make_plan(report, generate(manifest, INSTALL)))
+    for i in range(10):  # hand edits: modified (and one conflict below)
+        path = root / f".claude/skills/spec-{i}-0/SKILL.md"
+        path.write_text(path.read_text() + "\nTeam note.\n")
+    (root / ".claude/skills/leader-0/SKILL.md").write_text("hand edit\n")
+    return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def baseline(root: Path, paths: list[str]) -> None:
+    for rel in paths:
+        with contextlib.suppress(FileNotFoundError):
+            hashlib.sha256((root / rel).read_bytes()).hexdigest()
+
+
+def timed(fn: Any, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bmadweb-bench-") as tmp:
+        root = Path(tmp) / "repo"
+        files = build_repo(root, bench_manifest(50, 20))
+        manifest = bench_manifest(50, 20, "Routes all the work.")  # leader-0 now differs
+        targets = [f.path for f in generate(manifest, INSTALL).files] + [LOCK_PATH]
+        report = analyze(root, manifest, INSTALL)
+        gap_times = timed(lambda: analyze(root, manifest, INSTALL), args.runs)
+        base_times = timed(lambda: baseline(root, targets), args.runs)
+    median, base = statistics.median(gap_times), statistics.median(base_times)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"repo files: {files}, managed items: {len(report.items)}, states: {report.counts()}")
+    print(f"analyze(): median {median:.3f} s over {args.runs} runs (min {min(gap_times):.3f} s)")
+    print(f"baseline (read + sha256 of the {len(targets)} target files): median {base:.3f} s")
+    print(f"ratio {median / base:.1f}x, peak RSS {peak_mb:.0f} MB, target median <= {TARGET_S} s")
+    print("PASS" if median <= TARGET_S else "FAIL")
+    result = {
+        "median_s": round(median, 4),
+        "baseline_median_s": round(base, 4),
+        "ratio": round(median / base, 2),
+        "peak_rss_mb": round(peak_mb, 1),
+        "files": files,
+        "items": len(report.items),
+        "runs": args.runs,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
