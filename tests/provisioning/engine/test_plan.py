@@ -172,3 +172,27 @@ def test_apply_refuses_paths_outside_or_under_git(tmp_path: Path, rel: str) -> N
     plan = Plan((Operation(OpKind.CREATE, rel, "r", "x\n"),))
     with pytest.raises(UnsafePathError):
         apply_plan(tmp_path, plan)
+
+
+def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v64(root, tools=("claude-code",))
+    config = root / "_bmad/custom/config.toml"
+    config.write_text("# Keep this team comment\n[core]\nlanguage = 'fr'  # ours\n")
+    apply_plan(root, plan_for(root, manifest()))
+    text = config.read_text()
+    assert "# Keep this team comment" in text
+    assert "[agents.fe]" in text
+    config.write_text(text.replace("language = 'fr'", "language = 'de'"))
+    plan = plan_for(root, manifest(specialists=3))
+    assert ops(plan)["_bmad/custom/config.toml"] is OpKind.MERGE
+    apply_plan(root, plan)
+    final = config.read_text()
+    assert "language = 'de'  # ours" in final
+    assert "# Keep this team comment" in final
+    assert "[agents.ops]" in final
+    report = analyze(root, manifest(specialists=3), INSTALL)
+    assert {i.path: i.state for i in report.items}["_bmad/custom/config.toml"] in (
+        ItemState.UP_TO_DATE,
+        ItemState.MODIFIED,
+    )
