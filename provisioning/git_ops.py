@@ -891,3 +891,48 @@ def _tracked_symlinks_cached(
         if meta.startswith("120000 "):
             links.add(path)
     return frozenset(links)
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def init_bare_from_tree(
+    tree: StrPath,
+    bare: StrPath,
+    *,
+    branch: str,
+    message: str,
+    identity: Identity,
+    date: datetime,
+    policy: GitPolicy,
+) -> str:
+    """Create the bare repository ``bare`` whose ``branch`` holds one commit of ``tree``.
+
+    For the development demo and benchmarks: a local "remote" that bmadweb can then
+    clone and push to like any other. Returns the commit id.
+    """
+    validate_base_branch(branch, policy=policy)
+    tree_path, bare_path = Path(tree), Path(bare)
+    with _session(policy, identity=identity, date=date) as session:
+        _run_git(
+            session,
+            ["init", "--quiet", f"--initial-branch={branch}", "--", "."],
+            cwd=tree_path,
+            step="init",
+        )
+        _run_git(session, ["add", "--all", "--", "."], cwd=tree_path, step="add")
+        body = f"{message.strip()}\n".encode()
+        _run_git(
+            session,
+            ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--file=-"],
+            cwd=tree_path,
+            step="commit",
+            stdin=body,
+        )
+        _run_git(
+            session,
+            ["clone", "--quiet", "--bare", "--", str(tree_path), str(bare_path)],
+            cwd=tree_path.parent,
+            step="clone",
+        )
+        return _rev_parse_head(session, tree_path)

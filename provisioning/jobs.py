@@ -81,6 +81,8 @@ def job_is_alive(job_id: str) -> bool:
     """False when the job is gone, finished or failed (its run was abandoned)."""
     if not job_id:
         return False
+    if job_id == "inline":
+        return True  # executed by a CLI process: only its heartbeat tells
     try:
         job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
     except NoSuchJobError:

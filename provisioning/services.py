@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     Actor = User | AnonymousUser | None
 
 
+# Job id of runs executed in the calling process (CLI --wait): the reconciler judges them
+# by their heartbeat alone and never enqueues them.
+INLINE_JOB = "inline"
+
+
 class RunError(Exception):
     """A run request that cannot be honoured; the message is for the person."""
 
@@ -82,11 +87,13 @@ def run_create(
     actor: Actor = None,
     trigger: RunTrigger = RunTrigger.MANUAL,
     coalesce: bool = False,
+    enqueue: bool = True,
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
 
     With `coalesce`, a request while a run of the same kind is still queued returns that
-    run (webhook bursts); otherwise a busy project raises RunBusy.
+    run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
+    callers that execute the run inline (the CLI's --wait).
     """
     revision = manifest_latest(project)
     if revision is None:
@@ -101,9 +108,10 @@ def run_create(
                 **_actor_fields(actor),
             )
             _audit_transition(run, "create", actor, trigger=str(trigger))
-            from provisioning.jobs import run_enqueue
+            if enqueue:
+                from provisioning.jobs import run_enqueue
 
-            transaction.on_commit(partial(run_enqueue, run_id=run.pk))
+                transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     except IntegrityError:
         active = Run.objects.filter(project=project, status__in=ACTIVE_STATUSES).first()
         if (
@@ -128,7 +136,7 @@ def _transition(run: Run, to: RunStatus, *, allowed: tuple[str, ...], **fields: 
 
 
 @transaction.atomic
-def run_approve(*, run: Run, actor: Actor) -> Run:
+def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
     if not _transition(
         run,
         RunStatus.APPLYING,
@@ -142,9 +150,10 @@ def run_approve(*, run: Run, actor: Actor) -> Run:
         )
     run_log(run, f"Approved by {run.approved_by or 'system'}; applying.")
     _audit_transition(run, "approve", actor)
-    from provisioning.jobs import run_enqueue
+    if enqueue:
+        from provisioning.jobs import run_enqueue
 
-    transaction.on_commit(partial(run_enqueue, run_id=run.pk))
+        transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     return run
 
 
