@@ -55,8 +55,23 @@ class Command(BaseCommand):
         return [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
 
     def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
+        # Handle Ctrl-C, TERM and HUP explicitly: a parent may have started us with SIGINT
+        # ignored, and then Python would never raise KeyboardInterrupt.
+        def stop(signum: int, frame: object) -> None:
+            # The first signal starts the shutdown; repeats (uv forwards Ctrl-C to us as
+            # well) must not interrupt the clean-up.
+            for repeat in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(repeat, signal.SIG_IGN)
+            raise KeyboardInterrupt
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
+        parent = os.getppid()
         try:
             while all(child.poll() is None for child in children):
+                if os.getppid() != parent:  # `make` went away without telling us
+                    self.stderr.write("The launching process ended; stopping.")
+                    return
                 time.sleep(0.5)
             self.stderr.write("A process stopped unexpectedly; stopping the others.")
         except KeyboardInterrupt:
