@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import contextlib
 
+from provisioning.bmad_builders import build_v64
 from provisioning.engine.gap import analyze
 from provisioning.engine.generator import generate
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.plan import apply_plan, make_plan
 from provisioning.engine.types import BmadInstall, Generation
-from tests.provisioning.engine.builders import build_v64
 
 TARGET_S = 0.5
 INSTALL = BmadInstall(
