@@ -28,6 +28,7 @@ from provisioning.engine.types import (
 FINDING_CODES: tuple[str, ...] = (
     "BMAD_NOT_INSTALLED",
     "BMAD_GENERATION_UNSUPPORTED",
+    "BMAD_GENERATION_LEGACY",
     "BMAD_VERSION_UNKNOWN",
     "BMAD_VERSION_OUT_OF_RANGE",
     "BMAD_REQUIRED_VERSION_INVALID",
@@ -113,17 +114,35 @@ def _not_installed() -> Finding:
     )
 
 
+# Generations bmadweb still provisions (skills and *.customize.yaml), but that the next
+# BMAD upgrade will leave behind.
+_LEGACY_SUPPORTED = (Generation.V6_0, Generation.V6_1)
+
+
 def _generation_findings(install: BmadInstall) -> list[Finding]:
     why = _WHY_UNSUPPORTED.get(install.generation)
     if why is None:
         return []
     found = install.version or f"generation {install.generation.value}"
+    if install.generation in _LEGACY_SUPPORTED:
+        return [
+            _finding(
+                "BMAD_GENERATION_LEGACY",
+                Severity.WARNING,
+                f"BMAD {found} uses a customization format that 6.4 and later ignore",
+                why + " bmadweb still provisions it, in its *.customize.yaml format.",
+                "Plan an upgrade to BMAD 6.4 or later; bmadweb will then move your "
+                "customizations to _bmad/custom/<skill>.toml.",
+                paths=[install.bmad_dir] if install.bmad_dir else [],
+            )
+        ]
     return [
         _finding(
             "BMAD_GENERATION_UNSUPPORTED",
             Severity.ERROR,
-            f"BMAD {found} is older than 6.4, which bmadweb provisions",
-            why + " bmadweb writes customizations in the 6.4+ format (_bmad/custom/*.toml).",
+            f"BMAD {found} is a layout bmadweb cannot provision",
+            why + " bmadweb writes skills and customizations for BMAD 6.0-6.2 (customize.yaml)"
+            " and 6.4+ (_bmad/custom/*.toml) only.",
             "Upgrade BMAD to 6.4 or later (`npx bmad-method@latest install`), move existing "
             "customizations to _bmad/custom/<skill>.toml, and remove the leftovers reported.",
             paths=[install.bmad_dir] if install.bmad_dir else [],

@@ -57,12 +57,24 @@ def test_no_install(tmp_path: Path) -> None:
     assert finding.severity is Severity.ERROR
 
 
-@pytest.mark.parametrize("builder", [build_v4, build_v6_alpha, build_v60, build_v61, build_v63])
-def test_generations_before_64_are_unsupported(tmp_path: Path, builder) -> None:
+@pytest.mark.parametrize("builder", [build_v4, build_v6_alpha, build_v63])
+def test_layouts_bmadweb_cannot_provision_are_unsupported(tmp_path: Path, builder) -> None:
     builder(tmp_path)
-    (finding,) = by_code(findings_for(tmp_path, version=None), "BMAD_GENERATION_UNSUPPORTED")
+    found = findings_for(tmp_path, version=None)
+    (finding,) = by_code(found, "BMAD_GENERATION_UNSUPPORTED")
     assert "6.4" in finding.recommendation
     assert finding.severity is Severity.ERROR
+    assert by_code(found, "BMAD_GENERATION_LEGACY") == []
+
+
+@pytest.mark.parametrize("builder", [build_v60, build_v61])
+def test_60_to_62_are_provisioned_but_flagged_as_legacy(tmp_path: Path, builder) -> None:
+    builder(tmp_path)
+    found = findings_for(tmp_path, version=None)
+    (finding,) = by_code(found, "BMAD_GENERATION_LEGACY")
+    assert finding.severity is Severity.WARNING
+    assert "customize.yaml" in finding.explanation
+    assert by_code(found, "BMAD_GENERATION_UNSUPPORTED") == []
 
 
 def test_version_outside_range(tmp_path: Path) -> None:

@@ -172,7 +172,7 @@ def test_real_604_is_detected_with_yaml_customization(
     edit_file(root, "_bmad/bmm/workflows/2-plan-workflows/create-prd/workflow-create-prd.md")
     found = findings(root)
     assert codes(found) == {
-        "BMAD_GENERATION_UNSUPPORTED",
+        "BMAD_GENERATION_LEGACY",
         "BMAD_VERSION_OUT_OF_RANGE",
         "BMAD_MANAGED_FILE_EDITED",
     }
