@@ -43,3 +43,32 @@ def roles_of_user(project: Project, user: User) -> set[Role]:
         project=project,
     ).values_list("role", flat=True)
     return {Role(r) for r in rows}
+
+
+def dashboard_projects(
+    user: User | AnonymousUser, *, query: str = "", status: str = ""
+) -> QuerySet[Project]:
+    """Permitted projects with their last run annotated, in a constant number of queries
+    whatever the number of projects."""
+    from django.db.models import OuterRef, Subquery
+
+    from provisioning.models import Run
+
+    last_run = Run.objects.filter(project=OuterRef("pk")).order_by("-created")
+    projects = project_list_for_user(user)
+    if query:
+        projects = projects.filter(
+            Q(name__icontains=query) | Q(slug__icontains=query) | Q(repo_url__icontains=query)
+        )
+    if status:
+        projects = projects.filter(sync_status=status)
+    return projects.annotate(
+        last_run_id=Subquery(last_run.values("pk")[:1]),
+        last_run_kind=Subquery(last_run.values("kind")[:1]),
+        last_run_status=Subquery(last_run.values("status")[:1]),
+        last_run_created=Subquery(last_run.values("created")[:1]),
+    )
+
+
+def revision_get(project: Project, number: int) -> ManifestRevision | None:
+    return project.revisions.filter(number=number).first()

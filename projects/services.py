@@ -21,6 +21,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from bmadweb.audit import audit_record
 from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
 from projects.roles import Role, perms_for_roles
+from provisioning.engine.manifest import load_manifest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -222,12 +223,26 @@ def _who_payload(user: User | None, group: Group | None) -> dict[str, str]:
 # --- Manifests -----------------------------------------------------------------------
 
 
+class ManifestInvalid(Exception):
+    """The manifest has errors; `errors` lists every one with line and column."""
+
+    def __init__(self, errors: tuple[Any, ...]) -> None:
+        self.errors = errors
+        super().__init__(f"{len(errors)} errors in the manifest")
+
+
 @transaction.atomic
 def manifest_save(
     *, actor: Actor, project: Project, yaml_text: str, message: str = ""
 ) -> ManifestRevision:
-    """Store a new immutable revision. Callers validate first (the engine's loader);
-    this refuses nothing but an unchanged text, which returns the latest revision."""
+    """Validate with the engine's hardened loader, then store a new immutable revision.
+
+    Raises ManifestInvalid with every error (nothing is saved). An unchanged text returns
+    the latest revision instead of a duplicate.
+    """
+    result = load_manifest(yaml_text)
+    if not result.ok:
+        raise ManifestInvalid(result.errors)
     digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
     latest = project.revisions.select_for_update().order_by("-number").first()
     if latest is not None and latest.sha256 == digest:

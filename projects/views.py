@@ -2,28 +2,246 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
-from projects.permissions import get_project_for_user
-from projects.selectors import manifest_latest, project_list_for_user
+from bmadweb import crypto
+from bmadweb.audit import audit_payload
+from bmadweb.http import HtmxHttpRequest
+from projects import forms, services
+from projects.models import SECRET_FIELDS, SyncStatus
+from projects.permissions import get_project_for_user, user_can
+from projects.presenters import items_by_state
+from projects.roles import Perm, Role
+from projects.selectors import dashboard_projects, manifest_latest, members_of
+from provisioning.selectors import active_run, latest_report_run
 
 
 @login_required
-def project_list(request: HttpRequest) -> HttpResponse:
-    projects = project_list_for_user(request.user)
+def project_list(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
-    if query:
-        projects = projects.filter(name__icontains=query) | projects.filter(slug__icontains=query)
-    return render(request, "projects/project_list.html", {"projects": projects, "query": query})
+    status = request.GET.get("status", "")
+    if status not in SyncStatus.values:
+        status = ""
+    projects = list(dashboard_projects(request.user, query=query, status=status))
+    context = {
+        "projects": projects,
+        "query": query,
+        "status": status,
+        "statuses": SyncStatus.choices,
+        "filtered": bool(query or status),
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "projects/project_list.html#results", context)
+    return render(request, "projects/project_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = forms.ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        project = services.project_create(actor=request.user, **form.cleaned_data)
+        messages.success(request, f"{project.name} registered. Next: write its manifest.")
+        return redirect("projects:manifest-edit", slug=project.slug)
+    return render(request, "projects/project_create.html", {"form": form})
 
 
 @login_required
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The gap report: installation findings and managed items by state."""
     project = get_project_for_user(request.user, slug)
+    report_run = latest_report_run(project)
+    report = report_run.report if report_run else None
+    context = {
+        "project": project,
+        "manifest": manifest_latest(project),
+        "report_run": report_run,
+        "report": report,
+        "groups": items_by_state(report),
+        "active": active_run(project),
+        "can_analyze": user_can(request.user, project, Perm.ANALYZE),
+        "can_provision": user_can(request.user, project, Perm.PROVISION),
+        "can_manage": user_can(request.user, project, Perm.MANAGE),
+    }
+    return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    form = forms.ProjectSettingsForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        services.project_update(
+            actor=request.user,
+            project=project,
+            **{f: form.cleaned_data[f] for f in forms.SETTINGS_FIELDS},
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("projects:project-settings", slug=project.slug)
+    project.refresh_from_db()  # an invalid form must not show unsaved values as saved
     return render(
         request,
-        "projects/project_detail.html",
-        {"project": project, "manifest": manifest_latest(project)},
+        "projects/project_settings.html",
+        {"project": project, "form": form, "tab": "settings", "can_manage": True},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    form = forms.CredentialsForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        for field, value in changes.items():
+            services.project_secret_set(
+                actor=request.user, project=project, field=field, value=value
+            )
+        messages.success(
+            request,
+            f"{len(changes)} credentials updated."
+            if changes
+            else "Nothing changed: empty fields keep the stored values.",
+        )
+        return redirect("projects:project-credentials", slug=project.slug)
+    status = [
+        (f, label, project.has_secret(f))
+        for f, label in SECRET_FIELDS.items()
+        if not f.startswith("webhook_")
+    ]
+    return render(
+        request,
+        "projects/project_credentials.html",
+        {
+            "project": project,
+            "form": form,
+            "status": status,
+            "tab": "credentials",
+            "can_manage": True,
+        },
+    )
+
+
+@login_required
+def project_webhook(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    new_secret = request.session.pop(f"new-webhook-secret-{project.pk}", None)
+    urls = {
+        kind: request.build_absolute_uri(f"/hooks/{kind}/{project.uid}/")
+        for kind in ("github", "gitlab", "gitea")
+    }
+    return render(
+        request,
+        "projects/project_webhook.html",
+        {
+            "project": project,
+            "urls": urls,
+            "new_secret": new_secret,
+            "has_secret": project.has_secret("webhook_secret"),
+            "tab": "webhook",
+            "can_manage": True,
+        },
+    )
+
+
+@login_required
+@require_POST
+def webhook_regenerate(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    secret = services.webhook_secret_regenerate(actor=request.user, project=project)
+    # Shown once, on the next page load, then gone from the session.
+    request.session[f"new-webhook-secret-{project.pk}"] = secret
+    return redirect("projects:project-webhook", slug=project.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_list(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    form = forms.MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.role_grant(
+            actor=request.user,
+            project=project,
+            role=Role(form.cleaned_data["role"]),
+            user=form.cleaned_data.get("user"),
+            group=form.cleaned_data.get("group"),
+        )
+        messages.success(request, f"{form.cleaned_data['who']} is now {form.cleaned_data['role']}.")
+        return redirect("projects:member-list", slug=project.slug)
+    return render(
+        request,
+        "projects/project_members.html",
+        {
+            "project": project,
+            "form": form,
+            "members": members_of(project),
+            "tab": "members",
+            "can_manage": True,
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    membership = project.memberships.filter(pk=membership_id).first()
+    if membership is None:
+        messages.error(request, "That membership no longer exists.")
+        return redirect("projects:member-list", slug=project.slug)
+    owners = project.memberships.filter(role=Role.OWNER)
+    if membership.role == Role.OWNER and owners.count() == 1:
+        messages.error(request, "A project keeps at least one owner. Add another owner first.")
+        return redirect("projects:member-list", slug=project.slug)
+    services.role_revoke(
+        actor=request.user,
+        project=project,
+        role=Role(membership.role),
+        user=membership.user,
+        group=membership.group,
+    )
+    messages.success(request, "Role removed.")
+    return redirect("projects:member-list", slug=project.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    form = forms.ConfirmDeleteForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        name = project.name
+        services.project_delete(actor=request.user, project=project)
+        messages.success(request, f"{name} was deleted. Its audit history is kept.")
+        return redirect(reverse("projects:project-list"))
+    return render(
+        request,
+        "projects/project_delete.html",
+        {"project": project, "form": form, "tab": "delete", "can_manage": True},
+    )
+
+
+@login_required
+def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    page = Paginator(project.audit_records.order_by("-seq"), 50).get_page(request.GET.get("page"))
+    rows = []
+    for record in page.object_list:
+        try:
+            payload = audit_payload(record)
+        except crypto.CryptoError:
+            payload = {"error": "cannot decrypt this payload"}
+        rows.append({"record": record, "payload": payload})
+    return render(
+        request,
+        "projects/project_audit.html",
+        {"project": project, "page": page, "rows": rows, "tab": "audit", "can_manage": True},
     )

@@ -76,7 +76,7 @@ def staff(django_user_model):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def local_repo_dir(tmp_path: Path) -> Path:
     """A local directory accepted by the URL policy when local repos are allowed."""
-    path = tmp_path / "remote.git"
+    path = tmp_path / "local-repo"
     path.mkdir()
     return path
 

@@ -1,0 +1,175 @@
+"""The manifest editor: live validation, preview, save, history and compare."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_http_methods, require_POST
+
+from projects import forms, services
+from projects.permissions import get_project_for_user, user_can
+from projects.presenters import side_by_side
+from projects.roles import Perm
+from projects.selectors import manifest_latest, revision_get
+from provisioning.engine.manifest import load_manifest, manifest_json_schema
+from provisioning.preview import preview_files
+from provisioning.selectors import latest_report_run
+
+MAX_MANIFEST = 256 * 1024
+STARTER = """\
+apiVersion: bmadweb/v1
+project:
+  name: {name}
+  bmad_version: ">=6.4,<7"
+  modules: [core, bmm]
+  tools: [claude-code]
+leaders:
+  - id: dev-leader
+    name: Dev Leader
+    domain: engineering
+    phase: implementation
+    description: Routes engineering requests to the right specialist.
+    specialists: []
+"""
+
+
+def _errors_of(text: str) -> list[dict[str, object]]:
+    if len(text.encode("utf-8")) > MAX_MANIFEST:
+        return [
+            {
+                "line": 1,
+                "column": 1,
+                "path": "",
+                "message": "The manifest is larger than 256 KiB; split it or trim it.",
+            }
+        ]
+    return [
+        {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
+        for e in load_manifest(text).errors
+    ]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    latest = manifest_latest(project)
+    can_edit = request.user.has_perm(f"projects.{Perm.EDIT_MANIFEST}", project)
+    initial = {"yaml_text": latest.yaml_text if latest else STARTER.format(name=project.slug)}
+    form = forms.ManifestForm(request.POST or None, initial=initial)
+    errors: list[dict[str, object]] = []
+    if request.method == "POST":
+        project = get_project_for_user(request.user, slug, Perm.EDIT_MANIFEST)
+        if form.is_valid():
+            try:
+                revision = services.manifest_save(
+                    actor=request.user,
+                    project=project,
+                    yaml_text=form.cleaned_data["yaml_text"],
+                    message=form.cleaned_data["message"],
+                )
+            except services.ManifestInvalid as exc:
+                errors = [
+                    {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
+                    for e in exc.errors
+                ]
+            else:
+                messages.success(
+                    request,
+                    f"Saved revision {revision.number}. Run an analysis to see what it changes.",
+                )
+                return redirect("projects:project-detail", slug=project.slug)
+    return render(
+        request,
+        "projects/manifest_edit.html",
+        {
+            "project": project,
+            "form": form,
+            "latest": latest,
+            "errors": errors,
+            "can_edit": can_edit,
+            "checked": request.method == "POST",
+            "can_manage": user_can(request.user, project, Perm.MANAGE),
+        },
+    )
+
+
+@login_required
+@require_POST
+def manifest_validate(request: HttpRequest, slug: str) -> HttpResponse:
+    """HTMX partial: every error of the text being typed, with line and column."""
+    project = get_project_for_user(request.user, slug)
+    errors = _errors_of(request.POST.get("yaml_text", ""))
+    return render(
+        request,
+        "projects/manifest_edit.html#errors",
+        {"project": project, "errors": errors, "checked": True},
+    )
+
+
+@login_required
+@require_POST
+def manifest_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """HTMX partial: the files the manifest would generate for this repository."""
+    project = get_project_for_user(request.user, slug)
+    text = request.POST.get("yaml_text", "")
+    result = load_manifest(text) if len(text) <= MAX_MANIFEST else None
+    report_run = latest_report_run(project)
+    files: list[dict[str, str]] = []
+    notes = ["Fix the errors above to see a preview."]
+    if result is not None and result.manifest is not None:
+        files, notes = preview_files(result.manifest, report_run.report if report_run else None)
+    return render(
+        request,
+        "projects/manifest_edit.html#preview",
+        {"project": project, "files": files, "notes": notes},
+    )
+
+
+@login_required
+def manifest_history(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    revisions = list(project.revisions.order_by("-number")[:200])
+    return render(
+        request,
+        "projects/manifest_history.html",
+        {
+            "project": project,
+            "revisions": revisions,
+            "can_manage": user_can(request.user, project, Perm.MANAGE),
+        },
+    )
+
+
+@login_required
+def manifest_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    try:
+        a, b = int(request.GET.get("a", "")), int(request.GET.get("b", ""))
+    except ValueError:
+        raise Http404("Choose two revisions to compare.") from None
+    left, right = revision_get(project, a), revision_get(project, b)
+    if left is None or right is None:
+        raise Http404("No such revision.")
+    return render(
+        request,
+        "projects/manifest_compare.html",
+        {
+            "project": project,
+            "left": left,
+            "right": right,
+            "rows": side_by_side(left.yaml_text, right.yaml_text),
+            "can_manage": user_can(request.user, project, Perm.MANAGE),
+        },
+    )
+
+
+@cache_control(public=True, max_age=3600)
+def manifest_schema(request: HttpRequest) -> HttpResponse:
+    """The manifest's JSON Schema, public so editors can validate against its URL."""
+    response = JsonResponse(manifest_json_schema(), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'inline; filename="bmadweb-manifest-v1.schema.json"'
+    return response

@@ -1,0 +1,125 @@
+"""Run pages: list, start, detail with a live log, approve and cancel."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from projects.permissions import get_project_for_user, user_can
+from projects.presenters import plan_rows
+from projects.roles import Perm
+from provisioning import services
+from provisioning.models import Run, RunKind, RunStatus
+from provisioning.selectors import runs_for
+
+KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
+
+
+def _run(project_slug: str, run_id: int, request: HttpRequest, perm: Perm = Perm.VIEW) -> Run:
+    project = get_project_for_user(request.user, project_slug, perm)
+    run = project.runs.select_related("project", "manifest_revision").filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+@login_required
+def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
+    kind = kind if kind in RunKind.values else ""
+    status = status if status in RunStatus.values else ""
+    page = Paginator(runs_for(project, kind=kind, status=status), 30).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "provisioning/run_list.html",
+        {
+            "project": project,
+            "page": page,
+            "kind": kind,
+            "status": status,
+            "kinds": RunKind.choices,
+            "statuses": RunStatus.choices,
+            "can_manage": user_can(request.user, project, Perm.MANAGE),
+        },
+    )
+
+
+@login_required
+@require_POST
+def run_create(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        kind = RunKind(request.POST.get("kind", ""))
+    except ValueError:
+        project = get_project_for_user(request.user, slug)
+        messages.error(request, "Choose what to run: analyze or provision.")
+        return redirect("projects:project-detail", slug=project.slug)
+    project = get_project_for_user(request.user, slug, KIND_PERM[kind])
+    try:
+        run = services.run_create(project=project, kind=kind, actor=request.user)
+    except services.RunBusy as exc:
+        messages.warning(request, str(exc))
+        if exc.active is not None:
+            return redirect(exc.active.get_absolute_url())
+        return redirect("projects:project-detail", slug=project.slug)
+    except services.RunError as exc:
+        messages.error(request, str(exc))
+        return redirect("projects:project-detail", slug=project.slug)
+    return redirect(run.get_absolute_url())
+
+
+def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
+    can_approve = user_can(request.user, run.project, Perm.APPROVE)
+    return {
+        "project": run.project,
+        "run": run,
+        "plan_rows": plan_rows(run.plan),
+        "log": list(run.log_entries.all()[:2000]),
+        "can_approve": can_approve,
+        "awaiting": run.status == RunStatus.AWAITING_APPROVAL,
+        "can_manage": user_can(request.user, run.project, Perm.MANAGE),
+    }
+
+
+@login_required
+def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    run = _run(slug, run_id, request)
+    return render(request, "provisioning/run_detail.html", _detail_context(request, run))
+
+
+@login_required
+def run_live(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    """HTMX partial polled every 2 s while the run is active: status, log and plan."""
+    run = _run(slug, run_id, request)
+    return render(request, "provisioning/run_detail.html#live", _detail_context(request, run))
+
+
+@login_required
+@require_POST
+def run_approve(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    run = _run(slug, run_id, request, Perm.APPROVE)
+    try:
+        services.run_approve(run=run, actor=request.user)
+        messages.success(request, "Approved: the plan is being applied.")
+    except services.RunError as exc:
+        messages.error(request, str(exc))
+    return redirect(run.get_absolute_url())
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    run = _run(slug, run_id, request, Perm.APPROVE)
+    try:
+        services.run_cancel(run=run, actor=request.user)
+        messages.success(request, "Run cancelled.")
+    except services.RunError as exc:
+        messages.error(request, str(exc))
+    return redirect(run.get_absolute_url())

@@ -1,0 +1,322 @@
+"""The team lead's pages: forms, permissions, write-only secrets, HTMX partials."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from projects import services
+from projects.models import Project
+from projects.roles import Role
+from provisioning.models import Run, RunKind, RunStatus
+from tests.repos import DEMO_MANIFEST
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, **kwargs: object) -> str:
+    return reverse(name, kwargs=kwargs)
+
+
+def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
+    client.force_login(outsider)
+    response = client.post(
+        url("projects:project-create"),
+        {
+            "name": "Mine",
+            "slug": "mine",
+            "repo_url": str(tmp_path),
+            "default_branch": "main",
+            "forge_kind": "other",
+            "push_mode": "branch",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == url("projects:manifest-edit", slug="mine")
+    project = Project.objects.get(slug="mine")
+    assert outsider.has_perm("projects.manage_project", project)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ext::sh -c 'touch /tmp/x'",
+        "--upload-pack=/bin/sh",
+        "https://127.1/org/repo.git",
+        "http://github.com/a/b.git",
+    ],
+)
+def test_register_with_bad_url_shows_the_rule_inline_and_saves_nothing(client, outsider, bad):
+    client.force_login(outsider)
+    response = client.post(
+        url("projects:project-create"),
+        {
+            "name": "Bad",
+            "slug": "bad",
+            "repo_url": bad,
+            "default_branch": "main",
+            "forge_kind": "other",
+            "push_mode": "branch",
+        },
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "rule:" in body
+    assert 'aria-invalid="true"' in body
+    assert not Project.objects.filter(slug="bad").exists()
+
+
+def test_viewer_cannot_open_settings_and_outsider_gets_404(client, project, viewer, outsider):
+    client.force_login(viewer)
+    assert client.get(url("projects:project-settings", slug=project.slug)).status_code == 403
+    client.force_login(outsider)
+    assert client.get(url("projects:project-settings", slug=project.slug)).status_code == 404
+
+
+def test_invalid_settings_are_not_saved(client, project, owner):
+    client.force_login(owner)
+    response = client.post(
+        url("projects:project-settings", slug=project.slug),
+        {
+            "name": "Renamed",
+            "repo_url": "ext::sh -c id",
+            "default_branch": "main",
+            "forge_kind": "other",
+            "push_mode": "branch",
+        },
+    )
+    assert response.status_code == 200
+    project.refresh_from_db()
+    assert project.name == "Health AI"
+
+
+def test_credentials_are_write_only(client, project, owner):
+    client.force_login(owner)
+    client.post(
+        url("projects:project-credentials", slug=project.slug),
+        {"forge_token": "canary-ui-token-99812"},
+    )
+    project.refresh_from_db()
+    assert project.get_secret("forge_token") == "canary-ui-token-99812"
+    page = client.get(url("projects:project-credentials", slug=project.slug)).content.decode()
+    assert "canary-ui-token-99812" not in page
+    assert "set" in page
+    client.post(url("projects:project-credentials", slug=project.slug), {"clear_forge_token": "on"})
+    project.refresh_from_db()
+    assert not project.has_secret("forge_token")
+
+
+def test_webhook_secret_is_shown_once(client, project, owner):
+    client.force_login(owner)
+    client.post(url("projects:webhook-regenerate", slug=project.slug))
+    project.refresh_from_db()
+    secret = project.get_secret("webhook_secret")
+    first = client.get(url("projects:project-webhook", slug=project.slug)).content.decode()
+    second = client.get(url("projects:project-webhook", slug=project.slug)).content.decode()
+    assert secret in first
+    assert secret not in second
+    assert f"/hooks/github/{project.uid}/" in second
+
+
+def test_members_can_be_added_and_the_last_owner_stays(client, project, owner, outsider):
+    client.force_login(owner)
+    response = client.post(
+        url("projects:member-list", slug=project.slug),
+        {"who": "oscar", "kind": "user", "role": "editor"},
+    )
+    assert response.status_code == 302
+    assert outsider.has_perm("projects.edit_manifest", project)
+    unknown = client.post(
+        url("projects:member-list", slug=project.slug),
+        {"who": "nobody", "kind": "user", "role": "viewer"},
+    )
+    assert "No user named" in unknown.content.decode()
+    owner_row = project.memberships.get(role=Role.OWNER)
+    client.post(url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk))
+    assert project.memberships.filter(role=Role.OWNER).exists()
+
+
+def test_delete_needs_the_slug_typed(client, project, owner):
+    client.force_login(owner)
+    wrong = client.post(url("projects:project-delete", slug=project.slug), {"confirm_slug": "nope"})
+    assert wrong.status_code == 200
+    assert Project.objects.filter(pk=project.pk).exists()
+    client.post(url("projects:project-delete", slug=project.slug), {"confirm_slug": project.slug})
+    assert not Project.objects.filter(pk=project.pk).exists()
+
+
+def test_manifest_save_with_errors_keeps_nothing_and_lists_lines(client, project, owner):
+    client.force_login(owner)
+    bad = DEMO_MANIFEST.replace("id: dev-leader", "id: Dev_Leader")
+    response = client.post(
+        url("projects:manifest-edit", slug=project.slug), {"yaml_text": bad, "message": "oops"}
+    )
+    assert response.status_code == 200
+    assert "Line 8, column 9" in response.content.decode()
+    assert project.revisions.count() == 0
+    ok = client.post(
+        url("projects:manifest-edit", slug=project.slug),
+        {"yaml_text": DEMO_MANIFEST, "message": "first"},
+    )
+    assert ok.status_code == 302
+    assert project.revisions.get().message == "first"
+
+
+def test_viewer_cannot_save_a_manifest(client, project, viewer):
+    client.force_login(viewer)
+    response = client.post(
+        url("projects:manifest-edit", slug=project.slug), {"yaml_text": DEMO_MANIFEST}
+    )
+    assert response.status_code == 403
+    assert project.revisions.count() == 0
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "a: &a [1]\nb: *a\n",
+        "!!python/object/apply:os.system ['touch /tmp/pwn']\n",
+        "[" * 2000,
+        "x: 1\nx: 2\n",
+        "\x00\x01binary",
+    ],
+)
+def test_live_validation_handles_hostile_yaml(client, project, viewer, hostile):
+    client.force_login(viewer)
+    response = client.post(
+        url("projects:manifest-validate", slug=project.slug),
+        {"yaml_text": hostile},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert "error-list" in response.content.decode()
+
+
+def test_live_validation_of_huge_text_is_a_clear_error(client, project, viewer):
+    client.force_login(viewer)
+    response = client.post(
+        url("projects:manifest-validate", slug=project.slug),
+        {"yaml_text": "a: " + "x" * 300_000},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "larger than 256 KiB" in response.content.decode()
+
+
+def test_preview_lists_generated_files(client, project, viewer):
+    client.force_login(viewer)
+    response = client.post(
+        url("projects:manifest-preview", slug=project.slug),
+        {"yaml_text": DEMO_MANIFEST},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert ".claude/skills/frontend-specialist/SKILL.md" in body
+    assert "<html" not in body  # a partial, not the page
+
+
+def test_history_compares_two_revisions_side_by_side(client, project, owner):
+    services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
+    services.manifest_save(
+        actor=owner, project=project, yaml_text=DEMO_MANIFEST.replace("Dev Leader", "Lead Dev")
+    )
+    client.force_login(owner)
+    body = client.get(
+        url("projects:manifest-compare", slug=project.slug), {"a": 1, "b": 2}
+    ).content.decode()
+    assert "diff-del" in body
+    assert "diff-add" in body
+    assert "Lead Dev" in body
+    assert (
+        client.get(
+            url("projects:manifest-compare", slug=project.slug), {"a": "x", "b": 2}
+        ).status_code
+        == 404
+    )
+
+
+def test_json_schema_is_served():
+    response = Client().get(url("projects:manifest-schema"))
+    assert response.status_code == 200
+    assert "leaders" in json.loads(response.content)["properties"]
+
+
+def test_dashboard_filters_by_status_and_search(client, project, viewer):
+    client.force_login(viewer)
+    body = client.get(url("projects:project-list"), {"status": "in_sync"}).content.decode()
+    assert "Health AI" not in body
+    body = client.get(url("projects:project-list"), {"q": "health"}).content.decode()
+    assert "Health AI" in body
+    partial = client.get(
+        url("projects:project-list"), {"q": "health"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'id="results"' in partial
+    assert "<html" not in partial
+
+
+def test_viewer_cannot_start_runs_and_editor_can_analyze(client, bmad_project, viewer, outsider):
+    services.role_grant(actor=None, project=bmad_project, role=Role.VIEWER, user=viewer)
+    client.force_login(viewer)
+    response = client.post(
+        url("provisioning:run-create", slug=bmad_project.slug), {"kind": "analyze"}
+    )
+    assert response.status_code == 403
+    services.role_grant(actor=None, project=bmad_project, role=Role.EDITOR, user=outsider)
+    client.force_login(outsider)
+    response = client.post(
+        url("provisioning:run-create", slug=bmad_project.slug), {"kind": "analyze"}
+    )
+    assert response.status_code == 302
+    assert Run.objects.get().kind == RunKind.ANALYZE
+    busy = client.post(
+        url("provisioning:run-create", slug=bmad_project.slug), {"kind": "analyze"}, follow=True
+    )
+    assert "busy" in busy.content.decode()
+
+
+def test_operator_cannot_approve_unless_approver(client, bmad_project, outsider):
+    services.role_grant(actor=None, project=bmad_project, role=Role.OPERATOR, user=outsider)
+    run = Run.objects.create(
+        project=bmad_project, kind=RunKind.PROVISION, status=RunStatus.AWAITING_APPROVAL
+    )
+    client.force_login(outsider)
+    approve = url("provisioning:run-approve", slug=bmad_project.slug, run_id=run.pk)
+    assert client.post(approve).status_code == 403
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "Approve and apply" not in page
+    services.role_grant(actor=None, project=bmad_project, role=Role.APPROVER, user=outsider)
+    assert client.post(approve).status_code == 302
+    run.refresh_from_db()
+    assert run.status == RunStatus.APPLYING
+
+
+def test_live_region_polls_only_while_the_run_is_active(client, bmad_project, owner):
+    run = Run.objects.create(project=bmad_project, kind=RunKind.ANALYZE, status=RunStatus.RUNNING)
+    client.force_login(owner)
+    live = url("provisioning:run-live", slug=bmad_project.slug, run_id=run.pk)
+    assert 'hx-trigger="every 2s"' in client.get(live).content.decode()
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    assert "hx-trigger" not in client.get(live).content.decode()
+
+
+def test_run_of_another_project_is_404(client, bmad_project, owner, local_repo_dir):
+    other = services.project_create(
+        actor=None, name="Other", slug="other", repo_url=str(local_repo_dir)
+    )
+    run = Run.objects.create(project=other, kind=RunKind.ANALYZE)
+    client.force_login(owner)
+    assert (
+        client.get(
+            url("provisioning:run-detail", slug=bmad_project.slug, run_id=run.pk)
+        ).status_code
+        == 404
+    )
+
+
+def test_owner_sees_the_project_audit_decrypted(client, project, owner):
+    client.force_login(owner)
+    body = client.get(url("projects:project-audit", slug=project.slug)).content.decode()
+    assert "project.create" in body
+    assert "role.grant" in body
