@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "bmadweb.metrics_middleware.RequestLatencyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +122,15 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT},
 }
 RQ_SHOW_ADMIN_LINK = True
+
+# --- Operations: /metrics access and the memory alert's reference -------------------
+# /metrics answers 404 unless the request carries "Authorization: Bearer <token>" or,
+# with ALLOW_INTERNAL, comes straight from a loopback address (not through a proxy).
+METRICS_TOKEN = env_str("BMADWEB_METRICS_TOKEN") or ""
+METRICS_ALLOW_INTERNAL = env_bool("BMADWEB_METRICS_ALLOW_INTERNAL", False)
+METRICS_MEMORY_LIMIT_BYTES = env_int("BMADWEB_MEMORY_LIMIT_MB", 512, minimum=16) * 1024 * 1024
+# Probes and scrapers speak plain HTTP inside the network: a redirect would hide a 503.
+SECURE_REDIRECT_EXEMPT = [r"^health(/ready)?$", r"^metrics$"]
 
 # --- Repositories ------------------------------------------------------------------
 # Local paths and file:// URLs as repository URLs: development and tests only. A system
