@@ -144,6 +144,8 @@ RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 # Tests only: where crash tests make runs pause at named checkpoints.
 RUN_CHECKPOINT_DIR = env_str("BMADWEB_RUN_CHECKPOINT_DIR")
+# Largest webhook body accepted (bytes); bigger deliveries get 413 before any HMAC.
+WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
 
 # --- Auth, sessions, security headers ------------------------------------------------
 AUTHENTICATION_BACKENDS = [

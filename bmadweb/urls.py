@@ -11,6 +11,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
+    path("hooks/", include("provisioning.webhook_urls")),
+    path("", include("provisioning.webhook_ui_urls")),
     path("", include("bmadweb.ops_urls")),
     path("", include("provisioning.urls")),
     path("", include("projects.urls")),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from provisioning.models import Run, RunLogEntry
+from provisioning.models import Run, RunLogEntry, WebhookDelivery
 
 
 class RunLogInline(admin.TabularInline):
@@ -43,3 +44,52 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The webhook ledger: read-only, with a replay action for platform owners."""
+
+    list_display = [
+        "id",
+        "received",
+        "project",
+        "provider",
+        "event",
+        "outcome",
+        "status_code",
+        "signature_ok",
+        "duplicate",
+        "run",
+        "replay_of",
+    ]
+    list_filter = ["outcome", "provider", "signature_ok", "duplicate", "event"]
+    search_fields = ["project__slug", "delivery_id", "after_sha", "ref"]
+    list_select_related = ["project", "run"]
+    exclude = ["body"]
+    readonly_fields = tuple(f.name for f in WebhookDelivery._meta.fields if f.name != "body")
+    actions = ["replay_deliveries"]
+    date_hierarchy = "received"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        return super().get_queryset(request).defer("body")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Replay selected deliveries")
+    def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        from provisioning.webhooks import WebhookReplayError, webhook_replay
+
+        for delivery in queryset.defer(None).order_by("received", "id"):
+            try:
+                result = webhook_replay(delivery=delivery, actor=request.user)
+            except WebhookReplayError as exc:
+                self.message_user(request, f"#{delivery.pk}: {exc}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"#{delivery.pk} replayed: {result.outcome} ({result.detail})"
+                )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class RunKind(models.TextChoices):
@@ -128,3 +129,87 @@ class RunLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.level}] {self.message[:60]}"
+
+
+# --- Webhook deliveries ------------------------------------------------------------------
+
+
+class WebhookProvider(models.TextChoices):
+    GITHUB = "github", "GitHub"
+    GITLAB = "gitlab", "GitLab"
+    GITEA = "gitea", "Gitea / Forgejo"
+
+
+class WebhookOutcome(models.TextChoices):
+    """A small fixed set: /metrics counts deliveries by these values."""
+
+    ACCEPTED = "accepted", "Accepted"  # ping answered, or an analysis queued / coalesced
+    IGNORED = "ignored", "Ignored"  # another event, branch or a branch deletion
+    REJECTED = "rejected", "Rejected"  # bad signature, too large, malformed, other repository
+    DUPLICATE = "duplicate", "Duplicate"  # this delivery was already processed
+    BUSY = "busy", "Busy"  # the project has another run active; nothing started
+    ERROR = "error", "Error"  # the push could not start an analysis (reason in detail)
+
+
+class WebhookDelivery(models.Model):
+    """One request received on a project's webhook URL: the ledger.
+
+    Every request is recorded, duplicates and forgeries included. The row that processed
+    a delivery first holds `first=True`; a partial unique index on (project, provider,
+    delivery id) over those rows is what makes a delivery start at most one run, even
+    when many copies arrive at once. The body is kept only for requests whose signature
+    held (replay skips the signature check, so a forged body must never be replayable).
+    """
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    provider = models.CharField(max_length=16, choices=WebhookProvider)
+    delivery_id = models.CharField(max_length=200)
+    event = models.CharField(max_length=64, blank=True)
+    signature_ok = models.BooleanField(default=False)
+    duplicate = models.BooleanField(default=False)
+    first = models.BooleanField(
+        default=False, help_text="The copy that processed this delivery id (at most one)."
+    )
+    outcome = models.CharField(max_length=16, choices=WebhookOutcome, db_index=True)
+    detail = models.TextField(blank=True)
+    status_code = models.PositiveSmallIntegerField(default=200)
+    ref = models.CharField(max_length=255, blank=True)
+    after_sha = models.CharField(max_length=64, blank=True)
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries"
+    )
+    received = models.DateTimeField(default=timezone.now, db_index=True)
+    body_sha256 = models.CharField(max_length=64, blank=True)
+    body = models.BinaryField(null=True, blank=True, editable=False)
+    headers = models.JSONField(default=dict, blank=True)  # delivery/event headers, no secrets
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
+    replayed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "provider", "delivery_id"],
+                condition=models.Q(first=True),
+                name="webhook_delivery_processed_once",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(first=True, duplicate=True),
+                name="webhook_delivery_first_is_not_duplicate",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-received"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event or '?'} {self.delivery_id[:12]} ({self.outcome})"
+
+    @property
+    def replayable(self) -> bool:
+        return self.signature_ok and self.body is not None

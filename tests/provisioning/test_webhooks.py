@@ -1,0 +1,624 @@
+"""The webhook receiver end to end: real database, real Redis, the Django test client
+(and a live server where the socket matters). Forgeries live in test_webhook_forgeries."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from django.db import connection
+from django.test import Client, RequestFactory, override_settings
+from django.urls import reverse
+
+from bmadweb.audit import audit_payload
+from bmadweb.models import AuditRecord
+from projects import services as project_services
+from provisioning import services
+from provisioning.models import (
+    Run,
+    RunKind,
+    RunStatus,
+    RunTrigger,
+    WebhookDelivery,
+    WebhookOutcome,
+)
+from provisioning.webhook_checks import gitlab_signing_token, repo_key
+from provisioning.webhook_views import _read_capped
+from provisioning.webhooks import WebhookReplayError, deliveries_for, webhook_replay
+from tests.provisioning.webhook_helpers import (
+    COMMIT,
+    PROVIDERS,
+    body_of,
+    deliver,
+    gitlab_signed_headers,
+    gitlab_signing_key,
+    hook_url,
+    push_payload,
+    signed_headers,
+)
+from tests.repos import DEMO_MANIFEST
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hooked(project, owner):  # type: ignore[no-untyped-def]
+    """The standard project with a manifest and a webhook secret: (project, secret)."""
+    project_services.manifest_save(
+        actor=owner, project=project, yaml_text=DEMO_MANIFEST, message="first"
+    )
+    secret = project_services.webhook_secret_regenerate(actor=owner, project=project)
+    project.refresh_from_db()
+    return project, secret
+
+
+def runs(project) -> int:  # type: ignore[no-untyped-def]
+    return Run.objects.filter(project=project).count()
+
+
+def push(client, project, secret, provider="github", *, delivery=None, **payload):  # type: ignore[no-untyped-def]
+    body = body_of(push_payload(provider, project.repo_url, **payload))
+    headers = signed_headers(provider, body, secret, delivery=delivery)
+    return deliver(client, project, provider, body, headers)
+
+
+# --- Accepted, ignored, refused -----------------------------------------------------------
+
+
+def test_github_ping_is_answered_and_recorded_without_a_run(client, hooked):
+    project, secret = hooked
+    body = body_of(
+        {"zen": "Keep it simple.", "hook_id": 7, "repository": {"clone_url": project.repo_url}}
+    )
+    response = deliver(
+        client, project, "github", body, signed_headers("github", body, secret, event="ping")
+    )
+    assert response.status_code == 200
+    assert response.json()["detail"] == "pong"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.event, delivery.signature_ok) == ("accepted", "ping", True)
+    assert runs(project) == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_push_to_default_branch_queues_one_analysis_and_enqueues_it(
+    client, hooked, provider, redis_conn, django_capture_on_commit_callbacks
+):
+    project, secret = hooked
+    with django_capture_on_commit_callbacks(execute=True):
+        response = push(client, project, secret, provider)
+    assert response.status_code == 202
+    run = Run.objects.get(project=project)
+    assert (run.kind, run.trigger, run.status) == (
+        RunKind.ANALYZE,
+        RunTrigger.WEBHOOK,
+        RunStatus.QUEUED,
+    )
+    assert run.job_id, "the run was enqueued when the delivery committed"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.first, delivery.run_id) == ("accepted", True, run.pk)
+    assert response.json()["run"] == run.pk
+
+
+def test_push_to_default_branch_updates_last_push_seen(client, hooked):
+    project, secret = hooked
+    push(client, project, secret, after="ab" * 20)
+    project.refresh_from_db()
+    assert project.last_push_sha == "ab" * 20
+    assert project.last_push_at is not None
+
+
+def test_signed_issues_event_is_acknowledged_with_204_and_starts_nothing(client, hooked):
+    project, secret = hooked
+    body = body_of({"action": "opened", "issue": {"number": 1}})
+    response = deliver(
+        client, project, "github", body, signed_headers("github", body, secret, event="issues")
+    )
+    assert response.status_code == 204
+    assert WebhookDelivery.objects.get().outcome == "ignored"
+    assert runs(project) == 0
+
+
+def test_gitlab_tag_push_is_ignored(client, hooked):
+    project, secret = hooked
+    body = body_of(push_payload("gitlab", project.repo_url, ref="refs/tags/v1"))
+    response = deliver(
+        client, project, "gitlab", body, signed_headers("gitlab", body, secret, event="tag_push")
+    )
+    assert response.status_code == 204
+    assert runs(project) == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_payload_naming_another_repository_is_refused_with_403(client, hooked, provider):
+    project, secret = hooked
+    response = push(client, project, secret, provider)  # the same request, own repository
+    assert response.status_code == 202
+    Run.objects.all().delete()
+    body = body_of(push_payload(provider, "https://github.com/evil/other.git"))
+    response = deliver(client, project, provider, body, signed_headers(provider, body, secret))
+    assert response.status_code == 403
+    assert "repository mismatch" in WebhookDelivery.objects.first().detail
+    assert runs(project) == 0
+
+
+def test_push_naming_no_repository_is_refused(client, hooked):
+    project, secret = hooked
+    body = body_of({"ref": "refs/heads/main", "after": COMMIT})
+    response = deliver(client, project, "github", body, signed_headers("github", body, secret))
+    assert response.status_code == 403
+    assert runs(project) == 0
+
+
+def test_push_to_another_branch_is_ignored(client, hooked):
+    project, secret = hooked
+    response = push(client, project, secret, ref="refs/heads/feature/x")
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "ignored"
+    assert runs(project) == 0
+
+
+def test_branch_deletion_is_ignored(client, hooked):
+    project, secret = hooked
+    response = push(client, project, secret, after="0" * 40)
+    assert response.json()["outcome"] == "ignored"
+    assert runs(project) == 0
+
+
+def test_malformed_json_with_a_valid_signature_is_refused_with_400(client, hooked):
+    project, secret = hooked
+    body = b'{"ref": "refs/heads/main", "after": '
+    response = deliver(client, project, "github", body, signed_headers("github", body, secret))
+    assert response.status_code == 400
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.signature_ok) == ("rejected", True)
+    assert runs(project) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1, 2]", b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe{}", b'{"ref": 1, "after": 2}'],
+    ids=["array", "deep-nesting", "not-utf8", "wrong-types"],
+)
+def test_signed_bodies_that_are_not_push_payloads_get_400_never_500(client, hooked, body):
+    project, secret = hooked
+    response = deliver(client, project, "github", body, signed_headers("github", body, secret))
+    assert response.status_code == 400
+    assert runs(project) == 0
+
+
+def test_missing_event_header_is_refused_with_400(client, hooked):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    headers = signed_headers("github", body, secret)
+    del headers["X-GitHub-Event"]
+    assert deliver(client, project, "github", body, headers).status_code == 400
+    assert runs(project) == 0
+
+
+def test_form_encoded_github_payload_is_understood(client, hooked):
+    project, secret = hooked
+    body = urlencode({"payload": json.dumps(push_payload("github", project.repo_url))}).encode()
+    headers = signed_headers("github", body, secret)
+    response = deliver(
+        client, project, "github", body, headers, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 202
+    assert runs(project) == 1
+
+
+def test_receiver_url_works_without_the_trailing_slash(client, hooked):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    url = hook_url(project, "github").rstrip("/")
+    response = client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        headers=signed_headers("github", body, secret),
+    )
+    assert response.status_code == 202
+
+
+def test_project_without_a_manifest_records_an_error_and_does_not_claim_the_delivery(
+    client, project, owner
+):
+    secret = project_services.webhook_secret_regenerate(actor=owner, project=project)
+    response = push(client, project, secret, delivery="d-1")
+    assert response.json()["outcome"] == "error"
+    assert not WebhookDelivery.objects.get().first
+    project_services.manifest_save(
+        actor=owner, project=project, yaml_text=DEMO_MANIFEST, message="m"
+    )
+    assert push(client, project, secret, delivery="d-1").status_code == 202
+    assert runs(project) == 1
+
+
+# --- Not found, methods ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "head", "put", "delete"])
+def test_methods_other_than_post_get_405(client, hooked, method):
+    project, _ = hooked
+    assert getattr(client, method)(hook_url(project, "github")).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hooks/github/00000000-0000-4000-8000-000000000000/",
+        "/hooks/bitbucket/{uid}/",
+        "/hooks/github/not-a-uuid/",
+        "/hooks/github/{slug}/",
+    ],
+)
+def test_unknown_project_or_provider_is_404_and_not_recorded(client, hooked, path):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    url = path.format(uid=project.uid, slug=project.slug)
+    response = client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        headers=signed_headers("github", body, secret),
+    )
+    assert response.status_code == 404
+    assert WebhookDelivery.objects.count() == 0
+
+
+# --- Size ----------------------------------------------------------------------------------
+
+
+def test_30_mb_body_is_refused_with_413(client, hooked):
+    project, secret = hooked
+    body = b" " * (30 * 1024 * 1024)
+    response = deliver(client, project, "github", body, signed_headers("github", body, secret))
+    assert response.status_code == 413
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.body) == ("rejected", None)
+    assert runs(project) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_30_mb_body_is_refused_before_the_server_receives_it(live_server, hooked):
+    project, _ = hooked
+    target = urlsplit(live_server.url)
+    head = (
+        f"POST {hook_url(project, 'github')} HTTP/1.1\r\nHost: {target.hostname}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {30 * 1024 * 1024}\r\n"
+        "X-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=" + "0" * 64 + "\r\n\r\n"
+    )
+    with socket.create_connection((target.hostname, target.port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"{" + b" " * 65536)  # 64 KiB of the 30 MB announced
+        status_line = sock.recv(64).split(b"\r\n")[0]
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_body_longer_than_its_content_length_claims_is_cut_at_the_cap():
+    request = RequestFactory().post("/hooks/", data=b"x" * 5000, content_type="application/json")
+    request.META["CONTENT_LENGTH"] = "10"  # a lying header
+    assert _read_capped(request, 4096) is None
+
+
+@override_settings(WEBHOOK_MAX_BYTES=2048)
+def test_body_cap_follows_the_setting(client, hooked):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url, padding="x" * 4096))
+    assert (
+        deliver(client, project, "github", body, signed_headers("github", body, secret)).status_code
+        == 413
+    )
+
+
+# --- Duplicates, concurrency, coalescing, busy ---------------------------------------------
+
+
+def test_same_delivery_twice_starts_one_run_and_records_the_duplicate(client, hooked):
+    project, secret = hooked
+    first = push(client, project, secret, delivery="delivery-1")
+    second = push(client, project, secret, delivery="delivery-1")
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json()["outcome"] == "duplicate"
+    assert runs(project) == 1
+    original, copy = WebhookDelivery.objects.order_by("id")
+    assert (copy.duplicate, copy.first, copy.run_id) == (True, False, original.run_id)
+
+
+def test_same_delivery_id_in_another_project_is_not_a_duplicate(client, hooked, owner, tmp_path):
+    project, secret = hooked
+    other_dir = tmp_path / "other.git"
+    other_dir.mkdir()
+    other = project_services.project_create(
+        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
+    )
+    project_services.manifest_save(actor=owner, project=other, yaml_text=DEMO_MANIFEST, message="m")
+    other_secret = project_services.webhook_secret_regenerate(actor=owner, project=other)
+    assert push(client, project, secret, delivery="same-id").status_code == 202
+    assert push(client, other, other_secret, delivery="same-id").status_code == 202
+    assert Run.objects.count() == 2
+
+
+def test_delivery_without_an_id_header_is_deduplicated_by_its_body(client, hooked):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    headers = signed_headers("github", body, secret)
+    del headers["X-GitHub-Delivery"]
+    deliver(client, project, "github", body, headers)
+    response = deliver(client, project, "github", body, headers)
+    assert response.json()["outcome"] == "duplicate"
+    assert WebhookDelivery.objects.filter(first=True).get().delivery_id.startswith("body-sha256:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hundred_parallel_copies_of_one_delivery_start_exactly_one_run(hooked, redis_conn):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    headers = signed_headers("github", body, secret, delivery="parallel-1")
+    start = threading.Barrier(100)
+
+    def send(_: int) -> int:
+        try:
+            start.wait(timeout=30)
+            return deliver(Client(), project, "github", body, headers).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        codes = list(pool.map(send, range(100)))
+    assert runs(project) == 1
+    assert WebhookDelivery.objects.filter(first=True).count() == 1
+    assert WebhookDelivery.objects.filter(duplicate=True).count() == 99
+    assert sorted(codes) == [200] * 99 + [202]
+
+
+def test_burst_of_three_pushes_coalesces_into_one_queued_run(client, hooked):
+    project, secret = hooked
+    answers = [push(client, project, secret, after=f"{i:x}" * 40).json() for i in range(1, 4)]
+    assert runs(project) == 1
+    assert {a["run"] for a in answers} == {Run.objects.get().pk}
+    assert "joined queued" in answers[2]["detail"]
+    project.refresh_from_db()
+    assert project.last_push_sha == "3" * 40
+
+
+def test_push_while_a_provision_is_active_is_busy_and_a_retry_later_starts_the_analysis(
+    client, hooked, owner
+):
+    project, secret = hooked
+    provision = services.run_create(
+        project=project, kind=RunKind.PROVISION, actor=owner, enqueue=False
+    )
+    response = push(client, project, secret, delivery="busy-1")
+    assert (response.status_code, response.json()["outcome"]) == (202, "busy")
+    assert runs(project) == 1
+    services.run_cancel(run=provision, actor=owner)
+    retry = push(client, project, secret, delivery="busy-1")
+    assert retry.json()["outcome"] == "accepted"
+    assert Run.objects.filter(kind=RunKind.ANALYZE).count() == 1
+
+
+# --- Rotation --------------------------------------------------------------------------------
+
+
+def test_previous_secret_is_accepted_until_the_next_rotation(client, hooked, owner):
+    project, oldest = hooked
+    newer = project_services.webhook_secret_regenerate(actor=owner, project=project)
+    assert push(client, project, oldest, ref="refs/heads/dev").status_code == 200
+    assert push(client, project, newer, ref="refs/heads/dev").status_code == 200
+    project_services.webhook_secret_regenerate(actor=owner, project=project)
+    assert push(client, project, newer, ref="refs/heads/dev").status_code == 200
+    assert push(client, project, oldest, ref="refs/heads/dev").status_code == 401
+
+
+# --- GitLab signed webhooks ------------------------------------------------------------------
+
+
+def test_gitlab_signed_webhook_without_token_is_accepted(client, hooked):
+    project, secret = hooked
+    body = body_of(push_payload("gitlab", project.repo_url))
+    headers = {
+        "X-Gitlab-Event": "Push Hook",
+        **gitlab_signed_headers(body, gitlab_signing_key(secret)),
+    }
+    response = deliver(client, project, "gitlab", body, headers)
+    assert response.status_code == 202
+    assert WebhookDelivery.objects.get().delivery_id == "msg-1"
+
+
+def test_gitlab_signing_token_has_the_whsec_form_and_keeps_given_tokens():
+    token = gitlab_signing_token("plain-secret")
+    assert token.startswith("whsec_")
+    assert len(token) == 6 + 44
+    assert gitlab_signing_token(token) == token
+
+
+# --- Replay -----------------------------------------------------------------------------------
+
+
+def test_replay_while_the_run_is_queued_joins_it_instead_of_starting_another(client, hooked, owner):
+    project, secret = hooked
+    push(client, project, secret)
+    original = WebhookDelivery.objects.get()
+    result = webhook_replay(delivery=original, actor=owner)
+    assert (result.outcome, result.delivery.replay_of_id) == ("accepted", original.pk)
+    assert result.run_id == original.run_id
+    assert runs(project) == 1
+
+
+def test_replay_after_the_run_ended_starts_a_new_analysis(client, hooked, owner):
+    project, secret = hooked
+    push(client, project, secret)
+    original = WebhookDelivery.objects.get()
+    services.run_cancel(run=original.run, actor=owner)
+    result = webhook_replay(delivery=original, actor=owner)
+    assert result.status == 202
+    assert runs(project) == 2
+    assert result.delivery.replayed_by == owner
+
+
+def test_replay_while_a_provision_is_active_is_busy(client, hooked, owner):
+    project, secret = hooked
+    push(client, project, secret, ref="refs/heads/main")
+    services.run_cancel(run=Run.objects.get(), actor=owner)
+    services.run_create(project=project, kind=RunKind.PROVISION, actor=owner, enqueue=False)
+    result = webhook_replay(delivery=WebhookDelivery.objects.get(), actor=owner)
+    assert result.outcome == "busy"
+    assert runs(project) == 2
+
+
+def test_forged_delivery_cannot_be_replayed(client, hooked, owner):
+    project, _ = hooked
+    push(client, project, "not-the-secret")
+    forged = WebhookDelivery.objects.get()
+    assert forged.body is None
+    with pytest.raises(WebhookReplayError):
+        webhook_replay(delivery=forged, actor=owner)
+    assert runs(project) == 0
+
+
+def test_owner_replays_from_the_ui_and_is_redirected(client, hooked, owner):
+    project, secret = hooked
+    push(client, project, secret)
+    original = WebhookDelivery.objects.get()
+    client.force_login(owner)
+    url = reverse(
+        "deliveries:delivery-replay", kwargs={"slug": project.slug, "delivery_id": original.pk}
+    )
+    response = client.post(url)
+    assert response.status_code == 302
+    assert WebhookDelivery.objects.filter(replay_of=original).count() == 1
+    assert runs(project) == 1
+
+
+@pytest.mark.parametrize(("who", "status"), [("outsider", 404), ("viewer", 403)])
+def test_only_managers_can_replay(client, hooked, request, who, status):
+    project, secret = hooked
+    push(client, project, secret)
+    original = WebhookDelivery.objects.get()
+    client.force_login(request.getfixturevalue(who))
+    url = reverse(
+        "deliveries:delivery-replay", kwargs={"slug": project.slug, "delivery_id": original.pk}
+    )
+    assert client.post(url).status_code == status
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_replay_of_another_projects_delivery_is_404(client, hooked, owner, tmp_path):
+    project, secret = hooked
+    push(client, project, secret)
+    other_dir = tmp_path / "other.git"
+    other_dir.mkdir()
+    other = project_services.project_create(
+        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
+    )
+    client.force_login(owner)
+    url = reverse(
+        "deliveries:delivery-replay",
+        kwargs={"slug": other.slug, "delivery_id": WebhookDelivery.objects.get().pk},
+    )
+    assert client.post(url).status_code == 404
+
+
+def test_replay_needs_post(client, hooked, owner):
+    project, secret = hooked
+    push(client, project, secret)
+    client.force_login(owner)
+    url = reverse(
+        "deliveries:delivery-replay",
+        kwargs={"slug": project.slug, "delivery_id": WebhookDelivery.objects.get().pk},
+    )
+    assert client.get(url).status_code == 405
+
+
+def test_admin_action_replays_selected_deliveries(client, hooked, staff):
+    project, secret = hooked
+    push(client, project, secret)
+    original = WebhookDelivery.objects.get()
+    services.run_cancel(run=original.run, actor=staff)
+    client.force_login(staff)
+    response = client.post(
+        reverse("admin:provisioning_webhookdelivery_changelist"),
+        {"action": "replay_deliveries", "_selected_action": [original.pk]},
+    )
+    assert response.status_code == 302
+    assert WebhookDelivery.objects.filter(replay_of=original).get().outcome == "accepted"
+    assert runs(project) == 2
+
+
+def test_admin_ledger_list_and_detail_render(client, hooked, staff):
+    project, secret = hooked
+    push(client, project, secret)
+    client.force_login(staff)
+    assert client.get(reverse("admin:provisioning_webhookdelivery_changelist")).status_code == 200
+    pk = WebhookDelivery.objects.get().pk
+    assert (
+        client.get(reverse("admin:provisioning_webhookdelivery_change", args=[pk])).status_code
+        == 200
+    )
+
+
+# --- Ledger, audit, selectors ------------------------------------------------------------------
+
+
+def test_every_outcome_is_audited_without_body_or_secret(client, hooked):
+    project, secret = hooked
+    push(client, project, secret)
+    push(client, project, "forged-secret")
+    records = AuditRecord.objects.filter(
+        action__in=[f"webhook.{o}" for o in WebhookOutcome.values]
+    ).order_by("seq")
+    assert [r.action for r in records] == ["webhook.accepted", "webhook.rejected"]
+    for record in records:
+        text = json.dumps(audit_payload(record))
+        assert secret not in text
+        assert "acme/healthai" not in text  # nothing from the body
+
+
+def test_deliveries_for_lists_only_that_projects_deliveries_newest_first(
+    client, hooked, owner, tmp_path
+):
+    project, secret = hooked
+    push(client, project, secret, ref="refs/heads/a")
+    push(client, project, secret, ref="refs/heads/b")
+    other_dir = tmp_path / "other.git"
+    other_dir.mkdir()
+    other = project_services.project_create(
+        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
+    )
+    assert [d.ref for d in deliveries_for(project)] == ["refs/heads/b", "refs/heads/a"]
+    assert list(deliveries_for(other)) == []
+
+
+def test_ledger_keeps_no_secret_headers(client, hooked):
+    project, secret = hooked
+    push(client, project, secret, "gitlab")
+    headers = WebhookDelivery.objects.get().headers
+    assert "x-gitlab-token" not in headers
+    assert secret not in json.dumps(headers)
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://GitHub.com/Acme/HealthAI.git", ("github.com", "acme/healthai")),
+        ("https://github.com/acme/healthai/", ("github.com", "acme/healthai")),
+        ("git@github.com:acme/healthai.git", ("github.com", "acme/healthai")),
+        (
+            "ssh://git@gitlab.example.com:2222/group/sub/repo.git",
+            ("gitlab.example.com", "group/sub/repo"),
+        ),
+        ("http://gitea.local:3000/org/repo", ("gitea.local", "org/repo")),
+        ("/srv/git/repo.git", ("", "srv/git/repo")),
+        ("file:///srv/git/repo.git", ("", "srv/git/repo")),
+        ("ext::sh -c evil", None),
+        ("", None),
+        ("relative/path.git", None),
+        ("https://github.com/", None),
+    ],
+)
+def test_repository_addresses_normalise_to_host_and_path(url, key):
+    assert repo_key(url) == key
