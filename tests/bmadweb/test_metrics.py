@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import django_rq
 import pytest
@@ -14,6 +18,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, Worker
 
+from bmadweb.metrics import metrics_text
 from projects.models import SyncStatus
 from provisioning.models import Run, RunKind, RunStatus
 
@@ -227,3 +232,43 @@ def test_label_values_never_carry_project_or_user_names(client, project, owner, 
     assert values, "the scrape carried no labels at all"
     forbidden = [project.name, project.slug, owner.username, viewer.username]
     assert [f for f in forbidden if any(f.lower() in v for v in values)] == []
+
+
+# --- several processes ---------------------------------------------------------------
+
+_OBSERVE = """
+import django; django.setup()
+from bmadweb.metrics import request_observe
+request_observe(method="GET", route="ops:health", status=200, seconds=0.3)
+"""
+
+
+def test_multiprocess_dir_merges_request_latency_of_every_process(
+    tmp_path, monkeypatch, redis_conn
+):
+    shared = tmp_path / "prom"
+    shared.mkdir()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+        "DJANGO_SETTINGS_MODULE": "bmadweb.settings",
+        "BMADWEB_VAR_DIR": str(tmp_path / "var"),
+    }
+    root = Path(__file__).resolve().parents[2]
+    observers = [
+        subprocess.Popen([sys.executable, "-c", _OBSERVE], env=env, cwd=root) for _ in range(2)
+    ]
+    assert [p.wait(timeout=120) for p in observers] == [0, 0]
+    # The scraping process reads what the other two wrote into the shared directory.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics_text().decode())
+        for s in family.samples
+    }
+    key = (
+        "bmadweb_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", "ops:health"), ("status", "200")),
+    )
+    assert samples[key] == 2
+    assert samples[("bmadweb_database_up", ())] == 1
