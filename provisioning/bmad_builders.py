@@ -37,6 +37,49 @@ _BASE_SKILLS: tuple[tuple[str, str, str, str], ...] = (
 _AGENT_NAMES = {"pm": "Nadia", "architect": "Oskar", "dev": "Rui"}
 
 
+# The demo project's manifest (seed_demo) and the tests' standard manifest: two leaders,
+# one of them with a healthcare-compliance specialist, a PM customization and a hook.
+DEMO_MANIFEST = """\
+apiVersion: bmadweb/v1
+project:
+  name: healthai
+  bmad_version: ">=6.4,<7"
+  modules: [core, bmm]
+  tools: [claude-code, cursor]
+leaders:
+  - id: dev-leader
+    name: Dev Leader
+    domain: engineering
+    phase: implementation
+    description: Routes engineering requests to the right specialist.
+    specialists:
+      - id: frontend-specialist
+        name: Frontend Specialist
+        domain: frontend
+        skills: [react, accessibility]
+        compliance_notes: WCAG 2.2 AA for every screen.
+  - id: qa-leader
+    name: QA Leader
+    domain: quality assurance
+    phase: implementation
+    description: Owns acceptance criteria and test strategy.
+    specialists:
+      - id: hipaa-reviewer
+        name: HIPAA Reviewer
+        domain: healthcare compliance
+        skills: [phi-handling, audit-trails]
+        compliance_notes: Every feature touching patient data needs a PHI review.
+customizations:
+  bmad-agent-pm:
+    persistent_facts: ["file:{project-root}/docs/standards/*.md"]
+    principles: ["Prefer short, bulleted PRDs."]
+integrations:
+  - workflow: bmad-create-prd
+    phase: planning
+    activation_steps_append: ["Consult the qa-leader skill for acceptance criteria."]
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class SkillSpec:
     """One skill a builder writes: its id, module, source folder under the BMAD dir."""

@@ -8,7 +8,17 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.provisioning.engine.builders import build_v64
+from provisioning.bmad_builders import DEMO_MANIFEST, build_v64
+
+__all__ = [
+    "DEMO_MANIFEST",
+    "git",
+    "make_remote",
+    "push_change",
+    "remote_branches",
+    "remote_commits",
+    "remote_file",
+]
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -18,30 +28,6 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Team Member",
     "GIT_COMMITTER_EMAIL": "team@example.test",
 }
-
-DEMO_MANIFEST = """\
-apiVersion: bmadweb/v1
-project:
-  name: healthai
-  bmad_version: ">=6.4,<7"
-  modules: [core, bmm]
-  tools: [claude-code, cursor]
-leaders:
-  - id: dev-leader
-    name: Dev Leader
-    domain: engineering
-    phase: implementation
-    description: Routes engineering requests to the right specialist.
-    specialists:
-      - id: frontend-specialist
-        name: Frontend Specialist
-        domain: frontend
-        skills: [react, accessibility]
-        compliance_notes: WCAG 2.2 AA for every screen.
-customizations:
-  bmad-agent-pm:
-    principles: ["Prefer short, bulleted PRDs."]
-"""
 
 
 def git(*args: str, cwd: Path) -> str:

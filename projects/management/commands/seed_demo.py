@@ -21,48 +21,13 @@ from projects import services
 from projects.models import Project
 from projects.roles import Role
 from provisioning import git_ops
-from provisioning.bmad_builders import add_stale_command_wrappers, build_v64, edit_file
+from provisioning.bmad_builders import (
+    DEMO_MANIFEST,
+    add_stale_command_wrappers,
+    build_v64,
+    edit_file,
+)
 from provisioning.runtime import BMADWEB_IDENTITY, git_policy
-
-DEMO_MANIFEST = """\
-apiVersion: bmadweb/v1
-project:
-  name: healthai
-  bmad_version: ">=6.4,<7"
-  modules: [core, bmm]
-  tools: [claude-code, cursor]
-leaders:
-  - id: dev-leader
-    name: Dev Leader
-    domain: engineering
-    phase: implementation
-    description: Routes engineering requests to the right specialist.
-    specialists:
-      - id: frontend-specialist
-        name: Frontend Specialist
-        domain: frontend
-        skills: [react, accessibility]
-        compliance_notes: WCAG 2.2 AA for every screen.
-  - id: qa-leader
-    name: QA Leader
-    domain: quality assurance
-    phase: implementation
-    description: Owns acceptance criteria and test strategy.
-    specialists:
-      - id: hipaa-reviewer
-        name: HIPAA Reviewer
-        domain: healthcare compliance
-        skills: [phi-handling, audit-trails]
-        compliance_notes: Every feature touching patient data needs a PHI review.
-customizations:
-  bmad-agent-pm:
-    persistent_facts: ["file:{project-root}/docs/standards/*.md"]
-    principles: ["Prefer short, bulleted PRDs."]
-integrations:
-  - workflow: bmad-create-prd
-    phase: planning
-    activation_steps_append: ["Consult the qa-leader skill for acceptance criteria."]
-"""
 
 
 class Command(BaseCommand):
