@@ -8,9 +8,10 @@ timeouts, so a hung Redis costs a bounded wait instead of a stuck request.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -249,17 +250,30 @@ def _timed(check: Callable[[], None]) -> CheckResult:
     return CheckResult(ok=not error, ms=ms, error=error)
 
 
+_EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ready")
+_inflight: dict[Callable[[], None], Future[CheckResult]] = {}
+_inflight_lock = threading.Lock()
+
+
+def _start(check: Callable[[], None]) -> Future[CheckResult]:
+    """Run `check` in the background, or join the run still in flight from an earlier
+    probe, so a dependency that hangs holds one thread per check, never one per probe."""
+    with _inflight_lock:
+        future = _inflight.get(check)
+        if future is None or future.done():
+            future = _EXECUTOR.submit(_timed, check)
+            _inflight[check] = future
+        return future
+
+
 def readiness_report(
     checks: dict[str, Callable[[], None]] | None = None, *, deadline_s: float = READY_DEADLINE_S
 ) -> ReadyReport:
     """Run every check concurrently; one still running at the deadline has "timed out"."""
     checks = READY_CHECKS if checks is None else checks
     started = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="ready")
-    futures = {name: pool.submit(_timed, check) for name, check in checks.items()}
+    futures = {name: _start(check) for name, check in checks.items()}
     wait(futures.values(), timeout=deadline_s)
-    # Never wait for a hung check: its thread ends on its own socket timeout.
-    pool.shutdown(wait=False, cancel_futures=True)
     elapsed = round((time.monotonic() - started) * 1000)
     results = {
         name: future.result() if future.done() else CheckResult(False, elapsed, "timed out")

@@ -165,3 +165,20 @@ def test_an_unexpected_exception_is_named_by_class_only():
 def test_ready_refuses_post(client):
     response = client.post(reverse("ops:health-ready"))
     assert response.status_code == 405
+
+
+def test_repeated_probes_of_a_hung_check_share_one_thread():
+    release = threading.Event()
+    calls = []
+
+    def stuck() -> None:
+        calls.append(1)
+        release.wait(10)
+
+    try:
+        for _ in range(3):
+            report = readiness_report({"stuck": stuck}, deadline_s=0.05)
+            assert report.failed == ["stuck"]
+    finally:
+        release.set()
+    assert len(calls) == 1
