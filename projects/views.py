@@ -78,6 +78,9 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     form = forms.ProjectSettingsForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
+        # is_valid() already copied the new values onto `project`; reload it, or the
+        # service sees no change and saves nothing.
+        project.refresh_from_db()
         services.project_update(
             actor=request.user,
             project=project,
