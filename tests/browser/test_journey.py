@@ -99,6 +99,7 @@ def test_team_lead_registers_writes_manifest_analyzes_and_provisions_through_app
     status = page.locator("#run-status")
     expect(status).to_have_text("Succeeded", timeout=RUN_TIMEOUT_MS)
     expect(status).to_have_class(re.compile(r"\bbadge-succeeded\b"))
+    expect(page.locator("#run-live")).not_to_have_attribute("hx-get", re.compile(".*"))
     shot("04-analyzed")
 
     page.get_by_role("link", name="Health AI").first.click()
