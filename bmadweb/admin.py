@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from bmadweb import crypto
 from bmadweb.audit import audit_payload
-from bmadweb.models import AuditRecord
+from bmadweb.models import ApiToken, AuditRecord
+from bmadweb.tokens import token_revoke
 
 
 @admin.register(AuditRecord)
@@ -48,3 +50,57 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Platform owners see every token (never the token itself: only its hash is stored)
+    and can revoke tokens; tokens are created by their owners on their account page."""
+
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "scopes_display",
+        "expires",
+        "last_used",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at", "scope_write", "scope_run"]
+    search_fields = ["name", "prefix", "user__username"]
+    fields = (
+        "user",
+        "name",
+        "prefix",
+        "token_hash",
+        "scope_read",
+        "scope_write",
+        "scope_run",
+        "created",
+        "expires",
+        "last_used",
+        "revoked_at",
+    )
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+
+    @admin.display(description="Scopes")
+    def scopes_display(self, obj: ApiToken) -> str:
+        return ", ".join(obj.scopes)
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        count = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            token_revoke(token=token, actor=request.user)
+            count += 1
+        self.message_user(request, f"{count} token(s) revoked.")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: a revoked token stays listed and audited

@@ -72,3 +72,42 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.failures} failures"
+
+
+class ApiToken(models.Model):
+    """A personal API token (PRODUCT.md section 8, SECURITY.md section 24).
+
+    Only the SHA-256 of the token is stored (tokens are high-entropy, so no slow KDF is
+    needed); `prefix` is its first characters, shown so a person can tell tokens apart.
+    Every token expires; a revoked token stays listed, but authenticates nothing.
+    """
+
+    SCOPES = ("read", "write", "run")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope_read = models.BooleanField(default=True)
+    scope_write = models.BooleanField(default=False)
+    scope_run = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["user", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def scopes(self) -> list[str]:
+        return [scope for scope in self.SCOPES if getattr(self, f"scope_{scope}")]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.SCOPES and bool(getattr(self, f"scope_{scope}"))

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_rq",
     "django_htmx",
+    "ninja",  # serves the API docs' Swagger UI locally (no CDN under the CSP)
     "bmadweb",
     "projects",
     "provisioning",
@@ -159,6 +160,9 @@ GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous sees nothing
 LOGIN_FAILURE_LIMIT = env_int("BMADWEB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("BMADWEB_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# REST API: requests per minute per token, and the longest lifetime a token may have.
+API_RATE_LIMIT = env_int("BMADWEB_API_RATE_LIMIT", 100, minimum=1)
+API_TOKEN_MAX_DAYS = env_int("BMADWEB_API_TOKEN_MAX_DAYS", 365, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

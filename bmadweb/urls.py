@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from bmadweb import auth_views
+from provisioning.api import api
 
 admin.site.site_header = "bmadweb platform administration"
 admin.site.site_title = "bmadweb admin"
@@ -13,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("hooks/", include("provisioning.webhook_urls")),
     path("", include("provisioning.webhook_ui_urls")),
+    path("api/v1/", api.urls),
+    path("account/", include("bmadweb.token_urls")),
     path("", include("bmadweb.ops_urls")),
     path("", include("provisioning.urls")),
     path("", include("projects.urls")),

@@ -1,0 +1,297 @@
+"""Request and response schemas of the REST API (django-ninja / pydantic).
+
+Inputs forbid unknown fields and bound every string, so hostile bodies get a 4xx that
+says what is wrong. Outputs are plain and typed; they never carry credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict, field_validator
+
+from provisioning.models import RunKind, RunStatus
+
+MANIFEST_MAX_BYTES = 256 * 1024
+# The body may be JSON-escaped, so the text field allows more characters than the byte
+# cap; the handler then checks the exact UTF-8 size and answers 413.
+_YAML_MAX_CHARS = 2 * MANIFEST_MAX_BYTES
+
+RunKindName = Literal["analyze", "provision"]
+RunStatusName = Literal[
+    "queued",
+    "running",
+    "awaiting_approval",
+    "applying",
+    "pushed",
+    "no_changes",
+    "succeeded",
+    "failed",
+    "errored",
+    "cancelled",
+]
+assert set(RunKindName.__args__) == set(RunKind.values)  # type: ignore[attr-defined]
+assert set(RunStatusName.__args__) == set(RunStatus.values)  # type: ignore[attr-defined]
+
+
+def _utf8_text(value: str) -> str:
+    """Refuse lone surrogates (valid JSON escapes, invalid text) and NUL bytes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+class _Input(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Errors ------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    """Every error answer: a plain sentence, and for invalid input the list of problems
+    (manifest errors carry line, column, path and message)."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class BusyOut(Schema):
+    detail: str
+    active_run_id: int | None = None
+
+
+def responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
+    """A response map for an operation: its success schemas plus ErrorOut for `codes`."""
+    return {**ok, **{code: ErrorOut for code in codes}}
+
+
+# --- Projects ----------------------------------------------------------------------------
+
+
+class ProjectOut(Schema):
+    slug: str
+    name: str
+    repo_url: str
+    default_branch: str
+    forge_kind: str
+    push_mode: str
+    require_approval: bool
+    sync_status: str
+    bmad_version: str
+    bmad_generation: str
+    last_analyzed_at: datetime | None
+    last_push_at: datetime | None
+    last_push_sha: str
+    created_at: datetime
+
+
+class ProjectPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[ProjectOut]
+
+
+class PageQuery(Schema):
+    limit: int = Field(50, ge=1, le=200, description="Items per page (1-200).")
+    offset: int = Field(0, ge=0, le=10_000_000, description="Items to skip.")
+
+
+# --- Manifests ---------------------------------------------------------------------------
+
+
+class RevisionOut(Schema):
+    number: int
+    sha256: str
+    author: str = Field(..., description="Username of the author ('' for the system).")
+    message: str
+    created: datetime
+
+
+class ManifestOut(RevisionOut):
+    yaml: str
+
+
+class RevisionPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[RevisionOut]
+
+
+class ManifestValidateIn(_Input):
+    yaml: str = Field(..., max_length=_YAML_MAX_CHARS, description="Manifest YAML (256 KiB max).")
+
+    _text = field_validator("yaml")(_utf8_text)
+
+
+class ManifestSaveIn(ManifestValidateIn):
+    message: str = Field("", max_length=200, description="Why this revision (one line).")
+
+    @field_validator("message")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        value = _utf8_text(value)
+        if any(ch in value for ch in "\r\n") or any(ord(ch) < 32 for ch in value):
+            raise ValueError("must be one line without control characters")
+        return value
+
+
+class ManifestErrorOut(Schema):
+    line: int
+    column: int
+    path: str
+    message: str
+
+
+class ValidationOut(Schema):
+    valid: bool
+    errors: list[ManifestErrorOut]
+
+
+# --- Runs --------------------------------------------------------------------------------
+
+
+class RunCreateIn(_Input):
+    kind: RunKindName
+
+
+class RunQuery(PageQuery):
+    kind: RunKindName | None = None
+    status: RunStatusName | None = None
+
+
+class RunOut(Schema):
+    id: int
+    kind: str
+    status: str
+    trigger: str
+    actor: str
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    needs_approval: bool
+    manifest_revision: int | None
+    branch: str
+    commit_sha: str
+    pr_url: str
+    failure_reason: str
+
+
+class RunPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[RunOut]
+
+
+class PlanOperationOut(Schema):
+    path: str
+    action: str
+    reason: str
+    state: str | None = None
+
+
+class PlanConflictOut(Schema):
+    path: str
+    reason: str
+
+
+class PlanSummaryOut(Schema):
+    requires_approval: bool
+    change_count: int
+    operations: list[PlanOperationOut]
+    conflicts: list[PlanConflictOut]
+    notes: list[str]
+
+
+class LogEntryOut(Schema):
+    at: datetime
+    level: str
+    message: str
+
+
+class RunDetailOut(RunOut):
+    base_sha: str
+    approved_by: str
+    approved_at: datetime | None
+    attempts: int
+    plan: PlanSummaryOut | None
+    diff: str
+    log: list[LogEntryOut]
+
+
+# --- Reports and skills ------------------------------------------------------------------
+
+
+class FindingOut(Schema):
+    code: str
+    severity: str
+    title: str
+    explanation: str = ""
+    recommendation: str = ""
+    fixable: bool = False
+    paths: list[str] = []
+
+
+class ItemOut(Schema):
+    path: str
+    state: str
+    kind: str
+    reason: str = ""
+    unsafe: bool = False
+
+
+class BmadInstallOut(Schema):
+    generation: str | None = None
+    version: str | None = None
+    modules: list[str] = []
+    tools: list[str] = []
+    bmad_dir: str | None = None
+    customization_style: str | None = None
+
+
+class ReportOut(Schema):
+    run_id: int
+    run_kind: str
+    analysed_at: datetime | None
+    status: str | None
+    bmad: BmadInstallOut
+    counts: dict[str, int]
+    findings: list[FindingOut]
+    items: list[ItemOut]
+    notes: list[str]
+
+
+class SkillOut(Schema):
+    id: str
+    kind: Literal["leader", "specialist", "customization", "installed"]
+    declared: bool
+    installed: bool
+    state: str = Field(
+        ...,
+        description="Worst state of the skill's files in the latest report, "
+        "or 'not-analysed' when the project has no report yet.",
+    )
+    paths: list[str]
+
+
+class SkillsOut(Schema):
+    report_run_id: int | None
+    manifest_revision: int | None
+    skills: list[SkillOut]
+
+
+class WorkflowOut(Schema):
+    kind: str
+    name: str
+    description: str
+    permission: str
+    token_scope: str
