@@ -7,6 +7,7 @@ to start without real secrets. Every variable is listed in README.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -108,6 +109,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The test database is a file (one per test process), not memory: crash tests start
+    # real worker processes and concurrency tests open many connections on it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -119,8 +123,16 @@ REDIS_URL = env_str("REDIS_URL") or f"unix://{EMBEDDED_REDIS_SOCKET}?db=0"
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 RQ_JOB_TIMEOUT = env_int("BMADWEB_JOB_TIMEOUT", 900, minimum=10)
+# Connect and read timeouts (seconds) on the queue connection: with Redis down or stuck, a
+# web request says "queue unavailable" at once instead of hanging. Workers raise the read
+# timeout for their blocking dequeue themselves. Values already in REDIS_URL win.
+REDIS_TIMEOUT_S = env_int("BMADWEB_REDIS_TIMEOUT", 1, minimum=1)
+_REDIS_TIMEOUTS = f"socket_connect_timeout={REDIS_TIMEOUT_S}&socket_timeout={REDIS_TIMEOUT_S}"
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT},
+    "default": {
+        "URL": REDIS_URL + ("&" if "?" in REDIS_URL else "?") + _REDIS_TIMEOUTS,
+        "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT,
+    },
 }
 RQ_SHOW_ADMIN_LINK = True
 

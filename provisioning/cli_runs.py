@@ -18,9 +18,17 @@ def run_for_project(project: Project, kind: RunKind, *, wait: bool, approve: boo
         raise CliError(str(exc)) from None
     if not wait:
         run.refresh_from_db()
+        if not run.job_id:
+            # Accepted and recorded: the reconciler enqueues it once the queue is back.
+            return Outcome(
+                EXIT_OK,
+                {"run": _summary(run), "queue": "unavailable"},
+                f"Run #{run.pk} ({kind}) is recorded, but the job queue is unavailable "
+                "right now: it stays queued and starts as soon as the queue is back.",
+            )
         return Outcome(
             EXIT_OK,
-            {"run": _summary(run)},
+            {"run": _summary(run), "queue": "ok"},
             f"Run #{run.pk} ({kind}) queued; a worker will pick it up.",
         )
     services.run_execute(run_id=run.pk)

@@ -144,28 +144,45 @@ def apply_phase(run: Run) -> None:
     run.refresh_from_db()
     manifest = _manifest(run)
     project = run.project
+    direct = project.push_mode == PushMode.DIRECT
+    branch = project.default_branch if direct else _branch_name(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo")
-        if cloned.head_sha != run.base_sha:
-            raise RunFailed(
-                f"The default branch moved since the plan (planned on {run.base_sha[:12]}, "
-                f"now {cloned.head_sha[:12]}). Start a new provisioning run to re-plan."
+        if direct and run.commit_sha and cloned.head_sha == run.commit_sha:
+            # An earlier attempt pushed, then its worker died before recording it.
+            run_log(
+                run, f"Already pushed by an earlier attempt: {branch} at {run.commit_sha[:12]}."
             )
-        _, plan = _plan(run, cloned.path, manifest)
-        _check_same_plan(run, plan)
-        try:
-            result = apply_plan(cloned.path, plan)
-        except UnsafePathError as exc:
-            raise RunFailed(f"unsafe path: {exc}") from None
-        run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
-        direct = project.push_mode == PushMode.DIRECT
-        branch = project.default_branch if direct else _branch_name(run)
-        sha = _commit(run, cloned, None if direct else branch)
-        checkpoint(run, "after_commit")
-        _push(run, cloned, branch, sha, direct=direct)
+            sha = run.commit_sha
+        else:
+            sha = _write_and_commit(run, cloned, manifest, None if direct else branch)
+            checkpoint(run, "after_commit")
+            _push(run, cloned, branch, sha, direct=direct)
     checkpoint(run, "after_push")
     pr_url = _pull_request(run, branch) if not direct else ""
     run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+
+
+def _write_and_commit(
+    run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest, branch: str | None
+) -> str:
+    """Check the clone still matches the plan, write the files and commit; the commit id
+    is recorded before the push so a retry can recognise its own commit."""
+    if cloned.head_sha != run.base_sha:
+        raise RunFailed(
+            f"The default branch moved since the plan (planned on {run.base_sha[:12]}, "
+            f"now {cloned.head_sha[:12]}). Start a new provisioning run to re-plan."
+        )
+    _, plan = _plan(run, cloned.path, manifest)
+    _check_same_plan(run, plan)
+    try:
+        result = apply_plan(cloned.path, plan)
+    except UnsafePathError as exc:
+        raise RunFailed(f"unsafe path: {exc}") from None
+    run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
+    sha = _commit(run, cloned, branch)
+    Run.objects.filter(pk=run.pk).update(commit_sha=sha, heartbeat=timezone.now())
+    return sha
 
 
 def _check_same_plan(run: Run, plan: Plan) -> None:

@@ -11,7 +11,8 @@ import uuid
 import django_rq
 import redis
 from django.conf import settings
-from rq import Retry
+from django.utils import timezone
+from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -34,12 +35,14 @@ def run_enqueue(*, run_id: int) -> bool:
     """
     job_id = f"run-{run_id}-{uuid.uuid4().hex[:12]}"
     claimed = Run.objects.filter(pk=run_id, job_id="", status__in=ACTIVE_STATUSES).update(
-        job_id=job_id
+        job_id=job_id, heartbeat=timezone.now()
     )
     if not claimed:
         return False
     try:
-        django_rq.get_queue("default").enqueue(
+        # "auto": enqueue now, not at the next commit (django-rq's default), so a queue
+        # outage is caught here and the claim released.
+        django_rq.get_queue("default", commit_mode="auto").enqueue(
             run_job,
             run_id,
             job_id=job_id,
@@ -55,7 +58,8 @@ def run_enqueue(*, run_id: int) -> bool:
         run = Run.objects.get(pk=run_id)
         run_log(
             run,
-            "The job queue is unavailable right now; this run starts as soon as it is back.",
+            "Queue unavailable right now: this run stays queued and starts as soon as the "
+            "job queue is back.",
             LogLevel.WARNING,
         )
         logger.warning("queue unavailable; run %s left pending", run_id)
@@ -64,10 +68,11 @@ def run_enqueue(*, run_id: int) -> bool:
 
 
 def run_job(run_id: int) -> None:
-    """RQ job: advance one run."""
+    """RQ job: advance one run (unless the run has been handed to another job since)."""
     from provisioning.services import run_execute
 
-    run_execute(run_id=run_id)
+    job = get_current_job()
+    run_execute(run_id=run_id, job_id=job.id if job is not None else None)
 
 
 def reconcile_job() -> list[int]:
@@ -97,8 +102,25 @@ def job_is_alive(job_id: str) -> bool:
     )
 
 
+PING_TIMEOUT_S = 1.0
+
+
 def queue_ping() -> bool:
+    """True when Redis answers; False within about PING_TIMEOUT_S when it is down or stuck.
+
+    Uses its own short-lived connection with tight timeouts, whatever the queue's own
+    connection settings are, so a health check never hangs.
+    """
+    pool = django_rq.get_connection("default").connection_pool
+    kwargs = {
+        **pool.connection_kwargs,
+        "socket_timeout": PING_TIMEOUT_S,
+        "socket_connect_timeout": PING_TIMEOUT_S,
+    }
+    probe = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
     try:
-        return bool(django_rq.get_connection("default").ping())
+        return bool(redis.Redis(connection_pool=probe).ping())
     except (redis.RedisError, OSError):
         return False
+    finally:
+        probe.disconnect()

@@ -11,7 +11,7 @@ audited.
 from __future__ import annotations
 
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -105,6 +105,7 @@ def run_create(
                 kind=kind,
                 trigger=trigger,
                 manifest_revision=revision,
+                job_id="" if enqueue else INLINE_JOB,
                 **_actor_fields(actor),
             )
             _audit_transition(run, "create", actor, trigger=str(trigger))
@@ -143,7 +144,7 @@ def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
         allowed=(RunStatus.AWAITING_APPROVAL,),
         approved_by=actor if actor and actor.is_authenticated else None,
         approved_at=timezone.now(),
-        job_id="",
+        job_id="" if enqueue else INLINE_JOB,
     ):
         raise RunError(
             f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval."
@@ -179,10 +180,17 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
 # --- Execution (called by the RQ job) ----------------------------------------------------
 
 
-def run_execute(*, run_id: int) -> None:
+def run_execute(*, run_id: int, job_id: str | None = None) -> None:
     """Do the next phase of a run. Expected failures end it *failed*, others *errored*;
-    RunRetry propagates so RQ retries the job with backoff."""
+    RunRetry propagates so RQ retries the job with backoff.
+
+    `job_id` is the RQ job executing this (None: inline). A job that is no longer the
+    run's job (the reconciler replaced it after its worker died, and RQ later retried the
+    abandoned one) does nothing, so a run never executes twice at once.
+    """
     run = Run.objects.select_related("project", "manifest_revision").get(pk=run_id)
+    if job_id is not None and run.job_id != job_id:
+        return
     if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         phase = "plan"
         if not _transition(
@@ -197,7 +205,8 @@ def run_execute(*, run_id: int) -> None:
             _audit_transition(run, "start")
     elif run.status == RunStatus.APPLYING:
         phase = "apply"
-        Run.objects.filter(pk=run.pk).update(attempts=run.attempts + 1)
+        run.attempts += 1
+        Run.objects.filter(pk=run.pk).update(attempts=run.attempts, heartbeat=timezone.now())
     else:
         return  # finished or waiting for approval: nothing to do
     from provisioning import execution
@@ -259,35 +268,62 @@ def run_start_applying(run: Run) -> bool:
 # --- Reconciliation (the scheduler calls this periodically) ------------------------------
 
 
+# Statuses in which a run needs a job to move on (awaiting approval waits for a person).
+_EXECUTABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.APPLYING)
+
+
 def runs_reconcile(*, stale_after: timedelta | None = None) -> list[int]:
     """Re-enqueue runs whose job was lost (queue down at creation, or a worker that died).
 
-    Runs without a job are enqueued; running/applying runs with no progress for
-    `stale_after` go back to their queue (or fail after the last attempt). Returns the
-    ids of the runs it touched.
+    Runs without a job are enqueued; queued runs whose job vanished, and running/applying
+    runs with no progress for `stale_after` or a dead job, go back to the queue (or fail
+    after the last attempt). Idempotent and safe to run concurrently: every hand-over is
+    a compare-and-set on the run's job id. Returns the ids of the runs it touched.
     """
-    from provisioning.jobs import job_is_alive, run_enqueue
+    from provisioning.jobs import run_enqueue
 
     stale_after = (
         stale_after if stale_after is not None else timedelta(seconds=settings.RUN_STALE_SECONDS)
     )
     touched: list[int] = []
-    for run in Run.objects.filter(status=RunStatus.QUEUED, job_id=""):
+    for run in Run.objects.filter(status__in=_EXECUTABLE, job_id=""):
         if run_enqueue(run_id=run.pk):
             touched.append(run.pk)
     cutoff = timezone.now() - stale_after
-    for run in Run.objects.filter(status__in=(RunStatus.RUNNING, RunStatus.APPLYING)):
-        if run.heartbeat and run.heartbeat > cutoff and job_is_alive(run.job_id):
+    for run in Run.objects.filter(status__in=_EXECUTABLE).exclude(job_id=""):
+        if not _abandoned(run, cutoff):
             continue
-        touched.append(run.pk)
         if run.attempts >= settings.RUN_MAX_ATTEMPTS:
+            touched.append(run.pk)
             _finish(
                 run,
                 RunStatus.FAILED,
                 reason=f"The worker stopped during the run {run.attempts} times; giving up.",
             )
             continue
-        run_log(run, "The worker running this stopped unexpectedly; resuming.", LogLevel.WARNING)
-        Run.objects.filter(pk=run.pk).update(job_id="")
+        # Compare-and-set on the job id: of two reconcilers racing, one resumes the run.
+        released = Run.objects.filter(pk=run.pk, status=run.status, job_id=run.job_id).update(
+            job_id="", heartbeat=timezone.now()
+        )
+        if not released:
+            continue
+        touched.append(run.pk)
+        if run.status != RunStatus.QUEUED:
+            run_log(
+                run, "The worker running this stopped unexpectedly; resuming.", LogLevel.WARNING
+            )
         run_enqueue(run_id=run.pk)
     return touched
+
+
+def _abandoned(run: Run, cutoff: datetime) -> bool:
+    """A queued run waits for its job however long the queue is (its job was given to it
+    before `cutoff`: not one being enqueued right now); a started run, or one executed
+    inline by the CLI, must also show progress since `cutoff`."""
+    from provisioning.jobs import job_is_alive
+
+    alive = job_is_alive(run.job_id)
+    fresh = (run.heartbeat or run.created) > cutoff
+    if run.status == RunStatus.QUEUED and run.job_id != INLINE_JOB:
+        return not alive and not fresh
+    return not (alive and fresh)

@@ -1,5 +1,6 @@
-"""`make run`: embedded Redis (unless REDIS_URL), migrate, seed the demo, then web +
-RQ worker (with RQ's scheduler) as child processes. Ctrl-C stops all of them."""
+"""`make run`: embedded Redis (unless REDIS_URL), migrate, seed the demo, then web,
+RQ worker (with RQ's scheduler) and RQ's cron scheduler (provisioning.scheduler) as child
+processes. Ctrl-C stops all of them."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ class Command(BaseCommand):
         commands = [
             [*manage, "runserver", addr, "--noreload"],
             [*manage, "rqworker", "default", "--with-scheduler"],
+            # Periodic jobs (provisioning.scheduler): resumes runs whose job was lost.
+            [*manage, "rqcron", "provisioning.scheduler"],
         ]
         return [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
 
