@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from projects.models import ForgeKind, PushMode
+from pathlib import PurePosixPath
+from typing import cast
+
+from django.conf import settings
+
+from projects.models import ForgeKind, Project, PushMode
 from provisioning import forges
 from provisioning.models import Run
 from provisioning.runtime import forge_token_for, run_log
@@ -26,6 +31,26 @@ def _body(run: Run) -> str:
     return "\n".join(lines)
 
 
+def _forge_repo(project: Project) -> forges.ForgeRepo:
+    """The project's repository on its forge.
+
+    A local repository (development and tests, only where local paths are allowed) has
+    no owner/name in its URL: it needs the forge API URL, and its last two folders name
+    it there (``/srv/git/team/app.git`` → ``team/app``).
+    """
+    url = project.repo_url
+    if settings.ALLOW_LOCAL_REPOS and url.startswith(("/", "file:///")):
+        if not project.forge_api_url:
+            raise forges.ForgeError("a local repository needs the forge API URL to be set")
+        path = PurePosixPath(url.removeprefix("file://"))
+        return forges.ForgeRepo(
+            kind=cast("forges.ForgeKind", project.forge_kind),
+            api_base=project.forge_api_url.rstrip("/"),
+            owner_path=f"{path.parent.name}/{path.name.removesuffix('.git')}",
+        )
+    return forges.forge_repo_from_url(url, project.forge_kind, project.forge_api_url)
+
+
 def open_for_run(run: Run, branch: str) -> str:
     """The pull request URL, or "" when the project pushes branches only."""
     project = run.project
@@ -41,9 +66,7 @@ def open_for_run(run: Run, branch: str) -> str:
         )
         return ""
     try:
-        repo = forges.forge_repo_from_url(
-            project.repo_url, project.forge_kind, project.forge_api_url
-        )
+        repo = _forge_repo(project)
         pr = forges.open_or_update_pull_request(
             repo,
             token=token,
