@@ -20,6 +20,7 @@ from projects.presenters import items_by_state
 from projects.roles import Perm, Role
 from projects.selectors import dashboard_projects, manifest_latest, members_of
 from provisioning.selectors import active_run, latest_report_run
+from provisioning.webhooks import deliveries_for
 
 
 @login_required
@@ -147,6 +148,7 @@ def project_webhook(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "urls": urls,
             "new_secret": new_secret,
+            "deliveries": list(deliveries_for(project).select_related("run")[:50]),
             "has_secret": project.has_secret("webhook_secret"),
             "tab": "webhook",
             "can_manage": True,

@@ -320,3 +320,33 @@ def test_owner_sees_the_project_audit_decrypted(client, project, owner):
     body = client.get(url("projects:project-audit", slug=project.slug)).content.decode()
     assert "project.create" in body
     assert "role.grant" in body
+
+
+def test_webhook_page_lists_deliveries_and_replays_one(
+    client, project, owner, django_capture_on_commit_callbacks
+):
+    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+
+    services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
+    secret = services.webhook_secret_regenerate(actor=owner, project=project)
+    project.refresh_from_db()
+    body = body_of(push_payload("github", project.repo_url, ref="refs/heads/feature"))
+    assert (
+        deliver(
+            Client(), project, "github", body, signed_headers("github", body, secret)
+        ).status_code
+        < 300
+    )
+    client.force_login(owner)
+    page = client.get(url("projects:project-webhook", slug=project.slug)).content.decode()
+    assert "badge-delivery-ignored" in page
+    assert "refs/heads/feature" in page
+    from provisioning.models import WebhookDelivery
+
+    delivery = WebhookDelivery.objects.get(project=project)
+    replay = reverse(
+        "deliveries:delivery-replay", kwargs={"slug": project.slug, "delivery_id": delivery.pk}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(replay).status_code == 302
+    assert WebhookDelivery.objects.filter(project=project, replay_of=delivery).count() == 1
