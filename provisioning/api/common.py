@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 _SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
-# Error answers every authenticated operation may give, for the OpenAPI document.
-AUTH_ERRORS = {401, 403, 429}
-PROJECT_ERRORS = {401, 403, 404, 422, 429}
-
 
 def api_user(request: HttpRequest) -> User:
     """The person the bearer token acts for (never the session's user)."""
