@@ -206,9 +206,9 @@ def test_billion_laughs_manifest_is_refused_fast() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 8)}]\n" for i in range(9)
     )
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: other load does not count
     result = load_manifest(bomb)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
     assert "anchors" in result.errors[0].message
 
 

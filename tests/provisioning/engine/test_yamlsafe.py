@@ -23,10 +23,10 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
 
 def test_billion_laughs_is_refused_in_under_100_ms() -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: other load does not count
     with pytest.raises(YamlError, match="anchors"):
         load_yaml(BILLION_LAUGHS)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_alias_without_anchor_is_refused() -> None:
@@ -50,11 +50,11 @@ def test_every_explicit_tag_is_refused(text: str) -> None:
 
 
 def test_1100_deep_nesting_is_refused_quickly() -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(YamlError, match="deeper") as excinfo:
         load_yaml("[" * 1100 + "]" * 1100)
     assert excinfo.value.column == MAX_DEPTH + 1
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_nesting_at_the_depth_limit_is_accepted() -> None:
@@ -63,10 +63,10 @@ def test_nesting_at_the_depth_limit_is_accepted() -> None:
 
 
 def test_10_mb_document_is_refused_before_parsing() -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(YamlError, match="larger than 256 KiB"):
         load_yaml("a: " + "x" * (10 * 1024 * 1024))
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_multibyte_text_counts_bytes_not_characters() -> None:
