@@ -38,6 +38,7 @@ from provisioning.models import (
     WebhookOutcome,
 )
 from provisioning.services import RunBusy, RunError, run_create
+from provisioning.write_gate import write_transaction
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -82,6 +83,7 @@ class _Incoming:
 
 
 NOT_FOUND = WebhookResult(404, "", "no such webhook")
+_SECRETS = ("webhook_secret", "webhook_secret_previous")
 
 
 # --- Selectors --------------------------------------------------------------------------
@@ -94,7 +96,9 @@ def webhook_project(*, provider: str, project_uid: uuid.UUID | str) -> Project |
         uid = project_uid if isinstance(project_uid, uuid.UUID) else uuid.UUID(project_uid)
     except ValueError:
         return None
-    return Project.objects.filter(uid=uid).first()
+    # Only what the receiver reads: a webhook request is hot, the project row is wide.
+    fields = ("uid", "slug", "repo_url", "default_branch", *(f"{s}_enc" for s in _SECRETS))
+    return Project.objects.filter(uid=uid).only(*fields).order_by().first()
 
 
 def deliveries_for(project: Project) -> QuerySet[WebhookDelivery]:
@@ -153,10 +157,7 @@ def _receive(inc: _Incoming, *, too_large: bool) -> WebhookResult:
         return _record(inc, WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
     event, kind = checks.event_of(inc.provider, inc.headers)
     inc = replace(inc, event=event, kind=kind)
-    secrets = [
-        inc.project.get_secret("webhook_secret"),
-        inc.project.get_secret("webhook_secret_previous"),
-    ]
+    secrets = [inc.project.get_secret(name) for name in _SECRETS]
     try:
         checks.verify_signature(inc.provider, inc.headers, inc.body, secrets, now=time.time())
     except checks.SignatureError as exc:
@@ -193,7 +194,7 @@ def _process(inc: _Incoming) -> WebhookResult:
     return _start_analysis(inc, push)
 
 
-@transaction.atomic
+@write_transaction
 def _finish(
     inc: _Incoming, outcome: str, detail: str, status: int, *, push: checks.Push | None = None
 ) -> WebhookResult:
@@ -205,7 +206,7 @@ def _finish(
     return WebhookResult(status, outcome, detail, delivery)
 
 
-@transaction.atomic
+@write_transaction
 def _start_analysis(inc: _Incoming, push: checks.Push) -> WebhookResult:
     """Claim the delivery and start (or join) an analysis, in one transaction: the claim
     commits only together with its run, whose job is enqueued on commit."""
@@ -314,7 +315,7 @@ def _duplicate(inc: _Incoming) -> WebhookResult:
     )
 
 
-@transaction.atomic
+@write_transaction
 def _record(inc: _Incoming, outcome: str, detail: str, status: int, **fields: Any) -> WebhookResult:
     """Record an outcome that does not claim the delivery."""
     delivery = _row(inc, outcome, detail, status, **fields)

@@ -1,0 +1,339 @@
+"""Benchmark: sustained signed webhook deliveries per second through gunicorn.
+
+Everything is throwaway and local: a temporary BMADWEB_VAR_DIR with a fresh SQLite
+database (or DATABASE_URL when set: a project named bench-<random> is created there and
+deleted afterwards), an embedded Redis on a unix socket, one project with a manifest and
+a webhook secret, and gunicorn bound to 127.0.0.1 on a free port with
+bench.bench_settings (the real settings plus a trivial view at /bench/trivial/).
+
+Client processes with a few keep-alive connections each send for a fixed time:
+  1. baseline: POST of the same body to the trivial view (same server, same middleware);
+  2. pushes to a non-default branch, each a unique, signed GitHub delivery (signature,
+     event, JSON, repository match, ledger row and audit record);
+  3. pushes to the default branch: the same plus last-push update and run_create, which
+     coalesces into the one queued analysis (no worker runs, so it stays queued).
+Loopback only, bounded in time and in connections.
+
+Usage: uv run python bench/webhooks.py [--seconds 10] [--clients 2] [--connections 4]
+       [--workers 2] [--threads 4]. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import multiprocessing as mp
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_PER_S = 200
+TARGET_P99_MS = 100
+TARGET_RATIO = 0.2
+
+
+# --- Set-up ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(var_dir: Path) -> dict[str, str]:
+    """Migrate, create the project and return what the clients need (in this process)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from projects import services
+    from projects.management.commands.seed_demo import DEMO_MANIFEST
+
+    call_command("migrate", verbosity=0)
+    repo = var_dir / "repos" / "bench.git"
+    repo.mkdir(parents=True)
+    project = services.project_create(
+        actor=None, name="Bench", slug=f"bench-{secrets.token_hex(4)}", repo_url=str(repo)
+    )
+    services.manifest_save(actor=None, project=project, yaml_text=DEMO_MANIFEST, message="bench")
+    secret = services.webhook_secret_regenerate(actor=None, project=project)
+    connections.close_all()
+    return {"uid": str(project.uid), "slug": project.slug, "secret": secret, "repo": str(repo)}
+
+
+def cleanup_project(slug: str) -> None:
+    from django.db import connections
+
+    from projects.models import Project
+
+    Project.objects.filter(slug=slug).delete()
+    connections.close_all()
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "bmadweb.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        "--keep-alive=30",
+        "--log-level=warning",
+    ]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+
+
+def wait_ready(port: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("POST", "/bench/trivial/", body=b"{}")
+            if conn.getresponse().status == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer within 60 s")
+
+
+# --- Clients --------------------------------------------------------------------------------
+
+
+def _request(kind: str, job: dict[str, Any], n: int) -> tuple[str, bytes, dict[str, str]]:
+    if kind == "baseline":
+        return "/bench/trivial/", job["body_template"], {"Content-Type": "application/json"}
+    ref = "refs/heads/main" if kind == "default" else "refs/heads/feature/bench"
+    payload = {
+        "ref": ref,
+        "before": "0" * 40,
+        "after": hashlib.sha1(f"{job['tag']}-{n}".encode()).hexdigest(),  # noqa: S324
+        "repository": {"full_name": "acme/bench", "clone_url": job["repo"]},
+        "pusher": {"name": "bench"},
+        "commits": [{"id": "x" * 40, "message": "bench " * 20}],
+    }
+    body = json.dumps(payload).encode()
+    signature = hmac.new(job["secret"].encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": "sha256=" + signature,
+    }
+    return f"/hooks/github/{job['uid']}/", body, headers
+
+
+def _connection_loop(kind: str, job: dict[str, Any], out: list[Any]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=10)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    n = 0
+    while time.monotonic() < job["deadline"]:
+        path, body, headers = _request(kind, job, n)
+        n += 1
+        started = time.perf_counter()
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=10)
+            statuses[-1] = statuses.get(-1, 0) + 1
+            continue
+        if time.monotonic() >= job["measure_from"]:
+            latencies.append(time.perf_counter() - started)
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+    conn.close()
+    out.append((latencies, statuses))
+
+
+def client_process(kind: str, job: dict[str, Any]) -> tuple[list[float], dict[int, int]]:
+    results: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=_connection_loop, args=(kind, {**job, "tag": f"{job['tag']}-{i}"}, results)
+        )
+        for i in range(job["connections"])
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies = [lat for lats, _ in results for lat in lats]
+    statuses: dict[int, int] = {}
+    for _, counts in results:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return latencies, statuses
+
+
+def phase(kind: str, job: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    warmup = 1.0
+    now = time.monotonic()
+    job = {
+        **job,
+        "connections": args.connections,
+        "measure_from": now + warmup,
+        "deadline": now + warmup + args.seconds,
+    }
+    ctx = mp.get_context("fork")
+    with ctx.Pool(args.clients) as pool:
+        parts = pool.starmap(
+            client_process, [(kind, {**job, "tag": f"{kind}-{i}"}) for i in range(args.clients)]
+        )
+    latencies = sorted(lat for lats, _ in parts for lat in lats)
+    statuses: dict[int, int] = {}
+    for _, counts in parts:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
+    return {
+        "per_s": round(len(latencies) / args.seconds, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
+        "p99_ms": round(p99 * 1000, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+# --- Main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--connections", type=int, default=4, help="connections per process")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    args = parser.parse_args()
+    if not (1 <= args.clients <= 8 and 1 <= args.connections <= 32 and args.seconds <= 120):
+        raise SystemExit("keep it bounded: 1-8 clients, 1-32 connections each, <= 120 s")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bmadweb-bench-webhooks-"))
+    from bmadweb.embedded_redis import embedded_redis_start, embedded_redis_stop
+
+    sock = embedded_redis_start(tmp / "redis")
+    env = {
+        **os.environ,
+        "BMADWEB_VAR_DIR": str(tmp),
+        "REDIS_URL": f"unix://{sock}?db=0",
+        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+        "DJANGO_DEBUG": "1",
+    }
+    os.environ.update(env)
+    server: subprocess.Popen | None = None
+    info: dict[str, str] = {}
+    try:
+        info = prepare(tmp)
+        port = free_port()
+        # The server runs as in production: DEBUG off (local repo paths are not needed to
+        # receive webhooks, only to clone).
+        (tmp / "static").mkdir()
+        server_env = {
+            **env,
+            "DJANGO_DEBUG": "0",
+            "BMADWEB_ALLOW_LOCAL_REPOS": "0",
+            "DJANGO_STATIC_ROOT": str(tmp / "static"),
+        }
+        server = start_gunicorn(server_env, port, args.workers, args.threads)
+        wait_ready(port)
+        job: dict[str, Any] = {"port": port, **info}
+        job["body_template"] = _request("branch", job | {"tag": "t"}, 0)[1]
+        baseline = phase("baseline", job, args)
+        branch = phase("branch", job, args)
+        default = phase("default", job, args)
+        counts = ledger_counts(info["slug"])
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        if info and os.environ.get("DATABASE_URL"):
+            cleanup_project(info["slug"])
+        embedded_redis_stop(tmp / "redis")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    report(args, baseline, branch, default, counts)
+
+
+def report(
+    args: argparse.Namespace,
+    baseline: dict[str, Any],
+    branch: dict[str, Any],
+    default: dict[str, Any],
+    counts: dict[str, int],
+) -> None:
+    ratio = branch["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
+    database = "PostgreSQL (DATABASE_URL)" if os.environ.get("DATABASE_URL") else "SQLite (WAL)"
+    server = f"{args.workers} workers x {args.threads} threads, gthread"
+    clients = f"{args.clients} processes x {args.connections} keep-alive connections"
+    print(f"webhook receiver through gunicorn ({server})")
+    print(f"  database: {database}; clients: {clients}; {args.seconds:g} s per phase")
+    for name, result in (
+        ("trivial view (baseline)", baseline),
+        ("push, other branch", branch),
+        ("push, default branch", default),
+    ):
+        print(
+            f"  {name:<24} {result['per_s']:>8.1f}/s   p50 {result['p50_ms']:>6.1f} ms   "
+            f"p99 {result['p99_ms']:>6.1f} ms   statuses {result['statuses']}"
+        )
+    print(f"  ledger: {counts['deliveries']} deliveries recorded, {counts['runs']} run(s) created")
+    print(f"  ratio (other-branch deliveries / baseline): {ratio:.2f}")
+    print(f"  machine: {os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}")
+    met = (
+        branch["per_s"] >= TARGET_PER_S
+        and branch["p99_ms"] <= TARGET_P99_MS
+        and ratio >= TARGET_RATIO
+    )
+    targets = f">= {TARGET_PER_S}/s, p99 <= {TARGET_P99_MS} ms, ratio >= {TARGET_RATIO}"
+    print(f"  targets: {targets}: {'met' if met else 'NOT met'}")
+    summary = {
+        "deliveries_per_s": branch["per_s"],
+        "baseline_per_s": baseline["per_s"],
+        "ratio": round(ratio, 3),
+        "p99_ms": branch["p99_ms"],
+        "default_branch_per_s": default["per_s"],
+        "default_branch_p99_ms": default["p99_ms"],
+        "runs_created": counts["runs"],
+    }
+    print(json.dumps(summary))
+
+
+def ledger_counts(slug: str) -> dict[str, int]:
+    from django.db import connections
+
+    from provisioning.models import Run, WebhookDelivery
+
+    counts = {
+        "deliveries": WebhookDelivery.objects.filter(project__slug=slug).count(),
+        "runs": Run.objects.filter(project__slug=slug).count(),
+    }
+    connections.close_all()
+    return counts
+
+
+if __name__ == "__main__":
+    main()
