@@ -111,10 +111,20 @@ def plan_phase(run: Run) -> None:
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo")
         report, plan = _plan(run, cloned.path, manifest)
-    _record_report(run, report, cloned.head_sha)
-    if run.kind == RunKind.ANALYZE:
-        run_finish(run, RunStatus.SUCCEEDED)
-        return
+        _record_report(run, report, cloned.head_sha)
+        if run.kind == RunKind.ANALYZE:
+            run_finish(run, RunStatus.SUCCEEDED)
+            return
+        if not _store_plan(run, plan) or not run_start_applying(run):
+            return
+        # Applying right away: this clone is the one just planned on, so neither a
+        # second clone nor a second plan is needed (a retry starts in apply_phase).
+        sha = _write_commit_push(run, cloned, plan)
+    _finish_pushed(run, sha)
+
+
+def _store_plan(run: Run, plan: Plan) -> bool:
+    """Store the plan; True when it may be applied now (changes, no approval needed)."""
     project = run.project
     needs_approval = (
         plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
@@ -126,48 +136,42 @@ def plan_phase(run: Run) -> None:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
     if not plan.changes:
         run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
-        return
+        return False
     run_log(run, f"Plan: {len(plan.changes)} file operations.")
     run.refresh_from_db()
     if needs_approval and run.approved_at is None:
         run_wait_for_approval(run)
-        return
-    if run_start_applying(run):
-        apply_phase(run)
+        return False
+    return True
 
 
-def _branch_name(run: Run) -> str:
-    return f"bmadweb/{run.project.slug}/{run.pk}"
+def _target_branch(run: Run) -> str:
+    project = run.project
+    if project.push_mode == PushMode.DIRECT:
+        return project.default_branch
+    return f"bmadweb/{project.slug}/{run.pk}"
 
 
 def apply_phase(run: Run) -> None:
+    """Apply an approved (or interrupted) run in a fresh clone."""
     run.refresh_from_db()
     manifest = _manifest(run)
-    project = run.project
-    direct = project.push_mode == PushMode.DIRECT
-    branch = project.default_branch if direct else _branch_name(run)
+    branch = _target_branch(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo")
-        if direct and run.commit_sha and cloned.head_sha == run.commit_sha:
+        if run.project.push_mode == PushMode.DIRECT and run.commit_sha == cloned.head_sha:
             # An earlier attempt pushed, then its worker died before recording it.
             run_log(
-                run, f"Already pushed by an earlier attempt: {branch} at {run.commit_sha[:12]}."
+                run, f"Already pushed by an earlier attempt: {branch} at {cloned.head_sha[:12]}."
             )
             sha = run.commit_sha
         else:
-            sha = _write_and_commit(run, cloned, manifest, None if direct else branch)
-            checkpoint(run, "after_commit")
-            _push(run, cloned, branch, sha, direct=direct)
-    checkpoint(run, "after_push")
-    pr_url = _pull_request(run, branch) if not direct else ""
-    run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+            sha = _write_commit_push(run, cloned, _replan(run, cloned, manifest))
+    _finish_pushed(run, sha)
 
 
-def _write_and_commit(
-    run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest, branch: str | None
-) -> str:
-    """Check the clone still matches the plan, write the files and commit; the commit id
-    is recorded before the push so a retry can recognise its own commit."""
+def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
+    """The plan again, refusing if the repository changed since it was approved."""
     if cloned.head_sha != run.base_sha:
         raise RunFailed(
             f"The default branch moved since the plan (planned on {run.base_sha[:12]}, "
@@ -175,14 +179,32 @@ def _write_and_commit(
         )
     _, plan = _plan(run, cloned.path, manifest)
     _check_same_plan(run, plan)
+    return plan
+
+
+def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
+    """Write the files, commit and push; the commit id is recorded before the push so a
+    retry can recognise its own commit."""
     try:
         result = apply_plan(cloned.path, plan)
     except UnsafePathError as exc:
         raise RunFailed(f"unsafe path: {exc}") from None
     run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
-    sha = _commit(run, cloned, branch)
+    direct = run.project.push_mode == PushMode.DIRECT
+    branch = _target_branch(run)
+    sha = _commit(run, cloned, None if direct else branch)
     Run.objects.filter(pk=run.pk).update(commit_sha=sha, heartbeat=timezone.now())
+    checkpoint(run, "after_commit")
+    _push(run, cloned, branch, sha, direct=direct)
     return sha
+
+
+def _finish_pushed(run: Run, sha: str) -> None:
+    checkpoint(run, "after_push")
+    branch = _target_branch(run)
+    direct = run.project.push_mode == PushMode.DIRECT
+    pr_url = _pull_request(run, branch) if not direct else ""
+    run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
 
 
 def _check_same_plan(run: Run, plan: Plan) -> None:
