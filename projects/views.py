@@ -22,6 +22,8 @@ from projects.selectors import dashboard_projects, manifest_latest, members_of
 from provisioning.selectors import active_run, latest_report_run
 from provisioning.webhooks import deliveries_for
 
+DASHBOARD_PAGE_SIZE = 25
+
 
 @login_required
 def project_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -29,9 +31,12 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in SyncStatus.values:
         status = ""
-    projects = list(dashboard_projects(request.user, query=query, status=status))
+    page = Paginator(
+        dashboard_projects(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     context = {
-        "projects": projects,
+        "projects": page.object_list,
+        "page": page,
         "query": query,
         "status": status,
         "statuses": SyncStatus.choices,

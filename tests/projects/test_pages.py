@@ -350,3 +350,24 @@ def test_webhook_page_lists_deliveries_and_replays_one(
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(replay).status_code == 302
     assert WebhookDelivery.objects.filter(project=project, replay_of=delivery).count() == 1
+
+
+def test_dashboard_pages_through_many_projects(client, viewer, local_repo_dir):
+    from projects.views import DASHBOARD_PAGE_SIZE
+
+    count = DASHBOARD_PAGE_SIZE + 10
+    Project.objects.bulk_create(
+        Project(name=f"P{i:03}", slug=f"p{i:03}", repo_url=str(local_repo_dir))
+        for i in range(count)
+    )
+    for p in Project.objects.all():
+        services.role_grant(actor=None, project=p, role=Role.VIEWER, user=viewer)
+    client.force_login(viewer)
+    first = client.get(url("projects:project-list")).content.decode()
+    first_of_page_two = f"P{DASHBOARD_PAGE_SIZE:03}"
+    assert "P000" in first
+    assert first_of_page_two not in first
+    assert f"Page 1 of 2 · {count} projects" in first
+    second = client.get(url("projects:project-list"), {"page": 2}).content.decode()
+    assert first_of_page_two in second
+    assert "P000" not in second
