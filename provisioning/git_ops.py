@@ -571,6 +571,27 @@ def temp_workdir(base: StrPath | None = None, *, prefix: str = "bmadweb-") -> It
         _remove_tree(path)
 
 
+def sweep_stale_workdirs(base: StrPath, *, older_than_s: float, prefix: str = "bmadweb-") -> int:
+    """Remove ``prefix*`` directories under ``base`` untouched for ``older_than_s`` seconds.
+
+    ``temp_workdir`` always cleans up after itself, except when its process is killed
+    (a worker SIGKILLed mid-run); this sweep, run by the scheduler, frees that disk.
+    Returns how many directories were removed. Symlinks are never followed.
+    """
+    root = Path(base)
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for entry in root.iterdir():
+        if not entry.name.startswith(prefix) or entry.is_symlink() or not entry.is_dir():
+            continue
+        if entry.lstat().st_mtime < cutoff:
+            _remove_tree(entry)
+            removed += 1
+    return removed
+
+
 def _remove_tree(path: Path) -> None:
     def make_writable_and_retry(func: object, failed: str, _exc: BaseException) -> None:
         # Read-only directories (a test fixture, a half-written clone) block unlinking.

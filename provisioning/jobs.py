@@ -76,9 +76,12 @@ def run_job(run_id: int) -> None:
 
 
 def reconcile_job() -> list[int]:
-    """RQ job (scheduled): resume runs whose job was lost."""
+    """RQ job (scheduled): resume runs whose job was lost, and free the disk of clones
+    that killed workers left behind (older than two job timeouts, so none in use)."""
+    from provisioning import git_ops
     from provisioning.services import runs_reconcile
 
+    git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
     return runs_reconcile()
 
 

@@ -294,3 +294,23 @@ def test_scheduler_tick_resumes_a_lost_run_without_a_person(
     run_worker()  # runs the reconcile job, then the run it enqueued
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.failure_reason
+
+
+def test_sweep_removes_only_stale_work_folders(tmp_path):
+    import os
+    import time
+
+    from provisioning import git_ops
+
+    stale = tmp_path / "bmadweb-killed"
+    fresh = tmp_path / "bmadweb-running"
+    other = tmp_path / "not-ours"
+    for folder in (stale, fresh, other):
+        (folder / "repo").mkdir(parents=True)
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert git_ops.sweep_stale_workdirs(tmp_path, older_than_s=3600) == 1
+    assert not stale.exists()
+    assert fresh.exists()
+    assert other.exists()
