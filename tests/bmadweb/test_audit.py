@@ -162,3 +162,18 @@ def test_rotate_command_reports_counts(capsys, settings):
     settings.FERNET_KEYS = [Fernet.generate_key().decode(), *settings.FERNET_KEYS]
     call_command("rotate_keys")
     assert "2 audit payloads" in capsys.readouterr().out
+
+
+def test_record_rolls_back_with_the_action_it_records():
+    from django.db import transaction
+
+    from bmadweb.models import AuditHead
+
+    _write_chain(2)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(action="project.delete", payload={"slug": "x"})
+        raise RuntimeError("the action failed after its audit record was written")
+    assert AuditRecord.objects.count() == 2
+    assert AuditHead.objects.get(id=1).seq == 2
+    audit_record(action="after")
+    assert audit_verify().ok
