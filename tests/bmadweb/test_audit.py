@@ -169,10 +169,14 @@ def test_record_rolls_back_with_the_action_it_records():
 
     from bmadweb.models import AuditHead
 
+    def failing_action() -> None:
+        with transaction.atomic():
+            audit_record(action="project.delete", payload={"slug": "x"})
+            raise RuntimeError("the action failed after its audit record was written")
+
     _write_chain(2)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record(action="project.delete", payload={"slug": "x"})
-        raise RuntimeError("the action failed after its audit record was written")
+    with pytest.raises(RuntimeError):
+        failing_action()
     assert AuditRecord.objects.count() == 2
     assert AuditHead.objects.get(id=1).seq == 2
     audit_record(action="after")
