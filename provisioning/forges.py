@@ -1,4 +1,7 @@
-"""The only door to forge APIs: open or update a pull/merge request on GitHub, GitLab or Gitea.
+"""The only door to forge APIs: pull/merge requests on GitHub, GitLab and Gitea.
+
+Open or update the request of a run's branch, and close the older requests it supersedes
+(with a comment pointing to the new one; their branches are left alone).
 
 This is the one module that imports :mod:`httpx` (STYLE.md point 4). It knows nothing of
 Django: the repository, the token and the time budget arrive as arguments.
@@ -7,7 +10,8 @@ Defences, because forge answers and URLs come from outside:
 
 * redirects are never followed (SSRF), proxies, ``.netrc`` and other environment settings
   are ignored, and the default API base is derived from a repository URL whose owner path
-  uses only ``[A-Za-z0-9._-]`` parts (no ``..``, no empty parts);
+  uses only ``[A-Za-z0-9._-]`` parts (no ``..``, no empty parts; see
+  :mod:`provisioning.forge_urls`, re-exported here);
 * answers are read through a 1 MiB cap and parsed defensively: anything unexpected becomes
   ``ForgeError("unexpected answer from the forge")``;
 * every httpx exception is replaced by one of ours with a sentence composed here, raised
@@ -24,42 +28,49 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, cast
-from urllib.parse import SplitResult, quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-logger = logging.getLogger(__name__)
+from provisioning.forge_urls import (
+    CONTROL_OR_SPACE,
+    FORGE_KINDS,
+    ForgeError,
+    ForgeKind,
+    ForgeRepo,
+    forge_repo_from_url,
+)
 
-ForgeKind = Literal["github", "gitlab", "gitea"]
-FORGE_KINDS: tuple[ForgeKind, ...] = ("github", "gitlab", "gitea")
+__all__ = [
+    "AUTH_REFUSED",
+    "FORGE_KINDS",
+    "REPO_NOT_FOUND",
+    "UNEXPECTED_ANSWER",
+    "ForgeError",
+    "ForgeKind",
+    "ForgeRepo",
+    "ForgeTransientError",
+    "PullRequest",
+    "close_superseded_pull_requests",
+    "forge_repo_from_url",
+    "open_or_update_pull_request",
+]
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "bmadweb"
 MAX_ANSWER_BYTES = 1024 * 1024
-MAX_URL_LENGTH = 1024
-GITEA_PAGE_SIZE = 50
-GITEA_MAX_PAGES = 20
+PAGE_SIZE = 50  # Gitea's default cap on page size; GitHub and GitLab allow 100
+MAX_PAGES = 20
 
 AUTH_REFUSED = "the forge token was refused: check it has pull-request scope"
 REPO_NOT_FOUND = "repository not found on the forge, or the token cannot see it"
 UNEXPECTED_ANSWER = "unexpected answer from the forge"
 
-_PART = re.compile(r"[A-Za-z0-9._-]+")
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_SCP_LIKE = re.compile(r"(?:[A-Za-z0-9._-]+@)?([^/:@]+):(.+)")
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _PRINTABLE_DETAIL = re.compile(r"[^\x20-\x7e]+")
-
-
-class ForgeError(Exception):
-    """The forge call failed; ``message`` is a plain sentence that can be shown as is."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class ForgeTransientError(ForgeError):
@@ -73,126 +84,12 @@ class ForgeTransientError(ForgeError):
 
 
 @dataclass(frozen=True, slots=True)
-class ForgeRepo:
-    """A repository on a forge: its API base (no trailing slash) and owner path."""
-
-    kind: ForgeKind
-    api_base: str
-    owner_path: str
-
-    def __post_init__(self) -> None:
-        _checked_kind(self.kind)
-        _check_owner_path(self.kind, self.owner_path)
-        _check_api_url(self.api_base)
-
-
-@dataclass(frozen=True, slots=True)
 class PullRequest:
-    """An open pull/merge request: its web page, its number (GitLab: iid), whether new."""
+    """A pull/merge request: its web page, its number (GitLab: iid), whether new."""
 
     url: str
     number: int
     created: bool
-
-
-# --- repository URLs ----------------------------------------------------------------------
-
-
-def forge_repo_from_url(repo_url: str, kind: str, api_url: str = "") -> ForgeRepo:
-    """Derive the forge repository from a clone URL (https, ``ssh://`` or scp-like ssh).
-
-    ``api_url`` overrides the default API base (self-hosted forges, tests).
-    """
-    forge_kind = _checked_kind(kind)
-    host, netloc, path = _split_repo_url(repo_url)
-    owner_path = _owner_path_from(path)
-    _check_owner_path(forge_kind, owner_path)
-    if api_url:
-        _check_api_url(api_url)
-        api_base = api_url.rstrip("/")
-    else:
-        api_base = _default_api_base(forge_kind, host, netloc)
-    return ForgeRepo(kind=forge_kind, api_base=api_base, owner_path=owner_path)
-
-
-def _checked_kind(kind: str) -> ForgeKind:
-    if kind not in FORGE_KINDS:
-        raise ForgeError(f"unknown forge kind: choose one of {', '.join(FORGE_KINDS)}")
-    return cast(ForgeKind, kind)
-
-
-def _split_repo_url(repo_url: str) -> tuple[str, str, str]:
-    """Return (host, https netloc for the API, path) of a repository URL."""
-    if not repo_url or len(repo_url) > MAX_URL_LENGTH or _CONTROL_OR_SPACE.search(repo_url):
-        raise ForgeError("the repository URL is empty, too long or contains spaces")
-    if "://" not in repo_url:
-        match = _SCP_LIKE.fullmatch(repo_url)
-        if match is None:
-            raise ForgeError("the repository URL is not an https or ssh URL")
-        return _checked_host(match[1]), match[1].lower(), match[2]
-    parts = _parsed(repo_url)
-    if parts.scheme not in ("https", "ssh"):
-        raise ForgeError("the repository URL must use https or ssh")
-    if parts.password is not None or (parts.scheme == "https" and parts.username is not None):
-        raise ForgeError("the repository URL must not contain credentials")
-    host = _checked_host(parts.hostname or "")
-    port = parts.port if parts.scheme == "https" else None
-    netloc = host if port in (None, 443) else f"{host}:{port}"
-    return host, netloc, parts.path
-
-
-def _parsed(url: str) -> SplitResult:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        raise ForgeError("the URL could not be parsed") from None
-    if parts.query or parts.fragment:
-        raise ForgeError("the URL must not have a query or a fragment")
-    return parts
-
-
-def _checked_host(host: str) -> str:
-    if not _HOST.fullmatch(host) or ".." in host:
-        raise ForgeError("the repository URL has no valid host name")
-    return host.lower()
-
-
-def _owner_path_from(path: str) -> str:
-    owner_path = path.strip("/")
-    return owner_path.removesuffix(".git")
-
-
-def _check_owner_path(kind: ForgeKind, owner_path: str) -> None:
-    parts = owner_path.split("/")
-    for part in parts:
-        if part in ("", ".", "..") or not _PART.fullmatch(part):
-            raise ForgeError(
-                "the repository path must be made of names using only letters, digits, "
-                "'.', '_' and '-' (no '..', no empty parts)"
-            )
-    if kind == "gitlab" and len(parts) < 2:
-        raise ForgeError("a GitLab repository path needs a group and a project name")
-    if kind != "gitlab" and len(parts) != 2:
-        raise ForgeError(f"a {kind} repository path must be exactly owner/repository")
-
-
-def _check_api_url(api_url: str) -> None:
-    if len(api_url) > MAX_URL_LENGTH or _CONTROL_OR_SPACE.search(api_url):
-        raise ForgeError("the forge API URL is too long or contains spaces")
-    parts = _parsed(api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ForgeError("the forge API URL must be an http(s) URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise ForgeError("the forge API URL must not contain credentials")
-
-
-def _default_api_base(kind: ForgeKind, host: str, netloc: str) -> str:
-    if kind == "github":
-        if host in ("github.com", "www.github.com"):
-            return "https://api.github.com"
-        return f"https://{netloc}/api/v3"  # GitHub Enterprise Server
-    return f"https://{netloc}/api/v4" if kind == "gitlab" else f"https://{netloc}/api/v1"
 
 
 # --- pull requests ------------------------------------------------------------------------
@@ -233,10 +130,10 @@ def open_or_update_pull_request(
 
 
 def _check_request_inputs(token: str, *branches: str) -> None:
-    if not token or _CONTROL_OR_SPACE.search(token):
+    if not token or CONTROL_OR_SPACE.search(token):
         raise ForgeError("the forge token is empty or malformed")
     for branch in branches:
-        if not branch or len(branch) > 255 or _CONTROL_OR_SPACE.search(branch):
+        if not branch or len(branch) > 255 or CONTROL_OR_SPACE.search(branch):
             raise ForgeError("a branch name is empty, too long or contains spaces")
 
 
@@ -252,9 +149,46 @@ def _pull_request(api: _ForgeApi, item: dict[str, Any], *, created: bool) -> Pul
     number, url = item.get(api.number_field), item.get(api.url_field)
     if type(number) is not int or not isinstance(url, str):
         raise ForgeError(UNEXPECTED_ANSWER)
-    if not url.startswith(("https://", "http://")) or _CONTROL_OR_SPACE.search(url):
+    if not url.startswith(("https://", "http://")) or CONTROL_OR_SPACE.search(url):
         raise ForgeError(UNEXPECTED_ANSWER)
     return PullRequest(url=url, number=number, created=created)
+
+
+def close_superseded_pull_requests(
+    repo: ForgeRepo,
+    *,
+    token: str,
+    branch_prefix: str,
+    keep_branch: str,
+    base_branch: str,
+    comment: str,
+    timeout_s: float = 15.0,
+    transport: httpx.BaseTransport | None = None,
+) -> list[PullRequest]:
+    """Comment on and close the open requests this repository's ``branch_prefix`` branches
+    opened to ``base_branch``, except ``keep_branch``'s; return the closed ones.
+
+    Requests from forks are never touched, branches are never deleted. All open requests
+    are listed before the first is closed (closing shifts the pages). The first failure
+    stops and raises; the requests closed before it stay closed.
+    """
+    _check_request_inputs(token, branch_prefix, keep_branch, base_branch)
+    if not branch_prefix.endswith("/"):
+        raise ForgeError("the branch prefix must end with '/' (a folder of branches)")
+    if not comment.strip():
+        raise ForgeError("the closing comment is empty")
+    api = _APIS[repo.kind]
+    with _Connection(repo, token, timeout_s, transport) as conn:
+        superseded: dict[int, PullRequest] = {}
+        for item in api.list_open(conn, base_branch):
+            head = api.own_head(repo, item, base_branch)
+            if head.startswith(branch_prefix) and head != keep_branch:
+                pull = _pull_request(api, item, created=False)
+                superseded.setdefault(pull.number, pull)  # pages may overlap as pulls move
+        for pull in superseded.values():
+            api.comment(conn, pull.number, comment)
+            api.close(conn, pull.number)
+        return list(superseded.values())
 
 
 # --- HTTP ---------------------------------------------------------------------------------
@@ -475,15 +409,57 @@ def _github_find(conn: _Connection, wanted: _Wanted) -> dict[str, Any] | None:
 
 def _gitea_find(conn: _Connection, wanted: _Wanted) -> dict[str, Any] | None:
     # Gitea's list cannot filter by branch: walk the open pulls page by page.
-    for page in range(1, GITEA_MAX_PAGES + 1):
-        params = {"state": "open", "limit": str(GITEA_PAGE_SIZE), "page": str(page)}
-        items = _dicts(conn.json("GET", _repo_path(conn.repo), params=params))
-        if not items:
-            return None
+    for items in _pages(conn, _repo_path(conn.repo), {"state": "open"}, "limit"):
         found = next((i for i in items if _same_repo_pull(conn.repo, i, wanted)), None)
         if found is not None:
             return found
     return None
+
+
+def _pages(
+    conn: _Connection, path: str, params: dict[str, str], size_param: str
+) -> Iterator[list[dict[str, Any]]]:
+    """The objects of a list call, page by page, until an empty page (at most MAX_PAGES)."""
+    for page in range(1, MAX_PAGES + 1):
+        paged = {**params, size_param: str(PAGE_SIZE), "page": str(page)}
+        items = _dicts(conn.json("GET", path, params=paged))
+        if not items:
+            return
+        yield items
+
+
+def _pulls_list_open(conn: _Connection, base: str) -> list[dict[str, Any]]:
+    """GitHub filters by base itself; Gitea cannot (the caller checks the base)."""
+    if conn.repo.kind == "github":
+        params, size_param = {"state": "open", "base": base}, "per_page"
+    else:
+        params, size_param = {"state": "open"}, "limit"
+    return [i for items in _pages(conn, _repo_path(conn.repo), params, size_param) for i in items]
+
+
+def _pulls_own_head(repo: ForgeRepo, item: dict[str, Any], base: str) -> str:
+    """The head branch of an open GitHub/Gitea pull from this repository to ``base``, or ""."""
+    head_repo = _ref(item, "head", "repo")
+    full_name = head_repo.get("full_name") if isinstance(head_repo, dict) else None
+    head = _ref(item, "head", "ref")
+    if item.get("state") != "open" or _ref(item, "base", "ref") != base:
+        return ""
+    # Strict here (unlike _same_repo_pull): a pull whose head repository is unknown, such
+    # as a deleted fork's, is not ours to close.
+    if not isinstance(full_name, str) or full_name.lower() != repo.owner_path.lower():
+        return ""
+    return head if isinstance(head, str) else ""
+
+
+def _issues_comment(conn: _Connection, number: int, text: str) -> None:
+    """GitHub and Gitea comment on a pull request through its issue."""
+    path = f"/repos/{conn.repo.owner_path}/issues/{number}/comments"
+    _object(conn.json("POST", path, body={"body": text}))
+
+
+def _pulls_close(conn: _Connection, number: int) -> None:
+    path = f"{_repo_path(conn.repo)}/{number}"
+    _object(conn.json("PATCH", path, body={"state": "closed"}))
 
 
 def _pulls_create(conn: _Connection, wanted: _Wanted) -> dict[str, Any] | None:
@@ -535,6 +511,32 @@ def _gitlab_update(conn: _Connection, item: dict[str, Any], wanted: _Wanted) -> 
     return _object(conn.json("PUT", path, body=body))
 
 
+def _gitlab_list_open(conn: _Connection, base: str) -> list[dict[str, Any]]:
+    params = {"state": "opened", "target_branch": base}
+    return [i for items in _pages(conn, _gitlab_path(conn.repo), params, "per_page") for i in items]
+
+
+def _gitlab_own_head(repo: ForgeRepo, item: dict[str, Any], base: str) -> str:
+    """The source branch of an opened merge request of this project to ``base``, or ""."""
+    source, target = item.get("source_project_id"), item.get("target_project_id")
+    if item.get("state") != "opened" or item.get("target_branch") != base:
+        return ""
+    if type(source) is not int or source != target:  # a fork's, or an unknown source
+        return ""
+    head = item.get("source_branch")
+    return head if isinstance(head, str) else ""
+
+
+def _gitlab_comment(conn: _Connection, iid: int, text: str) -> None:
+    path = f"{_gitlab_path(conn.repo)}/{iid}/notes"
+    _object(conn.json("POST", path, body={"body": text}))
+
+
+def _gitlab_close(conn: _Connection, iid: int) -> None:
+    path = f"{_gitlab_path(conn.repo)}/{iid}"
+    _object(conn.json("PUT", path, body={"state_event": "close"}))
+
+
 def _number(item: dict[str, Any], field: str) -> int:
     number = item.get(field)
     if type(number) is not int or number <= 0:
@@ -551,15 +553,44 @@ class _ForgeApi:
     find: _Finder
     create: _Finder
     update: _Updater
+    list_open: Callable[[_Connection, str], list[dict[str, Any]]]
+    own_head: Callable[[ForgeRepo, dict[str, Any], str], str]
+    comment: Callable[[_Connection, int, str], None]
+    close: Callable[[_Connection, int], None]
     number_field: str
     url_field: str
     body_field: str
 
 
+def _pulls_api(find: _Finder) -> _ForgeApi:
+    """GitHub and Gitea share every call but the look-up."""
+    return _ForgeApi(
+        find=find,
+        create=_pulls_create,
+        update=_pulls_update,
+        list_open=_pulls_list_open,
+        own_head=_pulls_own_head,
+        comment=_issues_comment,
+        close=_pulls_close,
+        number_field="number",
+        url_field="html_url",
+        body_field="body",
+    )
+
+
 _APIS: dict[ForgeKind, _ForgeApi] = {
-    "github": _ForgeApi(_github_find, _pulls_create, _pulls_update, "number", "html_url", "body"),
+    "github": _pulls_api(_github_find),
+    "gitea": _pulls_api(_gitea_find),
     "gitlab": _ForgeApi(
-        _gitlab_find, _gitlab_create, _gitlab_update, "iid", "web_url", "description"
+        find=_gitlab_find,
+        create=_gitlab_create,
+        update=_gitlab_update,
+        list_open=_gitlab_list_open,
+        own_head=_gitlab_own_head,
+        comment=_gitlab_comment,
+        close=_gitlab_close,
+        number_field="iid",
+        url_field="web_url",
+        body_field="description",
     ),
-    "gitea": _ForgeApi(_gitea_find, _pulls_create, _pulls_update, "number", "html_url", "body"),
 }

@@ -6,12 +6,15 @@ kinds under path prefixes (``http://127.0.0.1:PORT/github``, ``/gitlab``, ``/git
 pass :meth:`FakeForge.base_url` as ``api_url``. It keeps pull requests in memory, checks
 each kind's auth header against :attr:`FakeForge.token`, records every request, and can be
 told to misbehave for the next requests (status, garbage, redirect, oversize, delay) or to
-hide existing pull requests from the next list (to play a create race).
+hide existing pull requests from the next list (to play a create race). Lists are paged
+like the real forges (``per_page``/``limit`` and ``page``) and show open requests only.
 
 Routes (paths after the kind prefix):
 
-* github, gitea: ``GET|POST /repos/{owner}/{repo}/pulls``, ``PATCH .../pulls/{number}``;
-* gitlab: ``GET|POST /projects/{url-encoded path}/merge_requests``, ``PUT .../{iid}``.
+* github, gitea: ``GET|POST /repos/{owner}/{repo}/pulls``, ``PATCH .../pulls/{number}``
+  (title, body, ``state: closed``), ``POST /repos/{owner}/{repo}/issues/{number}/comments``;
+* gitlab: ``GET|POST /projects/{url-encoded path}/merge_requests``, ``PUT .../{iid}``
+  (title, description, ``state_event: close``), ``POST .../{iid}/notes``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ WEB_HOSTS = {
 }
 
 _PULLS = re.compile(r"/repos/([^/]+)/([^/]+)/pulls(?:/(\d+))?")
+_ISSUE_COMMENTS = re.compile(r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments")
 _MERGE_REQUESTS = re.compile(r"/projects/([^/]+)/merge_requests(?:/(\d+))?")
+_NOTES = re.compile(r"/projects/([^/]+)/merge_requests/(\d+)/notes")
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ class FakePull:
     title: str
     body: str
     head_repo: str
-    state: str = "open"
+    state: str = "open"  # or "closed"
+    comments: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class _Fault:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    method: str | None = None  # only a request with this method takes the fault
 
 
 class FakeForge:
@@ -124,12 +131,15 @@ class FakeForge:
         *,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        method: str | None = None,
     ) -> None:
-        """Answer the next ``count`` requests with ``status`` (a JSON message by default)."""
+        """Answer the next ``count`` requests (of ``method`` only, when given) with ``status``
+        (a JSON message by default)."""
         payload = body if body is not None else json.dumps({"message": f"fake {status}"})
         raw = payload.encode() if isinstance(payload, str) else payload
+        fault = _Fault(status, raw, dict(headers or {}), method=method)
         with self._lock:
-            self._faults.extend(_Fault(status, raw, dict(headers or {})) for _ in range(count))
+            self._faults.extend(fault for _ in range(count))
 
     def garbage_next(self, body: bytes = b"<html>surprise</html>", count: int = 1) -> None:
         """Answer the next requests 200 with a body that is not the expected JSON."""
@@ -181,9 +191,13 @@ class FakeForge:
 
     # --- used by the handler ------------------------------------------------------------
 
-    def _next_fault(self) -> _Fault | None:
+    def _next_fault(self, method: str) -> _Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            for fault in self._faults:
+                if fault.method in (None, method):
+                    self._faults.remove(fault)
+                    return fault
+            return None
 
     def _take_hidden_list(self) -> bool:
         with self._lock:
@@ -231,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.forge._lock:
             self.forge.requests.append(request)
-        fault = self.forge._next_fault()
+        fault = self.forge._next_fault(self.command)
         if fault is not None:
             self._answer_fault(fault)
         elif kind not in KINDS:
@@ -281,10 +295,16 @@ def _authorised(kind: str, headers: dict[str, str], token: str) -> bool:
 
 def _route(forge: FakeForge, request: RecordedRequest) -> tuple[int, Any]:
     if request.kind == "gitlab":
+        note = _NOTES.fullmatch(request.path)
+        if note is not None and request.method == "POST":
+            return _comment(forge, request, unquote(note[1]), int(note[2]))
         match = _MERGE_REQUESTS.fullmatch(request.path)
         if match is None:
             return 404, {"message": "404 Not Found"}
         return _gitlab(forge, request, unquote(match[1]), match[2])
+    comment = _ISSUE_COMMENTS.fullmatch(request.path)
+    if comment is not None and request.method == "POST":
+        return _comment(forge, request, f"{comment[1]}/{comment[2]}", int(comment[3]))
     match = _PULLS.fullmatch(request.path)
     if match is None:
         return 404, {"message": "Not Found"}
@@ -314,10 +334,16 @@ def _pulls_list(forge: FakeForge, request: RecordedRequest, repo: str) -> list[A
             pulls = [p for p in pulls if f"{p.head_repo.split('/')[0]}:{p.head}" == query["head"]]
         if "base" in query:
             pulls = [p for p in pulls if p.base == query["base"]]
-        return [_pull_json(p) for p in pulls]
-    limit = min(int(query.get("limit", "30")), 50)
-    start = (int(query.get("page", "1")) - 1) * limit
-    return [_pull_json(p) for p in pulls[start : start + limit]]
+        return [_pull_json(p) for p in _page(pulls, query, "per_page", 30, 100)]
+    return [_pull_json(p) for p in _page(pulls, query, "limit", 30, 50)]
+
+
+def _page(
+    pulls: list[FakePull], query: dict[str, str], size_param: str, default: int, most: int
+) -> list[FakePull]:
+    size = min(int(query.get(size_param, str(default))), most)
+    start = (int(query.get("page", "1")) - 1) * size
+    return pulls[start : start + size]
 
 
 def _pulls_create(forge: FakeForge, request: RecordedRequest, repo: str) -> tuple[int, Any]:
@@ -346,6 +372,8 @@ def _pulls_update(
     data = request.json if isinstance(request.json, dict) else {}
     pull.title = data.get("title", pull.title)
     pull.body = data.get("body", pull.body)
+    if data.get("state") in ("open", "closed"):
+        pull.state = data["state"]
     return 200, _pull_json(pull)
 
 
@@ -386,7 +414,7 @@ def _gitlab_list(forge: FakeForge, request: RecordedRequest, repo: str) -> list[
         pulls = [p for p in pulls if p.head == query["source_branch"]]
     if "target_branch" in query:
         pulls = [p for p in pulls if p.base == query["target_branch"]]
-    return [_merge_request_json(p) for p in pulls]
+    return [_merge_request_json(p) for p in _page(pulls, query, "per_page", 20, 100)]
 
 
 def _gitlab_create(forge: FakeForge, request: RecordedRequest, repo: str) -> tuple[int, Any]:
@@ -412,6 +440,8 @@ def _gitlab_update(
     data = request.json if isinstance(request.json, dict) else {}
     pull.title = data.get("title", pull.title)
     pull.body = data.get("description", pull.body)
+    if data.get("state_event") == "close":
+        pull.state = "closed"
     return 200, _merge_request_json(pull)
 
 
@@ -429,6 +459,20 @@ def _merge_request_json(pull: FakePull) -> dict[str, Any]:
         "source_project_id": project_ids.get(pull.head_repo, 2),
         "target_project_id": 1,
     }
+
+
+# --- comments (GitHub and Gitea: issue comments; GitLab: merge request notes) ----------
+
+
+def _comment(forge: FakeForge, request: RecordedRequest, repo: str, number: int) -> tuple[int, Any]:
+    pull = _find(forge, request.kind, repo, number)
+    if pull is None:
+        return 404, {"message": "Not Found"}
+    data = request.json if isinstance(request.json, dict) else {}
+    if not isinstance(data.get("body"), str) or not data["body"]:
+        return 422 if request.kind == "github" else 400, {"message": "body is missing"}
+    pull.comments.append(data["body"])
+    return 201, {"id": len(pull.comments), "body": data["body"]}
 
 
 def _same_branches(pull: FakePull, repo: str, head: str, base: str) -> bool:
