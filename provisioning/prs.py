@@ -80,4 +80,28 @@ def open_for_run(run: Run, branch: str) -> str:
     except forges.ForgeError as exc:
         raise RunFailed(f"Pushed {branch}, but the pull request failed: {exc}") from None
     run_log(run, f"{'Opened' if pr.created else 'Updated'} pull request {pr.url}.")
+    _close_superseded(run, repo, token, branch, pr.url)
     return pr.url
+
+
+def _close_superseded(run: Run, repo: forges.ForgeRepo, token: str, branch: str, url: str) -> None:
+    """Close the project's older bmadweb pull requests that are still open.
+
+    Best effort: the run's own pull request is open, so a failure here is a warning in
+    the run log, not a failed run (the next run tries again).
+    """
+    project = run.project
+    try:
+        closed = forges.close_superseded_pull_requests(
+            repo,
+            token=token,
+            branch_prefix=f"bmadweb/{project.slug}/",
+            keep_branch=branch,
+            base_branch=project.default_branch,
+            comment=f"Superseded by {url} (bmadweb run #{run.pk}).",
+        )
+    except forges.ForgeError as exc:  # ForgeTransientError included: no retry for this
+        run_log(run, f"Could not close the older pull requests: {exc}", "warning")
+        return
+    for pull in closed:
+        run_log(run, f"Closed superseded pull request {pull.url}.")
