@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -10,11 +11,23 @@ from tests.provisioning.fakeforge import FakeForge
 
 
 @pytest.fixture
-def fake_forge() -> Iterator[FakeForge]:
-    """A fresh local forge (GitHub, GitLab and Gitea APIs) on 127.0.0.1, stopped afterwards."""
-    forge = FakeForge()
-    forge.start()
-    try:
-        yield forge
-    finally:
+def make_fake_forge() -> Iterator[Callable[..., FakeForge]]:
+    """Start local forges (GitHub, GitLab and Gitea APIs) on 127.0.0.1, e.g. with a given
+    token; every one started is stopped afterwards."""
+    started: list[FakeForge] = []
+
+    def make(**options: Any) -> FakeForge:
+        forge = FakeForge(**options)
+        forge.start()
+        started.append(forge)
+        return forge
+
+    yield make
+    for forge in started:
         forge.stop()
+
+
+@pytest.fixture
+def fake_forge(make_fake_forge: Callable[..., FakeForge]) -> FakeForge:
+    """A fresh local forge with the default canary token."""
+    return make_fake_forge()

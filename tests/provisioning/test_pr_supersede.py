@@ -8,8 +8,6 @@ a forge failure there is a warning in the run log, never a failed run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from projects import services as project_services
@@ -27,13 +25,8 @@ CHANGED_MANIFEST = DEMO_MANIFEST.replace(
 
 
 @pytest.fixture
-def forge() -> Iterator[FakeForge]:
-    fake = FakeForge(token=FORGE_TOKEN)
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def forge(make_fake_forge) -> FakeForge:  # type: ignore[no-untyped-def]
+    return make_fake_forge(token=FORGE_TOKEN)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import logging
 import secrets
 import shutil
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,13 +40,8 @@ CANARIES = (CLONE_TOKEN, FORGE_TOKEN, CLONE_MARK, FORGE_MARK)
 
 
 @pytest.fixture
-def forge() -> Iterator[FakeForge]:
-    fake = FakeForge(token=FORGE_TOKEN)
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def forge(make_fake_forge) -> FakeForge:  # type: ignore[no-untyped-def]
+    return make_fake_forge(token=FORGE_TOKEN)
 
 
 @pytest.fixture
