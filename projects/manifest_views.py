@@ -7,10 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_http_methods, require_POST
 
 from projects import forms, services
-from projects.permissions import get_project_for_user, user_can
+from projects.permissions import (
+    get_project_for_user,
+    methods_after_lookup,
+    require_post_after_lookup,
+    user_can,
+)
 from projects.presenters import side_by_side
 from projects.roles import Perm
 from projects.selectors import manifest_latest, revision_get
@@ -53,7 +57,7 @@ def _errors_of(text: str) -> list[dict[str, object]]:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@methods_after_lookup("GET", "POST")
 def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     latest = manifest_latest(project)
@@ -98,7 +102,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def manifest_validate(request: HttpRequest, slug: str) -> HttpResponse:
     """HTMX partial: every error of the text being typed, with line and column."""
     project = get_project_for_user(request.user, slug)
@@ -111,7 +115,7 @@ def manifest_validate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def manifest_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """HTMX partial: the files the manifest would generate for this repository."""
     project = get_project_for_user(request.user, slug)

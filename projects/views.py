@@ -8,14 +8,19 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from bmadweb import crypto
 from bmadweb.audit import audit_payload
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
 from projects.models import SECRET_FIELDS, SyncStatus
-from projects.permissions import get_project_for_user, user_can
+from projects.permissions import (
+    get_project_for_user,
+    methods_after_lookup,
+    require_post_after_lookup,
+    user_can,
+)
 from projects.presenters import items_by_state
 from projects.roles import Perm, Role
 from projects.selectors import dashboard_projects, manifest_latest, members_of
@@ -79,7 +84,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@methods_after_lookup("GET", "POST")
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     form = forms.ProjectSettingsForm(request.POST or None, instance=project)
@@ -103,7 +108,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@methods_after_lookup("GET", "POST")
 def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     form = forms.CredentialsForm(request.POST or None, project=project)
@@ -162,7 +167,7 @@ def project_webhook(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def webhook_regenerate(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     secret = services.webhook_secret_regenerate(actor=request.user, project=project)
@@ -172,7 +177,7 @@ def webhook_regenerate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@methods_after_lookup("GET", "POST")
 def member_list(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     form = forms.MemberForm(request.POST or None)
@@ -200,7 +205,7 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     membership = project.memberships.filter(pk=membership_id).first()
@@ -223,7 +228,7 @@ def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@methods_after_lookup("GET", "POST")
 def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     form = forms.ConfirmDeleteForm(request.POST or None, project=project)

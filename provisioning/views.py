@@ -7,9 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
-from projects.permissions import get_project_for_user, user_can
+from projects.permissions import get_project_for_user, require_post_after_lookup, user_can
 from projects.presenters import plan_rows
 from projects.roles import Perm
 from provisioning import services
@@ -53,7 +52,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         kind = RunKind(request.POST.get("kind", ""))
@@ -102,7 +101,7 @@ def run_live(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def run_approve(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     run = _run(slug, run_id, request, Perm.APPROVE)
     try:
@@ -114,7 +113,7 @@ def run_approve(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def run_cancel(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     run = _run(slug, run_id, request, Perm.APPROVE)
     try:

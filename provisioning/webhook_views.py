@@ -18,7 +18,7 @@ from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from projects.permissions import get_project_for_user
+from projects.permissions import get_project_for_user, require_post_after_lookup
 from projects.roles import Perm
 from provisioning.models import WebhookOutcome
 from provisioning.webhooks import (
@@ -74,7 +74,7 @@ def webhook_receive_view(
 
 
 @login_required
-@require_POST
+@require_post_after_lookup
 def delivery_replay(request: HttpRequest, slug: str, delivery_id: int) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
     delivery = delivery_for(project=project, delivery_pk=delivery_id)

@@ -196,7 +196,14 @@ def _check_unseen(
     data = POST_DATA.get(route.name or "")
     got = _request(client, method, seen, data)
     missing = _request(client, method, unseen, data)
-    not_served = got.status_code == 405 and method not in got.get("Allow", "")
+    # A 405 that a missing object gets too reveals nothing outside a project
+    # (/account/tokens/<id>/revoke/) or inside the caller's own project (strict=False);
+    # under someone else's /p/<slug>/ the project lookup comes first: always 404.
+    not_served = (
+        got.status_code == 405
+        and method not in got.get("Allow", "")
+        and ("slug" not in route.kwargs or not strict)
+    )
     allowed = {404} if strict else {404, 302}
     if got.status_code != missing.status_code:
         return f"{method} {seen} → {got.status_code}, but a missing object → {missing.status_code}"

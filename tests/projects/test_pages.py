@@ -371,3 +371,16 @@ def test_dashboard_pages_through_many_projects(client, viewer, local_repo_dir):
     second = client.get(url("projects:project-list"), {"page": 2}).content.decode()
     assert first_of_page_two in second
     assert "P000" not in second
+
+
+@pytest.mark.parametrize(
+    "name", ["projects:manifest-validate", "projects:webhook-regenerate", "provisioning:run-create"]
+)
+def test_wrong_method_on_a_post_route_is_404_to_outsiders_and_405_to_members(
+    client, project, viewer, outsider, name
+):
+    path = url(name, slug=project.slug)
+    client.force_login(outsider)
+    assert client.get(path).status_code == 404
+    client.force_login(viewer)
+    assert client.get(path).status_code == 405
