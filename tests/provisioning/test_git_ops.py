@@ -11,6 +11,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,20 +120,31 @@ def remote(tmp_path: Path) -> Path:
     return make_remote(tmp_path / "remotes", {"README.md": "hello\n", "docs/a.txt": "a\n"})
 
 
+def commit(cloned: ClonedRepo, policy: GitPolicy, **fields: Any) -> str:
+    """commit_all with plain test values for every field not given."""
+    values: dict[str, Any] = {
+        "branch": BRANCH,
+        "message": "m",
+        "run_id": "r",
+        "author_name": "a",
+        "author_email": "a@example.org",
+        "date": DATE,
+    }
+    return commit_all(cloned, **(values | fields), policy=policy)
+
+
 def clone_and_commit(
     remote: Path, dest: Path, policy: GitPolicy, *, message: str = "Provision BMAD"
 ) -> ClonedRepo:
     cloned = clone(str(remote), dest, branch="main", policy=policy)
     safe_write(cloned.path, "_bmad/custom/bmadweb.lock", "lock\n", policy=policy)
-    commit_all(
+    commit(
         cloned,
-        branch=BRANCH,
+        policy,
         message=message,
         run_id="run-1",
         author_name="bmadweb",
         author_email="bmadweb@example.org",
-        date=DATE,
-        policy=policy,
     )
     return cloned
 
@@ -198,15 +210,14 @@ def test_direct_push_fast_forwards_main_only_from_the_expected_commit(
     base = ref_sha(remote, "main")
     cloned = clone(str(remote), tmp_path / "c", branch="main", policy=policy)
     safe_write(cloned.path, "new.txt", "x\n", policy=policy)
-    sha = commit_all(
+    sha = commit(
         cloned,
+        policy,
         branch=None,
         message="Direct",
         run_id="run-2",
         author_name="bmadweb",
         author_email="b@example.org",
-        date=DATE,
-        policy=policy,
     )
     with pytest.raises(GitDiverged):
         push_default(
@@ -235,16 +246,7 @@ def test_remote_head_reads_one_exact_branch(remote: Path, policy: GitPolicy) -> 
 def test_commit_without_changes_says_so(tmp_path: Path, remote: Path, policy: GitPolicy) -> None:
     cloned = clone(str(remote), tmp_path / "c", branch="main", policy=policy)
     with pytest.raises(NothingToCommit):
-        commit_all(
-            cloned,
-            branch=BRANCH,
-            message="m",
-            run_id="r",
-            author_name="a",
-            author_email="a@example.org",
-            date=DATE,
-            policy=policy,
-        )
+        commit(cloned, policy)
 
 
 def test_commit_dates_keep_their_offset_and_must_be_aware(
@@ -252,11 +254,9 @@ def test_commit_dates_keep_their_offset_and_must_be_aware(
 ) -> None:
     cloned = clone(str(remote), tmp_path / "c", branch="main", policy=policy)
     safe_write(cloned.path, "x", "x", policy=policy)
-    kwargs = {"branch": BRANCH, "message": "m", "run_id": "r", "author_name": "a"}
     with pytest.raises(InvalidInput, match="timezone"):
-        commit_all(cloned, **kwargs, author_email="a@x.org", date=datetime(2025, 1, 1))  # type: ignore[arg-type]
-    paris = datetime(2025, 1, 1, 10, tzinfo=timezone(timedelta(hours=1)))
-    commit_all(cloned, **kwargs, author_email="a@x.org", date=paris, policy=policy)  # type: ignore[arg-type]
+        commit(cloned, policy, date=datetime(2025, 1, 1))
+    commit(cloned, policy, date=datetime(2025, 1, 1, 10, tzinfo=timezone(timedelta(hours=1))))
     assert run_git(cloned.path, "show", "-s", "--format=%ad", "--date=raw") == "1735722000 +0100"
 
 
@@ -380,16 +380,7 @@ def test_injection_strings_as_branches_are_rejected(
         with pytest.raises(InvalidInput):
             clone(str(remote), tmp_path / "c2", branch=text, policy=policy)
         with pytest.raises(InvalidInput):
-            commit_all(
-                cloned,
-                branch=text,
-                message="m",
-                run_id="r",
-                author_name="a",
-                author_email="a@example.org",
-                date=DATE,
-                policy=policy,
-            )
+            commit(cloned, policy, branch=text)
         with pytest.raises(InvalidInput):
             push_branch(cloned, str(remote), text, credentials=None, policy=policy)
         with pytest.raises(InvalidInput):
@@ -402,10 +393,7 @@ def test_injection_strings_as_branches_are_rejected(
                 policy=policy,
             )
         with pytest.raises(InvalidInput):
-            commit_all(
-                cloned, branch=BRANCH, message="m", run_id=text, author_name="a",
-                author_email="a@example.org", date=DATE, policy=policy,
-            )  # fmt: skip
+            commit(cloned, policy, run_id=text)
     assert_no_canary(armed)
     assert run_git(remote, "for-each-ref", "--format=%(refname)") == "refs/heads/main"
 
@@ -419,15 +407,14 @@ def test_injection_strings_as_identity_message_and_paths_are_plain_data(
         rel = text.lstrip("/")
         written = safe_write(cloned.path, rel, text, policy=policy)
         assert written.is_relative_to(cloned.path)
-        commit_all(
+        commit(
             cloned,
+            policy,
             branch=f"bmadweb/demo/run-{number}",
             message=text,
             run_id=f"run-{number}",
             author_name=text,
             author_email=text,
-            date=DATE,
-            policy=policy,
         )
         author = run_git(cloned.path, "show", "-s", "--format=%an|%ae|%s")
         assert author == f"{text}|{text}|{text}"
@@ -447,16 +434,7 @@ def test_identity_with_newlines_or_brackets_is_refused_and_config_unchanged(
     safe_write(cloned.path, "x", "x", policy=policy)
     for author_name, author_email in ((name, "a@example.org"), ("a", name)):
         with pytest.raises(InvalidInput):
-            commit_all(
-                cloned,
-                branch=BRANCH,
-                message="m",
-                run_id="r",
-                author_name=author_name,
-                author_email=author_email,
-                date=DATE,
-                policy=policy,
-            )
+            commit(cloned, policy, author_name=author_name, author_email=author_email)
     assert (cloned.path / ".git" / "config").read_bytes() == config
     assert head_sha(cloned) == cloned.head_sha
     with pytest.raises(InvalidInput):
@@ -542,16 +520,7 @@ def test_hostile_repo_clone_commit_push_runs_nothing(
     assert list((cloned.path / "sub").iterdir()) == []
     assert (cloned.path / "README.md").read_text() == "hostile\n"
     safe_write(cloned.path, "new.md", "new\n", policy=policy)
-    commit_all(
-        cloned,
-        branch=BRANCH,
-        message="m",
-        run_id="r",
-        author_name="a",
-        author_email="a@example.org",
-        date=DATE,
-        policy=policy,
-    )
+    commit(cloned, policy)
     push_branch(cloned, str(hostile), BRANCH, credentials=None, policy=policy)
     assert commit_count(hostile, BRANCH) == commit_count(hostile, "main") + 1
     assert_no_canary(armed)
