@@ -40,16 +40,20 @@ def scrub(text: str) -> str:
 
 
 class ScrubSecretsFilter(logging.Filter):
+    """Replace the record's message with its scrubbed rendering, traceback and stack
+    included, so no handler can print the raw text."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a malformed call: the handler reports it (handleError)
         if record.exc_info and record.exc_info[1] is not None:
-            # Render the traceback now, scrubbed, so no handler prints the raw one.
-            formatted = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = scrub(formatted)
-            record.exc_info = None
-            record.msg = f"{record.msg}\n{record.exc_text}"
-            record.exc_text = None
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, None
+        # The rendered text replaces msg and args: a "%" in a traceback or secret must
+        # not be formatted a second time.
+        record.msg, record.args = scrub(message), None
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
