@@ -16,10 +16,16 @@ from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from provisioning import git_ops
 from provisioning.models import ACTIVE_STATUSES, LogLevel, Run
+from provisioning.runtime import run_log
 
 logger = logging.getLogger(__name__)
 RETRY_INTERVALS = [10, 30, 90]
+
+# Job id of runs executed in the calling process (CLI --wait): the reconciler judges them
+# by their heartbeat alone and never enqueues them.
+INLINE_JOB = "inline"
 
 
 class QueueUnavailable(Exception):
@@ -53,8 +59,6 @@ def run_enqueue(*, run_id: int) -> bool:
         )
     except (redis.RedisError, OSError):
         Run.objects.filter(pk=run_id, job_id=job_id).update(job_id="")
-        from provisioning.runtime import run_log
-
         run = Run.objects.get(pk=run_id)
         run_log(
             run,
@@ -69,7 +73,7 @@ def run_enqueue(*, run_id: int) -> bool:
 
 def run_job(run_id: int) -> None:
     """RQ job: advance one run (unless the run has been handed to another job since)."""
-    from provisioning.services import run_execute
+    from provisioning.services import run_execute  # services enqueues through this module
 
     job = get_current_job()
     run_execute(run_id=run_id, job_id=job.id if job is not None else None)
@@ -78,8 +82,7 @@ def run_job(run_id: int) -> None:
 def reconcile_job() -> list[int]:
     """RQ job (scheduled): resume runs whose job was lost, and free the disk of clones
     that killed workers left behind (older than two job timeouts, so none in use)."""
-    from provisioning import git_ops
-    from provisioning.services import runs_reconcile
+    from provisioning.services import runs_reconcile  # services enqueues through this module
 
     git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
     return runs_reconcile()
@@ -89,7 +92,7 @@ def job_is_alive(job_id: str) -> bool:
     """False when the job is gone, finished or failed (its run was abandoned)."""
     if not job_id:
         return False
-    if job_id == "inline":
+    if job_id == INLINE_JOB:
         return True  # executed by a CLI process: only its heartbeat tells
     try:
         job = Job.fetch(job_id, connection=django_rq.get_connection("default"))

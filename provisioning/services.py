@@ -23,6 +23,7 @@ from bmadweb.audit import audit_record
 from bmadweb.logscrub import scrub
 from projects.models import Project
 from projects.selectors import manifest_latest
+from provisioning.jobs import INLINE_JOB, job_is_alive, run_enqueue
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -37,11 +38,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     Actor = User | AnonymousUser | None
-
-
-# Job id of runs executed in the calling process (CLI --wait): the reconciler judges them
-# by their heartbeat alone and never enqueues them.
-INLINE_JOB = "inline"
 
 
 class RunError(Exception):
@@ -110,8 +106,6 @@ def run_create(
             )
             _audit_transition(run, "create", actor, trigger=str(trigger))
             if enqueue:
-                from provisioning.jobs import run_enqueue
-
                 transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     except IntegrityError:
         active = Run.objects.filter(project=project, status__in=ACTIVE_STATUSES).first()
@@ -152,8 +146,6 @@ def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
     run_log(run, f"Approved by {run.approved_by or 'system'}; applying.")
     _audit_transition(run, "approve", actor)
     if enqueue:
-        from provisioning.jobs import run_enqueue
-
         transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     return run
 
@@ -209,7 +201,7 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         Run.objects.filter(pk=run.pk).update(attempts=run.attempts, heartbeat=timezone.now())
     else:
         return  # finished or waiting for approval: nothing to do
-    from provisioning import execution
+    from provisioning import execution  # imports this module: the phases need its errors
 
     try:
         if phase == "plan":
@@ -220,21 +212,22 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         _retry_or_fail(run, str(exc))
         raise
     except RunFailed as exc:
-        _finish(run, RunStatus.FAILED, reason=str(exc))
+        run_finish(run, RunStatus.FAILED, reason=str(exc))
     except Exception as exc:
         run_log(run, "Unexpected error:\n" + scrub(traceback.format_exc()), LogLevel.ERROR)
-        _finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
+        run_finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
 
 
 def _retry_or_fail(run: Run, reason: str) -> None:
     run.refresh_from_db()
     if run.attempts >= settings.RUN_MAX_ATTEMPTS:
-        _finish(run, RunStatus.FAILED, reason=f"{reason} (gave up after {run.attempts} tries)")
+        run_finish(run, RunStatus.FAILED, reason=f"{reason} (gave up after {run.attempts} tries)")
         raise RunFailed(reason)
     run_log(run, f"{reason}; will retry.", LogLevel.WARNING)
 
 
-def _finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
+def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
+    """End an active run in `status` (no-op if another process finished it first)."""
     moved = _transition(
         run,
         status,
@@ -248,11 +241,6 @@ def _finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) 
     if reason:
         run_log(run, reason, LogLevel.ERROR if status != RunStatus.NO_CHANGES else LogLevel.INFO)
     _audit_transition(run, status.value, reason=reason[:500])
-
-
-def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
-    """Public for the execution module: end a run in `status`."""
-    _finish(run, status, reason=reason, **fields)
 
 
 def run_wait_for_approval(run: Run) -> None:
@@ -280,8 +268,6 @@ def runs_reconcile(*, stale_after: timedelta | None = None) -> list[int]:
     after the last attempt). Idempotent and safe to run concurrently: every hand-over is
     a compare-and-set on the run's job id. Returns the ids of the runs it touched.
     """
-    from provisioning.jobs import run_enqueue
-
     stale_after = (
         stale_after if stale_after is not None else timedelta(seconds=settings.RUN_STALE_SECONDS)
     )
@@ -295,7 +281,7 @@ def runs_reconcile(*, stale_after: timedelta | None = None) -> list[int]:
             continue
         if run.attempts >= settings.RUN_MAX_ATTEMPTS:
             touched.append(run.pk)
-            _finish(
+            run_finish(
                 run,
                 RunStatus.FAILED,
                 reason=f"The worker stopped during the run {run.attempts} times; giving up.",
@@ -320,8 +306,6 @@ def _abandoned(run: Run, cutoff: datetime) -> bool:
     """A queued run waits for its job however long the queue is (its job was given to it
     before `cutoff`: not one being enqueued right now); a started run, or one executed
     inline by the CLI, must also show progress since `cutoff`."""
-    from provisioning.jobs import job_is_alive
-
     alive = job_is_alive(run.job_id)
     fresh = (run.heartbeat or run.created) > cutoff
     if run.status == RunStatus.QUEUED and run.job_id != INLINE_JOB:
