@@ -10,16 +10,7 @@ from django.contrib.auth.models import Group
 
 from projects.models import SECRET_FIELDS, Project
 from projects.roles import ROLE_HELP, Role
-
-SETTINGS_FIELDS = [
-    "name",
-    "repo_url",
-    "default_branch",
-    "forge_kind",
-    "forge_api_url",
-    "push_mode",
-    "require_approval",
-]
+from projects.services import EDITABLE_FIELDS
 
 
 class ProjectCreateForm(forms.ModelForm):
@@ -51,7 +42,7 @@ class ProjectCreateForm(forms.ModelForm):
 class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = SETTINGS_FIELDS
+        fields = list(EDITABLE_FIELDS)
         widgets = {"repo_url": forms.TextInput(attrs={"spellcheck": "false"})}
 
 

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from projects.models import ManifestRevision, Membership, Project
-from projects.roles import Perm, Role
+from projects.roles import Perm
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -34,15 +34,6 @@ def manifest_latest(project: Project) -> ManifestRevision | None:
 
 def members_of(project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user", "group").order_by("role", "id")
-
-
-def roles_of_user(project: Project, user: User) -> set[Role]:
-    """Roles `user` holds on `project`, directly or through one of their groups."""
-    rows = Membership.objects.filter(
-        Q(user=user) | Q(group__in=user.groups.all()),
-        project=project,
-    ).values_list("role", flat=True)
-    return {Role(r) for r in rows}
 
 
 def dashboard_projects(

@@ -95,7 +95,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         services.project_update(
             actor=request.user,
             project=project,
-            **{f: form.cleaned_data[f] for f in forms.SETTINGS_FIELDS},
+            **{f: form.cleaned_data[f] for f in services.EDITABLE_FIELDS},
         )
         messages.success(request, "Settings saved.")
         return redirect("projects:project-settings", slug=project.slug)

@@ -9,7 +9,6 @@ from django.core.management import call_command
 
 from projects.models import Project
 from projects.roles import Role
-from projects.selectors import roles_of_user
 from tests.repos import remote_branches, remote_commits
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +29,7 @@ def test_seed_creates_accounts_project_and_bare_repo_once(settings, tmp_path, dj
     assert admin.is_superuser
     assert not lead.is_staff
     project = Project.objects.get(slug="healthai")
-    assert roles_of_user(project, lead) == {Role.OWNER}
+    assert {m.role for m in project.memberships.filter(user=lead)} == {Role.OWNER}
     assert project.revisions.count() == 1
     bare = tmp_path / "demo" / "healthai.git"
     assert remote_branches(bare) == ["main"]
