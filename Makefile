@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 MANAGE := $(UV) run --frozen python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck check deps browsers clean-var
+.PHONY: run test lint typecheck check deps clean-var
 
 var/tools/bin/uv:
 	@mkdir -p var
