@@ -28,10 +28,6 @@ RETRY_INTERVALS = [10, 30, 90]
 INLINE_JOB = "inline"
 
 
-class QueueUnavailable(Exception):
-    """Redis cannot be reached; the run stays queued and starts when it is back."""
-
-
 def run_enqueue(*, run_id: int) -> bool:
     """Enqueue the job for `run_id` exactly once.
 
@@ -106,27 +102,3 @@ def job_is_alive(job_id: str) -> bool:
         JobStatus.SCHEDULED,
         JobStatus.DEFERRED,
     )
-
-
-PING_TIMEOUT_S = 1.0
-
-
-def queue_ping() -> bool:
-    """True when Redis answers; False within about PING_TIMEOUT_S when it is down or stuck.
-
-    Uses its own short-lived connection with tight timeouts, whatever the queue's own
-    connection settings are, so a health check never hangs.
-    """
-    pool = django_rq.get_connection("default").connection_pool
-    kwargs = {
-        **pool.connection_kwargs,
-        "socket_timeout": PING_TIMEOUT_S,
-        "socket_connect_timeout": PING_TIMEOUT_S,
-    }
-    probe = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
-    try:
-        return bool(redis.Redis(connection_pool=probe).ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        probe.disconnect()

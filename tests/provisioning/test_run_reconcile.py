@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from provisioning import services
-from provisioning.jobs import queue_ping
 from provisioning.models import Run, RunKind, RunStatus
 
 pytestmark = pytest.mark.django_db
@@ -133,23 +131,6 @@ def test_cli_json_output_names_the_unavailable_queue(
         _, out = _bmad("provision", "--project", "healthai", "--format", "json")
     data = json.loads(out)
     assert (data["queue"], data["run"]["status"]) == ("unavailable", "queued")
-
-
-def test_queue_ping_is_true_when_redis_answers(redis_conn):
-    assert queue_ping() is True
-
-
-def test_queue_ping_is_false_at_once_when_redis_refuses(redis_down):
-    started = time.monotonic()
-    assert queue_ping() is False
-    assert time.monotonic() - started < 0.5
-
-
-def test_queue_ping_is_false_within_a_second_when_redis_hangs(stuck_redis_url):
-    with override_settings(RQ_QUEUES={"default": {"URL": stuck_redis_url}}):
-        started = time.monotonic()
-        assert queue_ping() is False
-        assert time.monotonic() - started < 1.5
 
 
 def test_queue_connection_from_settings_gives_up_on_a_stuck_redis(stuck_redis_url, tmp_path):
