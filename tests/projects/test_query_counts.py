@@ -91,3 +91,29 @@ def test_run_list_queries_do_not_grow_with_the_number_of_runs(owner: Any) -> Non
     many = queries()
     repeated = (Counter(many) - Counter(one)).most_common(3)
     assert len(many) == len(one), f"{len(one)} queries for 1 run, {len(many)}: {repeated}"
+
+
+def _page_queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_member_and_audit_pages_do_not_grow_with_their_rows(
+    owner: Any, django_user_model: Any
+) -> None:
+    from bmadweb.audit import audit_record
+
+    (project,) = _projects_with_runs(owner, 0, 1)
+    client = Client()
+    client.force_login(owner)
+    audit_record(action="test.row", actor=owner, project=project)
+    members, audit = f"/p/{project.slug}/members/", f"/p/{project.slug}/audit/"
+    _page_queries(client, members)  # warm the per-process caches (content types)
+    before = _page_queries(client, members), _page_queries(client, audit)
+    for i in range(20):
+        user = django_user_model.objects.create_user(f"member{i}")
+        Membership.objects.create(project=project, user=user, role=Role.VIEWER)
+        audit_record(action="test.row", actor=user, project=project, payload={"i": i})
+    assert (_page_queries(client, members), _page_queries(client, audit)) == before
