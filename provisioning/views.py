@@ -13,7 +13,7 @@ from projects.presenters import plan_rows
 from projects.roles import Perm
 from provisioning import services
 from provisioning.models import Run, RunKind, RunStatus
-from provisioning.selectors import runs_for
+from provisioning.selectors import run_log_entries, runs_for
 
 KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
 
@@ -80,7 +80,7 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
         "project": run.project,
         "run": run,
         "plan_rows": plan_rows(run.plan),
-        "log": list(run.log_entries.all()[:2000]),
+        "log": run_log_entries(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,
         "can_manage": user_can(request.user, run.project, Perm.MANAGE),

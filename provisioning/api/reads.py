@@ -12,8 +12,6 @@ from projects.selectors import manifest_latest
 from provisioning.engine.manifest import Manifest, load_manifest
 from provisioning.models import FINISHED_STATUSES, Run, RunKind
 
-LOG_ENTRIES_MAX = 2000
-
 # Worst first: the state a skill shows when its files disagree.
 STATE_ORDER = (
     "conflict",
@@ -25,30 +23,6 @@ STATE_ORDER = (
     "up-to-date",
 )
 NOT_ANALYSED = "not-analysed"
-
-
-def runs_for_project(project: Project, *, kind: str | None, status: str | None) -> QuerySet[Run]:
-    runs = project.runs.select_related("actor", "manifest_revision").order_by("-created", "-pk")
-    if kind:
-        runs = runs.filter(kind=kind)
-    if status:
-        runs = runs.filter(status=status)
-    return runs
-
-
-def run_for_project(project: Project, run_id: int) -> Run | None:
-    return (
-        Run.objects.select_related("project", "approved_by", "manifest_revision")
-        .filter(project=project, pk=run_id)
-        .first()
-    )
-
-
-def run_log_entries(run: Run) -> list[Any]:
-    """The run's log, oldest first, capped to its last LOG_ENTRIES_MAX lines."""
-    newest = list(run.log_entries.order_by("-id")[:LOG_ENTRIES_MAX])
-    newest.reverse()
-    return newest
 
 
 def report_run_latest(project: Project) -> Run | None:

@@ -9,7 +9,6 @@ from ninja import Path, Query, Router, Status
 
 from projects.roles import Perm
 from provisioning import services
-from provisioning.api import reads
 from provisioning.api.auth import READ, RUN
 from provisioning.api.common import api_user, page, project_for, run_dict
 from provisioning.api_schemas import (
@@ -23,6 +22,7 @@ from provisioning.api_schemas import (
     responses,
 )
 from provisioning.models import Run, RunKind, RunTrigger
+from provisioning.selectors import run_log_entries, runs_for
 
 router = Router(tags=["runs"])
 
@@ -64,7 +64,11 @@ class RunRefused(Exception):
 
 
 def _run_or_404(project: Any, run_id: int) -> Run:
-    run = reads.run_for_project(project, run_id)
+    run = (
+        Run.objects.select_related("project", "approved_by", "manifest_revision")
+        .filter(project=project, pk=run_id)
+        .first()
+    )
     if run is None:
         raise Http404("No such run in this project.")
     return run
@@ -80,7 +84,7 @@ def _detail(run: Run) -> dict[str, Any]:
         "attempts": run.attempts,
         "plan": plan,
         "diff": run.diff,
-        "log": reads.run_log_entries(run),
+        "log": run_log_entries(run),
     }
 
 
@@ -98,7 +102,8 @@ def workflow_list(request: HttpRequest) -> list[dict[str, str]]:
 def run_list(request: HttpRequest, slug: str, query: Query[RunQuery]) -> dict[str, Any]:
     """The project's runs, newest first, optionally filtered by kind and status."""
     project = project_for(request, slug)
-    runs = reads.runs_for_project(project, kind=query.kind, status=query.status)
+    runs = runs_for(project, kind=query.kind, status=query.status)
+    runs = runs.select_related("manifest_revision")
     return page(runs, query, run_dict)
 
 
