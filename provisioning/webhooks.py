@@ -311,7 +311,7 @@ def _duplicate(inc: _Incoming) -> WebhookResult:
         200,
         keep_body=False,
         duplicate=True,
-        run=original.run if original else None,
+        run_id=original.run_id if original else None,
     )
 
 
