@@ -40,8 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from provisioning import safe_paths
-from provisioning.safe_paths import UnsafePath
+from provisioning.engine import fsafe
+from provisioning.engine.paths import UnsafePathError as UnsafePath
 from provisioning.urlpolicy import CheckedUrl, Resolver, check_repo_url, resolve_host
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "safe_write",
     "scrub",
     "temp_workdir",
+    "tracked_symlinks",
     "validate_base_branch",
     "validate_branch_name",
 ]
@@ -877,20 +878,21 @@ def safe_write(
 ) -> Path:
     """Write ``content`` to ``root/rel`` without following any symlink, including the
     ones git records in the index but checked out as plain files (``core.symlinks=false``).
-    See :func:`provisioning.safe_paths.write_file` for every refusal (:class:`UnsafePath`).
+    See :func:`provisioning.engine.fsafe.write_path` for every refusal (:class:`UnsafePath`).
     """
-    links = _tracked_symlinks(Path(os.path.realpath(root)), policy or GitPolicy())
-    return safe_paths.write_file(root, rel, content, tracked_symlinks=links)
+    return fsafe.write_path(root, rel, content, tracked_symlinks=tracked_symlinks(root, policy))
 
 
 def safe_delete(root: StrPath, rel: str, *, policy: GitPolicy | None = None) -> bool:
     """Delete the plain file ``root/rel`` (False if absent) with the same refusals."""
-    links = _tracked_symlinks(Path(os.path.realpath(root)), policy or GitPolicy())
-    return safe_paths.delete_file(root, rel, tracked_symlinks=links)
+    return fsafe.delete_path(root, rel, tracked_symlinks=tracked_symlinks(root, policy))
 
 
-def _tracked_symlinks(root: Path, policy: GitPolicy) -> frozenset[str]:
-    """Paths git records as symlinks (mode 120000) in ``root``'s index, if it has one."""
+def tracked_symlinks(repo: StrPath | ClonedRepo, policy: GitPolicy | None = None) -> frozenset[str]:
+    """Paths git records as symlinks (mode 120000) in the index, if there is one; pass
+    them to every write in the clone (``core.symlinks=false`` checks them out as files)."""
+    root = Path(os.path.realpath(repo.path if isinstance(repo, ClonedRepo) else repo))
+    policy = policy or GitPolicy()
     index = root / ".git" / "index"
     try:
         info = os.stat(index, follow_symlinks=False)

@@ -10,6 +10,7 @@ without ever following a symlink (every parent is opened with O_NOFOLLOW).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -201,20 +202,22 @@ class ApplyResult:
     skipped: tuple[str, ...]
 
 
-def apply_plan(root: Path, plan: Plan) -> ApplyResult:
+def apply_plan(root: Path, plan: Plan, *, tracked_symlinks: Collection[str] = ()) -> ApplyResult:
     """Write the plan's changes under `root`. Every target is checked before the first
-    write, so an unsafe path (UnsafePathError) leaves the repository untouched."""
+    write, so an unsafe path (UnsafePathError) leaves the repository untouched.
+    `tracked_symlinks`: the paths git records as symlinks (see `fsafe`), refused too."""
+    links = tracked_symlinks
     for op in plan.changes:
-        check_writable(root, op.path)
+        check_writable(root, op.path, tracked_symlinks=links)
     written: list[str] = []
     deleted: list[str] = []
     ordered = sorted(plan.changes, key=lambda op: op.path == LOCK_PATH)  # lock last
     for op in ordered:
         if op.kind is OpKind.DELETE:
-            delete_file(root, op.path)
+            delete_file(root, op.path, tracked_symlinks=links)
             deleted.append(op.path)
         elif op.content is not None:
-            write_file(root, op.path, op.content)
+            write_file(root, op.path, op.content, tracked_symlinks=links)
             written.append(op.path)
     skipped = tuple(op.path for op in plan.operations if op.kind is OpKind.SKIP)
     return ApplyResult(tuple(written), tuple(deleted), skipped)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from provisioning import git_ops
+from provisioning.engine.plan import Operation, OpKind, Plan, apply_plan
 from provisioning.git_ops import (
     ClonedRepo,
     Credentials,
@@ -40,6 +41,7 @@ from provisioning.git_ops import (
     safe_write,
     scrub,
     temp_workdir,
+    tracked_symlinks,
     validate_base_branch,
     validate_branch_name,
 )
@@ -609,6 +611,14 @@ def test_symlinks_in_a_cloned_repo_make_writes_unsafe(
             safe_write(cloned.path, rel, "pwned", policy=policy)
     with pytest.raises(UnsafePath):
         safe_delete(cloned.path, "SKILL.md", policy=policy)
+    # The engine's plan writer refuses them too once told which paths git records as links.
+    links = tracked_symlinks(cloned, policy)
+    assert links == {".claude/skills", "SKILL.md"}
+    link_text = (cloned.path / "SKILL.md").read_text()
+    update = Plan((Operation(OpKind.UPDATE, "SKILL.md", "r", "pwned\n"),))
+    with pytest.raises(UnsafePath, match="is a symlink in the repository"):
+        apply_plan(cloned.path, update, tracked_symlinks=links)
+    assert (cloned.path / "SKILL.md").read_text() == link_text
     assert_outside_untouched(outside)
 
 

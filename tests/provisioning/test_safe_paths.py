@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioning.safe_paths import UnsafePath, delete_file, write_file
+from provisioning.engine.fsafe import delete_path as delete_file
+from provisioning.engine.fsafe import write_path as write_file
+from provisioning.engine.paths import UnsafePathError as UnsafePath
 
 _PIECES = st.sampled_from(
     ["a", "b", "..", ".", "", "/", ".git", ".GIT", "link", "x\x00", "\\", "git~1", "-uX", "é"]
