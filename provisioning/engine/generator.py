@@ -49,11 +49,6 @@ class GeneratedFile:
     kind: str  # "skill", "skill-config", "agent-registration", "customization", "integration"
     edit: TomlEdit | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def in_place(self) -> bool:
-        """True for team-edited files that are edited rather than replaced."""
-        return self.edit is not None
-
     def render(self, current: str | None, previous: str | None = None) -> str:
         """The text this file should have, given its current and last-written text."""
         return self.edit.render(current, previous) if self.edit else self.content
