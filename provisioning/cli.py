@@ -134,11 +134,11 @@ def _engine(
 def _engine_on(mode: str, root: Path, manifest: Manifest, revision: str) -> Outcome:
     analysis, plan = plan_repo(root, manifest, manifest_revision=revision)
     report = report_to_dict(analysis.report)
-    data = {**report, **({"plan": plan_to_dict(plan)} if mode != "analyze" else {})}
-    data["operations"] = plan_to_dict(plan)["operations"] if mode != "analyze" else []
     if mode == "analyze":
         code = EXIT_OK if report["status"] == "in_sync" else EXIT_DRIFT
-        return Outcome(code, data, render_report(report))
+        return Outcome(code, {**report, "operations": []}, render_report(report))
+    planned = plan_to_dict(plan)
+    data = {**report, "plan": planned, "operations": planned["operations"]}
     code = EXIT_OK if not plan.changes else EXIT_DRIFT
     if mode == "diff":
         return Outcome(code, data, plan_diff(plan) or "No changes.")
