@@ -186,9 +186,12 @@ def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
     """Write the files, commit and push; the commit id is recorded before the push so a
     retry can recognise its own commit."""
     try:
-        result = apply_plan(cloned.path, plan)
+        # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
+        result = apply_plan(
+            cloned.path, plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, git_policy())
+        )
     except UnsafePathError as exc:
-        raise RunFailed(f"unsafe path: {exc}") from None
+        raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
     run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
     direct = run.project.push_mode == PushMode.DIRECT
     branch = _target_branch(run)
