@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from bmadweb import crypto
 from projects.roles import Role
-from projects.validators import validate_repo_url
+from projects.validators import validate_forge_api_url, validate_repo_url
 
 BRANCH_VALIDATOR = RegexValidator(
     r"^(?!-)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,100}(?<![/.])$",
@@ -67,6 +67,7 @@ class Project(models.Model):
     forge_api_url = models.URLField(
         "forge API URL",
         blank=True,
+        validators=[validate_forge_api_url],
         help_text="Only for self-hosted GitLab/Gitea; empty uses the public service.",
     )
     push_mode = models.CharField(max_length=16, choices=PushMode, default=PushMode.PULL_REQUEST)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -15,6 +18,36 @@ def validate_repo_url(value: str) -> None:
     """
     try:
         check_repo_url(value, allow_local=settings.ALLOW_LOCAL_REPOS)
+    except UrlPolicyError as exc:
+        raise ValidationError(
+            "%(message)s (rule: %(rule)s)",
+            code=f"url_{exc.rule}",
+            params={"message": exc.message, "rule": exc.rule},
+        ) from None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def validate_forge_api_url(value: str) -> None:
+    """The forge API receives the project's forge token: same address policy as clones
+    (https, public addresses only). A loopback http(s) URL is accepted only where local
+    repositories are (development and tests, e.g. a local forge stand-in)."""
+    if not value:
+        return
+    parts = urlsplit(value)
+    if (
+        settings.ALLOW_LOCAL_REPOS
+        and parts.scheme in ("http", "https")
+        and _is_loopback(parts.hostname or "")
+    ):
+        return
+    try:
+        check_repo_url(value, allow_local=False)
     except UrlPolicyError as exc:
         raise ValidationError(
             "%(message)s (rule: %(rule)s)",

@@ -6,8 +6,10 @@ from pathlib import PurePosixPath
 from typing import cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from projects.models import ForgeKind, Project, PushMode
+from projects.validators import validate_forge_api_url
 from provisioning import forges
 from provisioning.models import Run
 from provisioning.runtime import forge_token_for, run_log
@@ -38,6 +40,10 @@ def _forge_repo(project: Project) -> forges.ForgeRepo:
     no owner/name in its URL: it needs the forge API URL, and its last two folders name
     it there (``/srv/git/team/app.git`` → ``team/app``).
     """
+    try:  # checked again now: the address a token goes to must pass today's policy
+        validate_forge_api_url(project.forge_api_url)
+    except ValidationError as exc:
+        raise forges.ForgeError(f"the forge API URL is not allowed: {exc.messages[0]}") from None
     url = project.repo_url
     if settings.ALLOW_LOCAL_REPOS and url.startswith(("/", "file:///")):
         if not project.forge_api_url:

@@ -384,3 +384,32 @@ def test_wrong_method_on_a_post_route_is_404_to_outsiders_and_405_to_members(
     assert client.get(path).status_code == 404
     client.force_login(viewer)
     assert client.get(path).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "http://169.254.169.254/latest",
+        "https://10.0.0.5/api/v4",
+        "https://127.1/api",
+        "ftp://gitlab.example.com/",
+    ],
+)
+def test_forge_api_url_must_pass_the_address_policy(client, project, owner, api_url, settings):
+    settings.ALLOW_LOCAL_REPOS = False
+    client.force_login(owner)
+    response = client.post(
+        url("projects:project-settings", slug=project.slug),
+        {
+            "name": project.name,
+            "repo_url": "https://github.com/acme/healthai.git",
+            "default_branch": "main",
+            "forge_kind": "gitlab",
+            "forge_api_url": api_url,
+            "push_mode": "pull_request",
+        },
+    )
+    assert response.status_code == 200
+    assert "forge_api_url" in response.context["form"].errors
+    project.refresh_from_db()
+    assert project.forge_api_url == ""
