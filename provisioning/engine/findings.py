@@ -289,7 +289,7 @@ def _v4_leftover(root: Path) -> list[Finding]:
             "Assistants may still offer the old v4 agents next to the new skills.",
             "Move anything you still need into BMAD 6 customization, then delete the v4 "
             "folders listed.",
-            fixable=True,
+            fixable=False,
             paths=paths,
         )
     ]
@@ -330,7 +330,7 @@ def _orphaned_customize_yaml(root: Path, bmad: str) -> list[Finding]:
             f"them.{detail}",
             "Move each customization to _bmad/custom/<skill>.toml (for example "
             "bmm-pm.customize.yaml to _bmad/custom/bmad-agent-pm.toml), then delete the YAML file.",
-            fixable=True,
+            fixable=False,
             paths=used + [p for p in paths if p not in used],
         )
     ]

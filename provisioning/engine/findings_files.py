@@ -120,7 +120,7 @@ def personal_file_findings(install: BmadInstall, root: Path) -> list[Finding]:
                 "Add `*.user.toml` to _bmad/custom/.gitignore and `_bmad/config.user.toml` to "
                 "the repository's .gitignore, then remove the files from git (git rm --cached)."
             ),
-            fixable=True,
+            fixable=False,
             paths=tuple(exposed),
         )
     ]

@@ -190,9 +190,26 @@ def make_plan(
         planner.add(item)
     lock = Lock(GENERATOR_VERSION, manifest_revision, planner.lock)
     lock_op = _lock_operation(report, lock)
-    operations = [*planner.ops, *([lock_op] if lock_op else [])]
+    operations = [*planner.ops, *_cleanup_operations(report), *([lock_op] if lock_op else [])]
     notes = (*report.notes, *generated.notes)
     return Plan(tuple(operations), tuple(planner.conflicts), tuple(dict.fromkeys(notes)))
+
+
+# Installation findings whose files provisioning removes (deletes: they need approval).
+CLEANED_UP_FINDINGS = ("BMAD_STALE_COMMAND_WRAPPERS",)
+
+
+def _cleanup_operations(report: GapReport) -> list[Operation]:
+    """Delete the files of fixable leftovers, e.g. 6.0 command wrappers the skills replace."""
+    ops = []
+    for finding in report.findings:
+        if finding.code not in CLEANED_UP_FINDINGS:
+            continue
+        for path in finding.paths:
+            if path.endswith(".md"):  # wrapper files only, never a folder
+                diff = f"--- a/{path}\n+++ /dev/null\n"
+                ops.append(Operation(OpKind.DELETE, path, finding.title, diff=diff))
+    return ops
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,12 +137,12 @@ def test_unknown_tool(tmp_path: Path) -> None:
     assert codes(findings_for(tmp_path, tools=("claude-code", "vim"))) == {"BMAD_TOOL_UNKNOWN"}
 
 
-def test_v4_beside_v6_is_a_fixable_leftover(tmp_path: Path) -> None:
+def test_v4_beside_v6_is_a_reported_leftover(tmp_path: Path) -> None:
     build_v4(tmp_path, ides=("claude-code", "cursor"))
     build_v64(tmp_path)
     (finding,) = findings_for(tmp_path)
     assert finding.code == "BMAD_LEGACY_V4_LEFTOVER"
-    assert finding.fixable
+    assert not finding.fixable  # reported; provisioning does not remove or move these
     assert set(finding.paths) == {".bmad-core", ".claude/commands/BMad", ".cursor/rules/bmad"}
 
 
@@ -173,7 +173,7 @@ def test_orphaned_customize_yaml_after_64(tmp_path: Path) -> None:
     (finding,) = findings_for(tmp_path)
     assert finding.code == "BMAD_ORPHANED_CUSTOMIZE_YAML"
     assert finding.paths == (customized, template)  # the one carrying changes first
-    assert finding.fixable
+    assert not finding.fixable  # reported; provisioning does not remove or move these
     assert finding.severity is Severity.ERROR
     assert "_bmad/custom/" in finding.recommendation
     assert "no longer apply" in finding.title
@@ -248,7 +248,7 @@ def test_personal_config_not_ignored_is_reported(tmp_path: Path) -> None:
     (finding,) = findings_for(tmp_path)
     assert finding.code == "BMAD_PERSONAL_FILE_COMMITTED"
     assert finding.paths == ("_bmad/config.user.toml",)
-    assert finding.fixable
+    assert not finding.fixable  # reported; provisioning does not remove or move these
 
 
 def test_personal_overrides_reported_when_custom_gitignore_lost(tmp_path: Path) -> None:

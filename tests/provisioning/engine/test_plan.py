@@ -196,3 +196,54 @@ def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path:
         ItemState.UP_TO_DATE,
         ItemState.MODIFIED,
     )
+
+
+def test_stale_command_wrappers_are_deleted_with_approval(tmp_path: Path) -> None:
+    from provisioning.bmad_builders import DEMO_MANIFEST, add_stale_command_wrappers, build_v64
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import plan_repo
+
+    build_v64(tmp_path)
+    wrappers = add_stale_command_wrappers(tmp_path, ("claude-code",))
+    manifest = load_manifest(DEMO_MANIFEST).manifest
+    assert manifest is not None
+    _, plan = plan_repo(tmp_path, manifest, manifest_revision="r1")
+    deletes = {op.path for op in plan.operations if op.kind is OpKind.DELETE}
+    assert deletes == set(wrappers)
+    assert plan.requires_approval
+    apply_plan(tmp_path, plan)
+    assert not any((tmp_path / w).exists() for w in wrappers)
+    _, again = plan_repo(tmp_path, manifest, manifest_revision="r1")
+    assert not [op for op in again.operations if op.kind is OpKind.DELETE]
+
+
+def test_every_finding_called_fixable_is_planned(tmp_path: Path) -> None:
+    """A finding says "fixable" only if provisioning really deals with it."""
+    from provisioning.bmad_builders import (
+        DEMO_MANIFEST,
+        add_orphaned_customize_yaml,
+        add_stale_command_wrappers,
+        build_v4,
+        build_v64,
+        edit_file,
+    )
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import plan_repo
+
+    built = build_v64(tmp_path, ignore_user_config=False)
+    build_v4(tmp_path)  # a v4 .bmad-core/ beside _bmad/ is reported, not removed
+    add_stale_command_wrappers(tmp_path, ("claude-code", "cursor"))
+    add_orphaned_customize_yaml(tmp_path)
+    if built.sample_skill_file:
+        edit_file(tmp_path, built.sample_skill_file)
+    manifest = load_manifest(DEMO_MANIFEST).manifest
+    assert manifest is not None
+    analysis, plan = plan_repo(tmp_path, manifest, manifest_revision="r1")
+    planned = {op.path for op in plan.operations}
+    codes = {f.code for f in analysis.report.findings}
+    assert {"BMAD_LEGACY_V4_LEFTOVER", "BMAD_STALE_COMMAND_WRAPPERS"} <= codes
+    fixable = [f for f in analysis.report.findings if f.fixable]
+    assert fixable, "the scenario should contain at least one fixable finding"
+    for finding in fixable:
+        assert finding.paths, finding.code
+        assert set(finding.paths) <= planned, finding.code
