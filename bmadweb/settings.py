@@ -156,7 +156,7 @@ RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 # Seconds without progress after which a running run counts as abandoned by a dead worker.
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 # Tests only: where crash tests make runs pause at named checkpoints.
-RUN_CHECKPOINT_DIR = env_str("BMADWEB_RUN_CHECKPOINT_DIR")
+RUN_CHECKPOINT_DIR = None if PRODUCTION else env_str("BMADWEB_RUN_CHECKPOINT_DIR")
 # Largest webhook body accepted (bytes); bigger deliveries get 413 before any HMAC.
 WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
 
