@@ -8,14 +8,18 @@ bench.bench_settings (the real settings plus a trivial view at /bench/trivial/).
 
 Client processes with a few keep-alive connections each send for a fixed time:
   1. baseline: POST of the same body to the trivial view (same server, same middleware);
-  2. pushes to a non-default branch, each a unique, signed GitHub delivery (signature,
-     event, JSON, repository match, ledger row and audit record);
-  3. pushes to the default branch: the same plus last-push update and run_create, which
-     coalesces into the one queued analysis (no worker runs, so it stays queued).
-Loopback only, bounded in time and in connections.
+  2. pushes to the default branch, each a unique, signed GitHub delivery: signature,
+     event, JSON, repository match, the ledger row and the wake of the project's drain
+     job in Redis. This is the headline figure (`deliveries_per_s`, `ratio`, `p99_ms`);
+  3. pushes to another branch (answered "ignored"; the same work but the verdict).
+No worker runs during the phases. Afterwards the drain the worker would run settles every
+delivery in this process (an audit record each, one analysis for all the pushes), and
+its rate is printed too: the request is fast because that work moved there.
+The server runs 4 gunicorn workers like the Dockerfile (gthread, one thread each, so the
+clients' connections are kept alive). Loopback only, bounded in time and connections.
 
 Usage: uv run python bench/webhooks.py [--seconds 10] [--clients 2] [--connections 4]
-       [--workers 2] [--threads 4]. The last line printed is JSON.
+       [--workers 4] [--threads 1]. The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -226,8 +230,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=4, help="connections per process")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     args = parser.parse_args()
     if not (1 <= args.clients <= 8 and 1 <= args.connections <= 32 and args.seconds <= 120):
         raise SystemExit("keep it bounded: 1-8 clients, 1-32 connections each, <= 120 s")
@@ -263,8 +267,9 @@ def main() -> None:
         job: dict[str, Any] = {"port": port, **info}
         job["body_template"] = _request("branch", job | {"tag": "t"}, 0)[1]
         baseline = phase("baseline", job, args)
-        branch = phase("branch", job, args)
         default = phase("default", job, args)
+        branch = phase("branch", job, args)
+        drain = drain_all(info["slug"])
         counts = ledger_counts(info["slug"])
     finally:
         if server is not None:
@@ -275,17 +280,33 @@ def main() -> None:
         embedded_redis_stop(tmp / "redis")
         shutil.rmtree(tmp, ignore_errors=True)
 
-    report(args, baseline, branch, default, counts)
+    report(args, baseline, default, branch, drain, counts)
+
+
+def drain_all(slug: str) -> dict[str, Any]:
+    """Settle every pending delivery as the worker's drain job does, and time it."""
+    from django.db import connections
+
+    from projects.models import Project
+    from provisioning.webhooks import webhooks_drain
+
+    project_id = Project.objects.get(slug=slug).pk
+    started = time.perf_counter()
+    settled = webhooks_drain(project_id=project_id)
+    seconds = time.perf_counter() - started
+    connections.close_all()
+    return {"settled": settled, "seconds": seconds, "per_s": settled / seconds if seconds else 0}
 
 
 def report(
     args: argparse.Namespace,
     baseline: dict[str, Any],
-    branch: dict[str, Any],
     default: dict[str, Any],
+    branch: dict[str, Any],
+    drain: dict[str, Any],
     counts: dict[str, int],
 ) -> None:
-    ratio = branch["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
+    ratio = default["per_s"] / baseline["per_s"] if baseline["per_s"] else 0.0
     database = "PostgreSQL (DATABASE_URL)" if os.environ.get("DATABASE_URL") else "SQLite (WAL)"
     server = f"{args.workers} workers x {args.threads} threads, gthread"
     clients = f"{args.clients} processes x {args.connections} keep-alive connections"
@@ -293,30 +314,35 @@ def report(
     print(f"  database: {database}; clients: {clients}; {args.seconds:g} s per phase")
     for name, result in (
         ("trivial view (baseline)", baseline),
-        ("push, other branch", branch),
         ("push, default branch", default),
+        ("push, other branch", branch),
     ):
         print(
             f"  {name:<24} {result['per_s']:>8.1f}/s   p50 {result['p50_ms']:>6.1f} ms   "
             f"p99 {result['p99_ms']:>6.1f} ms   statuses {result['statuses']}"
         )
+    print(
+        f"  then the drain (worker side): {drain['settled']} deliveries settled and audited "
+        f"in {drain['seconds']:.1f} s ({drain['per_s']:.0f}/s)"
+    )
     print(f"  ledger: {counts['deliveries']} deliveries recorded, {counts['runs']} run(s) created")
-    print(f"  ratio (other-branch deliveries / baseline): {ratio:.2f}")
+    print(f"  ratio (default-branch deliveries / baseline): {ratio:.2f}")
     print(f"  machine: {os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}")
     met = (
-        branch["per_s"] >= TARGET_PER_S
-        and branch["p99_ms"] <= TARGET_P99_MS
+        default["per_s"] >= TARGET_PER_S
+        and default["p99_ms"] <= TARGET_P99_MS
         and ratio >= TARGET_RATIO
     )
     targets = f">= {TARGET_PER_S}/s, p99 <= {TARGET_P99_MS} ms, ratio >= {TARGET_RATIO}"
     print(f"  targets: {targets}: {'met' if met else 'NOT met'}")
     summary = {
-        "deliveries_per_s": branch["per_s"],
+        "deliveries_per_s": default["per_s"],
         "baseline_per_s": baseline["per_s"],
         "ratio": round(ratio, 3),
-        "p99_ms": branch["p99_ms"],
-        "default_branch_per_s": default["per_s"],
-        "default_branch_p99_ms": default["p99_ms"],
+        "p99_ms": default["p99_ms"],
+        "other_branch_per_s": branch["per_s"],
+        "other_branch_p99_ms": branch["p99_ms"],
+        "drain_per_s": round(drain["per_s"], 1),
         "runs_created": counts["runs"],
     }
     print(json.dumps(summary))

@@ -62,8 +62,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "duplicate",
         "run",
         "replay_of",
+        "pending",
     ]
-    list_filter = ["outcome", "provider", "signature_ok", "duplicate", "event"]
+    list_filter = ["outcome", "pending", "provider", "signature_ok", "duplicate", "event"]
     search_fields = ["project__slug", "delivery_id", "after_sha", "ref"]
     list_select_related = ["project", "run"]
     exclude = ["body"]

@@ -5,6 +5,7 @@ Job functions take only ids, load the row and call one service.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
@@ -22,6 +23,12 @@ from provisioning.runtime import run_log
 
 logger = logging.getLogger(__name__)
 RETRY_INTERVALS = [10, 30, 90]
+
+# While this key exists a drain job for the project is queued, so the webhook receiver
+# enqueues at most one per project at a time (a burst costs one SET per delivery). It
+# expires in case the job is lost; the reconciler settles whatever that left behind.
+WEBHOOK_WAKE_KEY = "bmadweb:webhook-drain:{project_id}"
+WEBHOOK_WAKE_TTL_S = 30
 
 # Job id of runs executed in the calling process (CLI --wait): the reconciler judges them
 # by their heartbeat alone and never enqueues them.
@@ -67,6 +74,56 @@ def run_enqueue(*, run_id: int) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=8)
+def _redis_for(url: str) -> redis.Redis:
+    # One client (and connection pool) per process and URL: django-rq builds a new one on
+    # every call, which costs a connection per webhook request. redis-py resets the pool
+    # in a forked child.
+    return redis.Redis.from_url(url)
+
+
+def webhook_wake(*, project_id: int) -> bool:
+    """Make sure a job will settle the project's pending webhook deliveries.
+
+    False when the queue is unavailable: the deliveries are safe in the ledger and the
+    reconciler settles them once it is back.
+    """
+    key = WEBHOOK_WAKE_KEY.format(project_id=project_id)
+    config = settings.RQ_QUEUES["default"]
+    try:
+        conn = _redis_for(config["URL"])
+        if not conn.set(key, 1, nx=True, ex=WEBHOOK_WAKE_TTL_S):
+            return True  # a drain job is queued and has not started yet: it will see them
+        try:
+            django_rq.get_queue("default", commit_mode="auto", connection=conn).enqueue(
+                webhook_drain_job,
+                project_id,
+                at_front=True,  # before long provisioning runs: forges expect a quick echo
+                job_timeout=settings.RQ_JOB_TIMEOUT,
+                result_ttl=60,
+                failure_ttl=7 * 86400,
+            )
+        except BaseException:
+            conn.delete(key)
+            raise
+    except (redis.RedisError, OSError):
+        logger.warning("queue unavailable; webhook deliveries of project %s wait", project_id)
+        return False
+    return True
+
+
+def webhook_drain_job(project_id: int) -> int:
+    """RQ job: settle the project's pending webhook deliveries (audit, analysis)."""
+    from provisioning.webhooks import webhooks_drain  # webhooks enqueues through here
+
+    # Deleted first: a delivery stored from now on enqueues a new job, and one stored
+    # before is committed already, so the drain below sees it.
+    _redis_for(settings.RQ_QUEUES["default"]["URL"]).delete(
+        WEBHOOK_WAKE_KEY.format(project_id=project_id)
+    )
+    return webhooks_drain(project_id=project_id)
+
+
 def run_job(run_id: int) -> None:
     """RQ job: advance one run (unless the run has been handed to another job since)."""
     from provisioning.services import run_execute  # services enqueues through this module
@@ -79,8 +136,10 @@ def reconcile_job() -> list[int]:
     """RQ job (scheduled): resume runs whose job was lost, and free the disk of clones
     that killed workers left behind (older than two job timeouts, so none in use)."""
     from provisioning.services import runs_reconcile  # services enqueues through this module
+    from provisioning.webhooks import webhooks_reconcile
 
     git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
+    webhooks_reconcile()
     return runs_reconcile()
 
 

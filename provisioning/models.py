@@ -144,6 +144,7 @@ class WebhookOutcome(models.TextChoices):
     """A small fixed set: /metrics counts deliveries by these values."""
 
     ACCEPTED = "accepted", "Accepted"  # ping answered, or an analysis queued / coalesced
+    QUEUED = "queued", "Queued"  # a default-branch push, its analysis about to be started
     IGNORED = "ignored", "Ignored"  # another event, branch or a branch deletion
     REJECTED = "rejected", "Rejected"  # bad signature, too large, malformed, other repository
     DUPLICATE = "duplicate", "Duplicate"  # this delivery was already processed
@@ -159,6 +160,10 @@ class WebhookDelivery(models.Model):
     delivery id) over those rows is what makes a delivery start at most one run, even
     when many copies arrive at once. The body is kept only for requests whose signature
     held (replay skips the signature check, so a forged body must never be replayable).
+
+    The request writes the row and nothing else; `pending` rows still owe their audit
+    record and, for a queued push, the analysis. The worker settles them in batches
+    (provisioning.webhooks.webhooks_drain), and the reconciler catches any left behind.
     """
 
     project = models.ForeignKey(
@@ -190,6 +195,9 @@ class WebhookDelivery(models.Model):
     replayed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    pending = models.BooleanField(
+        default=False, help_text="Audit record (and, for a queued push, the analysis) not done yet."
+    )
 
     class Meta:
         ordering = ["-received", "-id"]
@@ -205,7 +213,14 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_first_is_not_duplicate",
             ),
         ]
-        indexes = [models.Index(fields=["project", "-received"])]
+        indexes = [
+            models.Index(fields=["project", "-received"]),
+            models.Index(
+                fields=["project", "id"],
+                condition=models.Q(pending=True),
+                name="webhook_delivery_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event or '?'} {self.delivery_id[:12]} ({self.outcome})"

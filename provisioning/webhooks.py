@@ -1,44 +1,54 @@
-"""The webhook receiver's services: check, record, dedupe, start analyses, replay.
+"""The webhook receiver's services: check and record in the request; audit and start
+analyses in the worker.
 
-Order of business for one request (PRODUCT.md section 5, SECURITY.md sections 11-13):
-size cap → signature (raw body, constant time, current or previous secret) → event
-allowlist (ping, push; anything else acknowledged and ignored) → JSON → repository match
-→ ping answered / push to the default branch starts an analysis (bursts coalesce into
-the queued run), other branches and deletions ignored.
+The request (PRODUCT.md section 5, SECURITY.md sections 11-13): size cap → signature
+(raw body, constant time, current or previous secret) → event allowlist (ping, push;
+anything else acknowledged and ignored) → JSON → repository match → one INSERT into the
+ledger → wake the project's drain job. A push to the default branch is answered 202
+"queued"; pings, other events, branches and deletions are answered at once.
 
-Every request for a known project leaves a `WebhookDelivery` row and an audit record
-``webhook.<outcome>``. The first copy of a delivery that is processed claims its
-(project, provider, delivery id) through a partial unique index, in the same
-transaction as the run it starts; copies that arrive meanwhile wait for that
-transaction and then see the claim, so they are recorded as duplicates and never start
-a second run. Outcomes that did not finish the delivery (busy, error, rejected) do not
-claim it, so the forge's retry is processed again.
+The first copy of a delivery claims its (project, provider, delivery id) through a
+partial unique index on that INSERT; later copies fail the claim and are recorded as
+duplicates, so a delivery never starts a second run. Outcomes that did not complete the
+delivery (rejected, and later busy or error) do not hold the claim, so a retry of the
+same delivery is processed again.
+
+The drain (`webhooks_drain`, an RQ job at the front of the queue) settles the pending
+rows of a project in batches, one transaction each: one `run_create` per batch starts or
+joins the analysis for its queued pushes (bursts coalesce), "last push seen" moves
+forward, and every row gets its audit record ``webhook.<outcome>``. A delivery counts as
+done once its run is created; the run's job is enqueued when that commits. Rows the
+drain never saw (queue down, job lost) are settled by the reconciler.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from bmadweb.audit import audit_record
 from projects.models import Project
+from provisioning import jobs
 from provisioning import webhook_checks as checks
 from provisioning.models import (
-    Run,
     RunKind,
     RunTrigger,
     WebhookDelivery,
     WebhookOutcome,
 )
 from provisioning.services import RunBusy, RunError, run_create
-from provisioning.write_gate import write_transaction
+from provisioning.write_gate import write_gate, write_transaction
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -115,7 +125,19 @@ def delivery_for(*, project: Project, delivery_pk: int) -> WebhookDelivery | Non
     return WebhookDelivery.objects.filter(project=project, pk=delivery_pk).first()
 
 
-# --- Receiving --------------------------------------------------------------------------
+# --- Receiving (the request) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the request decided; `claims` when it completes the delivery id."""
+
+    outcome: str
+    detail: str
+    status: int
+    push: checks.Push | None = None
+    claims: bool = False
+    keep_body: bool = True
 
 
 def webhook_receive(
@@ -144,191 +166,248 @@ def webhook_receive(
         delivery_id=checks.delivery_id_of(provider, headers, raw),
     )
     try:
-        return _receive(inc, too_large=body is None)
+        inc, verdict = _check(inc, too_large=body is None)
+        return _store(inc, verdict)
     except Exception:  # the receiver never answers 500: record, then let the forge retry
         logger.exception("webhook delivery %s for %s failed", inc.delivery_id, project.slug)
-        return _record(
-            inc, WebhookOutcome.ERROR, "internal error, the sender may retry", 503, keep_body=False
+        error = _Verdict(
+            WebhookOutcome.ERROR, "internal error, the sender may retry", 503, keep_body=False
         )
+        return _store(inc, error)
 
 
-def _receive(inc: _Incoming, *, too_large: bool) -> WebhookResult:
+def _check(inc: _Incoming, *, too_large: bool) -> tuple[_Incoming, _Verdict]:
     if too_large:
-        return _record(inc, WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
+        return inc, _Verdict(WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
     event, kind = checks.event_of(inc.provider, inc.headers)
     inc = replace(inc, event=event, kind=kind)
     secrets = [inc.project.get_secret(name) for name in _SECRETS]
     try:
         checks.verify_signature(inc.provider, inc.headers, inc.body, secrets, now=time.time())
     except checks.SignatureError as exc:
-        return _record(
-            inc, WebhookOutcome.REJECTED, f"signature check failed: {exc}", 401, keep_body=False
-        )
-    return _process(replace(inc, signature_ok=True))
+        failed = f"signature check failed: {exc}"
+        return inc, _Verdict(WebhookOutcome.REJECTED, failed, 401, keep_body=False)
+    inc = replace(inc, signature_ok=True)
+    return inc, _judge(inc)
 
 
-def _process(inc: _Incoming) -> WebhookResult:
-    """Everything after the signature (replays start here)."""
+def _judge(inc: _Incoming) -> _Verdict:
+    """Everything after the signature (replays start here); reads, never writes."""
     if not inc.kind:
-        return _record(inc, WebhookOutcome.REJECTED, "the event header is missing", 400)
+        return _Verdict(WebhookOutcome.REJECTED, "the event header is missing", 400)
     if inc.kind == "other":
-        return _finish(inc, WebhookOutcome.IGNORED, f"event {inc.event!r} is not handled", 204)
+        detail = f"event {inc.event!r} is not handled"
+        return _Verdict(WebhookOutcome.IGNORED, detail, 204, claims=True)
     try:
         payload = checks.parse_payload(inc.body, inc.headers.get("content-type", ""))
         push = checks.parse_push(payload) if inc.kind == "push" else None
     except checks.PayloadError as exc:
-        return _record(inc, WebhookOutcome.REJECTED, str(exc), 400)
+        return _Verdict(WebhookOutcome.REJECTED, str(exc), 400)
     matches = checks.repo_matches(inc.project.repo_url, payload)
     if matches is False or (matches is None and push is not None):
-        return _record(
-            inc, WebhookOutcome.REJECTED, "repository mismatch: the payload names another", 403
-        )
+        mismatch = "repository mismatch: the payload names another"
+        return _Verdict(WebhookOutcome.REJECTED, mismatch, 403)
     if push is None:
-        return _finish(inc, WebhookOutcome.ACCEPTED, "pong", 200)
+        return _Verdict(WebhookOutcome.ACCEPTED, "pong", 200, claims=True)
     if push.deleted:
-        return _finish(inc, WebhookOutcome.IGNORED, "branch deletion", 200, push=push)
+        return _Verdict(WebhookOutcome.IGNORED, "branch deletion", 200, push, claims=True)
     if push.ref != f"refs/heads/{inc.project.default_branch}":
-        return _finish(
-            inc, WebhookOutcome.IGNORED, f"{push.ref} is not the default branch", 200, push=push
-        )
-    return _start_analysis(inc, push)
+        other = f"{push.ref} is not the default branch"
+        return _Verdict(WebhookOutcome.IGNORED, other, 200, push, claims=True)
+    queued = "stored; the analysis starts in a moment"
+    return _Verdict(WebhookOutcome.QUEUED, queued, 202, push, claims=True)
 
 
-@write_transaction
-def _finish(
-    inc: _Incoming, outcome: str, detail: str, status: int, *, push: checks.Push | None = None
-) -> WebhookResult:
-    """Record an outcome that completes the delivery (claiming it) or a duplicate."""
-    delivery = _claim(inc, outcome=outcome, detail=detail, status=status, push=push)
-    if delivery is None:
-        return _duplicate(inc)
-    _audit(inc, delivery)
-    return WebhookResult(status, outcome, detail, delivery)
-
-
-@write_transaction
-def _start_analysis(inc: _Incoming, push: checks.Push) -> WebhookResult:
-    """Claim the delivery and start (or join) an analysis, in one transaction: the claim
-    commits only together with its run, whose job is enqueued on commit."""
-    delivery = _claim(inc, outcome=WebhookOutcome.ACCEPTED, detail="", status=202, push=push)
-    if delivery is None:
-        return _duplicate(inc)
-    if inc.claims:
-        Project.objects.filter(pk=inc.project.pk).update(
-            last_push_at=delivery.received, last_push_sha=push.after
-        )
-    try:
-        run = run_create(
-            project=inc.project,
-            kind=RunKind.ANALYZE,
-            actor=inc.actor,
-            trigger=RunTrigger.WEBHOOK,
-            coalesce=True,
-        )
-    except RunBusy as exc:
-        _settle(delivery, WebhookOutcome.BUSY, str(exc), 202)
-    except RunError as exc:
-        _settle(delivery, WebhookOutcome.ERROR, str(exc), 200)
-    else:
-        joined = run.created < delivery.received
-        what = "joined queued" if joined else "queued"
-        _settle(delivery, WebhookOutcome.ACCEPTED, f"analysis {what} as run #{run.pk}", 202, run)
-    _audit(inc, delivery)
+def _store(inc: _Incoming, verdict: _Verdict) -> WebhookResult:
+    """Write the ledger row (the request's only write) and wake the drain."""
+    delivery = _row(inc, verdict, first=verdict.claims and inc.claims)
+    if not _insert(delivery):
+        delivery = _duplicate_row(inc)
+        _insert(delivery)
+    jobs.webhook_wake(project_id=inc.project.pk)
     return WebhookResult(delivery.status_code, delivery.outcome, delivery.detail, delivery)
 
 
-def _settle(
-    delivery: WebhookDelivery, outcome: str, detail: str, status: int, run: Run | None = None
-) -> None:
-    # Only a delivery whose run was started (or joined) is done; busy/error give the
-    # claim back so that a retry of the same delivery is processed again.
-    delivery.outcome, delivery.detail, delivery.status_code, delivery.run = (
-        outcome,
-        detail,
-        status,
-        run,
-    )
-    delivery.first = delivery.first and outcome == WebhookOutcome.ACCEPTED
-    delivery.save(update_fields=["outcome", "detail", "status_code", "run", "first"])
+def _insert(delivery: WebhookDelivery) -> bool:
+    """Save `delivery`; False when it claims a delivery id another copy holds.
+
+    One INSERT in autocommit: no transaction around it unless the caller has one (then a
+    savepoint, so a failed claim does not break the caller's transaction).
+    """
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with write_gate():
+        try:
+            with scope:
+                delivery.save(force_insert=True)
+        except IntegrityError:
+            if not delivery.first:
+                raise
+            return False
+    return True
 
 
-def _row(
-    inc: _Incoming,
-    outcome: str,
-    detail: str,
-    status: int,
-    *,
-    push: checks.Push | None = None,
-    keep_body: bool = True,
-    **fields: Any,
-) -> WebhookDelivery:
+def _row(inc: _Incoming, verdict: _Verdict, *, first: bool) -> WebhookDelivery:
     actor = inc.actor if inc.actor is not None and inc.actor.is_authenticated else None
+    push = verdict.push
     return WebhookDelivery(
         project=inc.project,
         provider=inc.provider,
         delivery_id=inc.delivery_id,
         event=inc.event,
         signature_ok=inc.signature_ok,
-        outcome=outcome,
-        detail=detail,
-        status_code=status,
+        first=first,
+        outcome=verdict.outcome,
+        detail=verdict.detail,
+        status_code=verdict.status,
         ref=push.ref if push else "",
         after_sha=push.after if push else "",
         body_sha256=checks.body_sha256(inc.body),
-        body=inc.body if keep_body and inc.signature_ok else None,
+        body=inc.body if verdict.keep_body and inc.signature_ok else None,
         headers=checks.kept_headers(inc.headers),
         replay_of=inc.replay_of,
         replayed_by=actor,
-        **fields,
+        pending=True,
     )
 
 
-def _claim(
-    inc: _Incoming, *, outcome: str, detail: str, status: int, push: checks.Push | None
-) -> WebhookDelivery | None:
-    """Insert the row that processes this delivery; None when another copy holds it."""
-    delivery = _row(inc, outcome, detail, status, push=push, first=inc.claims)
-    if not inc.claims:
-        delivery.save()
-        return delivery
-    try:
-        with transaction.atomic():
-            delivery.save()
-    except IntegrityError:
-        return None
+def _duplicate_row(inc: _Incoming) -> WebhookDelivery:
+    original = (
+        WebhookDelivery.objects.filter(
+            project=inc.project, provider=inc.provider, delivery_id=inc.delivery_id, first=True
+        )
+        .only("pk", "run_id")
+        .first()
+    )
+    detail = f"already received as delivery #{original.pk}" if original else "already received"
+    verdict = _Verdict(WebhookOutcome.DUPLICATE, detail, 200, keep_body=False)
+    delivery = _row(inc, verdict, first=False)
+    delivery.duplicate = True
+    delivery.run_id = original.run_id if original else None
     return delivery
 
 
-def _duplicate(inc: _Incoming) -> WebhookResult:
-    original = WebhookDelivery.objects.filter(
-        project=inc.project, provider=inc.provider, delivery_id=inc.delivery_id, first=True
-    ).first()
-    detail = f"already processed as delivery #{original.pk}" if original else "already processed"
-    return _record(
-        inc,
-        WebhookOutcome.DUPLICATE,
-        detail,
-        200,
-        keep_body=False,
-        duplicate=True,
-        run_id=original.run_id if original else None,
+# --- Settling (the worker) ----------------------------------------------------------------
+
+DRAIN_BATCH = 200
+
+
+def webhooks_drain(*, project_id: int, batch: int = DRAIN_BATCH) -> int:
+    """Settle the project's pending deliveries; returns how many were settled.
+
+    Safe to run concurrently: each batch locks its rows (PostgreSQL skips rows another
+    drain holds; SQLite runs one write transaction at a time).
+    """
+    total = 0
+    while True:
+        settled = _drain_batch(project_id, batch)
+        total += settled
+        if settled < batch:
+            return total
+
+
+def webhooks_reconcile(*, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Settle deliveries whose drain never came (queue down, job lost). Scheduled."""
+    cutoff = timezone.now() - older_than
+    project_ids = (
+        WebhookDelivery.objects.filter(pending=True, received__lt=cutoff)
+        .order_by()
+        .values_list("project_id", flat=True)
+        .distinct()
     )
+    return sum(webhooks_drain(project_id=pid) for pid in list(project_ids))
 
 
 @write_transaction
-def _record(inc: _Incoming, outcome: str, detail: str, status: int, **fields: Any) -> WebhookResult:
-    """Record an outcome that does not claim the delivery."""
-    delivery = _row(inc, outcome, detail, status, **fields)
-    delivery.save()
-    _audit(inc, delivery)
-    return WebhookResult(status, outcome, detail, delivery)
+def _drain_batch(project_id: int, limit: int) -> int:
+    rows = list(
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(project_id=project_id, pending=True)
+        .defer("body")
+        .order_by("id")[:limit]
+    )
+    if not rows:
+        return 0
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:  # deleted meanwhile: its deliveries go with it
+        return 0
+    actors = _actors(rows)
+    queued = [row for row in rows if row.outcome == WebhookOutcome.QUEUED]
+    if queued:
+        _start_analysis(project, queued, actors)
+    _link_duplicates(rows)
+    for row in rows:
+        row.pending = False
+    WebhookDelivery.objects.bulk_update(
+        rows, ["outcome", "detail", "run", "first", "pending", "duplicate"]
+    )
+    for row in rows:
+        _audit(project, row, actors.get(row.replayed_by_id))
+    return len(rows)
 
 
-def _audit(inc: _Incoming, delivery: WebhookDelivery) -> None:
+def _actors(rows: Sequence[WebhookDelivery]) -> dict[int | None, Actor]:
+    ids = {row.replayed_by_id for row in rows if row.replayed_by_id is not None}
+    users = get_user_model().objects.in_bulk(ids) if ids else {}
+    return {pk: user for pk, user in users.items()}
+
+
+def _start_analysis(
+    project: Project, queued: Sequence[WebhookDelivery], actors: Mapping[int | None, Actor]
+) -> None:
+    """One run for the whole batch: started, or joined when an analysis is still queued."""
+    actor = next((actors[r.replayed_by_id] for r in queued if r.replayed_by_id in actors), None)
+    forge = [row for row in queued if row.replay_of_id is None]
+    if forge:
+        newest = max(forge, key=lambda row: (row.received, row.pk))
+        Project.objects.filter(pk=project.pk).filter(
+            Q(last_push_at__isnull=True) | Q(last_push_at__lte=newest.received)
+        ).update(last_push_at=newest.received, last_push_sha=newest.after_sha)
+    try:
+        run = run_create(
+            project=project,
+            kind=RunKind.ANALYZE,
+            actor=actor,
+            trigger=RunTrigger.WEBHOOK,
+            coalesce=True,
+        )
+    except (RunBusy, RunError) as exc:
+        # Not done: the claim goes back, so a redelivery of the same id is processed.
+        outcome = WebhookOutcome.BUSY if isinstance(exc, RunBusy) else WebhookOutcome.ERROR
+        for row in queued:
+            row.outcome, row.detail, row.first = outcome, str(exc), False
+        return
+    for row in queued:
+        what = "joined queued" if run.created < row.received else "queued"
+        row.outcome, row.detail, row.run = (
+            WebhookOutcome.ACCEPTED,
+            f"analysis {what} as run #{run.pk}",
+            run,
+        )
+
+
+def _link_duplicates(rows: Sequence[WebhookDelivery]) -> None:
+    """Duplicates point at the run their original started, once it has one."""
+    unlinked = [row for row in rows if row.duplicate and row.run_id is None]
+    if not unlinked:
+        return
+    keys = Q()
+    for row in unlinked:
+        keys |= Q(provider=row.provider, delivery_id=row.delivery_id)
+    originals = {
+        (o.provider, o.delivery_id): o.run_id
+        for o in WebhookDelivery.objects.filter(
+            keys, project_id=unlinked[0].project_id, first=True
+        ).only("provider", "delivery_id", "run_id")
+    }
+    for row in unlinked:
+        row.run_id = originals.get((row.provider, row.delivery_id))
+
+
+def _audit(project: Project, delivery: WebhookDelivery, actor: Actor) -> None:
     audit_record(
         action=f"webhook.{delivery.outcome}",
-        actor=inc.actor,
-        project=inc.project,
+        actor=actor,
+        project=project,
         payload={
             "delivery": delivery.pk,
             "provider": delivery.provider,
@@ -340,6 +419,7 @@ def _audit(inc: _Incoming, delivery: WebhookDelivery) -> None:
             "after": delivery.after_sha,
             "run": delivery.run_id,
             "replay_of": delivery.replay_of_id,
+            "received": delivery.received.isoformat(),
         },
     )
 
@@ -350,7 +430,8 @@ def _audit(inc: _Incoming, delivery: WebhookDelivery) -> None:
 def webhook_replay(*, delivery: WebhookDelivery, actor: Actor) -> WebhookResult:
     """Process a stored delivery again, as it arrived, except for the signature (which
     held when it arrived). A new ledger row marks it as a replay of the original; an
-    active run is joined (queued analysis) or reported busy, never doubled."""
+    active run is joined (queued analysis) or reported busy, never doubled. The replay
+    is settled at once, so the person sees its result."""
     if not delivery.replayable or delivery.body is None:
         raise WebhookReplayError(
             "Only deliveries whose signature held and whose body was kept can be replayed."
@@ -369,4 +450,8 @@ def webhook_replay(*, delivery: WebhookDelivery, actor: Actor) -> WebhookResult:
         replay_of=original,
         actor=actor,
     )
-    return _process(inc)
+    replayed = _row(inc, _judge(inc), first=False)
+    _insert(replayed)
+    webhooks_drain(project_id=inc.project.pk)
+    replayed.refresh_from_db()
+    return WebhookResult(replayed.status_code, replayed.outcome, replayed.detail, replayed)

@@ -31,7 +31,7 @@ def _gate_path() -> str | None:
 
 
 @contextmanager
-def _write_gate() -> Iterator[None]:
+def write_gate() -> Iterator[None]:
     """On SQLite, webhook writers queue on a file lock before they open their transaction.
 
     SQLite lets one writer in at a time and makes the others poll with growing sleeps (up
@@ -60,7 +60,7 @@ def write_transaction[**P, R](func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _write_gate():
+        with write_gate():
             return atomic(*args, **kwargs)
 
     return wrapper

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -14,7 +15,7 @@ from django.db import connection
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
-from bmadweb.audit import audit_payload
+from bmadweb.audit import audit_payload, audit_verify
 from bmadweb.models import AuditRecord
 from projects import services as project_services
 from provisioning import services
@@ -28,7 +29,13 @@ from provisioning.models import (
 )
 from provisioning.webhook_checks import gitlab_signing_token, repo_key
 from provisioning.webhook_views import _read_capped
-from provisioning.webhooks import WebhookReplayError, deliveries_for, webhook_replay
+from provisioning.webhooks import (
+    WebhookReplayError,
+    deliveries_for,
+    webhook_replay,
+    webhooks_drain,
+    webhooks_reconcile,
+)
 from tests.provisioning.webhook_helpers import (
     COMMIT,
     PROVIDERS,
@@ -58,6 +65,11 @@ def hooked(project, owner):  # type: ignore[no-untyped-def]
 
 def runs(project) -> int:  # type: ignore[no-untyped-def]
     return Run.objects.filter(project=project).count()
+
+
+def ledger_row(response) -> WebhookDelivery:  # type: ignore[no-untyped-def]
+    """The delivery a response answered, as the drain left it."""
+    return WebhookDelivery.objects.get(pk=response.json()["delivery"])
 
 
 def push(client, project, secret, provider="github", *, delivery=None, **payload):  # type: ignore[no-untyped-def]
@@ -92,6 +104,7 @@ def test_push_to_default_branch_queues_one_analysis_and_enqueues_it(
     with django_capture_on_commit_callbacks(execute=True):
         response = push(client, project, secret, provider)
     assert response.status_code == 202
+    assert (response.json()["outcome"], response.json()["run"]) == ("queued", None)
     run = Run.objects.get(project=project)
     assert (run.kind, run.trigger, run.status) == (
         RunKind.ANALYZE,
@@ -99,9 +112,9 @@ def test_push_to_default_branch_queues_one_analysis_and_enqueues_it(
         RunStatus.QUEUED,
     )
     assert run.job_id, "the run was enqueued when the delivery committed"
-    delivery = WebhookDelivery.objects.get()
+    delivery = ledger_row(response)
     assert (delivery.outcome, delivery.first, delivery.run_id) == ("accepted", True, run.pk)
-    assert response.json()["run"] == run.pk
+    assert not delivery.pending
 
 
 def test_push_to_default_branch_updates_last_push_seen(client, hooked):
@@ -229,8 +242,8 @@ def test_project_without_a_manifest_records_an_error_and_does_not_claim_the_deli
 ):
     secret = project_services.webhook_secret_regenerate(actor=owner, project=project)
     response = push(client, project, secret, delivery="d-1")
-    assert response.json()["outcome"] == "error"
-    assert not WebhookDelivery.objects.get().first
+    assert response.status_code == 202
+    assert (ledger_row(response).outcome, ledger_row(response).first) == ("error", False)
     project_services.manifest_save(
         actor=owner, project=project, yaml_text=DEMO_MANIFEST, message="m"
     )
@@ -390,10 +403,10 @@ def test_hundred_parallel_copies_of_one_delivery_start_exactly_one_run(hooked, r
 
 def test_burst_of_three_pushes_coalesces_into_one_queued_run(client, hooked):
     project, secret = hooked
-    answers = [push(client, project, secret, after=f"{i:x}" * 40).json() for i in range(1, 4)]
+    rows = [ledger_row(push(client, project, secret, after=f"{i:x}" * 40)) for i in range(1, 4)]
     assert runs(project) == 1
-    assert {a["run"] for a in answers} == {Run.objects.get().pk}
-    assert "joined queued" in answers[2]["detail"]
+    assert {row.run_id for row in rows} == {Run.objects.get().pk}
+    assert "joined queued" in rows[2].detail
     project.refresh_from_db()
     assert project.last_push_sha == "3" * 40
 
@@ -406,11 +419,11 @@ def test_push_while_a_provision_is_active_is_busy_and_a_retry_later_starts_the_a
         project=project, kind=RunKind.PROVISION, actor=owner, enqueue=False
     )
     response = push(client, project, secret, delivery="busy-1")
-    assert (response.status_code, response.json()["outcome"]) == (202, "busy")
+    assert (response.status_code, ledger_row(response).outcome) == (202, "busy")
     assert runs(project) == 1
     services.run_cancel(run=provision, actor=owner)
     retry = push(client, project, secret, delivery="busy-1")
-    assert retry.json()["outcome"] == "accepted"
+    assert ledger_row(retry).outcome == "accepted"
     assert Run.objects.filter(kind=RunKind.ANALYZE).count() == 1
 
 
@@ -572,6 +585,120 @@ def test_admin_ledger_list_and_detail_render(client, hooked, staff):
         client.get(reverse("admin:provisioning_webhookdelivery_change", args=[pk])).status_code
         == 200
     )
+
+
+# --- The request writes one row; the worker settles it ------------------------------------------
+
+
+DELIVERY_ACTIONS = [f"webhook.{outcome}" for outcome in WebhookOutcome.values]
+
+
+def _drain_jobs(redis_conn) -> list[str]:  # type: ignore[no-untyped-def]
+    import django_rq
+
+    queue = django_rq.get_queue("default")
+    return [job.func_name for job in queue.get_jobs()]
+
+
+@pytest.mark.django_db(transaction=True)  # as in production: no transaction around the request
+def test_the_request_writes_only_its_ledger_row(client, hooked, django_assert_num_queries):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    with django_assert_num_queries(2):  # the project, then one INSERT: no transaction, no audit
+        response = deliver(
+            client, project, "github", body, signed_headers("github", body, secret), settle=False
+        )
+    assert (response.status_code, response.json()["outcome"]) == (202, "queued")
+    row = WebhookDelivery.objects.get()
+    assert (row.outcome, row.pending, row.first, row.run_id) == ("queued", True, True, None)
+    assert runs(project) == 0
+    assert not AuditRecord.objects.filter(action__in=DELIVERY_ACTIONS).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the analysis is enqueued when the drain commits
+def test_the_drain_job_in_a_real_worker_starts_the_analysis_and_audits(
+    client, hooked, redis_conn, run_worker
+):
+    project, secret = hooked
+    responses = [
+        deliver(
+            client, project, "github", body, signed_headers("github", body, secret), settle=False
+        )
+        for body in (body_of(push_payload("github", project.repo_url, after=c * 40)) for c in "abc")
+    ]
+    assert [r.status_code for r in responses] == [202, 202, 202]
+    # One drain job for the burst: the wake key stops the second and third enqueue.
+    assert _drain_jobs(redis_conn) == ["provisioning.jobs.webhook_drain_job"]
+    run_worker()
+    rows = list(WebhookDelivery.objects.order_by("id"))
+    run = Run.objects.get(project=project)
+    assert [(r.outcome, r.pending, r.run_id) for r in rows] == [("accepted", False, run.pk)] * 3
+    assert run.job_id, "the analysis was enqueued when the drain committed"
+    actions = AuditRecord.objects.filter(action__in=DELIVERY_ACTIONS).values_list(
+        "action", flat=True
+    )
+    assert list(actions) == ["webhook.accepted"] * 3
+    project.refresh_from_db()
+    assert project.last_push_sha == "c" * 40
+    # The job deleted its wake key: the next delivery enqueues a new drain.
+    body = body_of(push_payload("github", project.repo_url, ref="refs/heads/other"))
+    deliver(client, project, "github", body, signed_headers("github", body, secret), settle=False)
+    assert _drain_jobs(redis_conn) == ["provisioning.jobs.webhook_drain_job"]
+
+
+def test_with_the_queue_down_deliveries_wait_and_the_reconciler_settles_them(
+    client, hooked, redis_conn, caplog
+):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    with override_settings(RQ_QUEUES={"default": {"URL": "redis://127.0.0.1:1/0"}}):
+        response = deliver(
+            client, project, "github", body, signed_headers("github", body, secret), settle=False
+        )
+    assert response.status_code == 202  # stored: the forge must not retry
+    assert "queue unavailable" in caplog.text
+    assert WebhookDelivery.objects.get().pending
+    assert webhooks_reconcile() == 0, "too recent: its drain job may still come"
+    assert webhooks_reconcile(older_than=timedelta(0)) == 1
+    row = WebhookDelivery.objects.get()
+    assert (row.pending, row.outcome) == (False, "accepted")
+    assert runs(project) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_drains_settle_and_audit_each_delivery_once(hooked):
+    project, secret = hooked
+    client = Client()
+    for i in range(30):
+        body = body_of(push_payload("github", project.repo_url, ref=f"refs/heads/b{i}"))
+        deliver(
+            client, project, "github", body, signed_headers("github", body, secret), settle=False
+        )
+    start = threading.Barrier(4)
+
+    def drain(_: int) -> int:
+        try:
+            start.wait(timeout=30)
+            return webhooks_drain(project_id=project.pk, batch=7)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        settled = sum(pool.map(drain, range(4)))
+    assert settled == 30
+    assert not WebhookDelivery.objects.filter(pending=True).exists()
+    assert AuditRecord.objects.filter(action="webhook.ignored").count() == 30
+    assert audit_verify().ok
+
+
+def test_a_deleted_project_takes_its_pending_deliveries_with_it(client, hooked, owner):
+    project, secret = hooked
+    body = body_of(push_payload("github", project.repo_url))
+    deliver(client, project, "github", body, signed_headers("github", body, secret), settle=False)
+    project_id = project.pk
+    project_services.project_delete(actor=owner, project=project)
+    assert webhooks_drain(project_id=project_id) == 0
+    assert not WebhookDelivery.objects.exists()
 
 
 # --- Ledger, audit, selectors ------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from provisioning.write_gate import _gate_path, _write_gate, write_transaction
+from provisioning.write_gate import _gate_path, write_gate, write_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ sqlite_only = pytest.mark.skipif(
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="checks the other databases")
 def test_gate_is_off_for_databases_with_concurrent_writers():
     assert _gate_path() is None
-    with _write_gate():  # a no-op: PostgreSQL's row locks do the work
+    with write_gate():  # a no-op: PostgreSQL's row locks do the work
         pass
 
 
@@ -36,13 +36,13 @@ def test_second_writer_waits_at_the_gate_until_the_first_leaves():
     inside, release, second_in = threading.Event(), threading.Event(), threading.Event()
 
     def first() -> None:
-        with _write_gate():
+        with write_gate():
             inside.set()
             release.wait(timeout=10)
 
     def second() -> None:
         inside.wait(timeout=10)
-        with _write_gate():
+        with write_gate():
             second_in.set()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]

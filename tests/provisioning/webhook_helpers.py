@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Project
+from provisioning.webhooks import webhooks_drain
 
 PROVIDERS = ("github", "gitlab", "gitea")
 COMMIT = "5f3a9c1e2b4d6f8091a2b3c4d5e6f708192a3b4c"
@@ -125,7 +126,13 @@ def deliver(
     headers: dict[str, str],
     *,
     content_type: str = "application/json",
+    settle: bool = True,
 ) -> Any:
-    return client.post(
+    """POST like the forge; then, with `settle`, do in this process what the drain job does
+    in the worker (audit records, the analysis), so tests can look at the outcome."""
+    response = client.post(
         hook_url(project, provider), data=body, content_type=content_type, headers=headers
     )
+    if settle:
+        webhooks_drain(project_id=project.pk)
+    return response
