@@ -7,7 +7,7 @@ rotation keeps the chain valid (SECURITY.md section 21).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +59,16 @@ def _mac(key_id: str, prev_mac: str, seq: int, canonical: bytes) -> str:
     )
 
 
-# No savepoint: inside a caller's transaction the record commits or rolls back with the
-# action it records, and a failure here must fail that action anyway. This spares two
-# queries on every audited action (webhook deliveries are the hot path).
-@transaction.atomic(savepoint=False)
+@dataclass(frozen=True)
+class AuditEntry:
+    """One record to append (see `audit_record`)."""
+
+    action: str
+    actor: User | AnonymousUser | None = None
+    project: Project | None = None
+    payload: Mapping[str, Any] | None = None
+
+
 def audit_record(
     *,
     action: str,
@@ -71,40 +77,63 @@ def audit_record(
     payload: Mapping[str, Any] | None = None,
 ) -> AuditRecord:
     """Append one record to the audit chain. Never pass secrets in `payload`."""
+    return audit_record_many([AuditEntry(action, actor, project, payload)])[0]
+
+
+# No savepoint: inside a caller's transaction the records commit or roll back with the
+# action they record, and a failure here must fail that action anyway. This spares two
+# queries on every audited action.
+@transaction.atomic(savepoint=False)
+def audit_record_many(entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+    """Append records in order, under one lock of the chain head and with one INSERT (the
+    webhook drain audits a batch of deliveries at once)."""
+    if not entries:
+        return []
     head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
-    seq = head.seq + 1
+    key_id = crypto.audit_signing_key_id()
+    seq, prev_mac = head.seq, head.mac or GENESIS
+    records = []
+    for entry in entries:
+        seq += 1
+        record = _new_record(entry, seq=seq, prev_mac=prev_mac, key_id=key_id)
+        records.append(record)
+        prev_mac = record.mac
+    AuditRecord.objects.bulk_create(records)
+    # A plain UPDATE: the row is already locked, and Model.save() costs more than the SQL.
+    AuditHead.objects.filter(id=1).update(seq=seq, mac=prev_mac)
+    return records
+
+
+def _new_record(entry: AuditEntry, *, seq: int, prev_mac: str, key_id: str) -> AuditRecord:
     created = timezone.now()
-    actor_obj = actor if actor is not None and actor.is_authenticated else None
-    actor_id = actor_obj.pk if actor_obj is not None else None
-    actor_name = actor_obj.get_username() if actor_obj is not None else ""
-    clean_payload = json.loads(json.dumps(dict(payload or {}), default=str))
+    actor = entry.actor if entry.actor is not None and entry.actor.is_authenticated else None
+    actor_id = actor.pk if actor is not None else None
+    actor_name = actor.get_username() if actor is not None else ""
+    project = entry.project
+    clean_payload = json.loads(json.dumps(dict(entry.payload or {}), default=str))
     canonical = _canonical(
         seq=seq,
         created=created.isoformat(),
-        action=action,
+        action=entry.action,
         actor_id=actor_id,
         actor_name=actor_name,
         project_id=project.pk if project else None,
         project_slug=project.slug if project else "",
         payload=clean_payload,
     )
-    key_id = crypto.audit_signing_key_id()
-    record = AuditRecord.objects.create(
+    return AuditRecord(
         seq=seq,
         created=created,
-        action=action,
+        action=entry.action,
         actor_id=actor_id,
         actor_name=actor_name,
         project=project,
         project_slug=project.slug if project else "",
         payload_enc=crypto.encrypt(json.dumps(clean_payload), context=_context(seq)),
         mac_key_id=key_id,
-        prev_mac=head.mac or GENESIS,
-        mac=_mac(key_id, head.mac or GENESIS, seq, canonical),
+        prev_mac=prev_mac,
+        mac=_mac(key_id, prev_mac, seq, canonical),
     )
-    # A plain UPDATE: the row is already locked, and Model.save() costs more than the SQL.
-    AuditHead.objects.filter(id=1).update(seq=seq, mac=record.mac)
-    return record
 
 
 def audit_payload(record: AuditRecord) -> dict[str, Any]:

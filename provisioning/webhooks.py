@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bmadweb.audit import audit_record
+from bmadweb.audit import AuditEntry, audit_record_many
 from projects.models import Project
 from provisioning import jobs
 from provisioning import webhook_checks as checks
@@ -340,8 +340,7 @@ def _drain_batch(project_id: int, limit: int) -> int:
     WebhookDelivery.objects.bulk_update(
         rows, ["outcome", "detail", "run", "first", "pending", "duplicate"]
     )
-    for row in rows:
-        _audit(project, row, actors.get(row.replayed_by_id))
+    audit_record_many([_audit_entry(project, row, actors.get(row.replayed_by_id)) for row in rows])
     return len(rows)
 
 
@@ -403,8 +402,8 @@ def _link_duplicates(rows: Sequence[WebhookDelivery]) -> None:
         row.run_id = originals.get((row.provider, row.delivery_id))
 
 
-def _audit(project: Project, delivery: WebhookDelivery, actor: Actor) -> None:
-    audit_record(
+def _audit_entry(project: Project, delivery: WebhookDelivery, actor: Actor) -> AuditEntry:
+    return AuditEntry(
         action=f"webhook.{delivery.outcome}",
         actor=actor,
         project=project,

@@ -10,7 +10,13 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload, audit_record, audit_verify
+from bmadweb.audit import (
+    AuditEntry,
+    audit_payload,
+    audit_record,
+    audit_record_many,
+    audit_verify,
+)
 from bmadweb.models import AuditRecord
 from bmadweb.services import keys_rotate
 
@@ -181,3 +187,23 @@ def test_record_rolls_back_with_the_action_it_records():
     assert AuditHead.objects.get(id=1).seq == 2
     audit_record(action="after")
     assert audit_verify().ok
+
+
+def test_a_batch_continues_the_chain_in_order_and_each_record_verifies_alone():
+    _write_chain(2)
+    batch = audit_record_many(
+        [AuditEntry(action="batch.event", payload={"i": i}) for i in range(50)]
+    )
+    audit_record(action="after.batch")
+    assert [r.seq for r in batch] == list(range(3, 53))
+    stored = AuditRecord.objects.get(seq=20)
+    assert (stored.action, audit_payload(stored)) == ("batch.event", {"i": 17})
+    assert audit_verify().ok
+    assert audit_verify().checked == 53
+    AuditRecord.objects.filter(seq=30).update(action="batch.evenT")  # tamper inside a batch
+    assert audit_verify().first_bad_seq == 30
+
+
+def test_an_empty_batch_writes_nothing():
+    assert audit_record_many([]) == []
+    assert not AuditRecord.objects.exists()
