@@ -144,8 +144,14 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def project_webhook(request: HttpRequest, slug: str) -> HttpResponse:
+def project_webhook(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
+    deliveries = list(deliveries_for(project).select_related("run")[:50])
+    # While the worker settles deliveries, the list polls itself (htmx, this same URL).
+    settling = any(delivery.pending for delivery in deliveries)
+    ledger = {"project": project, "deliveries": deliveries, "settling": settling}
+    if request.htmx and request.htmx.target == "deliveries":
+        return render(request, "projects/project_webhook.html#deliveries", ledger)
     new_secret = request.session.pop(f"new-webhook-secret-{project.pk}", None)
     urls = {
         kind: request.build_absolute_uri(f"/hooks/{kind}/{project.uid}/")
@@ -155,10 +161,9 @@ def project_webhook(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "projects/project_webhook.html",
         {
-            "project": project,
+            **ledger,
             "urls": urls,
             "new_secret": new_secret,
-            "deliveries": list(deliveries_for(project).select_related("run")[:50]),
             "has_secret": project.has_secret("webhook_secret"),
             "tab": "webhook",
             "can_manage": True,

@@ -39,6 +39,7 @@ def test_a_push_is_queued_then_settled_by_the_worker_and_shown_with_its_run(
     expect(rows).to_have_count(2)
     expect(rows.nth(1).locator(".badge-delivery-queued")).to_have_text("Queued")
     expect(rows.nth(0).locator(".badge-delivery-ignored")).to_have_text("Ignored")
+    expect(page.get_by_text("this list updates by itself")).to_be_visible()
     shot("queued")
 
     # The worker: the drain job settles both deliveries and starts the analysis, which
@@ -49,8 +50,10 @@ def test_a_push_is_queued_then_settled_by_the_worker_and_shown_with_its_run(
     run = Run.objects.get(project=bmad_project)
     settled = WebhookDelivery.objects.get(event="push", ref="refs/heads/main")
     assert (settled.outcome, settled.run_id, settled.pending) == ("accepted", run.pk, False)
-    page.reload()
+    # No reload: the list polls itself while deliveries are settling, then stops.
     expect(rows.nth(1).locator(".badge-delivery-accepted")).to_have_text("Accepted")
+    expect(page.locator("#deliveries[hx-trigger]")).to_have_count(0)
     expect(rows.nth(1).get_by_role("link", name=f"#{run.pk}")).to_be_visible()
-    expect(page.get_by_text("c0ffeec0ffee")).to_be_visible()  # last push seen
     shot("settled")
+    page.reload()
+    expect(page.get_by_text("c0ffeec0ffee")).to_be_visible()  # last push seen

@@ -352,6 +352,33 @@ def test_webhook_page_lists_deliveries_and_replays_one(
     assert WebhookDelivery.objects.filter(project=project, replay_of=delivery).count() == 1
 
 
+def test_webhook_ledger_polls_itself_only_while_deliveries_are_settling(
+    client, project, owner, viewer
+):
+    from provisioning.webhooks import webhooks_drain
+    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+
+    secret = services.webhook_secret_regenerate(actor=owner, project=project)
+    project.refresh_from_db()
+    body = body_of(push_payload("github", project.repo_url, ref="refs/heads/feature"))
+    deliver(Client(), project, "github", body, signed_headers("github", body, secret), settle=False)
+    client.force_login(owner)
+    page_url = url("projects:project-webhook", slug=project.slug)
+    htmx = {"HX-Request": "true", "HX-Target": "deliveries"}
+
+    partial = client.get(page_url, headers=htmx).content.decode()
+    assert partial.lstrip().startswith('<div id="deliveries" hx-get=')
+    assert 'hx-trigger="every 2s"' in partial
+    assert "<h2>" not in partial, "only the list, not the page"
+    webhooks_drain(project_id=project.pk)
+    settled = client.get(page_url, headers=htmx).content.decode()
+    assert "hx-trigger" not in settled, "settled: the polling stops"
+    assert "badge-delivery-ignored" in settled
+
+    client.force_login(viewer)  # may see the project, not manage its webhook
+    assert client.get(page_url, headers=htmx).status_code == 403
+
+
 def test_dashboard_pages_through_many_projects(client, viewer, local_repo_dir):
     from projects.views import DASHBOARD_PAGE_SIZE
 
