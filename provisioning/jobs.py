@@ -82,24 +82,25 @@ def _redis_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def webhook_wake(*, project_id: int) -> bool:
+def webhook_wake(*, project_id: int) -> None:
     """Make sure a job will settle the project's pending webhook deliveries.
 
-    False when the queue is unavailable: the deliveries are safe in the ledger and the
-    reconciler settles them once it is back.
+    With the queue unavailable the deliveries stay safe in the ledger, and the reconciler
+    settles them once it is back.
     """
     key = WEBHOOK_WAKE_KEY.format(project_id=project_id)
     config = settings.RQ_QUEUES["default"]
     try:
         conn = _redis_for(config["URL"])
         if not conn.set(key, 1, nx=True, ex=WEBHOOK_WAKE_TTL_S):
-            return True  # a drain job is queued and has not started yet: it will see them
+            return  # a drain job is queued and has not started yet: it will see them
         try:
             django_rq.get_queue("default", commit_mode="auto", connection=conn).enqueue(
                 webhook_drain_job,
                 project_id,
                 at_front=True,  # before long provisioning runs: forges expect a quick echo
                 job_timeout=settings.RQ_JOB_TIMEOUT,
+                retry=Retry(max=2, interval=[5, 30]),
                 result_ttl=60,
                 failure_ttl=7 * 86400,
             )
@@ -108,8 +109,6 @@ def webhook_wake(*, project_id: int) -> bool:
             raise
     except (redis.RedisError, OSError):
         logger.warning("queue unavailable; webhook deliveries of project %s wait", project_id)
-        return False
-    return True
 
 
 def webhook_drain_job(project_id: int) -> int:
@@ -139,8 +138,9 @@ def reconcile_job() -> list[int]:
     from provisioning.webhooks import webhooks_reconcile
 
     git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
-    webhooks_reconcile()
-    return runs_reconcile()
+    touched = runs_reconcile()
+    webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
+    return touched
 
 
 def job_is_alive(job_id: str) -> bool:

@@ -87,10 +87,6 @@ class _Incoming:
     replay_of: WebhookDelivery | None = None
     actor: Actor = None
 
-    @property
-    def claims(self) -> bool:
-        return self.replay_of is None  # replays re-process on purpose
-
 
 NOT_FOUND = WebhookResult(404, "", "no such webhook")
 _SECRETS = ("webhook_secret", "webhook_secret_previous")
@@ -114,10 +110,7 @@ def webhook_project(*, provider: str, project_uid: uuid.UUID | str) -> Project |
 def deliveries_for(project: Project) -> QuerySet[WebhookDelivery]:
     """The project's delivery ledger, newest first (bodies left out)."""
     return (
-        WebhookDelivery.objects.filter(project=project)
-        .select_related("run", "replay_of")
-        .defer("body")
-        .order_by("-received", "-id")
+        WebhookDelivery.objects.filter(project=project).defer("body").order_by("-received", "-id")
     )
 
 
@@ -167,13 +160,15 @@ def webhook_receive(
     )
     try:
         inc, verdict = _check(inc, too_large=body is None)
-        return _store(inc, verdict)
+        result = _store(inc, verdict)
     except Exception:  # the receiver never answers 500: record, then let the forge retry
         logger.exception("webhook delivery %s for %s failed", inc.delivery_id, project.slug)
         error = _Verdict(
             WebhookOutcome.ERROR, "internal error, the sender may retry", 503, keep_body=False
         )
-        return _store(inc, error)
+        result = _store(inc, error)
+    jobs.webhook_wake(project_id=project.pk)
+    return result
 
 
 def _check(inc: _Incoming, *, too_large: bool) -> tuple[_Incoming, _Verdict]:
@@ -219,12 +214,11 @@ def _judge(inc: _Incoming) -> _Verdict:
 
 
 def _store(inc: _Incoming, verdict: _Verdict) -> WebhookResult:
-    """Write the ledger row (the request's only write) and wake the drain."""
-    delivery = _row(inc, verdict, first=verdict.claims and inc.claims)
+    """Write the ledger row, the request's only write."""
+    delivery = _row(inc, verdict, first=verdict.claims)
     if not _insert(delivery):
         delivery = _duplicate_row(inc)
         _insert(delivery)
-    jobs.webhook_wake(project_id=inc.project.pk)
     return WebhookResult(delivery.status_code, delivery.outcome, delivery.detail, delivery)
 
 
@@ -305,16 +299,28 @@ def webhooks_drain(*, project_id: int, batch: int = DRAIN_BATCH) -> int:
             return total
 
 
-def webhooks_reconcile(*, older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Settle deliveries whose drain never came (queue down, job lost). Scheduled."""
+def webhooks_reconcile(
+    *, older_than: timedelta = timedelta(seconds=jobs.WEBHOOK_WAKE_TTL_S)
+) -> int:
+    """Settle deliveries whose drain never came (queue down, job lost). Scheduled.
+
+    Older than the wake key's lifetime: until then a drain job may still come. A project
+    whose drain fails is logged and left for the next round, never stopping the others.
+    """
     cutoff = timezone.now() - older_than
-    project_ids = (
+    project_ids = list(
         WebhookDelivery.objects.filter(pending=True, received__lt=cutoff)
         .order_by()
         .values_list("project_id", flat=True)
         .distinct()
     )
-    return sum(webhooks_drain(project_id=pid) for pid in list(project_ids))
+    settled = 0
+    for project_id in project_ids:
+        try:
+            settled += webhooks_drain(project_id=project_id)
+        except Exception:
+            logger.exception("webhook deliveries of project %s could not be settled", project_id)
+    return settled
 
 
 @write_transaction
@@ -326,10 +332,9 @@ def _drain_batch(project_id: int, limit: int) -> int:
         .order_by("id")[:limit]
     )
     if not rows:
-        return 0
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None:  # deleted meanwhile: its deliveries go with it
-        return 0
+        return 0  # none pending, or the project is gone (its deliveries went with it)
+    # Deleting the project would delete the rows locked above, so it is still there.
+    project = Project.objects.get(pk=project_id)
     actors = _actors(rows)
     queued = [row for row in rows if row.outcome == WebhookOutcome.QUEUED]
     if queued:
@@ -337,17 +342,14 @@ def _drain_batch(project_id: int, limit: int) -> int:
     _link_duplicates(rows)
     for row in rows:
         row.pending = False
-    WebhookDelivery.objects.bulk_update(
-        rows, ["outcome", "detail", "run", "first", "pending", "duplicate"]
-    )
+    WebhookDelivery.objects.bulk_update(rows, ["outcome", "detail", "run", "first", "pending"])
     audit_record_many([_audit_entry(project, row, actors.get(row.replayed_by_id)) for row in rows])
     return len(rows)
 
 
 def _actors(rows: Sequence[WebhookDelivery]) -> dict[int | None, Actor]:
     ids = {row.replayed_by_id for row in rows if row.replayed_by_id is not None}
-    users = get_user_model().objects.in_bulk(ids) if ids else {}
-    return {pk: user for pk, user in users.items()}
+    return dict(get_user_model().objects.in_bulk(ids)) if ids else {}
 
 
 def _start_analysis(
@@ -361,6 +363,7 @@ def _start_analysis(
         Project.objects.filter(pk=project.pk).filter(
             Q(last_push_at__isnull=True) | Q(last_push_at__lte=newest.received)
         ).update(last_push_at=newest.received, last_push_sha=newest.after_sha)
+    asked = timezone.now()
     try:
         run = run_create(
             project=project,
@@ -375,8 +378,11 @@ def _start_analysis(
         for row in queued:
             row.outcome, row.detail, row.first = outcome, str(exc), False
         return
+    # The first push of the batch started the run if run_create made a new one; every
+    # other push joined it.
+    starter = queued[0] if run.created >= asked else None
     for row in queued:
-        what = "joined queued" if run.created < row.received else "queued"
+        what = "queued" if row is starter else "joined queued"
         row.outcome, row.detail, row.run = (
             WebhookOutcome.ACCEPTED,
             f"analysis {what} as run #{run.pk}",
@@ -385,21 +391,27 @@ def _start_analysis(
 
 
 def _link_duplicates(rows: Sequence[WebhookDelivery]) -> None:
-    """Duplicates point at the run their original started, once it has one."""
+    """Duplicates point at the run their original started, once it has one: an original
+    settled in this batch (not saved yet), else one settled before."""
     unlinked = [row for row in rows if row.duplicate and row.run_id is None]
     if not unlinked:
         return
-    keys = Q()
-    for row in unlinked:
-        keys |= Q(provider=row.provider, delivery_id=row.delivery_id)
-    originals = {
-        (o.provider, o.delivery_id): o.run_id
-        for o in WebhookDelivery.objects.filter(
-            keys, project_id=unlinked[0].project_id, first=True
-        ).only("provider", "delivery_id", "run_id")
+    runs: dict[tuple[str, str], int | None] = {
+        (r.provider, r.delivery_id): r.run_id for r in rows if r.first and r.run_id
     }
+    missing = [row for row in unlinked if (row.provider, row.delivery_id) not in runs]
+    if missing:
+        keys = Q()
+        for row in missing:
+            keys |= Q(provider=row.provider, delivery_id=row.delivery_id)
+        runs.update(
+            ((o.provider, o.delivery_id), o.run_id)
+            for o in WebhookDelivery.objects.filter(
+                keys, project_id=missing[0].project_id, first=True
+            ).only("provider", "delivery_id", "run_id")
+        )
     for row in unlinked:
-        row.run_id = originals.get((row.provider, row.delivery_id))
+        row.run_id = runs.get((row.provider, row.delivery_id))
 
 
 def _audit_entry(project: Project, delivery: WebhookDelivery, actor: Actor) -> AuditEntry:

@@ -34,16 +34,6 @@ pytestmark = pytest.mark.django_db
 OTHER_SECRET = "another-projects-secret-0123456789abcdef"
 
 
-@pytest.fixture
-def hooked(project, owner):  # type: ignore[no-untyped-def]
-    project_services.manifest_save(
-        actor=owner, project=project, yaml_text=DEMO_MANIFEST, message="first"
-    )
-    secret = project_services.webhook_secret_regenerate(actor=owner, project=project)
-    project.refresh_from_db()
-    return project, secret
-
-
 # A forgery: (body, secret) -> (body actually sent, signature headers).
 Forgery = Callable[[bytes, str], tuple[bytes, dict[str, str]]]
 

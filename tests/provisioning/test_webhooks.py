@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,11 +15,14 @@ import pytest
 from django.db import connection
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
+from django.utils import timezone
+from rq import Queue as RqQueue
 
 from bmadweb.audit import audit_payload, audit_verify
 from bmadweb.models import AuditRecord
 from projects import services as project_services
 from provisioning import services
+from provisioning.jobs import reconcile_job
 from provisioning.models import (
     Run,
     RunKind,
@@ -52,17 +56,6 @@ from tests.repos import DEMO_MANIFEST
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def hooked(project, owner):  # type: ignore[no-untyped-def]
-    """The standard project with a manifest and a webhook secret: (project, secret)."""
-    project_services.manifest_save(
-        actor=owner, project=project, yaml_text=DEMO_MANIFEST, message="first"
-    )
-    secret = project_services.webhook_secret_regenerate(actor=owner, project=project)
-    project.refresh_from_db()
-    return project, secret
-
-
 def runs(project) -> int:  # type: ignore[no-untyped-def]
     return Run.objects.filter(project=project).count()
 
@@ -72,10 +65,10 @@ def ledger_row(response) -> WebhookDelivery:  # type: ignore[no-untyped-def]
     return WebhookDelivery.objects.get(pk=response.json()["delivery"])
 
 
-def push(client, project, secret, provider="github", *, delivery=None, **payload):  # type: ignore[no-untyped-def]
+def push(client, project, secret, provider="github", *, delivery=None, settle=True, **payload):  # type: ignore[no-untyped-def]
     body = body_of(push_payload(provider, project.repo_url, **payload))
     headers = signed_headers(provider, body, secret, delivery=delivery)
-    return deliver(client, project, provider, body, headers)
+    return deliver(client, project, provider, body, headers, settle=settle)
 
 
 # --- Accepted, ignored, refused -----------------------------------------------------------
@@ -593,21 +586,15 @@ def test_admin_ledger_list_and_detail_render(client, hooked, staff):
 DELIVERY_ACTIONS = [f"webhook.{outcome}" for outcome in WebhookOutcome.values]
 
 
-def _drain_jobs(redis_conn) -> list[str]:  # type: ignore[no-untyped-def]
-    import django_rq
-
-    queue = django_rq.get_queue("default")
-    return [job.func_name for job in queue.get_jobs()]
+def _queued_jobs(redis_conn) -> list[str]:  # type: ignore[no-untyped-def]
+    return [job.func_name for job in RqQueue("default", connection=redis_conn).get_jobs()]
 
 
 @pytest.mark.django_db(transaction=True)  # as in production: no transaction around the request
 def test_the_request_writes_only_its_ledger_row(client, hooked, django_assert_num_queries):
     project, secret = hooked
-    body = body_of(push_payload("github", project.repo_url))
     with django_assert_num_queries(2):  # the project, then one INSERT: no transaction, no audit
-        response = deliver(
-            client, project, "github", body, signed_headers("github", body, secret), settle=False
-        )
+        response = push(client, project, secret, settle=False)
     assert (response.status_code, response.json()["outcome"]) == (202, "queued")
     row = WebhookDelivery.objects.get()
     assert (row.outcome, row.pending, row.first, row.run_id) == ("queued", True, True, None)
@@ -620,19 +607,20 @@ def test_the_drain_job_in_a_real_worker_starts_the_analysis_and_audits(
     client, hooked, redis_conn, run_worker
 ):
     project, secret = hooked
-    responses = [
-        deliver(
-            client, project, "github", body, signed_headers("github", body, secret), settle=False
-        )
-        for body in (body_of(push_payload("github", project.repo_url, after=c * 40)) for c in "abc")
-    ]
+    responses = [push(client, project, secret, settle=False, after=c * 40) for c in "abc"]
     assert [r.status_code for r in responses] == [202, 202, 202]
     # One drain job for the burst: the wake key stops the second and third enqueue.
-    assert _drain_jobs(redis_conn) == ["provisioning.jobs.webhook_drain_job"]
+    assert _queued_jobs(redis_conn) == ["provisioning.jobs.webhook_drain_job"]
     run_worker()
     rows = list(WebhookDelivery.objects.order_by("id"))
     run = Run.objects.get(project=project)
     assert [(r.outcome, r.pending, r.run_id) for r in rows] == [("accepted", False, run.pk)] * 3
+    # Settled in one batch: the first push started the analysis, the others joined it.
+    assert [r.detail.split(" as ")[0] for r in rows] == [
+        "analysis queued",
+        "analysis joined queued",
+        "analysis joined queued",
+    ]
     assert run.job_id, "the analysis was enqueued when the drain committed"
     actions = AuditRecord.objects.filter(action__in=DELIVERY_ACTIONS).values_list(
         "action", flat=True
@@ -641,20 +629,28 @@ def test_the_drain_job_in_a_real_worker_starts_the_analysis_and_audits(
     project.refresh_from_db()
     assert project.last_push_sha == "c" * 40
     # The job deleted its wake key: the next delivery enqueues a new drain.
-    body = body_of(push_payload("github", project.repo_url, ref="refs/heads/other"))
-    deliver(client, project, "github", body, signed_headers("github", body, secret), settle=False)
-    assert _drain_jobs(redis_conn) == ["provisioning.jobs.webhook_drain_job"]
+    push(client, project, secret, settle=False, ref="refs/heads/other")
+    assert _queued_jobs(redis_conn) == ["provisioning.jobs.webhook_drain_job"]
+
+
+def test_a_duplicate_settled_with_its_original_points_at_the_same_run(client, hooked):
+    project, secret = hooked
+    push(client, project, secret, settle=False, delivery="twice")
+    push(client, project, secret, settle=False, delivery="twice")
+    assert webhooks_drain(project_id=project.pk) == 2
+    original, copy = WebhookDelivery.objects.order_by("id")
+    assert (original.outcome, copy.outcome) == ("accepted", "duplicate")
+    assert copy.run_id == original.run_id == Run.objects.get().pk
+    record = AuditRecord.objects.get(action="webhook.duplicate")
+    assert audit_payload(record)["run"] == original.run_id
 
 
 def test_with_the_queue_down_deliveries_wait_and_the_reconciler_settles_them(
     client, hooked, redis_conn, caplog
 ):
     project, secret = hooked
-    body = body_of(push_payload("github", project.repo_url))
     with override_settings(RQ_QUEUES={"default": {"URL": "redis://127.0.0.1:1/0"}}):
-        response = deliver(
-            client, project, "github", body, signed_headers("github", body, secret), settle=False
-        )
+        response = push(client, project, secret, settle=False)
     assert response.status_code == 202  # stored: the forge must not retry
     assert "queue unavailable" in caplog.text
     assert WebhookDelivery.objects.get().pending
@@ -665,15 +661,33 @@ def test_with_the_queue_down_deliveries_wait_and_the_reconciler_settles_them(
     assert runs(project) == 1
 
 
+def test_a_failing_drain_is_logged_and_does_not_stop_run_reconciliation(
+    client, hooked, owner, redis_conn, caplog
+):
+    project, secret = hooked
+    push(client, project, secret, settle=False, ref="refs/heads/other")
+    WebhookDelivery.objects.update(received=timezone.now() - timedelta(minutes=5))
+    other_dir = project.repo_url + "-other"
+    os.mkdir(other_dir)
+    other = project_services.project_create(
+        actor=owner, name="Other", slug="other", repo_url=other_dir
+    )
+    project_services.manifest_save(actor=owner, project=other, yaml_text=DEMO_MANIFEST)
+    lost = services.run_create(project=other, kind=RunKind.ANALYZE, actor=owner, enqueue=False)
+    Run.objects.filter(pk=lost.pk).update(job_id="")  # its job never reached Redis
+    with override_settings(AUDIT_KEYS=["broken"]):  # every audit write now fails
+        assert reconcile_job() == [lost.pk]
+    assert "could not be settled" in caplog.text
+    assert WebhookDelivery.objects.get().pending, "left for the next round"
+    assert webhooks_reconcile() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_drains_settle_and_audit_each_delivery_once(hooked):
     project, secret = hooked
     client = Client()
     for i in range(30):
-        body = body_of(push_payload("github", project.repo_url, ref=f"refs/heads/b{i}"))
-        deliver(
-            client, project, "github", body, signed_headers("github", body, secret), settle=False
-        )
+        push(client, project, secret, settle=False, ref=f"refs/heads/b{i}")
     start = threading.Barrier(4)
 
     def drain(_: int) -> int:
@@ -691,14 +705,17 @@ def test_concurrent_drains_settle_and_audit_each_delivery_once(hooked):
     assert audit_verify().ok
 
 
-def test_a_deleted_project_takes_its_pending_deliveries_with_it(client, hooked, owner):
+@pytest.mark.django_db(transaction=True)
+def test_the_drain_job_of_a_deleted_project_finds_nothing_to_do(
+    client, hooked, owner, redis_conn, run_worker
+):
     project, secret = hooked
-    body = body_of(push_payload("github", project.repo_url))
-    deliver(client, project, "github", body, signed_headers("github", body, secret), settle=False)
-    project_id = project.pk
+    push(client, project, secret, settle=False)
     project_services.project_delete(actor=owner, project=project)
-    assert webhooks_drain(project_id=project_id) == 0
-    assert not WebhookDelivery.objects.exists()
+    assert not WebhookDelivery.objects.exists()  # the ledger went with the project
+    run_worker()
+    assert RqQueue("default", connection=redis_conn).failed_job_registry.count == 0
+    assert not Run.objects.exists()
 
 
 # --- Ledger, audit, selectors ------------------------------------------------------------------
