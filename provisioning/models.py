@@ -105,6 +105,13 @@ class Run(models.Model):
         )
 
     @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to finish, once the run has ended."""
+        if self.started is None or self.finished is None:
+            return None
+        return (self.finished - self.started).total_seconds()
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 

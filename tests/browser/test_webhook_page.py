@@ -16,12 +16,10 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def test_a_push_is_queued_then_settled_by_the_worker_and_shown_with_its_run(
-    page: Any, live_server: Any, shot: Any, bmad_project: Any, owner: Any, redis_conn: Any
+    page: Any, live_server: Any, shot: Any, bmad_project: Any, owner: Any, run_worker: Any
 ) -> None:
-    import django_rq
     from django.urls import reverse
     from playwright.sync_api import expect
-    from rq import SimpleWorker
 
     from projects import services
     from provisioning.models import Run, WebhookDelivery
@@ -44,8 +42,7 @@ def test_a_push_is_queued_then_settled_by_the_worker_and_shown_with_its_run(
 
     # The worker: the drain job settles both deliveries and starts the analysis, which
     # then runs against the bare remote.
-    queue = django_rq.get_queue("default")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    run_worker()
 
     run = Run.objects.get(project=bmad_project)
     settled = WebhookDelivery.objects.get(event="push", ref="refs/heads/main")
@@ -54,6 +51,5 @@ def test_a_push_is_queued_then_settled_by_the_worker_and_shown_with_its_run(
     expect(rows.nth(1).locator(".badge-delivery-accepted")).to_have_text("Accepted")
     expect(page.locator("#deliveries[hx-trigger]")).to_have_count(0)
     expect(rows.nth(1).get_by_role("link", name=f"#{run.pk}")).to_be_visible()
+    expect(page.get_by_text("c0ffeec0ffee")).to_be_visible()  # last push seen, also live
     shot("settled")
-    page.reload()
-    expect(page.get_by_text("c0ffeec0ffee")).to_be_visible()  # last push seen

@@ -440,3 +440,26 @@ def test_forge_api_url_must_pass_the_address_policy(client, project, owner, api_
     assert "forge_api_url" in response.context["form"].errors
     project.refresh_from_db()
     assert project.forge_api_url == ""
+
+
+def test_run_page_gives_a_short_run_its_duration_in_seconds(client, bmad_project, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    started = timezone.now() - timedelta(minutes=3)
+    short = Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.SUCCEEDED,
+        started=started,
+        finished=started + timedelta(seconds=2.5),
+    )
+    client.force_login(owner)
+    page = client.get(url("provisioning:run-detail", slug=bmad_project.slug, run_id=short.pk))
+    text = page.content.decode()
+    assert "took 2.5 s" in text
+    assert "created now" in text  # humanize's naturaltime, not "0 minutes ago"
+    Run.objects.filter(pk=short.pk).update(finished=started + timedelta(minutes=2))
+    page = client.get(url("provisioning:run-detail", slug=bmad_project.slug, run_id=short.pk))
+    assert "took 2\xa0minutes" in page.content.decode()

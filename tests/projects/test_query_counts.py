@@ -117,3 +117,38 @@ def test_member_and_audit_pages_do_not_grow_with_their_rows(
         Membership.objects.create(project=project, user=user, role=Role.VIEWER)
         audit_record(action="test.row", actor=user, project=project, payload={"i": i})
     assert (_page_queries(client, members), _page_queries(client, audit)) == before
+
+
+def test_webhook_page_and_its_polled_list_do_not_grow_with_deliveries(owner: Any) -> None:
+    from provisioning.models import WebhookDelivery
+
+    (project,) = _projects_with_runs(owner, 0, 1)
+    client = Client()
+    client.force_login(owner)
+    page = f"/p/{project.slug}/webhook/"
+    htmx = {"HX-Request": "true", "HX-Target": "deliveries"}
+
+    def deliveries(n: int) -> None:
+        run = Run.objects.create(project=project, kind=RunKind.ANALYZE, status=RunStatus.SUCCEEDED)
+        WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                project=project,
+                provider="github",
+                delivery_id=f"d{n}-{i}",
+                outcome="accepted",
+                run=run,
+                pending=True,  # settling: the list polls
+            )
+            for i in range(10)
+        )
+
+    deliveries(1)
+    _page_queries(client, page)  # warm the per-process caches
+    with CaptureQueriesContext(connection) as small_list:
+        client.get(page, headers=htmx)
+    before = _page_queries(client, page), len(small_list)
+    deliveries(2)
+    deliveries(3)
+    with CaptureQueriesContext(connection) as long_list:
+        assert 'hx-trigger="every 2s"' in client.get(page, headers=htmx).content.decode()
+    assert (_page_queries(client, page), len(long_list)) == before
