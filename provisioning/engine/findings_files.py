@@ -172,7 +172,9 @@ def _decide(root: Path, rel: str, is_dir: bool, cache: dict[str, list[_Rule]]) -
     parts = rel.split("/")
     for depth in range(len(parts)):
         base = "/".join(parts[:depth])
-        rules = cache.setdefault(base, _rules(root, base))
+        rules = cache.get(base)
+        if rules is None:
+            rules = cache[base] = list(_rules(root, base))
         sub = "/".join(parts[depth:])
         for rule in rules:
             if rule.matches(sub, is_dir):

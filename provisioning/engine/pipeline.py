@@ -45,7 +45,11 @@ def plan_repo(
 ) -> tuple[Analysis, Plan]:
     analysis = analyze_repo(root, manifest)
     plan = make_plan(
-        analysis.report, analysis.generated, force=force, manifest_revision=manifest_revision
+        analysis.report,
+        analysis.generated,
+        force=force,
+        manifest_revision=manifest_revision,
+        root=root,
     )
     return analysis, plan
 

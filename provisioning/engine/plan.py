@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from provisioning.engine import detect_read as rd
 from provisioning.engine.fsafe import check_writable, delete_file, write_file
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
@@ -183,14 +184,17 @@ def make_plan(
     *,
     force: bool = False,
     manifest_revision: str = "",
+    root: Path | None = None,
 ) -> Plan:
-    """The operations that bring the repository to the manifest's state."""
+    """The operations that bring the repository to the manifest's state. With `root`, the
+    checkout the report was made on, deleted leftovers show their content in the diff."""
     planner = _Planner(report, force)
     for item in report.items:
         planner.add(item)
     lock = Lock(GENERATOR_VERSION, manifest_revision, planner.lock)
     lock_op = _lock_operation(report, lock)
-    operations = [*planner.ops, *_cleanup_operations(report), *([lock_op] if lock_op else [])]
+    cleanup = _cleanup_operations(report, root)
+    operations = [*planner.ops, *cleanup, *([lock_op] if lock_op else [])]
     notes = (*report.notes, *generated.notes)
     return Plan(tuple(operations), tuple(planner.conflicts), tuple(dict.fromkeys(notes)))
 
@@ -199,7 +203,7 @@ def make_plan(
 CLEANED_UP_FINDINGS = ("BMAD_STALE_COMMAND_WRAPPERS",)
 
 
-def _cleanup_operations(report: GapReport) -> list[Operation]:
+def _cleanup_operations(report: GapReport, root: Path | None) -> list[Operation]:
     """Delete the files of fixable leftovers, e.g. 6.0 command wrappers the skills replace."""
     ops = []
     for finding in report.findings:
@@ -207,9 +211,14 @@ def _cleanup_operations(report: GapReport) -> list[Operation]:
             continue
         for path in finding.paths:
             if path.endswith(".md"):  # wrapper files only, never a folder
-                diff = f"--- a/{path}\n+++ /dev/null\n"
+                diff = unified_diff(path, _current_text(root, path), None)
                 ops.append(Operation(OpKind.DELETE, path, finding.title, diff=diff))
     return ops
+
+
+def _current_text(root: Path | None, path: str) -> str:
+    data = rd.read_capped(root, path).data if root is not None else None
+    return (rd.decode_text(data) if data is not None else None) or ""
 
 
 @dataclass(frozen=True, slots=True)

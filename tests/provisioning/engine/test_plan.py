@@ -211,6 +211,10 @@ def test_stale_command_wrappers_are_deleted_with_approval(tmp_path: Path) -> Non
     deletes = {op.path for op in plan.operations if op.kind is OpKind.DELETE}
     assert deletes == set(wrappers)
     assert plan.requires_approval
+    for op in plan.operations:
+        if op.kind is OpKind.DELETE:  # the diff shows what goes, not just a header
+            removed = (tmp_path / op.path).read_text().splitlines()
+            assert [f"-{line}" for line in removed] == op.diff.splitlines()[3:]
     apply_plan(tmp_path, plan)
     assert not any((tmp_path / w).exists() for w in wrappers)
     _, again = plan_repo(tmp_path, manifest, manifest_revision="r1")
