@@ -78,8 +78,6 @@ def _project_and_webhook_families() -> Iterator[Metric]:
         projects.add_metric([status], n)
     yield projects
     deliveries = selectors.webhook_delivery_counts()
-    if deliveries is None:
-        return  # the webhook ledger is not installed
     family = GaugeMetricFamily(
         "bmadweb_webhook_deliveries_total",
         "Webhook deliveries received, by provider and outcome.",

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import django_rq
 import redis
-from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django_rq.workers import get_worker_class
@@ -29,7 +28,15 @@ from bmadweb.models import AuditRecord
 from projects.models import Project, SyncStatus
 from projects.roles import Perm
 from projects.selectors import project_list_for_user
-from provisioning.models import FINISHED_STATUSES, Run, RunKind, RunStatus
+from provisioning.models import (
+    FINISHED_STATUSES,
+    Run,
+    RunKind,
+    RunStatus,
+    WebhookDelivery,
+    WebhookOutcome,
+    WebhookProvider,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -346,31 +353,15 @@ def project_counts_by_sync_status() -> dict[str, int]:
     return counts
 
 
-def _model_field(model: Any, names: tuple[str, ...]) -> Any:
-    for name in names:
-        try:
-            return model._meta.get_field(name)
-        except LookupError:
-            continue
-    return None
-
-
-def webhook_delivery_counts() -> dict[tuple[str, str], int] | None:
-    """Webhook deliveries by (provider, outcome); None while the model does not exist."""
-    try:
-        model = apps.get_model("provisioning", "WebhookDelivery")
-    except LookupError:
-        return None
-    provider = _model_field(model, ("provider", "forge", "forge_kind", "source"))
-    outcome = _model_field(model, ("outcome", "status", "result"))
-    if provider is None or outcome is None:
-        return None
-    providers = [value for value, _ in provider.choices or []]
-    outcomes = [value for value, _ in outcome.choices or []]
-    counts = {(p, o): 0 for p in providers for o in outcomes}
-    rows = model.objects.order_by().values_list(provider.name, outcome.name).annotate(n=Count("pk"))
-    for prov, out, n in rows:
-        # Without declared choices a value is free text: never a label then.
-        key = (_allowed(prov, providers), _allowed(out, outcomes))
+def webhook_delivery_counts() -> dict[tuple[str, str], int]:
+    """Webhook deliveries by (provider, outcome), every known pair present."""
+    counts = {(p.value, o.value): 0 for p in WebhookProvider for o in WebhookOutcome}
+    rows = (
+        WebhookDelivery.objects.order_by()
+        .values_list("provider", "outcome")
+        .annotate(n=Count("pk"))
+    )
+    for provider, outcome, n in rows:
+        key = (_allowed(provider, WebhookProvider.values), _allowed(outcome, WebhookOutcome.values))
         counts[key] = counts.get(key, 0) + n
     return counts

@@ -20,16 +20,7 @@ class ProjectAdminForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "slug",
-            "repo_url",
-            "default_branch",
-            "forge_kind",
-            "forge_api_url",
-            "push_mode",
-            "require_approval",
-        ]
+        fields = ["slug", *services.EDITABLE_FIELDS]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

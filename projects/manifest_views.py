@@ -61,7 +61,7 @@ def _errors_of(text: str) -> list[dict[str, object]]:
 def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     latest = manifest_latest(project)
-    can_edit = request.user.has_perm(f"projects.{Perm.EDIT_MANIFEST}", project)
+    can_edit = user_can(request.user, project, Perm.EDIT_MANIFEST)
     initial = {"yaml_text": latest.yaml_text if latest else STARTER.format(name=project.slug)}
     form = forms.ManifestForm(request.POST or None, initial=initial)
     errors: list[dict[str, object]] = []
