@@ -114,11 +114,11 @@ def _everything_stored(redis_conn: redis.Redis, work_dir: Path) -> dict[str, byt
     }
 
 
-def _leaks(places: dict[str, bytes]) -> list[str]:
+def _leaks(places: dict[str, bytes], canaries: tuple[str, ...] = CANARIES) -> list[str]:
     return [
         f"{canary} in {where}"
         for where, text in places.items()
-        for canary in CANARIES
+        for canary in canaries
         if canary.encode() in text
     ]
 
@@ -244,3 +244,30 @@ def test_pull_request_retried_after_a_forge_outage_is_opened_once(
     assert run.status == RunStatus.PUSHED, run.failure_reason
     assert len(forge.pulls_of("github")) == 1
     assert run.pr_url
+
+
+def test_the_search_finds_a_value_planted_in_every_place(
+    canary_project, redis_conn, work_dir, caplog
+):
+    """The control: if the search could not see into a place, every test above would pass.
+    (A fresh value: the canaries themselves are scrubbed from logs once a run used them.)"""
+    from bmadweb.audit import audit_record
+
+    planted = f"planted-{secrets.token_hex(12)}"
+    run = Run.objects.create(
+        project=canary_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.FAILED,
+        failure_reason=f"failed with {planted}",
+    )
+    RunLogEntry.objects.create(run=run, message=f"token {planted}")
+    audit_record(action="test.plant", payload={"note": planted})
+    redis_conn.hset("rq:job:planted", "data", zlib.compress(planted.encode()))
+    (work_dir / "clone").mkdir(parents=True)
+    (work_dir / "clone" / "config").write_text(f"url = https://x:{planted}@h/r.git\n")
+    logging.getLogger("provisioning").error("planted %s", planted)
+
+    places = _everything_stored(redis_conn, work_dir)
+    places["log records"] = caplog.text.encode()
+    found = _leaks(places, canaries=(planted,))
+    assert sorted(found) == sorted(f"{planted} in {where}" for where in places)
