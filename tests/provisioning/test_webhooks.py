@@ -217,6 +217,27 @@ def test_form_encoded_github_payload_is_understood(client, hooked):
     assert runs(project) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        urlencode({"other": "{}"}).encode(),
+        urlencode({"payload": "not json"}).encode(),
+        urlencode({f"field{i}": "x" for i in range(50)}).encode(),
+        b"payload=%ff%fe",
+    ],
+    ids=["no-payload-field", "payload-not-json", "too-many-fields", "payload-not-utf8"],
+)
+def test_hostile_form_encoded_bodies_get_400_never_500(client, hooked, body):
+    project, secret = hooked
+    headers = signed_headers("github", body, secret)
+    response = deliver(
+        client, project, "github", body, headers, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert WebhookDelivery.objects.get().outcome == "rejected"
+    assert runs(project) == 0
+
+
 def test_receiver_url_works_without_the_trailing_slash(client, hooked):
     project, secret = hooked
     body = body_of(push_payload("github", project.repo_url))
