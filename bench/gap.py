@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import contextlib
 
-from provisioning.bmad_builders import build_v64
+from provisioning.demo.bmad_installs import build_v64
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.pipeline import analyze_repo, plan_repo

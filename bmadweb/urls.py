@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from bmadweb import auth_views
 from provisioning.api import api
+from provisioning.webhooks import urls as webhook_urls
 
 admin.site.site_header = "bmadweb platform administration"
 admin.site.site_title = "bmadweb admin"
@@ -12,11 +13,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
-    path("hooks/", include("provisioning.webhook_urls")),
-    path("", include("provisioning.webhook_ui_urls")),
+    path("hooks/", include(webhook_urls.receiver_urlpatterns)),
+    path("", include(webhook_urls.urlpatterns)),
     path("api/v1/", api.urls),
     path("account/", include("bmadweb.token_urls")),
     path("", include("bmadweb.ops_urls")),
-    path("", include("provisioning.urls")),
+    path("", include("provisioning.runs.urls")),
     path("", include("projects.urls")),
 ]

@@ -19,8 +19,7 @@ from projects.presenters import side_by_side
 from projects.roles import Perm
 from projects.selectors import manifest_latest, revision_get
 from provisioning.engine.manifest import load_manifest, manifest_json_schema
-from provisioning.preview import preview_files
-from provisioning.selectors import latest_report_run
+from provisioning.project_status import preview_files, report_run_latest
 
 MAX_MANIFEST = 256 * 1024
 STARTER = """\
@@ -121,7 +120,7 @@ def manifest_preview(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     text = request.POST.get("yaml_text", "")
     result = load_manifest(text) if len(text) <= MAX_MANIFEST else None
-    report_run = latest_report_run(project)
+    report_run = report_run_latest(project)
     files: list[dict[str, str]] = []
     notes = ["Fix the errors above to see a preview."]
     if result is not None and result.manifest is not None:

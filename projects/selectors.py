@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from projects.models import ManifestRevision, Membership, Project
+from bmadweb.labels import closed_label
+from projects.models import ManifestRevision, Membership, Project, SyncStatus
 from projects.roles import Perm
+from provisioning.project_status import last_run_annotations
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -32,20 +34,15 @@ def manifest_latest(project: Project) -> ManifestRevision | None:
     return project.revisions.order_by("-number").first()
 
 
-def members_of(project: Project) -> QuerySet[Membership]:
+def membership_list_for(project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user", "group").order_by("role", "id")
 
 
-def dashboard_projects(
+def project_list_for_dashboard(
     user: User | AnonymousUser, *, query: str = "", status: str = ""
 ) -> QuerySet[Project]:
     """Permitted projects with their last run annotated, in a constant number of queries
     whatever the number of projects."""
-    from django.db.models import OuterRef, Subquery
-
-    from provisioning.models import Run
-
-    last_run = Run.objects.filter(project=OuterRef("pk")).order_by("-created")
     projects = project_list_for_user(user)
     if query:
         projects = projects.filter(
@@ -53,13 +50,17 @@ def dashboard_projects(
         )
     if status:
         projects = projects.filter(sync_status=status)
-    return projects.annotate(
-        last_run_id=Subquery(last_run.values("pk")[:1]),
-        last_run_kind=Subquery(last_run.values("kind")[:1]),
-        last_run_status=Subquery(last_run.values("status")[:1]),
-        last_run_created=Subquery(last_run.values("created")[:1]),
-    )
+    return projects.annotate(**last_run_annotations())
 
 
 def revision_get(project: Project, number: int) -> ManifestRevision | None:
     return project.revisions.filter(number=number).first()
+
+
+def project_count_by_sync_status() -> dict[str, int]:
+    counts = dict.fromkeys(SyncStatus.values, 0)
+    rows = Project.objects.order_by().values_list("sync_status").annotate(n=Count("pk"))
+    for status, n in rows:
+        key = closed_label(status, SyncStatus.values)
+        counts[key] = counts.get(key, 0) + n
+    return counts

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from provisioning.urlpolicy import UrlPolicyError, check_repo_url
+from provisioning.git_ops.urlpolicy import UrlPolicyError, check_repo_url
 
 
 def validate_repo_url(value: str) -> None:

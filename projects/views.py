@@ -23,9 +23,8 @@ from projects.permissions import (
 )
 from projects.presenters import items_by_state
 from projects.roles import Perm, Role
-from projects.selectors import dashboard_projects, manifest_latest, members_of
-from provisioning.selectors import active_run, latest_report_run
-from provisioning.webhooks import deliveries_for
+from projects.selectors import manifest_latest, membership_list_for, project_list_for_dashboard
+from provisioning.project_status import delivery_list_for, report_run_latest, run_active_for
 
 DASHBOARD_PAGE_SIZE = 25
 
@@ -37,7 +36,7 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     if status not in SyncStatus.values:
         status = ""
     page = Paginator(
-        dashboard_projects(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
+        project_list_for_dashboard(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     context = {
         "projects": page.object_list,
@@ -67,7 +66,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The gap report: installation findings and managed items by state."""
     project = get_project_for_user(request.user, slug)
-    report_run = latest_report_run(project)
+    report_run = report_run_latest(project)
     report = report_run.report if report_run else None
     context = {
         "project": project,
@@ -75,7 +74,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "report_run": report_run,
         "report": report,
         "groups": items_by_state(report),
-        "active": active_run(project),
+        "active": run_active_for(project),
         "can_analyze": user_can(request.user, project, Perm.ANALYZE),
         "can_provision": user_can(request.user, project, Perm.PROVISION),
         "can_manage": user_can(request.user, project, Perm.MANAGE),
@@ -146,7 +145,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_webhook(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    deliveries = list(deliveries_for(project)[:50])
+    deliveries = list(delivery_list_for(project)[:50])
     # While the worker settles deliveries, the list polls itself (htmx, this same URL).
     settling = any(delivery.pending for delivery in deliveries)
     ledger = {"project": project, "deliveries": deliveries, "settling": settling}
@@ -202,7 +201,7 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "project": project,
             "form": form,
-            "members": members_of(project),
+            "members": membership_list_for(project),
             "tab": "members",
             "can_manage": True,
         },

@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from provisioning.bmad_builders import DEMO_MANIFEST, build_v64
+from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
 
 __all__ = [
     "DEMO_MANIFEST",

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 
 from projects.permissions import get_project_for_user
 from projects.roles import Perm
-from provisioning.api_schemas import PageQuery
+from provisioning.api.schemas import PageQuery
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

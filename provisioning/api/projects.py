@@ -13,7 +13,7 @@ from projects.services import manifest_save
 from provisioning.api import reads
 from provisioning.api.auth import READ, WRITE
 from provisioning.api.common import api_user, page, project_for, revision_dict
-from provisioning.api_schemas import (
+from provisioning.api.schemas import (
     MANIFEST_MAX_BYTES,
     ManifestOut,
     ManifestSaveIn,
@@ -28,6 +28,7 @@ from provisioning.api_schemas import (
     responses,
 )
 from provisioning.engine.manifest import ManifestError, load_manifest
+from provisioning.runs.selectors import report_run_latest
 
 router = Router(tags=["projects"])
 
@@ -135,7 +136,7 @@ def manifest_put(request: HttpRequest, slug: str, body: ManifestSaveIn) -> Statu
 )
 def report_get(request: HttpRequest, slug: str) -> dict[str, Any]:
     """The gap report of the latest finished analyze or provision run."""
-    run = reads.report_run_latest(project_for(request, slug))
+    run = report_run_latest(project_for(request, slug))
     if run is None or not isinstance(run.report, dict):
         raise Http404("This project has not been analysed yet: start an analyze run first.")
     report: dict[str, Any] = run.report
@@ -160,7 +161,7 @@ def skills_get(request: HttpRequest, slug: str) -> dict[str, Any]:
     installed by the latest report, each with the state of its files."""
     project = project_for(request, slug)
     revision, manifest = reads.latest_manifest(project)
-    run = reads.report_run_latest(project)
+    run = report_run_latest(project)
     report = run.report if run is not None and isinstance(run.report, dict) else None
     rows = reads.skills_overview(manifest, report)
     return {

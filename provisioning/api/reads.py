@@ -10,7 +10,6 @@ from django.db.models import QuerySet
 from projects.models import ManifestRevision, Project
 from projects.selectors import manifest_latest
 from provisioning.engine.manifest import Manifest, load_manifest
-from provisioning.models import FINISHED_STATUSES, Run, RunKind
 
 # Worst first: the state a skill shows when its files disagree.
 STATE_ORDER = (
@@ -23,19 +22,6 @@ STATE_ORDER = (
     "up-to-date",
 )
 NOT_ANALYSED = "not-analysed"
-
-
-def report_run_latest(project: Project) -> Run | None:
-    """The latest finished run of the project that produced a gap report."""
-    return (
-        project.runs.filter(
-            kind__in=(RunKind.ANALYZE, RunKind.PROVISION),
-            status__in=FINISHED_STATUSES,
-            report__isnull=False,
-        )
-        .order_by("-created", "-pk")
-        .first()
-    )
 
 
 def revisions_for_project(project: Project) -> QuerySet[ManifestRevision]:

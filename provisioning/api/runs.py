@@ -8,10 +8,9 @@ from django.http import Http404, HttpRequest
 from ninja import Path, Query, Router, Status
 
 from projects.roles import Perm
-from provisioning import services
 from provisioning.api.auth import READ, RUN
 from provisioning.api.common import api_user, page, project_for, run_dict
-from provisioning.api_schemas import (
+from provisioning.api.schemas import (
     BusyOut,
     RunCreateIn,
     RunDetailOut,
@@ -22,7 +21,8 @@ from provisioning.api_schemas import (
     responses,
 )
 from provisioning.models import Run, RunKind, RunTrigger
-from provisioning.selectors import run_log_entries, runs_for
+from provisioning.runs import services
+from provisioning.runs.selectors import run_list_for, run_log_list
 
 router = Router(tags=["runs"])
 
@@ -84,7 +84,7 @@ def _detail(run: Run) -> dict[str, Any]:
         "attempts": run.attempts,
         "plan": plan,
         "diff": run.diff,
-        "log": run_log_entries(run),
+        "log": run_log_list(run),
     }
 
 
@@ -102,7 +102,7 @@ def workflow_list(request: HttpRequest) -> list[dict[str, str]]:
 def run_list(request: HttpRequest, slug: str, query: Query[RunQuery]) -> dict[str, Any]:
     """The project's runs, newest first, optionally filtered by kind and status."""
     project = project_for(request, slug)
-    runs = runs_for(project, kind=query.kind, status=query.status)
+    runs = run_list_for(project, kind=query.kind, status=query.status)
     runs = runs.select_related("manifest_revision")
     return page(runs, query, run_dict)
 

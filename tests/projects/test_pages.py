@@ -355,7 +355,7 @@ def test_webhook_page_lists_deliveries_and_replays_one(
 def test_webhook_ledger_polls_itself_only_while_deliveries_are_settling(
     client, project, owner, viewer
 ):
-    from provisioning.webhooks import webhooks_drain
+    from provisioning.webhooks.settle import webhooks_drain
     from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
 
     secret = services.webhook_secret_regenerate(actor=owner, project=project)

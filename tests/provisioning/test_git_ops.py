@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from provisioning import git_ops
 from provisioning.engine.plan import Operation, OpKind, Plan, apply_plan
 from provisioning.git_ops import (
     ClonedRepo,
@@ -34,6 +33,7 @@ from provisioning.git_ops import (
     commit_all,
     git_env,
     head_sha,
+    process,
     push_branch,
     push_default,
     remote_head,
@@ -45,7 +45,7 @@ from provisioning.git_ops import (
     validate_base_branch,
     validate_branch_name,
 )
-from provisioning.urlpolicy import UrlPolicyError
+from provisioning.git_ops.urlpolicy import UrlPolicyError
 
 BRANCH = "bmadweb/demo/run-1"
 DATE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -770,7 +770,7 @@ class PopenRecorder:
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> PopenRecorder:
     rec = PopenRecorder()
-    monkeypatch.setattr(git_ops.subprocess, "Popen", rec)
+    monkeypatch.setattr(process.subprocess, "Popen", rec)
     return rec
 
 
@@ -797,7 +797,7 @@ def test_https_token_reaches_git_only_through_askpass(
 
 def test_askpass_script_answers_from_its_environment(tmp_path: Path) -> None:
     policy = GitPolicy(temp_base=tmp_path)
-    with git_ops._session(policy, credentials=Credentials(https_token=TOKEN)) as session:
+    with process.git_session(policy, credentials=Credentials(https_token=TOKEN)) as session:
         script = Path(session.env["GIT_ASKPASS"])
         assert TOKEN not in script.read_text()
         assert stat.S_IMODE(session.home.stat().st_mode) == 0o700
@@ -863,8 +863,8 @@ def test_credentials_never_reach_the_clone_config(
 
 def test_https_connections_are_pinned_to_the_checked_addresses(tmp_path: Path) -> None:
     policy = GitPolicy(temp_base=tmp_path, resolve=lambda _h: [PUBLIC, "2606:4700::1"])
-    checked = git_ops._check_url("https://github.com/org/x.git", policy)
-    with git_ops._session(policy, checked=checked) as session:
+    checked = process.check_url("https://github.com/org/x.git", policy)
+    with process.git_session(policy, checked=checked) as session:
         env = session.env
     config = {
         env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]

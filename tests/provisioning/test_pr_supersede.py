@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from projects import services as project_services
-from provisioning import services
 from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runs import services
 from tests.provisioning.fakeforge import FakeForge
 from tests.repos import DEMO_MANIFEST, remote_branches
 

@@ -22,8 +22,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from provisioning import services
 from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runs import services
 from tests.repos import git, remote_branches, remote_commits
 
 pytestmark = pytest.mark.django_db(transaction=True)

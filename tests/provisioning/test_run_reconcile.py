@@ -22,8 +22,9 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from provisioning import services
+from provisioning import queue
 from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runs import services
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,7 +226,7 @@ def test_run_executed_inline_by_the_cli_is_never_enqueued(bmad_project, owner, r
     run = services.run_create(project=bmad_project, kind=RunKind.ANALYZE, enqueue=False)
     assert services.runs_reconcile() == []
     assert _queued_jobs() == 0
-    assert Run.objects.get(pk=run.pk).job_id == services.INLINE_JOB
+    assert Run.objects.get(pk=run.pk).job_id == queue.INLINE_JOB
 
 
 def test_replaced_job_does_nothing_when_rq_retries_it(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from projects.models import SyncStatus
-from provisioning import services
 from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runs import services
 from tests.repos import push_change, remote_branches, remote_commits, remote_file
 
 pytestmark = pytest.mark.django_db

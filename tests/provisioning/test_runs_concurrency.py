@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from provisioning import services
 from provisioning.models import Run, RunKind
+from provisioning.runs import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REQUESTS = 20

@@ -25,8 +25,8 @@ from django.forms.models import model_to_dict
 from bmadweb.audit import audit_payload
 from bmadweb.models import AuditRecord
 from projects import services as project_services
-from provisioning import services
 from provisioning.models import Run, RunKind, RunLogEntry, RunStatus
+from provisioning.runs import services
 from tests.provisioning.fakeforge import FakeForge
 from tests.repos import DEMO_MANIFEST, remote_branches
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioning.urlpolicy import RULES, CheckedUrl, UrlPolicyError, check_repo_url
+from provisioning.git_ops.urlpolicy import RULES, CheckedUrl, UrlPolicyError, check_repo_url
 
 PUBLIC = "140.82.112.3"
 

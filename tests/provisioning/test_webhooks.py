@@ -21,7 +21,6 @@ from rq import Queue as RqQueue
 from bmadweb.audit import audit_payload, audit_verify
 from bmadweb.models import AuditRecord
 from projects import services as project_services
-from provisioning import services
 from provisioning.jobs import reconcile_job
 from provisioning.models import (
     Run,
@@ -31,15 +30,12 @@ from provisioning.models import (
     WebhookDelivery,
     WebhookOutcome,
 )
-from provisioning.webhook_checks import gitlab_signing_token, repo_key
-from provisioning.webhook_views import _read_capped
-from provisioning.webhooks import (
-    WebhookReplayError,
-    deliveries_for,
-    webhook_replay,
-    webhooks_drain,
-    webhooks_reconcile,
-)
+from provisioning.runs import services
+from provisioning.webhooks.checks import gitlab_signing_token, repo_key
+from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
+from provisioning.webhooks.selectors import delivery_list_for
+from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
+from provisioning.webhooks.views import _read_capped
 from tests.provisioning.webhook_helpers import (
     COMMIT,
     PROVIDERS,
@@ -767,8 +763,8 @@ def test_deliveries_for_lists_only_that_projects_deliveries_newest_first(
     other = project_services.project_create(
         actor=owner, name="Other", slug="other", repo_url=str(other_dir)
     )
-    assert [d.ref for d in deliveries_for(project)] == ["refs/heads/b", "refs/heads/a"]
-    assert list(deliveries_for(other)) == []
+    assert [d.ref for d in delivery_list_for(project)] == ["refs/heads/b", "refs/heads/a"]
+    assert list(delivery_list_for(other)) == []
 
 
 def test_ledger_keeps_no_secret_headers(client, hooked):

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from provisioning.write_gate import _gate_path, write_gate, write_transaction
+from provisioning.webhooks.write_gate import _gate_path, write_gate, write_transaction
 
 pytestmark = pytest.mark.django_db
 

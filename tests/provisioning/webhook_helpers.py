@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Project
-from provisioning.webhooks import webhooks_drain
+from provisioning.webhooks.settle import webhooks_drain
 
 PROVIDERS = ("github", "gitlab", "gitea")
 COMMIT = "5f3a9c1e2b4d6f8091a2b3c4d5e6f708192a3b4c"

@@ -14,9 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from provisioning import cli
-
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+from provisioning.cli import common
+from provisioning.cli.projects import dispatch
 
 
 class Command(BaseCommand):
@@ -47,9 +46,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            outcome = cli.dispatch(**options)
-        except cli.CliError as exc:
-            outcome = cli.Outcome(EXIT_ERROR, {"error": str(exc)}, f"error: {exc}")
+            outcome = dispatch(**options)
+        except common.CliError as exc:
+            outcome = common.Outcome(common.EXIT_ERROR, {"error": str(exc)}, f"error: {exc}")
         if options["format"] == "json":
             self.stdout.write(json.dumps(outcome.data, indent=2, sort_keys=True))
         else:

@@ -1,7 +1,7 @@
 """The builders live in provisioning.bmad_builders (the demo seed uses them too)."""
 
-from provisioning.bmad_builders import *  # noqa: F403
-from provisioning.bmad_builders import (  # noqa: F401  (explicit names for type checkers)
+from provisioning.demo.bmad_installs import *  # noqa: F403
+from provisioning.demo.bmad_installs import (  # noqa: F401  (explicit names for type checkers)
     BuiltInstall,
     add_orphaned_customize_yaml,
     add_stale_command_wrappers,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning import views
+from provisioning.runs import views
 
 app_name = "provisioning"
 

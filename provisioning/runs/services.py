@@ -13,17 +13,14 @@ from __future__ import annotations
 import traceback
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bmadweb.audit import audit_record
 from bmadweb.logscrub import scrub
 from projects.models import Project
 from projects.selectors import manifest_latest
-from provisioning.jobs import INLINE_JOB, job_is_alive, run_enqueue
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -32,48 +29,21 @@ from provisioning.models import (
     RunStatus,
     RunTrigger,
 )
-from provisioning.runtime import run_log
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
-
-    Actor = User | AnonymousUser | None
-
-
-class RunError(Exception):
-    """A run request that cannot be honoured; the message is for the person."""
-
-
-class RunBusy(RunError):
-    def __init__(self, active: Run | None) -> None:
-        self.active = active
-        what = f"{active.get_kind_display().lower()} run #{active.pk}" if active else "a run"
-        super().__init__(
-            f"This project is busy: {what} is still active. Wait for it to finish or cancel it."
-        )
-
-
-class RunFailed(Exception):
-    """An expected failure: the run ends *failed* with this plain reason."""
-
-
-class RunRetry(Exception):
-    """A transient failure: the job is retried with backoff."""
-
-
-def _actor_fields(actor: Actor) -> dict[str, object]:
-    if actor is not None and actor.is_authenticated:
-        return {"actor": actor, "actor_name": actor.get_username()}
-    return {"actor": None, "actor_name": ""}
-
-
-def _audit_transition(run: Run, action: str, actor: Actor = None, **extra: object) -> None:
-    audit_record(
-        action=f"run.{action}",
-        actor=actor,
-        project=run.project,
-        payload={"run": run.pk, "kind": run.kind, "status": run.status, **extra},
-    )
+from provisioning.queue import INLINE_JOB, job_is_alive, run_enqueue
+from provisioning.runs import execution
+from provisioning.runs.lifecycle import (
+    Actor,
+    RunBusy,
+    RunError,
+    RunFailed,
+    RunRetry,
+    actor_fields,
+    audit_transition,
+    retry_or_fail,
+    run_finish,
+    transition,
+)
+from provisioning.runs.runlog import run_log
 
 
 def run_create(
@@ -102,9 +72,9 @@ def run_create(
                 trigger=trigger,
                 manifest_revision=revision,
                 job_id="" if enqueue else INLINE_JOB,
-                **_actor_fields(actor),
+                **actor_fields(actor),
             )
-            _audit_transition(run, "create", actor, trigger=str(trigger))
+            audit_transition(run, "create", actor, trigger=str(trigger))
             if enqueue:
                 transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     except IntegrityError:
@@ -120,19 +90,9 @@ def run_create(
     return run
 
 
-def _transition(run: Run, to: RunStatus, *, allowed: tuple[str, ...], **fields: object) -> bool:
-    """Compare-and-set the status; False when another process moved the run first."""
-    updated = Run.objects.filter(pk=run.pk, status__in=allowed).update(
-        status=to, heartbeat=timezone.now(), **fields
-    )
-    if updated:
-        run.refresh_from_db()
-    return bool(updated)
-
-
 @transaction.atomic
 def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
-    if not _transition(
+    if not transition(
         run,
         RunStatus.APPLYING,
         allowed=(RunStatus.AWAITING_APPROVAL,),
@@ -144,7 +104,7 @@ def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
             f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval."
         )
     run_log(run, f"Approved by {run.approved_by or 'system'}; applying.")
-    _audit_transition(run, "approve", actor)
+    audit_transition(run, "approve", actor)
     if enqueue:
         transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     return run
@@ -152,7 +112,7 @@ def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
 
 @transaction.atomic
 def run_cancel(*, run: Run, actor: Actor) -> Run:
-    if not _transition(
+    if not transition(
         run,
         RunStatus.CANCELLED,
         allowed=(RunStatus.QUEUED, RunStatus.AWAITING_APPROVAL),
@@ -165,7 +125,7 @@ def run_cancel(*, run: Run, actor: Actor) -> Run:
         run,
         f"Cancelled by {actor.get_username() if actor and actor.is_authenticated else 'system'}.",
     )
-    _audit_transition(run, "cancel", actor)
+    audit_transition(run, "cancel", actor)
     return run
 
 
@@ -185,7 +145,7 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         return
     if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         phase = "plan"
-        if not _transition(
+        if not transition(
             run,
             RunStatus.RUNNING,
             allowed=(RunStatus.QUEUED, RunStatus.RUNNING),
@@ -194,63 +154,26 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         ):
             return
         if run.attempts == 1:
-            _audit_transition(run, "start")
+            audit_transition(run, "start")
     elif run.status == RunStatus.APPLYING:
         phase = "apply"
         run.attempts += 1
         Run.objects.filter(pk=run.pk).update(attempts=run.attempts, heartbeat=timezone.now())
     else:
         return  # finished or waiting for approval: nothing to do
-    from provisioning import execution  # imports this module: the phases need its errors
-
     try:
         if phase == "plan":
             execution.plan_phase(run)
         else:
             execution.apply_phase(run)
     except RunRetry as exc:
-        _retry_or_fail(run, str(exc))
+        retry_or_fail(run, str(exc))
         raise
     except RunFailed as exc:
         run_finish(run, RunStatus.FAILED, reason=str(exc))
     except Exception as exc:
         run_log(run, "Unexpected error:\n" + scrub(traceback.format_exc()), LogLevel.ERROR)
         run_finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
-
-
-def _retry_or_fail(run: Run, reason: str) -> None:
-    run.refresh_from_db()
-    if run.attempts >= settings.RUN_MAX_ATTEMPTS:
-        run_finish(run, RunStatus.FAILED, reason=f"{reason} (gave up after {run.attempts} tries)")
-        raise RunFailed(reason)
-    run_log(run, f"{reason}; will retry.", LogLevel.WARNING)
-
-
-def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
-    """End an active run in `status` (no-op if another process finished it first)."""
-    moved = _transition(
-        run,
-        status,
-        allowed=ACTIVE_STATUSES,
-        finished=timezone.now(),
-        failure_reason=reason,
-        **fields,
-    )
-    if not moved:
-        return
-    if reason:
-        run_log(run, reason, LogLevel.ERROR if status != RunStatus.NO_CHANGES else LogLevel.INFO)
-    _audit_transition(run, status.value, reason=reason[:500])
-
-
-def run_wait_for_approval(run: Run) -> None:
-    if _transition(run, RunStatus.AWAITING_APPROVAL, allowed=(RunStatus.RUNNING,)):
-        run_log(run, "The plan needs an approver before it is applied.")
-        _audit_transition(run, "awaiting_approval")
-
-
-def run_start_applying(run: Run) -> bool:
-    return _transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,))
 
 
 # --- Reconciliation (the scheduler calls this periodically) ------------------------------

@@ -21,13 +21,13 @@ from projects import services
 from projects.models import Project
 from projects.roles import Role
 from provisioning import git_ops
-from provisioning.bmad_builders import (
+from provisioning.demo.bmad_installs import (
     DEMO_MANIFEST,
     add_stale_command_wrappers,
     build_v64,
     edit_file,
 )
-from provisioning.runtime import BMADWEB_IDENTITY, git_policy
+from provisioning.runs.repo_access import BMADWEB_IDENTITY, git_policy
 
 
 class Command(BaseCommand):

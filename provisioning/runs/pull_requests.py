@@ -12,8 +12,9 @@ from projects.models import ForgeKind, Project, PushMode
 from projects.validators import validate_forge_api_url
 from provisioning import forges
 from provisioning.models import Run
-from provisioning.runtime import forge_token_for, run_log
-from provisioning.services import RunFailed, RunRetry
+from provisioning.runs.lifecycle import RunFailed, RunRetry
+from provisioning.runs.repo_access import forge_token_for
+from provisioning.runs.runlog import run_log
 
 
 def _body(run: Run) -> str:

@@ -21,13 +21,9 @@ from django.views.decorators.http import require_POST
 from projects.permissions import get_project_for_user, require_post_after_lookup
 from projects.roles import Perm
 from provisioning.models import WebhookOutcome
-from provisioning.webhooks import (
-    WebhookReplayError,
-    WebhookResult,
-    delivery_for,
-    webhook_receive,
-    webhook_replay,
-)
+from provisioning.webhooks.receive import WebhookResult, webhook_receive
+from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
+from provisioning.webhooks.selectors import delivery_get
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +73,7 @@ def webhook_receive_view(
 @require_post_after_lookup
 def delivery_replay(request: HttpRequest, slug: str, delivery_id: int) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    delivery = delivery_for(project=project, delivery_pk=delivery_id)
+    delivery = delivery_get(project=project, delivery_pk=delivery_id)
     if delivery is None:
         raise Http404("No such delivery.")
     try:

@@ -22,22 +22,18 @@ from provisioning.engine.pipeline import (
     report_to_dict,
 )
 from provisioning.engine.plan import Plan, apply_plan
+from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
-from provisioning.runtime import (
-    BMADWEB_IDENTITY,
-    checkpoint,
-    credentials_for,
-    git_policy,
-    run_log,
-)
-from provisioning.services import (
+from provisioning.runs import pull_requests
+from provisioning.runs.lifecycle import (
     RunFailed,
     RunRetry,
     run_finish,
     run_start_applying,
     run_wait_for_approval,
 )
-from provisioning.urlpolicy import UrlPolicyError
+from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
+from provisioning.runs.runlog import checkpoint, run_log
 
 
 def _manifest(run: Run) -> Manifest:
@@ -271,6 +267,4 @@ def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct
 
 
 def _pull_request(run: Run, branch: str) -> str:
-    from provisioning import prs
-
-    return prs.open_for_run(run, branch)
+    return pull_requests.open_for_run(run, branch)

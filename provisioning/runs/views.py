@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from projects.permissions import get_project_for_user, require_post_after_lookup, user_can
 from projects.presenters import plan_rows
 from projects.roles import Perm
-from provisioning import services
 from provisioning.models import Run, RunKind, RunStatus
-from provisioning.selectors import run_log_entries, runs_for
+from provisioning.runs import services
+from provisioning.runs.selectors import run_list_for, run_log_list
 
 KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
 
@@ -33,7 +33,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     status = request.GET.get("status", "")
     kind = kind if kind in RunKind.values else ""
     status = status if status in RunStatus.values else ""
-    page = Paginator(runs_for(project, kind=kind, status=status), 30).get_page(
+    page = Paginator(run_list_for(project, kind=kind, status=status), 30).get_page(
         request.GET.get("page")
     )
     return render(
@@ -80,7 +80,7 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
         "project": run.project,
         "run": run,
         "plan_rows": plan_rows(run.plan),
-        "log": run_log_entries(run),
+        "log": run_log_list(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,
         "can_manage": user_can(request.user, run.project, Perm.MANAGE),

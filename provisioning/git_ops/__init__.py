@@ -1,0 +1,85 @@
+"""The only door to git: hardened clone, commit, ls-remote and push, plus safe file writes.
+
+Everything bmadweb does to a repository goes through this package (an import contract
+holds it), and
+every defence of SECURITY.md §1-8, §15 and §17 that concerns git lives here:
+
+* URLs pass :func:`provisioning.git_ops.urlpolicy.check_repo_url` again right before git runs;
+* git runs with literal options only; user data is never an option, always after ``--``,
+  in the environment or on stdin;
+* git's environment is built from scratch (:func:`git_env`): no system or global config,
+  hooks, fsmonitor, symlinks, submodules, filters and redirects disabled, protocols
+  limited, a throw-away ``HOME``;
+* tokens reach git only through a ``GIT_ASKPASS`` script that reads them from the child's
+  environment, ssh keys only through a 0600 file removed afterwards; error messages are
+  scrubbed of both;
+* every git step has a time budget and a killed step takes its whole process group with
+  it; clones have a disk budget checked while they run and before the checkout.
+
+Git is run through :mod:`subprocess` rather than GitPython's ``Git.execute`` on purpose:
+GitPython starts from a copy of ``os.environ`` (so a stray ``GIT_*`` variable of the
+worker would leak in) and kills only the children it can find by parent pid, whereas
+bmadweb needs a clean environment and a process-group kill. Nothing else in bmadweb may
+run git either. No Django here: settings arrive as a :class:`GitPolicy`.
+"""
+
+from provisioning.engine.paths import UnsafePathError as UnsafePath
+from provisioning.git_ops.files import safe_delete, safe_write, tracked_symlinks
+from provisioning.git_ops.process import git_env, scrub
+from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
+from provisioning.git_ops.repo import (
+    clone,
+    commit_all,
+    head_sha,
+    push_branch,
+    push_default,
+    remote_head,
+)
+from provisioning.git_ops.seed import init_bare_from_tree
+from provisioning.git_ops.types import (
+    ClonedRepo,
+    Credentials,
+    GitCommandFailed,
+    GitDiverged,
+    GitLimitExceeded,
+    GitOpsError,
+    GitPolicy,
+    GitTimeout,
+    Identity,
+    InvalidInput,
+    NothingToCommit,
+    PushResult,
+)
+from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir
+
+__all__ = [
+    "ClonedRepo",
+    "Credentials",
+    "GitCommandFailed",
+    "GitDiverged",
+    "GitLimitExceeded",
+    "GitOpsError",
+    "GitPolicy",
+    "GitTimeout",
+    "Identity",
+    "InvalidInput",
+    "NothingToCommit",
+    "PushResult",
+    "UnsafePath",
+    "clone",
+    "commit_all",
+    "git_env",
+    "head_sha",
+    "init_bare_from_tree",
+    "push_branch",
+    "push_default",
+    "remote_head",
+    "safe_delete",
+    "safe_write",
+    "scrub",
+    "sweep_stale_workdirs",
+    "temp_workdir",
+    "tracked_symlinks",
+    "validate_base_branch",
+    "validate_branch_name",
+]
