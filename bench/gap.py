@@ -8,7 +8,7 @@ installation findings, generation and the gap report: what a run does) runs N ti
 baseline is reading and sha256-hashing the same target files in the same run.
 
 The manifest is built in memory: as one YAML document it would exceed the loader's
-10,000-node limit (SECURITY.md), which admits about 750 specialists. The bench measures
+10,000-node limit (docs/security.md), which admits about 750 specialists. The bench measures
 how the engine scales past what a single manifest may declare.
 
 Usage: uv run python bench/gap.py [--runs 7]. The last line printed is JSON.

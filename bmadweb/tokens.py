@@ -1,4 +1,4 @@
-"""Personal API tokens: create (shown once), revoke, authenticate (SECURITY.md section 24).
+"""Personal API tokens: create (shown once), revoke, authenticate (docs/security.md#s24).
 
 A token is "bmw_" followed by 43 url-safe characters (256 random bits). Only its SHA-256
 is stored, so a stolen database yields no usable token; authentication hashes what the

@@ -1,4 +1,4 @@
-"""The one lookup helper every view uses to reach a project (STYLE.md point 6).
+"""The one lookup helper every view uses to reach a project (docs/architecture.md#views).
 
 No view permission → 404 (the project's existence is not revealed); view but not the
 needed permission → 403.
@@ -39,7 +39,7 @@ def methods_after_lookup(*methods: str) -> Callable[[View], View]:
     """`require_http_methods` for views under /p/<slug>/, checked after the project lookup.
 
     Someone who cannot see the project gets 404 whatever the method, so a 405 never tells
-    them that the project exists (SECURITY.md section 22); members get the usual 405.
+    them that the project exists (docs/security.md#s22); members get the usual 405.
     """
 
     def decorate(view: View) -> View:

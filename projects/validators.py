@@ -12,7 +12,7 @@ from provisioning.git_ops.urlpolicy import UrlPolicyError, check_repo_url
 
 
 def validate_repo_url(value: str) -> None:
-    """Apply the repository URL policy (SECURITY.md sections 1 and 14).
+    """Apply the repository URL policy (docs/security.md#s1, #s14).
 
     The message names the rule that was broken, so the person can fix the URL.
     """

@@ -48,7 +48,7 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn.flushdb()
 
 
-# --- The standard actors (STYLE.md point 16) ------------------------------------------
+# --- The standard actors (docs/architecture.md#tests) ---------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every URL in the urlconf against the permission rules (SECURITY.md §22 and §23).
+"""Every URL in the urlconf against the permission rules (docs/security.md#s22, #s23).
 
 The routes are read from the root urlconf, included modules and all, so a new route is
 checked the day it lands: a route taking an object identifier must have a value mapped

@@ -1,4 +1,4 @@
-"""Per-token request budgets for the REST API, counted in Redis (SECURITY.md section 24).
+"""Per-token request budgets for the REST API, counted in Redis (docs/security.md#s24).
 
 A fixed window that opens at a token's first request: SET NX EX creates the counter with
 its lifetime, INCR counts, TTL says when the window closes, all in one MULTI/EXEC, so
@@ -6,7 +6,7 @@ a crash between the steps can never leave a counter that never expires. Every we
 process shares the counters, so the budget holds however many processes serve the API.
 
 If Redis cannot be reached the request is allowed (fail open) and a warning logged:
-the API keeps working, as pages do, while the queue is down (SECURITY.md section 19).
+the API keeps working, as pages do, while the queue is down (docs/security.md#s19).
 """
 
 from __future__ import annotations

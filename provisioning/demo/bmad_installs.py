@@ -2,7 +2,7 @@
 
 Used by the test suite, the benchmarks and the demo seed (`manage.py seed_demo`).
 The content is invented for bmadweb; only the *shapes* follow the real installer
-(docs/BMAD.md): folder layout, manifest.yaml, files-manifest.csv with the real sha256 of
+(docs/bmad.md): folder layout, manifest.yaml, files-manifest.csv with the real sha256 of
 what is written, skill-manifest.csv, customize.toml headers, tool folders holding
 byte-identical copies of each skill. Every builder returns a `BuiltInstall` naming a few
 notable files so tests can poke at them. Builders are fast (a 6.4 install with 30 skills

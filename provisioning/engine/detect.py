@@ -1,4 +1,4 @@
-"""Detect which BMAD install a repository carries (docs/BMAD.md, "Generations").
+"""Detect which BMAD install a repository carries (docs/bmad.md#generations).
 
 `detect_install(root)` looks at evidence on disk first (folders, `customize.toml`,
 `bmad-skill-manifest.yaml`, agents copied into `_bmad`), then at the version recorded in

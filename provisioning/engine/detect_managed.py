@@ -2,7 +2,7 @@
 
 Since 6.4 most rows name skill files that the installer removed from `_bmad` after copying
 them into each tool folder (`.claude/skills/<id>/...`, `.agents/skills/<id>/...`); their
-hashes equal those copies (docs/BMAD.md, "6.4+ in detail"). Rows for files the team owns
+hashes equal those copies (docs/bmad.md#gen-6-4). Rows for files the team owns
 (`custom/`, `*.user.toml`) are left out.
 """
 

@@ -1,8 +1,8 @@
-"""Installation findings (PRODUCT.md section 3): what is wrong with a repo's BMAD install.
+"""Installation findings (docs/bmad.md#item-states): what is wrong with a repo's BMAD install.
 
 `installation_findings` compares a detected `BmadInstall` with what the bmadweb manifest
 requires (version range, modules, tools) and looks for the leftovers and mistakes real
-teams hit (docs/BMAD.md, "What goes wrong"). Every finding has a stable code; the codes
+teams hit (docs/bmad.md#findings). Every finding has a stable code; the codes
 are listed in `FINDING_CODES`. Nothing here writes or raises on damaged input.
 """
 

@@ -1,4 +1,4 @@
-"""Gap analysis: compare a repository with what its manifest implies (PRODUCT.md section 3).
+"""Gap analysis: compare a repository with what its manifest implies (docs/bmad.md#item-states).
 
 Every generated path gets one `ItemState`, decided from three texts: the file now in
 the repository (ours), the text bmadweb wrote last (the lock file's base) and what the

@@ -1,4 +1,4 @@
-"""Safe repository paths (SECURITY.md sections 6 and 9).
+"""Safe repository paths (docs/security.md#s6, #s9).
 
 Every path the engine reads or writes is built from fixed folders and validated ids,
 then checked again with `safe_join`, which refuses anything that could leave the

@@ -1,7 +1,7 @@
 """Plans (file operations with reasons and diffs) from a gap report, and applying them.
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
-or skip - following PRODUCT.md section 3, and adds the new lock file as one more
+or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
 operation. Deletes and merges need approval. Conflicts that the 3-way merge cannot
 resolve are skipped and listed, never written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).

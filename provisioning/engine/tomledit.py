@@ -1,4 +1,4 @@
-"""Style-preserving edits of TOML files that teams also edit (docs/BMAD.md).
+"""Style-preserving edits of TOML files that teams also edit (docs/bmad.md).
 
 bmadweb owns a few keys in `_bmad/custom/config.toml` (`[agents.<id>]`) and in
 `_bmad/custom/<skill>.toml` (`[agent]` / `[workflow]`); everything else in those files

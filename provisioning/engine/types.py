@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class Generation(StrEnum):
-    """The on-disk shape of a BMAD install (docs/BMAD.md, "Generations")."""
+    """The on-disk shape of a BMAD install (docs/bmad.md#generations)."""
 
     NONE = "none"  # no BMAD install found
     V4 = "v4"  # .bmad-core/
@@ -30,7 +30,7 @@ class Severity(StrEnum):
 
 # Assistants ("tools" in the manifest) and the folder each keeps its skills in, per
 # generation. Since 6.4 Claude Code keeps .claude/skills while Cursor, Codex, Copilot and
-# the others share .agents/skills (docs/BMAD.md). Before 6.4, each tool had its own folder.
+# the others share .agents/skills (docs/bmad.md). Before 6.4, each tool had its own folder.
 KNOWN_TOOLS: tuple[str, ...] = (
     "claude-code",
     "cursor",
@@ -75,7 +75,7 @@ def skill_dir_for(generation: Generation, tool: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One installation finding (PRODUCT.md section 3)."""
+    """One installation finding (docs/bmad.md#item-states)."""
 
     code: str  # stable, e.g. "BMAD_VERSION_OUT_OF_RANGE"
     severity: Severity

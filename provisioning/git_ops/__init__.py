@@ -2,7 +2,7 @@
 
 Everything bmadweb does to a repository goes through this package (an import contract
 holds it), and
-every defence of SECURITY.md §1-8, §15 and §17 that concerns git lives here:
+every defence of docs/security.md#s1 to #s8, #s15 and #s17 that concerns git lives here:
 
 * URLs pass :func:`provisioning.git_ops.urlpolicy.check_repo_url` again right before git runs;
 * git runs with literal options only; user data is never an option, always after ``--``,

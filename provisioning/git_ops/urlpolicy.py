@@ -2,7 +2,7 @@
 
 Git happily runs commands named in a URL (``ext::sh -c …``), treats leading dashes as
 options (``ssh://-oProxyCommand=…``) and connects wherever DNS points, so bmadweb keeps
-its own, much narrower idea of an acceptable remote (SECURITY.md §1, §2 and §14):
+its own, much narrower idea of an acceptable remote (docs/security.md#s1, #s2, #s14):
 
 * ``https://host[:443]/path`` and ``ssh://[user@]host[:22]/path`` or ``[user@]host:path``;
 * no credentials in URLs, no leading ``-`` in any part, printable ASCII only;

@@ -1,7 +1,7 @@
 """What a webhook request must prove before anything in it is trusted.
 
 Plain functions over the raw request (lower-cased header names and the raw body bytes):
-signature checks (SECURITY.md section 11), event and delivery id, payload parsing and the
+signature checks (docs/security.md#s11), event and delivery id, payload parsing and the
 repository match (section 13). Nothing here touches the database.
 
 Signatures, per provider, always over the raw body and compared in constant time:

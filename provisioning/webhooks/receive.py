@@ -1,7 +1,7 @@
 """The webhook receiver's services: check and record in the request; audit and start
 analyses in the worker.
 
-The request (PRODUCT.md section 5, SECURITY.md sections 11-13): size cap → signature
+The request (docs/architecture.md#webhook-flow, docs/security.md#s11 to #s13): size cap → signature
 (raw body, constant time, current or previous secret) → event allowlist (ping, push;
 anything else acknowledged and ignored) → JSON → repository match → one INSERT into the
 ledger → wake the project's drain job. A push to the default branch is answered 202

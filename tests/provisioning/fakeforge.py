@@ -1,6 +1,6 @@
 """A small local forge for tests: GitHub, GitLab and Gitea pull-request APIs on loopback.
 
-STYLE.md point 17: forge calls are tested against a real HTTP server that speaks the
+docs/architecture.md#tests: forge calls are tested against a real HTTP server that speaks the
 forge's API shape, never a patched function. One :class:`FakeForge` serves the three
 kinds under path prefixes (``http://127.0.0.1:PORT/github``, ``/gitlab``, ``/gitea``);
 pass :meth:`FakeForge.base_url` as ``api_url``. It keeps pull requests in memory, checks

@@ -1,4 +1,4 @@
-"""Fuzz the REST API from its own OpenAPI document with schemathesis (SECURITY.md, tools).
+"""Fuzz the REST API from its own OpenAPI document with schemathesis (docs/security.md).
 
 Every operation gets valid (positive) and invalid (negative) requests, sent through the
 real WSGI application with a valid token of a user who owns a project with a manifest.

@@ -1,7 +1,7 @@
 """The hardened git layer against real repositories: a bare "remote" and clones under
 tmp_path, hostile fixtures whose hooks, filters and submodules would touch canary files,
 injection strings through every input, symlink tricks, a huge blob, a hanging ssh and a
-canary token (SECURITY.md §1-8, §15, §17). Nothing here touches the network."""
+canary token (docs/security.md#s1 to #s8, #s15, #s17). Nothing here touches the network."""
 
 from __future__ import annotations
 

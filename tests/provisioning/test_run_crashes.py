@@ -1,4 +1,4 @@
-"""Workers killed mid-run (SECURITY.md 16): a real `manage.py rqworker` process runs the
+"""Workers killed mid-run (docs/security.md#s16): a real `manage.py rqworker` process runs the
 job, stops at a named checkpoint (provisioning.runtime.checkpoint) or inside the remote's
 pre-receive hook, and is SIGKILLed there. The reconciler then hands the run to a fresh
 worker, and the run must end pushed with exactly one commit on the remote.

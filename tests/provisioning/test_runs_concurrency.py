@@ -1,4 +1,4 @@
-"""Many requests at once (SECURITY.md 18): one active run per project, enforced by the
+"""Many requests at once (docs/security.md#s18): one active run per project, enforced by the
 database. Real threads, each with its own connection to the real test database (a file
 for SQLite, PostgreSQL in CI's second pass)."""
 

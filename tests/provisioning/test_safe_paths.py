@@ -1,4 +1,4 @@
-"""Link-safe writes (SECURITY.md §6): any relative path is refused or lands under the root."""
+"""Link-safe writes (docs/security.md#s6): any relative path is refused or lands under the root."""
 
 from __future__ import annotations
 

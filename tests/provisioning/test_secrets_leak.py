@@ -1,4 +1,4 @@
-"""Canary credentials never leak (SECURITY.md 8), and pull requests open through a forge.
+"""Canary credentials never leak (docs/security.md#s8), and pull requests open through a forge.
 
 A project gets a clone token and a forge token that are unique canary strings; runs go
 through the real worker and fail in the ways that tend to print credentials (a remote

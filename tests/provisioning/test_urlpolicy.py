@@ -1,4 +1,4 @@
-"""Repository URL policy (SECURITY.md §1, §2, §14): every attack URL is refused before
+"""Repository URL policy (docs/security.md#s1, #s2, #s14): every attack URL is refused before
 any name resolution or connection; good URLs pass with their checked addresses."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SECURITY.md section 11: forged deliveries are refused, recorded and start nothing.
+"""docs/security.md#s11: forged deliveries are refused, recorded and start nothing.
 
 Each forgery is a push to the default branch that would start an analysis if it were
 believed; the control test at the top shows the same request, honestly signed, does.

@@ -1,4 +1,4 @@
-"""Ids and repository paths cannot leave the repository (SECURITY.md §6 and §9)."""
+"""Ids and repository paths cannot leave the repository (docs/security.md#s6, #s9)."""
 
 from __future__ import annotations
 
