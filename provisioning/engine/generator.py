@@ -20,7 +20,8 @@ from provisioning.engine.templates import skills as tpl
 from provisioning.engine.tomledit import AgentsEdit, BlockEdit, TomlEdit, TomlValue
 from provisioning.engine.types import BmadInstall, Generation, skill_dir_for
 
-GENERATOR_VERSION = "1.0.0"
+# 2.0.0: agents shaped like BMAD's own (resolver activation, full roster registration).
+GENERATOR_VERSION = "2.0.0"
 
 _AGENT_KEYS = (
     "activation_steps_prepend",
@@ -90,10 +91,12 @@ def _skill_files(manifest: Manifest, install: BmadInstall) -> Iterator[Generated
 def _agent_texts(
     agent: Leader | Specialist, leader: Leader, with_config: bool
 ) -> dict[str, tuple[str, str]]:
+    # `with_config` is BMAD 6.4+: the skill reads its customize.toml through the resolver.
     if isinstance(agent, Leader):
-        texts = {"SKILL.md": (tpl.leader_skill_md(agent), "skill")}
+        texts = {"SKILL.md": (tpl.leader_skill_md(agent, native=with_config), "skill")}
     else:
-        texts = {"SKILL.md": (tpl.specialist_skill_md(agent, leader), "skill")}
+        skill_md = tpl.specialist_skill_md(agent, leader, native=with_config)
+        texts = {"SKILL.md": (skill_md, "skill")}
     if with_config:
         texts["customize.toml"] = (tpl.agent_customize_toml(agent, leader), "skill-config")
     return texts
@@ -108,12 +111,7 @@ def _registration(manifest: Manifest) -> GeneratedFile | None:
     for leader in manifest.leaders:
         group: list[Leader | Specialist] = [leader, *leader.specialists]
         for agent in group:
-            description = (
-                tpl.leader_description(agent)
-                if isinstance(agent, Leader)
-                else tpl.specialist_description(agent)
-            )
-            agents[agent.id] = {"name": agent.name, "description": " ".join(description.split())}
+            agents[agent.id] = tpl.roster_entry(tpl.persona_of(agent, leader))
     if not agents:
         return None
     editor = AgentsEdit(agents, _AGENTS_HEADER)
