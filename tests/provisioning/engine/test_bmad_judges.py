@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from provisioning.demo.bmad_installs import DEMO_MANIFEST
+from provisioning.engine.gap import ItemState
 from provisioning.engine.manifest import load_manifest
 from provisioning.engine.pipeline import plan_repo
-from provisioning.engine.plan import apply_plan
+from provisioning.engine.plan import OpKind, apply_plan
 from provisioning.engine.templates.skills import DESCRIPTION_MAX
 from tests import realbmad
 
@@ -160,3 +161,40 @@ def test_generated_agents_activate_in_the_same_steps_as_bmads_own(provisioned: P
         ours = (provisioned / ".claude/skills" / agent / "SKILL.md").read_text()
         assert _activation_steps(ours) == expected, agent
         assert "_bmad/scripts/resolve_customization.py --skill {skill-root}" in ours
+
+
+def test_bmad_update_keeps_everything_bmadweb_wrote(tmp_path: Path) -> None:
+    """6.11.0, provisioned, then updated to 6.12.0 by the official installer: the
+    generated skills, the overrides and the roster survive, and the repository is still
+    in sync with the manifest (D33)."""
+    from provisioning.engine.pipeline import analyze_repo
+
+    root = realbmad.copy_of(realbmad.install("6.11.0"), tmp_path / "r")
+    manifest = load_manifest(DEMO_MANIFEST).manifest
+    assert manifest is not None
+    _, plan = plan_repo(root, manifest, manifest_revision="before-update")
+    apply_plan(root, plan)
+    written = {
+        op.path: (root / op.path).read_bytes()
+        for op in plan.operations
+        if op.kind in (OpKind.CREATE, OpKind.UPDATE)
+    }
+    assert any(p.startswith(".claude/skills/dev-leader/") for p in written)
+    flags = [*realbmad.V6_FLAGS, "--action", "update"]
+    done = subprocess.run(
+        ["npx", "-y", "bmad-method@6.12.0", "install", "--directory", str(root), *flags],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=realbmad.TIMEOUT_S,
+        env=realbmad.npm_env(),
+        check=False,
+    )
+    if done.returncode != 0:
+        realbmad.unavailable(f"the 6.12.0 update failed: {done.stderr.strip()[-300:]}")
+    changed = [p for p, data in written.items() if (root / p).read_bytes() != data]
+    # The installer regenerates nothing of ours; config.toml under _bmad/ is its own.
+    assert changed == []
+    report = analyze_repo(root, manifest).report
+    assert report.install.version == "6.12.0"
+    assert [i.path for i in report.items if i.state is not ItemState.UP_TO_DATE] == []
