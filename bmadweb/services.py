@@ -97,8 +97,10 @@ def _login_failure_count(*, username: str, address: str) -> tuple[list[str], dat
             key=key, defaults={"first_failure": now}
         )
         if row.first_failure < now - window:
-            row.failures, row.first_failure, row.locked_until = 0, now, None
-        row.failures = F("failures") + 1
+            # A plain value: F("failures") + 1 would add to the stale count in the row.
+            row.failures, row.first_failure, row.locked_until = 1, now, None
+        else:
+            row.failures = F("failures") + 1
         row.save()
         row.refresh_from_db()
         if row.failures >= settings.LOGIN_FAILURE_LIMIT:

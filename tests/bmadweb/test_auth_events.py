@@ -93,3 +93,12 @@ def test_lockout_service_locks_only_what_reached_the_limit(settings):
     assert audit_payload(lockout)["locked"] == ["username"]
     assert login_locked(username="OLIVIA ", address="198.51.100.1")
     assert not login_locked(username="mallory", address="192.0.2.9")
+
+
+def test_a_failure_after_the_window_starts_counting_again(settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    services.auth_login_failure_record(username="olivia", address="192.0.2.8")
+    LoginThrottle.objects.update(first_failure="2000-01-01T00:00:00Z")
+    services.auth_login_failure_record(username="olivia", address="192.0.2.8")
+    assert not AuditRecord.objects.filter(action="auth.lockout").exists()
+    assert not login_locked(username="olivia", address="192.0.2.8")
