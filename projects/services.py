@@ -192,6 +192,13 @@ def role_grant(
     return membership
 
 
+class RoleError(ValueError):
+    """A role change that cannot be made; the message is for the person."""
+
+
+LAST_OWNER_MESSAGE = "A project keeps at least one owner. Add another owner first."
+
+
 @transaction.atomic
 def role_revoke(
     *,
@@ -201,8 +208,21 @@ def role_revoke(
     user: User | None = None,
     group: Group | None = None,
 ) -> None:
+    """Remove a role; raises RoleError, changing nothing, when it would leave the project
+    without an owner (a user or a team holding the owner role)."""
     who = _principal(user, group)
-    deleted, _ = Membership.objects.filter(project=project, role=role, **who).delete()
+    rows = Membership.objects.filter(project=project, role=role, **who)
+    if role == Role.OWNER:
+        # Lock the owner rows, so two owners removing each other cannot both pass.
+        owners = set(
+            Membership.objects.select_for_update()
+            .filter(project=project, role=Role.OWNER)
+            .values_list("pk", flat=True)
+        )
+        leaving = set(rows.values_list("pk", flat=True))
+        if leaving and not owners - leaving:
+            raise RoleError(LAST_OWNER_MESSAGE)
+    deleted, _ = rows.delete()
     _sync_object_perms(project, user or group)  # type: ignore[arg-type]
     if deleted:
         audit_record(

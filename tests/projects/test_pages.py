@@ -135,7 +135,11 @@ def test_members_can_be_added_and_the_last_owner_stays(client, project, owner, o
     )
     assert "No user named" in unknown.content.decode()
     owner_row = project.memberships.get(role=Role.OWNER)
-    client.post(url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk))
+    refused = client.post(
+        url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk), follow=True
+    )
+    assert refused.status_code == 200
+    assert services.LAST_OWNER_MESSAGE in refused.content.decode()
     assert project.memberships.filter(role=Role.OWNER).exists()
 
 
