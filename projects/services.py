@@ -38,6 +38,17 @@ EDITABLE_FIELDS = (
     "require_approval",
 )
 
+# Credentials a person types in. Webhook secrets are generated (webhook_secret_regenerate),
+# never typed: they may only be cleared by hand.
+TYPED_SECRET_FIELDS = tuple(f for f in SECRET_FIELDS if not f.startswith("webhook_"))
+
+
+def _secret_check(field: str, value: str) -> None:
+    if field not in SECRET_FIELDS:
+        raise ValueError(f"unknown secret field {field!r}")
+    if value and field not in TYPED_SECRET_FIELDS:
+        raise ValueError(f"{field} is generated, never typed: use webhook_secret_regenerate")
+
 
 @transaction.atomic
 def project_create(
@@ -62,6 +73,7 @@ def project_create(
         project.created_by = actor
     project.full_clean()
     for field, value in (secrets or {}).items():
+        _secret_check(field, value)
         project.set_secret(field, value)
     project.save()
     audit_record(
@@ -100,9 +112,8 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
 @transaction.atomic
 def project_secret_set(*, actor: Actor, project: Project, field: str, value: str) -> None:
     """Store (or clear, with an empty value) one encrypted credential. The audit record
-    names the field only, never the value."""
-    if field not in SECRET_FIELDS:
-        raise ValueError(f"unknown secret field {field!r}")
+    names the field only, never the value. Webhook secrets can only be cleared here."""
+    _secret_check(field, value)
     project.set_secret(field, value)
     project.save(update_fields=[f"{field}_enc", "updated_at"])
     audit_record(

@@ -127,11 +127,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
             else "Nothing changed: empty fields keep the stored values.",
         )
         return redirect("projects:project-credentials", slug=project.slug)
-    status = [
-        (f, label, project.has_secret(f))
-        for f, label in SECRET_FIELDS.items()
-        if not f.startswith("webhook_")
-    ]
+    status = [(f, SECRET_FIELDS[f], project.has_secret(f)) for f in services.TYPED_SECRET_FIELDS]
     return render(
         request,
         "projects/project_credentials.html",
