@@ -109,6 +109,24 @@ def test_credentials_are_write_only(client, project, owner):
     assert not project.has_secret("forge_token")
 
 
+def test_webhook_secrets_are_generated_never_typed(project, owner, local_repo_dir):
+    with pytest.raises(ValueError, match="generated"):
+        services.project_secret_set(
+            actor=owner, project=project, field="webhook_secret", value="typed-123"
+        )
+    with pytest.raises(ValueError, match="generated"):
+        services.project_create(
+            actor=owner,
+            name="Typed",
+            slug="typed",
+            repo_url=str(local_repo_dir),
+            secrets={"webhook_secret": "typed-123"},
+        )
+    services.webhook_secret_regenerate(actor=owner, project=project)
+    services.project_secret_set(actor=owner, project=project, field="webhook_secret", value="")
+    assert not project.has_secret("webhook_secret")
+
+
 def test_webhook_secret_is_shown_once(client, project, owner):
     client.force_login(owner)
     client.post(url("projects:webhook-regenerate", slug=project.slug))
