@@ -344,6 +344,23 @@ def test_owner_sees_the_project_audit_decrypted(client, project, owner):
     assert "role.grant" in body
 
 
+def test_an_unreadable_audit_payload_is_named_on_the_page_and_in_the_admin(
+    client, project, owner, staff
+):
+    from bmadweb.models import AuditRecord
+
+    record = AuditRecord.objects.filter(project=project).order_by("seq").first()
+    AuditRecord.objects.filter(pk=record.pk).update(payload_enc="not-a-fernet-token")
+    client.force_login(owner)
+    page = client.get(url("projects:project-audit", slug=project.slug))
+    assert page.status_code == 200
+    assert "cannot decrypt this payload" in page.content.decode()
+    client.force_login(staff)
+    admin_page = client.get(reverse("admin:bmadweb_auditrecord_change", args=[record.pk]))
+    assert admin_page.status_code == 200
+    assert "&lt;cannot decrypt:" in admin_page.content.decode()
+
+
 def test_webhook_page_lists_deliveries_and_replays_one(
     client, project, owner, django_capture_on_commit_callbacks
 ):
