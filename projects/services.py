@@ -38,6 +38,17 @@ EDITABLE_FIELDS = (
     "require_approval",
 )
 
+# Credentials a person types in. Webhook secrets are generated (webhook_secret_regenerate),
+# never typed: they may only be cleared by hand.
+TYPED_SECRET_FIELDS = tuple(f for f in SECRET_FIELDS if not f.startswith("webhook_"))
+
+
+def _secret_check(field: str, value: str) -> None:
+    if field not in SECRET_FIELDS:
+        raise ValueError(f"unknown secret field {field!r}")
+    if value and field not in TYPED_SECRET_FIELDS:
+        raise ValueError(f"{field} is generated, never typed: use webhook_secret_regenerate")
+
 
 @transaction.atomic
 def project_create(
@@ -62,6 +73,7 @@ def project_create(
         project.created_by = actor
     project.full_clean()
     for field, value in (secrets or {}).items():
+        _secret_check(field, value)
         project.set_secret(field, value)
     project.save()
     audit_record(
@@ -100,9 +112,8 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
 @transaction.atomic
 def project_secret_set(*, actor: Actor, project: Project, field: str, value: str) -> None:
     """Store (or clear, with an empty value) one encrypted credential. The audit record
-    names the field only, never the value."""
-    if field not in SECRET_FIELDS:
-        raise ValueError(f"unknown secret field {field!r}")
+    names the field only, never the value. Webhook secrets can only be cleared here."""
+    _secret_check(field, value)
     project.set_secret(field, value)
     project.save(update_fields=[f"{field}_enc", "updated_at"])
     audit_record(
@@ -192,6 +203,13 @@ def role_grant(
     return membership
 
 
+class RoleError(ValueError):
+    """A role change that cannot be made; the message is for the person."""
+
+
+LAST_OWNER_MESSAGE = "A project keeps at least one owner. Add another owner first."
+
+
 @transaction.atomic
 def role_revoke(
     *,
@@ -201,8 +219,21 @@ def role_revoke(
     user: User | None = None,
     group: Group | None = None,
 ) -> None:
+    """Remove a role; raises RoleError, changing nothing, when it would leave the project
+    without an owner (a user or a team holding the owner role)."""
     who = _principal(user, group)
-    deleted, _ = Membership.objects.filter(project=project, role=role, **who).delete()
+    rows = Membership.objects.filter(project=project, role=role, **who)
+    if role == Role.OWNER:
+        # Lock the owner rows, so two owners removing each other cannot both pass.
+        owners = set(
+            Membership.objects.select_for_update()
+            .filter(project=project, role=Role.OWNER)
+            .values_list("pk", flat=True)
+        )
+        leaving = set(rows.values_list("pk", flat=True))
+        if leaving and not owners - leaving:
+            raise RoleError(LAST_OWNER_MESSAGE)
+    deleted, _ = rows.delete()
     _sync_object_perms(project, user or group)  # type: ignore[arg-type]
     if deleted:
         audit_record(

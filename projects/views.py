@@ -10,8 +10,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from bmadweb import crypto
-from bmadweb.audit import audit_payload
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
 from projects.models import SECRET_FIELDS, SyncStatus
@@ -23,7 +21,12 @@ from projects.permissions import (
 )
 from projects.presenters import items_by_state
 from projects.roles import Perm, Role
-from projects.selectors import manifest_latest, membership_list_for, project_list_for_dashboard
+from projects.selectors import (
+    audit_page_for_project,
+    manifest_latest,
+    membership_list_for,
+    project_list_for_dashboard,
+)
 from provisioning.project_status import delivery_list_for, report_run_latest, run_active_for
 
 DASHBOARD_PAGE_SIZE = 25
@@ -124,11 +127,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
             else "Nothing changed: empty fields keep the stored values.",
         )
         return redirect("projects:project-credentials", slug=project.slug)
-    status = [
-        (f, label, project.has_secret(f))
-        for f, label in SECRET_FIELDS.items()
-        if not f.startswith("webhook_")
-    ]
+    status = [(f, SECRET_FIELDS[f], project.has_secret(f)) for f in services.TYPED_SECRET_FIELDS]
     return render(
         request,
         "projects/project_credentials.html",
@@ -216,18 +215,18 @@ def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
     if membership is None:
         messages.error(request, "That membership no longer exists.")
         return redirect("projects:member-list", slug=project.slug)
-    owners = project.memberships.filter(role=Role.OWNER)
-    if membership.role == Role.OWNER and owners.count() == 1:
-        messages.error(request, "A project keeps at least one owner. Add another owner first.")
-        return redirect("projects:member-list", slug=project.slug)
-    services.role_revoke(
-        actor=request.user,
-        project=project,
-        role=Role(membership.role),
-        user=membership.user,
-        group=membership.group,
-    )
-    messages.success(request, "Role removed.")
+    try:
+        services.role_revoke(
+            actor=request.user,
+            project=project,
+            role=Role(membership.role),
+            user=membership.user,
+            group=membership.group,
+        )
+    except services.RoleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Role removed.")
     return redirect("projects:member-list", slug=project.slug)
 
 
@@ -251,14 +250,7 @@ def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    page = Paginator(project.audit_records.order_by("-seq"), 50).get_page(request.GET.get("page"))
-    rows = []
-    for record in page.object_list:
-        try:
-            payload = audit_payload(record)
-        except crypto.CryptoError:
-            payload = {"error": "cannot decrypt this payload"}
-        rows.append({"record": record, "payload": payload})
+    page, rows = audit_page_for_project(project, page=request.GET.get("page"))
     return render(
         request,
         "projects/project_audit.html",

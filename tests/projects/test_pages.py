@@ -109,6 +109,24 @@ def test_credentials_are_write_only(client, project, owner):
     assert not project.has_secret("forge_token")
 
 
+def test_webhook_secrets_are_generated_never_typed(project, owner, local_repo_dir):
+    with pytest.raises(ValueError, match="generated"):
+        services.project_secret_set(
+            actor=owner, project=project, field="webhook_secret", value="typed-123"
+        )
+    with pytest.raises(ValueError, match="generated"):
+        services.project_create(
+            actor=owner,
+            name="Typed",
+            slug="typed",
+            repo_url=str(local_repo_dir),
+            secrets={"webhook_secret": "typed-123"},
+        )
+    services.webhook_secret_regenerate(actor=owner, project=project)
+    services.project_secret_set(actor=owner, project=project, field="webhook_secret", value="")
+    assert not project.has_secret("webhook_secret")
+
+
 def test_webhook_secret_is_shown_once(client, project, owner):
     client.force_login(owner)
     client.post(url("projects:webhook-regenerate", slug=project.slug))
@@ -135,7 +153,11 @@ def test_members_can_be_added_and_the_last_owner_stays(client, project, owner, o
     )
     assert "No user named" in unknown.content.decode()
     owner_row = project.memberships.get(role=Role.OWNER)
-    client.post(url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk))
+    refused = client.post(
+        url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk), follow=True
+    )
+    assert refused.status_code == 200
+    assert services.LAST_OWNER_MESSAGE in refused.content.decode()
     assert project.memberships.filter(role=Role.OWNER).exists()
 
 
@@ -320,6 +342,23 @@ def test_owner_sees_the_project_audit_decrypted(client, project, owner):
     body = client.get(url("projects:project-audit", slug=project.slug)).content.decode()
     assert "project.create" in body
     assert "role.grant" in body
+
+
+def test_an_unreadable_audit_payload_is_named_on_the_page_and_in_the_admin(
+    client, project, owner, staff
+):
+    from bmadweb.models import AuditRecord
+
+    record = AuditRecord.objects.filter(project=project).order_by("seq").first()
+    AuditRecord.objects.filter(pk=record.pk).update(payload_enc="not-a-fernet-token")
+    client.force_login(owner)
+    page = client.get(url("projects:project-audit", slug=project.slug))
+    assert page.status_code == 200
+    assert "cannot decrypt this payload" in page.content.decode()
+    client.force_login(staff)
+    admin_page = client.get(reverse("admin:bmadweb_auditrecord_change", args=[record.pk]))
+    assert admin_page.status_code == 200
+    assert "&lt;cannot decrypt:" in admin_page.content.decode()
 
 
 def test_webhook_page_lists_deliveries_and_replays_one(
