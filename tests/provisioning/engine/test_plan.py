@@ -199,7 +199,8 @@ def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path:
 
 
 def test_stale_command_wrappers_are_deleted_with_approval(tmp_path: Path) -> None:
-    from provisioning.demo.bmad_installs import DEMO_MANIFEST, add_stale_command_wrappers, build_v64
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
+    from provisioning.demo.install_parts import add_stale_command_wrappers
     from provisioning.engine.manifest import load_manifest
     from provisioning.engine.pipeline import plan_repo
 
@@ -223,12 +224,10 @@ def test_stale_command_wrappers_are_deleted_with_approval(tmp_path: Path) -> Non
 
 def test_every_finding_called_fixable_is_planned(tmp_path: Path) -> None:
     """A finding says "fixable" only if provisioning really deals with it."""
-    from provisioning.demo.bmad_installs import (
-        DEMO_MANIFEST,
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v4, build_v64
+    from provisioning.demo.install_parts import (
         add_orphaned_customize_yaml,
         add_stale_command_wrappers,
-        build_v4,
-        build_v64,
         edit_file,
     )
     from provisioning.engine.manifest import load_manifest
