@@ -21,12 +21,8 @@ from projects import services
 from projects.models import Project
 from projects.roles import Role
 from provisioning import git_ops
-from provisioning.demo.bmad_installs import (
-    DEMO_MANIFEST,
-    add_stale_command_wrappers,
-    build_v64,
-    edit_file,
-)
+from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
+from provisioning.demo.install_parts import add_stale_command_wrappers, edit_file
 from provisioning.runs.repo_access import BMADWEB_IDENTITY, git_policy
 
 
