@@ -325,7 +325,12 @@ def test_owner_sees_the_project_audit_decrypted(client, project, owner):
 def test_webhook_page_lists_deliveries_and_replays_one(
     client, project, owner, django_capture_on_commit_callbacks
 ):
-    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+    from tests.provisioning.webhooks.webhook_helpers import (
+        body_of,
+        deliver,
+        push_payload,
+        signed_headers,
+    )
 
     services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
     secret = services.webhook_secret_regenerate(actor=owner, project=project)
@@ -356,7 +361,12 @@ def test_webhook_ledger_polls_itself_only_while_deliveries_are_settling(
     client, project, owner, viewer
 ):
     from provisioning.webhooks.settle import webhooks_drain
-    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+    from tests.provisioning.webhooks.webhook_helpers import (
+        body_of,
+        deliver,
+        push_payload,
+        signed_headers,
+    )
 
     secret = services.webhook_secret_regenerate(actor=owner, project=project)
     project.refresh_from_db()

@@ -1,5 +1,5 @@
 """The webhook receiver end to end: real database, real Redis, the Django test client
-(and a live server where the socket matters). Forgeries live in test_webhook_forgeries."""
+(and a live server where the socket matters). Forgeries live in test_forgeries."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
 from provisioning.webhooks.selectors import delivery_list_for
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
 from provisioning.webhooks.views import _read_capped
-from tests.provisioning.webhook_helpers import (
+from tests.provisioning.webhooks.webhook_helpers import (
     COMMIT,
     PROVIDERS,
     body_of,

@@ -13,7 +13,7 @@ import pytest
 from projects import services as project_services
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
-from tests.provisioning.fakeforge import FakeForge
+from tests.provisioning.forges.fakeforge import FakeForge
 from tests.repos import DEMO_MANIFEST, remote_branches
 
 pytestmark = pytest.mark.django_db

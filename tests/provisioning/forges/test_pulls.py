@@ -24,7 +24,7 @@ from provisioning.forges import (
     forge_repo_from_url,
     open_or_update_pull_request,
 )
-from tests.provisioning.fakeforge import FAKE_FORGE_TOKEN, FakeForge, FakePull
+from tests.provisioning.forges.fakeforge import FAKE_FORGE_TOKEN, FakeForge, FakePull
 
 KINDS = ["github", "gitlab", "gitea"]
 REPOS = {"github": "org/repo", "gitlab": "group/sub/repo", "gitea": "org/repo"}

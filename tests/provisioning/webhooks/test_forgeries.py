@@ -15,7 +15,7 @@ import pytest
 
 from projects import services as project_services
 from provisioning.models import Run, WebhookDelivery
-from tests.provisioning.webhook_helpers import (
+from tests.provisioning.webhooks.webhook_helpers import (
     PROVIDERS,
     body_of,
     deliver,

@@ -27,7 +27,7 @@ from bmadweb.models import AuditRecord
 from projects import services as project_services
 from provisioning.models import Run, RunKind, RunLogEntry, RunStatus
 from provisioning.runs import services
-from tests.provisioning.fakeforge import FakeForge
+from tests.provisioning.forges.fakeforge import FakeForge
 from tests.repos import DEMO_MANIFEST, remote_branches
 
 pytestmark = pytest.mark.django_db
