@@ -301,10 +301,8 @@ def test_live_region_polls_only_while_the_run_is_active(client, bmad_project, ow
     assert "hx-trigger" not in client.get(live).content.decode()
 
 
-def test_run_of_another_project_is_404(client, bmad_project, owner, local_repo_dir):
-    other = services.project_create(
-        actor=None, name="Other", slug="other", repo_url=str(local_repo_dir)
-    )
+def test_run_of_another_project_is_404(client, bmad_project, owner, make_project):
+    other = make_project(actor=None)
     run = Run.objects.create(project=other, kind=RunKind.ANALYZE)
     client.force_login(owner)
     assert (

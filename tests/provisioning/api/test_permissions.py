@@ -50,20 +50,16 @@ def test_unknown_project_is_404_like_a_foreign_one(bmad_project, as_owner, metho
     assert response.json()["detail"] == "No such project."
 
 
-def test_project_list_shows_only_permitted_projects(project, owner, outsider, local_repo_dir):
-    project_services.project_create(
-        actor=outsider, name="Secret", slug="secret", repo_url=str(local_repo_dir)
-    )
+def test_project_list_shows_only_permitted_projects(project, owner, outsider, make_project):
+    make_project(actor=outsider)
     body = Api(token_for(owner)).get("/projects").json()
     assert [p["slug"] for p in body["items"]] == ["healthai"]
     assert body["count"] == 1
 
 
-def test_project_list_is_paginated(owner, local_repo_dir):
+def test_project_list_is_paginated(owner, make_project):
     for i in range(5):
-        project_services.project_create(
-            actor=owner, name=f"P{i}", slug=f"p{i}", repo_url=str(local_repo_dir)
-        )
+        make_project(name=f"P{i}")
     body = Api(token_for(owner)).get("/projects?limit=2&offset=2").json()
     assert [p["name"] for p in body["items"]] == ["P2", "P3"]
     assert (body["count"], body["limit"], body["offset"]) == (5, 2, 2)

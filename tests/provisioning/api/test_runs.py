@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from projects import services as project_services
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from tests.provisioning.api.api_helpers import Api, token_for
 
@@ -126,10 +125,8 @@ def test_viewer_cannot_approve_or_cancel(viewer_of_bmad, bmad_project, owner, as
     assert run.status == RunStatus.QUEUED
 
 
-def test_run_of_another_project_is_404(bmad_project, owner, local_repo_dir, as_owner):
-    other = project_services.project_create(
-        actor=owner, name="Other", slug="other", repo_url=str(local_repo_dir)
-    )
+def test_run_of_another_project_is_404(bmad_project, owner, make_project, as_owner):
+    other = make_project()
     run = Run.objects.create(project=other, kind=RunKind.ANALYZE, actor=owner)
     assert as_owner.get(f"/projects/healthai/runs/{run.pk}").status_code == 404
     assert as_owner.post(f"/projects/healthai/runs/{run.pk}/cancel").status_code == 404

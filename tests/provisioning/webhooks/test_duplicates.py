@@ -39,14 +39,11 @@ def test_same_delivery_twice_starts_one_run_and_records_the_duplicate(client, ho
     assert (copy.duplicate, copy.first, copy.run_id) == (True, False, original.run_id)
 
 
-def test_same_delivery_id_in_another_project_is_not_a_duplicate(client, hooked, owner, tmp_path):
+def test_same_delivery_id_in_another_project_is_not_a_duplicate(
+    client, hooked, owner, make_project
+):
     project, secret = hooked
-    other_dir = tmp_path / "other.git"
-    other_dir.mkdir()
-    other = project_services.project_create(
-        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
-    )
-    project_services.manifest_save(actor=owner, project=other, yaml_text=DEMO_MANIFEST, message="m")
+    other = make_project(manifest=DEMO_MANIFEST)
     other_secret = project_services.webhook_secret_regenerate(actor=owner, project=other)
     assert push(client, project, secret, delivery="same-id").status_code == 202
     assert push(client, other, other_secret, delivery="same-id").status_code == 202

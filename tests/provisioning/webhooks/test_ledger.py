@@ -9,7 +9,6 @@ import pytest
 
 from bmadweb.audit import audit_payload
 from bmadweb.models import AuditRecord
-from projects import services as project_services
 from provisioning.models import WebhookDelivery, WebhookOutcome
 from provisioning.webhooks.selectors import delivery_list_for
 from tests.provisioning.webhooks.webhook_helpers import push
@@ -32,16 +31,12 @@ def test_every_outcome_is_audited_without_body_or_secret(client, hooked):
 
 
 def test_deliveries_for_lists_only_that_projects_deliveries_newest_first(
-    client, hooked, owner, tmp_path
+    client, hooked, make_project
 ):
     project, secret = hooked
     push(client, project, secret, ref="refs/heads/a")
     push(client, project, secret, ref="refs/heads/b")
-    other_dir = tmp_path / "other.git"
-    other_dir.mkdir()
-    other = project_services.project_create(
-        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
-    )
+    other = make_project()
     assert [d.ref for d in delivery_list_for(project)] == ["refs/heads/b", "refs/heads/a"]
     assert list(delivery_list_for(other)) == []
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from projects import services as project_services
 from provisioning.models import Run, RunKind, WebhookDelivery
 from provisioning.runs import services
 from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
@@ -84,14 +83,10 @@ def test_only_managers_can_replay(client, hooked, request, who, status):
     assert WebhookDelivery.objects.count() == 1
 
 
-def test_replay_of_another_projects_delivery_is_404(client, hooked, owner, tmp_path):
+def test_replay_of_another_projects_delivery_is_404(client, hooked, owner, make_project):
     project, secret = hooked
     push(client, project, secret)
-    other_dir = tmp_path / "other.git"
-    other_dir.mkdir()
-    other = project_services.project_create(
-        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
-    )
+    other = make_project()
     client.force_login(owner)
     url = reverse(
         "deliveries:delivery-replay",

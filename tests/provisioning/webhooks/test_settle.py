@@ -5,7 +5,6 @@ and audit each delivery once."""
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -108,17 +107,12 @@ def test_with_the_queue_down_deliveries_wait_and_the_reconciler_settles_them(
 
 
 def test_a_failing_drain_is_logged_and_does_not_stop_run_reconciliation(
-    client, hooked, owner, redis_conn, caplog
+    client, hooked, owner, make_project, redis_conn, caplog
 ):
     project, secret = hooked
     push(client, project, secret, settle=False, ref="refs/heads/other")
     WebhookDelivery.objects.update(received=timezone.now() - timedelta(minutes=5))
-    other_dir = project.repo_url + "-other"
-    os.mkdir(other_dir)
-    other = project_services.project_create(
-        actor=owner, name="Other", slug="other", repo_url=other_dir
-    )
-    project_services.manifest_save(actor=owner, project=other, yaml_text=DEMO_MANIFEST)
+    other = make_project(manifest=DEMO_MANIFEST)
     lost = services.run_create(project=other, kind=RunKind.ANALYZE, actor=owner, enqueue=False)
     Run.objects.filter(pk=lost.pk).update(job_id="")  # its job never reached Redis
     with override_settings(AUDIT_KEYS=["broken"]):  # every audit write now fails
