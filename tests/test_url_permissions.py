@@ -161,9 +161,7 @@ def _project_objects(project: Any, actor: Any, member: Any) -> dict[str, object]
 
 
 @pytest.fixture
-def world(project, owner, viewer, outsider, tmp_path) -> World:  # type: ignore[no-untyped-def]
-    from projects import services
-
+def world(project, owner, viewer, outsider, make_project) -> World:  # type: ignore[no-untyped-def]
     foreign = _project_objects(project, owner, viewer)
     token_prefix = "no-token-routes"
     if any("token_id" in route.kwargs for route in all_routes()):
@@ -171,10 +169,7 @@ def world(project, owner, viewer, outsider, tmp_path) -> World:  # type: ignore[
 
         token, _ = token_create(user=owner, name="ci", scopes=["read"], expires_in_days=30)
         foreign["token_id"], token_prefix = token.pk, token.prefix
-    (tmp_path / "mine.git").mkdir()
-    mine = services.project_create(
-        actor=outsider, name="Mine", slug="mine", repo_url=str(tmp_path / "mine.git")
-    )
+    mine = make_project(actor=outsider, name="Mine", slug="mine")
     own = {**foreign, "slug": mine.slug}
     missing = {key: MISSING_ID for key in foreign} | {"slug": MISSING_SLUG}
     return World(foreign=foreign, own=own, missing=missing, token_prefix=token_prefix)

@@ -323,10 +323,8 @@ def test_live_region_polls_only_while_the_run_is_active(client, bmad_project, ow
     assert "hx-trigger" not in client.get(live).content.decode()
 
 
-def test_run_of_another_project_is_404(client, bmad_project, owner, local_repo_dir):
-    other = services.project_create(
-        actor=None, name="Other", slug="other", repo_url=str(local_repo_dir)
-    )
+def test_run_of_another_project_is_404(client, bmad_project, owner, make_project):
+    other = make_project(actor=None)
     run = Run.objects.create(project=other, kind=RunKind.ANALYZE)
     client.force_login(owner)
     assert (
@@ -364,7 +362,12 @@ def test_an_unreadable_audit_payload_is_named_on_the_page_and_in_the_admin(
 def test_webhook_page_lists_deliveries_and_replays_one(
     client, project, owner, django_capture_on_commit_callbacks
 ):
-    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+    from tests.provisioning.webhooks.webhook_helpers import (
+        body_of,
+        deliver,
+        push_payload,
+        signed_headers,
+    )
 
     services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
     secret = services.webhook_secret_regenerate(actor=owner, project=project)
@@ -395,7 +398,12 @@ def test_webhook_ledger_polls_itself_only_while_deliveries_are_settling(
     client, project, owner, viewer
 ):
     from provisioning.webhooks.settle import webhooks_drain
-    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+    from tests.provisioning.webhooks.webhook_helpers import (
+        body_of,
+        deliver,
+        push_payload,
+        signed_headers,
+    )
 
     secret = services.webhook_secret_regenerate(actor=owner, project=project)
     project.refresh_from_db()

@@ -68,12 +68,8 @@ def test_roles_granted_to_a_team_reach_its_members(project, outsider):
     assert list(project_list_for_user(outsider)) == [project]
 
 
-def test_project_list_shows_only_permitted_projects(
-    project, viewer, outsider, owner, local_repo_dir
-):
-    services.project_create(
-        actor=outsider, name="Oscar's", slug="oscars", repo_url=str(local_repo_dir)
-    )
+def test_project_list_shows_only_permitted_projects(project, viewer, outsider, make_project):
+    make_project(actor=outsider, slug="oscars")
     assert [p.slug for p in project_list_for_user(viewer)] == ["healthai"]
     assert [p.slug for p in project_list_for_user(outsider)] == ["oscars"]
 

@@ -27,7 +27,7 @@ from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _closed_port() -> int:

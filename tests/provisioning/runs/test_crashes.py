@@ -1,5 +1,5 @@
 """Workers killed mid-run (docs/security.md#s16): a real `manage.py rqworker` process runs the
-job, stops at a named checkpoint (provisioning.runtime.checkpoint) or inside the remote's
+job, stops at a named checkpoint (provisioning.runs.runlog.checkpoint) or inside the remote's
 pre-receive hook, and is SIGKILLed there. The reconciler then hands the run to a fresh
 worker, and the run must end pushed with exactly one commit on the remote.
 
@@ -27,7 +27,7 @@ from provisioning.runs import services
 from tests.repos import git, remote_branches, remote_commits
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WAIT_S = 90
 
 

@@ -13,7 +13,7 @@ import pytest
 from projects import services as project_services
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
-from tests.provisioning.fakeforge import FakeForge
+from tests.provisioning.forges.fakeforge import FakeForge
 from tests.repos import DEMO_MANIFEST, remote_branches
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +30,9 @@ def forge(make_fake_forge) -> FakeForge:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def pr_project(db, owner, bmad_remote, forge, settings, tmp_path):  # type: ignore[no-untyped-def]
+def pr_project(make_project, bmad_remote, forge, settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.WORK_DIR = tmp_path / "work"
-    project = project_services.project_create(
-        actor=owner,
+    return make_project(
         name="Supersede",
         slug="supersede",
         repo_url=str(bmad_remote),
@@ -41,9 +40,8 @@ def pr_project(db, owner, bmad_remote, forge, settings, tmp_path):  # type: igno
         forge_api_url=forge.base_url("github"),
         push_mode="pull_request",
         secrets={"forge_token": FORGE_TOKEN},
+        manifest=DEMO_MANIFEST,
     )
-    project_services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
-    return project
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Project
+from provisioning.models import Run, WebhookDelivery
 from provisioning.webhooks.settle import webhooks_drain
 
 PROVIDERS = ("github", "gitlab", "gitea")
@@ -136,3 +137,18 @@ def deliver(
     if settle:
         webhooks_drain(project_id=project.pk)
     return response
+
+
+def runs(project) -> int:  # type: ignore[no-untyped-def]
+    return Run.objects.filter(project=project).count()
+
+
+def ledger_row(response) -> WebhookDelivery:  # type: ignore[no-untyped-def]
+    """The delivery a response answered, as the drain left it."""
+    return WebhookDelivery.objects.get(pk=response.json()["delivery"])
+
+
+def push(client, project, secret, provider="github", *, delivery=None, settle=True, **payload):  # type: ignore[no-untyped-def]
+    body = body_of(push_payload(provider, project.repo_url, **payload))
+    headers = signed_headers(provider, body, secret, delivery=delivery)
+    return deliver(client, project, provider, body, headers, settle=settle)

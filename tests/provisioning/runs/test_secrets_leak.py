@@ -24,10 +24,9 @@ from django.forms.models import model_to_dict
 
 from bmadweb.audit import audit_payload
 from bmadweb.models import AuditRecord
-from projects import services as project_services
 from provisioning.models import Run, RunKind, RunLogEntry, RunStatus
 from provisioning.runs import services
-from tests.provisioning.fakeforge import FakeForge
+from tests.provisioning.forges.fakeforge import FakeForge
 from tests.repos import DEMO_MANIFEST, remote_branches
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +50,8 @@ def work_dir(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def canary_project(db, owner, bmad_remote, forge):  # type: ignore[no-untyped-def]
-    project = project_services.project_create(
-        actor=owner,
+def canary_project(make_project, bmad_remote, forge):  # type: ignore[no-untyped-def]
+    return make_project(
         name="Canary",
         slug="canary",
         repo_url=str(bmad_remote),
@@ -61,9 +59,8 @@ def canary_project(db, owner, bmad_remote, forge):  # type: ignore[no-untyped-de
         forge_api_url=forge.base_url("github"),
         push_mode="pull_request",
         secrets={"clone_token": CLONE_TOKEN, "forge_token": FORGE_TOKEN},
+        manifest=DEMO_MANIFEST,
     )
-    project_services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
-    return project
 
 
 def _provision(project, owner, run_worker, capture) -> Run:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ import pytest
 
 from projects import services as project_services
 from provisioning.models import Run, WebhookDelivery
-from tests.provisioning.webhook_helpers import (
+from tests.provisioning.webhooks.webhook_helpers import (
     PROVIDERS,
     body_of,
     deliver,
@@ -239,13 +239,9 @@ def test_project_without_a_secret_refuses_every_delivery(client, project, owner,
     assert Run.objects.count() == 0
 
 
-def test_secret_of_another_project_does_not_open_this_one(client, hooked, owner, tmp_path):
+def test_secret_of_another_project_does_not_open_this_one(client, hooked, owner, make_project):
     project, _ = hooked
-    other_dir = tmp_path / "other.git"
-    other_dir.mkdir()
-    other = project_services.project_create(
-        actor=owner, name="Other", slug="other", repo_url=str(other_dir)
-    )
+    other = make_project()
     other_secret = project_services.webhook_secret_regenerate(actor=owner, project=other)
     body = body_of(push_payload("github", project.repo_url))
     headers = {**event_header("github", "push"), **signature_header("github", body, other_secret)}
