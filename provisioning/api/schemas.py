@@ -202,6 +202,7 @@ class PlanOperationOut(Schema):
 class PlanConflictOut(Schema):
     path: str
     reason: str
+    keys: list[str] = []  # TOML files: the key paths both sides changed differently
 
 
 class PlanSummaryOut(Schema):

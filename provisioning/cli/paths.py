@@ -36,7 +36,8 @@ def engine_outcome(mode: str, root: Path, manifest: Manifest, revision: str) -> 
         return Outcome(code, {**report, "operations": []}, render_report(report))
     planned = plan_to_dict(plan)
     data = {**report, "plan": planned, "operations": planned["operations"]}
-    code = EXIT_OK if not plan.changes else EXIT_DRIFT
+    # An unresolved conflict is drift even when nothing else is left to write.
+    code = EXIT_OK if not plan.changes and not plan.conflicts else EXIT_DRIFT
     if mode == "diff":
         return Outcome(code, data, plan_diff(plan) or "No changes.")
     return Outcome(code, data, render_plan(data["plan"]))

@@ -116,7 +116,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             }
             for op in plan.operations
         ],
-        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
+        "conflicts": [
+            {"path": c.path, "reason": c.reason, "keys": list(c.keys)} for c in plan.conflicts
+        ],
         "notes": list(plan.notes),
     }
 
