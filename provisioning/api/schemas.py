@@ -27,6 +27,7 @@ RunStatusName = Literal[
     "applying",
     "pushed",
     "no_changes",
+    "needs_attention",
     "succeeded",
     "failed",
     "errored",

@@ -89,6 +89,9 @@ def _outcome(run: Run) -> Outcome:
         lines.append(f"Reason: {run.failure_reason}")
     if run.status == RunStatus.AWAITING_APPROVAL:
         lines.append("The plan needs approval: rerun with --approve or approve it in the UI.")
+    for conflict in (run.plan or {}).get("conflicts", []):
+        keys = f" (keys: {', '.join(conflict.get('keys', []))})" if conflict.get("keys") else ""
+        lines.append(f"Conflict left for the team: {conflict['path']}{keys}")
     return Outcome(_code(run), data, "\n".join(lines))
 
 
@@ -99,7 +102,7 @@ def _code(run: Run) -> int:
         return EXIT_OK if (run.report or {}).get("status") == "in_sync" else EXIT_DRIFT
     if run.status in (RunStatus.PUSHED, RunStatus.NO_CHANGES):
         return EXIT_OK
-    return EXIT_DRIFT
+    return EXIT_DRIFT  # awaiting approval, or needs attention: unresolved conflicts
 
 
 def dispatch(
