@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from django.core.management import call_command
 
 from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
@@ -181,3 +184,23 @@ def test_apply_leaves_a_real_conflict_unwritten_and_exits_1(checkout: Path) -> N
     assert plan["plan"]["conflicts"][0]["keys"] == ["agents.dev-leader.description"]
     code, report = cli_json(checkout, "analyze", "--manifest", "bmadweb.yaml")
     assert (code, report["status"]) == (1, "conflict")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_pre_commit_hook_and_the_ci_snippets_run_the_console_script() -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] == "bmadweb-analyze"
+    assert hook["entry"] == "bmadweb analyze --path ."
+    assert hook["pass_filenames"] is False
+    assert hook["language"] == "python"
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"bmadweb": "provisioning.cli.main:main"}
+    guide = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```yaml\n(.*?)```", guide, flags=re.DOTALL)
+    assert len(snippets) == 3  # GitHub Actions, GitLab CI, pre-commit
+    for snippet in snippets:
+        assert yaml.safe_load(snippet)
+        assert "bmadweb analyze" in snippet or "bmadweb-analyze" in snippet
+    assert "(docs/ci.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
