@@ -20,6 +20,9 @@ class RunStatus(models.TextChoices):
     APPLYING = "applying", "Applying"
     PUSHED = "pushed", "Pushed"
     NO_CHANGES = "no_changes", "No changes"
+    # Finished, but the plan left conflicts the team must resolve (what could be written
+    # was pushed): never "in sync".
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     ERRORED = "errored", "Errored"

@@ -27,6 +27,7 @@ RunStatusName = Literal[
     "applying",
     "pushed",
     "no_changes",
+    "needs_attention",
     "succeeded",
     "failed",
     "errored",
@@ -202,6 +203,7 @@ class PlanOperationOut(Schema):
 class PlanConflictOut(Schema):
     path: str
     reason: str
+    keys: list[str] = []  # TOML files: the key paths both sides changed differently
 
 
 class PlanSummaryOut(Schema):

@@ -1,13 +1,14 @@
 """What every CLI mode shares, without Django: exit codes, errors, reading a manifest file,
-validation and the text renderings."""
+validation, the schema and the text and JSON renderings."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioning.engine.manifest import load_manifest
+from provisioning.engine.manifest import load_manifest, manifest_json_schema
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -22,6 +23,22 @@ class Outcome:
     code: int
     data: dict[str, Any]
     text: str
+
+
+def error_outcome(exc: CliError) -> Outcome:
+    return Outcome(EXIT_ERROR, {"error": str(exc)}, f"error: {exc}")
+
+
+def schema_outcome() -> Outcome:
+    schema = manifest_json_schema()
+    return Outcome(EXIT_OK, schema, json.dumps(schema, indent=2))
+
+
+def rendered(outcome: Outcome, output_format: str) -> str:
+    """What a command prints: one JSON document, or the text."""
+    if output_format == "json":
+        return json.dumps(outcome.data, indent=2, sort_keys=True)
+    return outcome.text
 
 
 def validate_outcome(text: str) -> Outcome:
@@ -74,6 +91,11 @@ def render_plan(plan: dict[str, Any]) -> str:
     ]
     lines += [f"  {op['action']:<7} {op['path']}  — {op['reason']}" for op in changes]
     lines += [f"  conflict {c['path']}  — {c['reason']}" for c in plan["conflicts"]]
+    if plan["conflicts"]:
+        lines.append(
+            f"{len(plan['conflicts'])} unresolved conflict(s) are left for the team: they are "
+            "never written with markers; resolve them in the repository or change the manifest."
+        )
     return "\n".join(lines)
 
 

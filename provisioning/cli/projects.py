@@ -1,14 +1,14 @@
 """What `manage.py bmad` does, separate from argument parsing so it stays testable.
 
-On a local checkout (`--path`) it is the database-free engine of :mod:`provisioning.cli.paths`;
-on a registered project (`--project`) it reads the project's manifest and either clones the
-repository (validate, plan, diff) or creates the same runs the web app creates (analyze,
-provision), enqueued, or executed in this process with `--wait`.
+Without `--project` it is the database-free engine of :mod:`provisioning.cli.paths`, the
+same code as the `bmadweb` command; on a registered project (`--project`) it reads the
+project's manifest and either clones the repository (validate, plan, diff) or creates the
+same runs the web app creates (analyze, provision), enqueued, or executed in this process
+with `--wait`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ from provisioning.cli.common import (
     Outcome,
     read_manifest_file,
     render_report,
+    schema_outcome,
     validate_outcome,
 )
-from provisioning.cli.paths import engine_outcome, path_outcome
-from provisioning.engine.manifest import Manifest, load_manifest, manifest_json_schema, sha256
+from provisioning.cli.paths import engine_outcome, path_dispatch
+from provisioning.engine.manifest import Manifest, load_manifest, sha256
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy
@@ -89,6 +90,9 @@ def _outcome(run: Run) -> Outcome:
         lines.append(f"Reason: {run.failure_reason}")
     if run.status == RunStatus.AWAITING_APPROVAL:
         lines.append("The plan needs approval: rerun with --approve or approve it in the UI.")
+    for conflict in (run.plan or {}).get("conflicts", []):
+        keys = f" (keys: {', '.join(conflict.get('keys', []))})" if conflict.get("keys") else ""
+        lines.append(f"Conflict left for the team: {conflict['path']}{keys}")
     return Outcome(_code(run), data, "\n".join(lines))
 
 
@@ -99,7 +103,7 @@ def _code(run: Run) -> int:
         return EXIT_OK if (run.report or {}).get("status") == "in_sync" else EXIT_DRIFT
     if run.status in (RunStatus.PUSHED, RunStatus.NO_CHANGES):
         return EXIT_OK
-    return EXIT_DRIFT
+    return EXIT_DRIFT  # awaiting approval, or needs attention: unresolved conflicts
 
 
 def dispatch(
@@ -113,8 +117,16 @@ def dispatch(
     **_: Any,
 ) -> Outcome:
     if mode == "schema":
-        schema = manifest_json_schema()
-        return Outcome(EXIT_OK, schema, json.dumps(schema, indent=2))
+        return schema_outcome()
+    if mode == "apply" and project:
+        raise CliError(
+            "apply writes into a local checkout (--path DIR); "
+            "use 'provision --project SLUG' for a registered project"
+        )
+    if project is None and mode != "provision":
+        if path is None and mode != "validate":
+            raise CliError("give --path DIR (a local checkout) or --project SLUG")
+        return path_dispatch(mode=mode, path=path, manifest=manifest)
     proj = _project(project) if project else None
     text = _manifest_text(manifest, proj)
     if mode == "validate":
@@ -129,7 +141,8 @@ def dispatch(
             "provision works on a registered project (--project SLUG); "
             "use 'plan --path DIR' to preview the changes for a checkout"
         )
-    return _engine(mode, parsed.manifest, text, path, proj)
+    assert proj is not None
+    return _engine(mode, parsed.manifest, text, proj)
 
 
 def _project(slug: str) -> Project:
@@ -139,12 +152,8 @@ def _project(slug: str) -> Project:
     return found
 
 
-def _engine(
-    mode: str, manifest: Manifest, text: str, path: Path | None, project: Project | None
-) -> Outcome:
-    if path is not None:
-        return path_outcome(mode, path, manifest, text)
-    assert project is not None
+def _engine(mode: str, manifest: Manifest, text: str, project: Project) -> Outcome:
+    """`analyze`, `plan` or `diff` on a fresh clone of the project's default branch."""
     policy = git_policy()
     with git_ops.temp_workdir(policy.temp_base) as tmp:
         try:

@@ -54,6 +54,10 @@ _REASONS = {
         "A file bmadweb did not write sits at this path; it is only replaced with force."
     ),
 }
+_TOML_CONFLICT = (
+    "Edited in the repository and the generator's output changed; a key-by-key 3-way "
+    "merge with the last written base is needed."
+)
 _SECTION_MISSING = (
     "bmadweb's entries are not in this file yet; they will be added and the rest of the file kept."
 )
@@ -199,6 +203,8 @@ def classify(gf: GeneratedFile, current: str | None, base: str | None) -> Manage
                 gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base
             )
         state, reason = _in_place_state(gf.edit, current, base)
+    if state is ItemState.CONFLICT and gf.path.endswith(".toml"):
+        reason = reason or _TOML_CONFLICT
     return ManagedItem(
         gf.path, state, reason or _REASONS[state], gf.kind, current=current, base=base, generated=gf
     )

@@ -40,6 +40,22 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
     return Analysis(analyze_generated(root, generated, install, findings=findings), generated)
 
 
+AUDIT_NOTE = (
+    "No manifest given: only the BMAD install was audited. Give a manifest to compare the "
+    "repository with it."
+)
+
+
+def audit_repo(root: Path) -> GapReport:
+    """The install alone, without a manifest: detection and installation findings (no
+    version, module or tool requirements), and no managed files."""
+    install = detect_install(root)
+    findings = installation_findings(
+        install, root=root, required_version=None, required_modules=(), required_tools=()
+    )
+    return GapReport(install=install, findings=tuple(findings), items=(), notes=(AUDIT_NOTE,))
+
+
 def plan_repo(
     root: Path, manifest: Manifest, *, manifest_revision: str, force: bool = False
 ) -> tuple[Analysis, Plan]:
@@ -116,7 +132,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             }
             for op in plan.operations
         ],
-        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
+        "conflicts": [
+            {"path": c.path, "reason": c.reason, "keys": list(c.keys)} for c in plan.conflicts
+        ],
         "notes": list(plan.notes),
     }
 

@@ -2,8 +2,9 @@
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
-operation. Deletes and merges need approval. Conflicts that the 3-way merge cannot
-resolve are skipped and listed, never written with markers. `apply_plan` writes
+operation. Deletes and merges need approval. TOML files merge key by key (`tomlmerge`),
+other files line by line (`merge`); conflicts that the merge cannot resolve are skipped
+and listed (with their key paths for TOML), never written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
 """
 
@@ -23,6 +24,7 @@ from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha25
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.tomledit import TomlEditError
+from provisioning.engine.tomlmerge import merge_toml
 
 
 class OpKind(StrEnum):
@@ -47,7 +49,8 @@ class Operation:
 class PlanConflict:
     path: str
     reason: str
-    hunks: tuple[ConflictHunk, ...] = ()
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,21 +139,53 @@ class _Planner:
         try:
             theirs = item.theirs
         except TomlEditError as exc:
-            self._unresolved(item, f"The last written base cannot be edited: {exc}.", ())
+            self._unresolved(item, f"The last written base cannot be edited: {exc}.")
             return
         if item.base is None or item.current is None or theirs is None:
-            self._unresolved(item, item.reason, ())
+            self._unresolved(item, item.reason)
+            return
+        if item.path.endswith(".toml"):
+            self._merge_toml(item, item.base, item.current, theirs)
             return
         result = merge3(item.base, item.current, theirs)
         if result.text is None:
             reason = "Edited in the repository and changed by the generator in the same lines."
-            self._unresolved(item, reason, result.conflicts)
+            self._unresolved(item, reason, hunks=result.conflicts)
             return
         reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._written(_write_op(OpKind.MERGE, item, result.text, reason), theirs)
+        self._merged(item, result.text, theirs, reason)
 
-    def _unresolved(self, item: ManagedItem, reason: str, hunks: tuple[ConflictHunk, ...]) -> None:
-        self.conflicts.append(PlanConflict(item.path, reason, hunks))
+    def _merge_toml(self, item: ManagedItem, base: str, current: str, theirs: str) -> None:
+        result = merge_toml(base, current, theirs)
+        if result.problem is not None:
+            self._unresolved(item, f"The file cannot be merged key by key: {result.problem}.")
+        elif result.text is None:
+            keys = tuple(conflict.key for conflict in result.conflicts)
+            reason = (
+                "Edited in the repository and changed by the generator at the same keys: "
+                f"{', '.join(keys)}."
+            )
+            self._unresolved(item, reason, keys=keys)
+        else:
+            reason = "Edited in the repository and changed by the generator; merged key by key."
+            self._merged(item, result.text, theirs, reason)
+
+    def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
+        """A clean merge: written (needs approval) unless it is the file as it is."""
+        if text == item.current:
+            self.lock[item.path] = LockEntry(text_sha256(text), theirs)
+            return
+        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs)
+
+    def _unresolved(
+        self,
+        item: ManagedItem,
+        reason: str,
+        *,
+        hunks: tuple[ConflictHunk, ...] = (),
+        keys: tuple[str, ...] = (),
+    ) -> None:
+        self.conflicts.append(PlanConflict(item.path, reason, hunks, keys))
         self.ops.append(_skip(item, f"Unresolved conflict, not written: {reason}"))
         self._keep_entry(item.path)
 

@@ -130,6 +130,12 @@ def _store_plan(run: Run, plan: Plan) -> bool:
     )
     for conflict in plan.conflicts:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
+    plan_conflicts = [conflict.path for conflict in plan.conflicts]
+    if not plan.changes and plan_conflicts:
+        run_finish(
+            run, RunStatus.NEEDS_ATTENTION, reason=_conflicts_reason(plan_conflicts, nothing=True)
+        )
+        return False
     if not plan.changes:
         run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
         return False
@@ -199,11 +205,30 @@ def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
 
 
 def _finish_pushed(run: Run, sha: str) -> None:
+    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention."""
     checkpoint(run, "after_push")
     branch = _target_branch(run)
     direct = run.project.push_mode == PushMode.DIRECT
     pr_url = _pull_request(run, branch) if not direct else ""
+    run.refresh_from_db()
+    conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
+    if conflicts:
+        reason = _conflicts_reason(conflicts, nothing=False)
+        pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url}
+        run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **pushed)
+        return
     run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+
+
+def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:
+    """Why a run needs attention: the files its plan could not merge."""
+    listed = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    done = "Nothing else to change" if nothing else "The rest of the plan was pushed"
+    return (
+        f"{len(paths)} conflict{'s' if len(paths) != 1 else ''} left for the team, not written: "
+        f"{listed}. {done}; resolve the conflicts in the repository (or change the manifest) "
+        "and run again."
+    )
 
 
 def _check_same_plan(run: Run, plan: Plan) -> None:

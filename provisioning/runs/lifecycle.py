@@ -82,6 +82,10 @@ def retry_or_fail(run: Run, reason: str) -> None:
     run_log(run, f"{reason}; will retry.", LogLevel.WARNING)
 
 
+# How the reason a run ends with is logged (failures are errors).
+_REASON_LEVEL = {RunStatus.NO_CHANGES: LogLevel.INFO, RunStatus.NEEDS_ATTENTION: LogLevel.WARNING}
+
+
 def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
     """End an active run in `status` (no-op if another process finished it first)."""
     moved = transition(
@@ -95,7 +99,7 @@ def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: objec
     if not moved:
         return
     if reason:
-        run_log(run, reason, LogLevel.ERROR if status != RunStatus.NO_CHANGES else LogLevel.INFO)
+        run_log(run, reason, _REASON_LEVEL.get(status, LogLevel.ERROR))
     audit_transition(run, status.value, reason=reason[:500])
 
 

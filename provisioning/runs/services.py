@@ -1,7 +1,10 @@
 """Run lifecycle services: create, approve, cancel, execute, reconcile.
 
-    queued → running → (awaiting_approval →) applying → pushed
-                    ↘ succeeded (analyze) / no_changes / failed / errored / cancelled
+    queued → running → (awaiting_approval →) applying → pushed / needs_attention
+                    ↘ succeeded (analyze) / no_changes / needs_attention / failed / errored
+                      / cancelled
+
+needs_attention: the plan left unresolved conflicts; what could be written was pushed.
 
 The Run row exists before anything is enqueued; enqueueing happens on commit; at most
 one active run per project is enforced by a partial unique index. Every transition is

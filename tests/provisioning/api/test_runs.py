@@ -163,3 +163,24 @@ def test_workflows_list_the_run_kinds(project, as_owner):
     body = as_owner.get("/workflows").json()
     assert [w["kind"] for w in body] == ["analyze", "provision"]
     assert all(w["description"] for w in body)
+
+
+def test_a_run_that_needs_attention_is_finished_and_lists_its_conflict_keys(bmad_project, as_owner):
+    conflict = {"path": "_bmad/custom/config.toml", "reason": "r", "keys": ["agents.x.name"]}
+    plan = {
+        "requires_approval": False,
+        "change_count": 0,
+        "operations": [],
+        "conflicts": [conflict],
+        "notes": [],
+    }
+    run = Run.objects.create(
+        project=bmad_project, kind=RunKind.PROVISION, status=RunStatus.NEEDS_ATTENTION, plan=plan
+    )
+    detail = as_owner.get(f"/projects/healthai/runs/{run.pk}").json()
+    assert detail["status"] == "needs_attention"
+    assert detail["plan"]["conflicts"] == [conflict]
+    listed = as_owner.get("/projects/healthai/runs?status=needs_attention").json()
+    assert [r["id"] for r in listed["items"]] == [run.pk]
+    # Finished, not active: a new run may start.
+    assert as_owner.post("/projects/healthai/runs", {"kind": "analyze"}).status_code == 201

@@ -102,3 +102,32 @@ def test_schema_prints_the_json_schema():
     schema = json.loads(out)
     assert "properties" in schema
     assert "leaders" in schema["properties"]
+
+
+def test_analyze_without_a_manifest_audits_the_install_alone(checkout):
+    code, out = bmad("analyze", "--path", str(checkout), "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["status"] == "in_sync"
+    assert data["items"] == []
+    assert data["bmad"]["version"] == "6.12.0"
+    (checkout / "_bmad").rename(checkout / "elsewhere")
+    code, out = bmad("analyze", "--path", str(checkout))
+    assert code == 1
+    assert "BMAD_NOT_INSTALLED" in out
+
+
+def test_apply_writes_the_working_tree_then_analyze_is_in_sync(checkout, manifest_file):
+    code, out = bmad("apply", "--path", str(checkout), "--manifest", str(manifest_file))
+    assert code == 0, out
+    assert "nothing committed" in out
+    assert (checkout / ".claude/skills/dev-leader/SKILL.md").is_file()
+    code, out = bmad("analyze", "--path", str(checkout), "--manifest", str(manifest_file))
+    assert code == 0, out
+
+
+def test_plan_and_provision_modes_need_what_they_work_on(checkout, manifest_file):
+    assert bmad("plan", "--path", str(checkout))[0] == 2
+    code, out = bmad("apply", "--project", "healthai", "--manifest", str(manifest_file))
+    assert code == 2
+    assert "local checkout" in out

@@ -10,7 +10,7 @@ import pytest
 
 from provisioning.models import Run, RunStatus
 from tests.provisioning.cli.cli_helpers import bmad
-from tests.repos import remote_branches
+from tests.repos import DEMO_MANIFEST, merge_branch, push_change, remote_branches, remote_file
 
 
 @pytest.mark.django_db
@@ -60,3 +60,29 @@ def test_unknown_project_is_exit_2():
     code, out = bmad("analyze", "--project", "nope", "--wait")
     assert code == 2
     assert "no project" in out
+
+
+@pytest.mark.django_db
+def test_provision_that_leaves_a_conflict_exits_1_and_lists_it(
+    bmad_project, bmad_remote, owner, tmp_path
+):
+    from projects import services as project_services
+
+    code, out = bmad("provision", "--project", "healthai", "--wait", "--format", "json")
+    assert code == 0, out
+    merge_branch(bmad_remote, tmp_path, json.loads(out)["run"]["branch"])
+    config = "_bmad/custom/config.toml"
+    old = "Routes engineering requests to the right specialist."
+    team = remote_file(bmad_remote, "main", config).replace(old, "Our own words.") + "\n"
+    push_change(bmad_remote, tmp_path, config, team)
+    project_services.manifest_save(
+        actor=owner,
+        project=bmad_project,
+        yaml_text=DEMO_MANIFEST.replace(old, "Routes every engineering request."),
+        message="reword",
+    )
+    code, out = bmad("provision", "--project", "healthai", "--wait")
+    assert code == 1, out
+    assert "Needs attention" in out
+    assert f"Conflict left for the team: {config} (keys: agents.dev-leader.description)" in out
+    assert Run.objects.latest("pk").status == RunStatus.NEEDS_ATTENTION

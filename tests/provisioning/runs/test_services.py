@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from projects.models import SyncStatus
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
-from tests.repos import push_change, remote_branches, remote_commits, remote_file
+from tests.repos import merge_branch, push_change, remote_branches, remote_commits, remote_file
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +152,69 @@ def test_every_transition_is_audited(
         "run.start",
         "run.pushed",
     ]
+
+
+def test_provision_that_leaves_a_conflict_needs_attention_never_in_sync(
+    bmad_project,
+    owner,
+    run_worker,
+    bmad_remote,
+    tmp_path,
+    client,
+    django_capture_on_commit_callbacks,
+):
+    from projects import services as project_services
+    from tests.repos import DEMO_MANIFEST
+
+    first = _start(bmad_project, owner, RunKind.PROVISION, django_capture_on_commit_callbacks)
+    run_worker()
+    first.refresh_from_db()
+    merge_branch(bmad_remote, tmp_path, first.branch)
+    # The team rewords a registration bmadweb wrote; the manifest rewords it too.
+    config = "_bmad/custom/config.toml"
+    old = "Routes engineering requests to the right specialist."
+    team_text = remote_file(bmad_remote, "main", config).replace(old, "Our own words.") + "\n"
+    push_change(bmad_remote, tmp_path, config, team_text)
+    project_services.manifest_save(
+        actor=owner,
+        project=bmad_project,
+        yaml_text=DEMO_MANIFEST.replace(old, "Routes every engineering request."),
+        message="reword",
+    )
+
+    run = _start(bmad_project, owner, RunKind.PROVISION, django_capture_on_commit_callbacks)
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == RunStatus.NEEDS_ATTENTION, run.failure_reason
+    assert not run.is_active
+    assert config in run.failure_reason
+    (conflict,) = run.plan["conflicts"]
+    assert conflict["path"] == config
+    assert conflict["keys"] == ["agents.dev-leader.description"]
+    # What could be written was pushed; the conflicting file is the team's, no markers.
+    assert run.branch in remote_branches(bmad_remote)
+    assert remote_file(bmad_remote, run.branch, config) == team_text.rstrip("\n")
+    skill = remote_file(bmad_remote, run.branch, ".claude/skills/dev-leader/customize.toml")
+    assert "Routes every engineering request." in skill
+    bmad_project.refresh_from_db()
+    assert bmad_project.sync_status == SyncStatus.CONFLICT
+    assert run.report["status"] != "in_sync"
+    client.force_login(owner)
+    page = client.get(
+        reverse("provisioning:run-detail", kwargs={"slug": "healthai", "run_id": run.pk})
+    ).content.decode()
+    assert "badge-needs_attention" in page
+    assert "Needs attention" in page
+    assert run.branch in page
+
+    # Once merged, nothing else is left to write, and the run still needs attention.
+    merge_branch(bmad_remote, tmp_path, run.branch)
+    again = _start(bmad_project, owner, RunKind.PROVISION, django_capture_on_commit_callbacks)
+    run_worker()
+    again.refresh_from_db()
+    assert again.status == RunStatus.NEEDS_ATTENTION, again.failure_reason
+    assert again.branch == ""
+    assert "Nothing else to change" in again.failure_reason
+    assert again.report["status"] == "conflict"
+    bmad_project.refresh_from_db()
+    assert bmad_project.sync_status == SyncStatus.CONFLICT
