@@ -142,6 +142,16 @@ def test_a_missing_git_binary_is_reported_as_not_started(tmp_path: Path) -> None
     assert not isinstance(caught.value, GitCommandFailed)
 
 
+def test_a_missing_folder_is_an_error_not_the_workers_own_repository(
+    tmp_path: Path, remote: Path, policy: GitPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Git.execute quietly runs in the worker's current folder when its working folder
+    is not accessible; the door's ``git -C <folder>`` makes git refuse instead."""
+    monkeypatch.chdir(tmp_path / "remotes" / "remote.git-src")  # a repository of its own
+    with pytest.raises(GitCommandFailed, match="cannot change to"):
+        head_sha(tmp_path / "missing", policy=policy)
+
+
 @pytest.mark.parametrize("binary", ["", "-git", "A=b", "/opt/x=y/git"])
 def test_git_binary_settings_env_would_misread_are_refused(binary: str) -> None:
     with pytest.raises(ValueError, match="git_binary"):
