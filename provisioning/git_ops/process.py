@@ -10,7 +10,7 @@ import re
 import shlex
 import shutil
 import signal
-import subprocess
+import subprocess  # PIPE, TimeoutExpired, the Popen GitPython returns: starts nothing
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +39,10 @@ _MAX_STDERR = 2000
 
 
 _POLL_S = 0.1
+
+
+# Runs git with exactly the session's environment (see _exact_env_argv).
+_ENV_PROGRAM = shutil.which("env") or "/usr/bin/env"
 
 
 _URL_USERINFO_RE = re.compile(r"(://)[^/@\s]+@")
@@ -263,9 +267,10 @@ def run_git(
 
     ``Git.execute`` starts the child and hands it back (``as_process``) so that the budget
     loop below, not GitPython, decides when it dies. Everything git sees is fixed here:
-    the argv (literal options; ``-C`` so git works in ``cwd`` even if GitPython fell back
-    to another folder), the environment (:func:`_exact_env_argv`), and ``shell=False``
-    whatever ``Git.USE_SHELL`` says."""
+    the argv (literal options), the folder (``-C``: the runner starts in the session's
+    home, and ``Git.execute`` would quietly use the worker's folder if its own were
+    gone), the environment (:func:`_exact_env_argv`), and ``shell=False`` whatever
+    ``Git.USE_SHELL`` says."""
     import git
 
     directory = os.fspath(Path(cwd).absolute())
@@ -294,9 +299,6 @@ def run_git(
     if proc.returncode not in ok_codes:
         raise GitCommandFailed(step, proc.returncode, scrub(text, session.secrets))
     return proc.returncode, out.decode("utf-8", "surrogateescape")
-
-
-_ENV_PROGRAM = shutil.which("env") or "/usr/bin/env"
 
 
 def _exact_env_argv(env: Mapping[str, str]) -> list[str]:
