@@ -9,6 +9,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import git
 import pytest
 
 from provisioning.git_ops import (
@@ -31,21 +32,24 @@ from tests.provisioning.git_ops.git_helpers import PUBLIC, TOKEN, fake_ssh
 
 
 class PopenRecorder:
-    """Wraps subprocess.Popen to keep every argv and environment git_ops passes."""
+    """Wraps the Popen GitPython starts git with, to keep every argv and environment (the
+    door itself starts no process, so what is seen here is everything git gets)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], dict[str, str]]] = []
-        self.real = subprocess.Popen
+        self.kwargs: list[dict[str, object]] = []
+        self.real = git.cmd.safer_popen
 
     def __call__(self, argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
         self.calls.append((list(argv), dict(kwargs["env"])))  # type: ignore[call-overload]
-        return self.real(argv, **kwargs)  # type: ignore[call-overload, no-any-return]
+        self.kwargs.append(kwargs)
+        return self.real(argv, **kwargs)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> PopenRecorder:
     rec = PopenRecorder()
-    monkeypatch.setattr(process.subprocess, "Popen", rec)
+    monkeypatch.setattr(git.cmd, "safer_popen", rec)
     return rec
 
 
