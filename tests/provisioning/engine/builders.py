@@ -13,6 +13,7 @@ from provisioning.demo.install_parts import *  # noqa: F403
 from provisioning.demo.install_parts import (  # noqa: F401
     BuiltInstall,
     add_orphaned_customize_yaml,
+    add_shims,
     add_stale_command_wrappers,
     edit_file,
     write_file,
