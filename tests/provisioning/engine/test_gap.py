@@ -171,7 +171,7 @@ def test_findings_and_notes_are_carried(tmp_path: Path) -> None:
     finding = Finding("X", Severity.INFO, "t", "e", "r", False)
     root = tmp_path / "repo"
     build_v64(root, tools=("claude-code",))
-    report = analyze(root, manifest(), BmadInstall(Generation.V6_3, "6.3.0"), findings=[finding])
+    report = analyze(root, manifest(), BmadInstall(Generation.V4, "4.44.3"), findings=[finding])
     assert report.findings == (finding,)
     assert report.items == ()
     assert any("not supported" in n for n in report.notes)
