@@ -22,6 +22,7 @@ from provisioning.engine.bmad_facts import V4_IDE_TO_CODE
 from provisioning.engine.detect_managed import files_manifest_hashes, skill_folders
 from provisioning.engine.detect_roster import read_roster
 from provisioning.engine.detect_scan import Scan
+from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.types import (
     KNOWN_TOOLS,
     BmadInstall,
@@ -267,13 +268,20 @@ def _has_skill_file(root: Path, folders: list[str], name: str) -> bool:
     return False
 
 
+def _has_team_overrides(root: Path, bmad: str) -> bool:
+    """`<bmad>/custom/` holding anything but bmadweb's own lock file, which bmadweb writes
+    there for every generation it provisions (docs/bmad.md#lock-file)."""
+    lock = LOCK_PATH.rpartition("/")[2]
+    return any(name != lock for name, _ in rd.list_dir(root, f"{bmad}/custom"))
+
+
 def _layout_generation(root: Path, bmad: str, cfg: str) -> Generation | None:
     """The generation the folders on disk show, None when they show nothing decisive."""
     if cfg == "_cfg":
         return Generation.V6_ALPHA
     v64_folders = skill_folders(root, Generation.V6_4)
     if (
-        rd.is_dir(root, f"{bmad}/custom")
+        _has_team_overrides(root, bmad)
         or rd.is_file(root, f"{bmad}/config.toml")
         or _has_skill_file(root, v64_folders, "customize.toml")
     ):

@@ -363,23 +363,4 @@ def _orphaned_customize_yaml(root: Path, bmad: str) -> list[Finding]:
 def _carries_customization(root: Path, rel: str) -> bool:
     """True when the YAML holds at least one non-empty value (the template holds none)."""
     data = rd.read_capped(root, rel, cap=256 * 1024).data
-    if data is None:
-        return False
-    doc, _ = rd.load_yaml_mapping(data)
-    try:
-        return doc is not None and _non_empty(doc, budget=[2000])
-    except RecursionError:
-        return False
-
-
-def _non_empty(value: object, budget: list[int]) -> bool:
-    budget[0] -= 1
-    if budget[0] < 0:
-        return False
-    if isinstance(value, dict):
-        return any(_non_empty(v, budget) for v in value.values())
-    if isinstance(value, list):
-        return any(_non_empty(v, budget) for v in value) if value else False
-    if isinstance(value, str):
-        return bool(value.strip())
-    return value is not None and value is not False
+    return data is not None and rd.yaml_carries_values(data)

@@ -218,6 +218,14 @@ def test_shim_table_reads_only_quoted_ids() -> None:
     assert shim_table(text) == [("bmad-x", "bmad-y")]
 
 
+def test_bmadwebs_lock_file_alone_does_not_make_an_install_64(tmp_path: Path) -> None:
+    build_v63(tmp_path)
+    write_file(tmp_path, "_bmad/custom/bmadweb.lock.json", "{}\n")
+    assert detect_install(tmp_path).generation is Generation.V6_3
+    write_file(tmp_path, "_bmad/custom/bmad-agent-pm.toml", "[agent]\n")
+    assert detect_install(tmp_path).generation is Generation.V6_4
+
+
 def test_v64_disk_evidence_wins_over_missing_manifest(tmp_path: Path) -> None:
     build_v64(tmp_path)
     (tmp_path / "_bmad/_config/manifest.yaml").unlink()
