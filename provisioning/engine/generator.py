@@ -260,9 +260,16 @@ def _tool_notes(manifest: Manifest, install: BmadInstall) -> list[str]:
 
 def _legacy_notes(manifest: Manifest, install: BmadInstall) -> list[str]:
     notes: list[str] = []
+    taken: dict[str, str] = {}
     for key in sorted(manifest.customizations):
         found = legacy_agent(key, install.agents, install.modules)
-        if found.agent is not None:
+        if found.stem is not None and found.stem in taken:
+            notes.append(
+                f"Customizations '{taken[found.stem]}' and '{key}' both name agent "
+                f"{found.stem}; only '{key}' is written. Merge them into one key."
+            )
+        if found.stem is not None:
+            taken[found.stem] = key
             continue
         if found.candidates:
             why = f"it could mean {agent_list(found.candidates)}"

@@ -288,3 +288,11 @@ def test_a_tool_the_generation_has_no_folder_for_gets_a_note() -> None:
     result = generate(manifest, BmadInstall(Generation.V6_3, "6.3.0", tools=("bob",)))
     assert not any(f.kind == "skill" for f in result.files)
     assert any("bob" in n and "no skill folder" in n for n in result.notes)
+
+
+def test_two_legacy_keys_for_one_agent_are_named_in_a_note() -> None:
+    manifest = _manifest(customizations={"bmm-pm": {"role": "a"}, "bmad-agent-pm": {"role": "b"}})
+    result = generate(manifest, BmadInstall(Generation.V6_0, "6.0.4", agents=ROSTER))
+    (file,) = result.files
+    assert "role: a" in file.content  # the key written last (sorted) wins, as the note says
+    assert any("'bmad-agent-pm' and 'bmm-pm' both name agent bmm-pm" in n for n in result.notes)
