@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from provisioning.engine import detect_read as rd
 from provisioning.engine.generator import Generated, GeneratedFile, generate
 from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
@@ -57,6 +58,9 @@ _REASONS = {
 _TOML_CONFLICT = (
     "Edited in the repository and the generator's output changed; a key-by-key 3-way "
     "merge with the last written base is needed."
+)
+_TEMPLATE_FILLED = (
+    "BMAD's installer left an empty template here; bmadweb fills it with the manifest's values."
 )
 _SECTION_MISSING = (
     "bmadweb's entries are not in this file yet; they will be added and the rest of the file kept."
@@ -167,6 +171,8 @@ def _plain_state(gf: GeneratedFile, current: str | None, base: str | None) -> tu
         return ItemState.MISSING, ""
     if current == gf.content:
         return ItemState.UP_TO_DATE, ""
+    if base is None and _blank_agent_template(gf, current):
+        return ItemState.MISSING, _TEMPLATE_FILLED
     if base is None:
         return ItemState.UNMANAGED, ""
     if gf.content == base:
@@ -174,6 +180,16 @@ def _plain_state(gf: GeneratedFile, current: str | None, base: str | None) -> tu
     if current == base:
         return ItemState.OUTDATED, ""
     return ItemState.CONFLICT, ""
+
+
+def _blank_agent_template(gf: GeneratedFile, current: str) -> bool:
+    """BMAD 6.0 - 6.2's own empty `<module>-<agent>.customize.yaml`, which holds no value a
+    team set: bmadweb may fill it without force (docs/bmad.md#gen-6-0)."""
+    return (
+        gf.kind == "customization"
+        and gf.path.endswith(".customize.yaml")
+        and not rd.yaml_carries_values(current.encode("utf-8", "surrogatepass"))
+    )
 
 
 def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tuple[ItemState, str]:

@@ -35,6 +35,9 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
         required_version=manifest.project.bmad_version,
         required_modules=manifest.project.modules,
         required_tools=manifest.project.tools,
+        integrations=[i.workflow for i in manifest.integrations],
+        customizations=list(manifest.customizations),
+        own_skills=[agent.id for agent in manifest.all_agents()],
     )
     generated = generate(manifest, install)
     return Analysis(analyze_generated(root, generated, install, findings=findings), generated)
@@ -86,6 +89,8 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             "version": install.version,
             "modules": list(install.modules),
             "tools": list(install.tools),
+            "tools_recorded": install.tools_recorded,
+            "agents": [list(agent) for agent in install.agents],
             "bmad_dir": install.bmad_dir,
             "customization_style": install.customization_style,
         },
