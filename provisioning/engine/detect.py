@@ -13,6 +13,7 @@ including the skill copies under each tool folder.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,31 @@ def _detect_v6(scan: Scan, bmad: str, cfg: str) -> BmadInstall:
         skills=roster.skills,
         shims=roster.shims,
         agents=roster.agents,
+        skill_blocks=_skill_blocks(scan, generation, roster.skills),
     )
+
+
+_BLOCK_LINE = re.compile(r"^\[(agent|workflow)\]\s*(?:#.*)?$", re.MULTILINE)
+
+
+def _skill_blocks(scan: Scan, generation: Generation, skills: tuple[str, ...]) -> dict[str, str]:
+    """Which table ("agent" or "workflow") each BMAD skill's own customize.toml opens,
+    from the first tool folder that holds it (6.4+; BMAD's skills only, never ours)."""
+    if generation is not Generation.V6_4:
+        return {}
+    folders = skill_folders(scan.root, generation)
+    blocks: dict[str, str] = {}
+    for skill in skills:
+        for folder in folders:
+            rel = f"{folder}/{skill}/customize.toml"
+            if not rd.is_file(scan.root, rel):
+                continue
+            data = scan.read(rel, "skill customization")
+            found = _BLOCK_LINE.search(data.decode("utf-8", "replace")) if data else None
+            if found:
+                blocks[skill] = found.group(1)
+            break
+    return blocks
 
 
 def _read_manifest_yaml(scan: Scan, rel: str) -> _Facts:

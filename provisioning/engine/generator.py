@@ -129,9 +129,22 @@ def _registration(manifest: Manifest) -> GeneratedFile | None:
     return _in_place(paths.AGENTS_CONFIG_PATH, "agent-registration", editor)
 
 
-def _customization_values(custom: Customization) -> dict[str, TomlValue]:
+def _block_of(skill: str, custom: Customization, install: BmadInstall) -> str:
+    """The table of `_bmad/custom/<skill>.toml`: the one the skill's own customize.toml
+    opens when the install shows it, else what the manifest's keys suggest."""
+    known = install.skill_blocks.get(skill)
+    if known is not None:
+        return known
+    return "agent" if custom.is_agent else "workflow"
+
+
+def _block_keys(block: str) -> tuple[str, ...]:
+    return _AGENT_KEYS if block == "agent" else (*_WORKFLOW_KEYS, "on_complete")
+
+
+def _customization_values(custom: Customization, block: str) -> dict[str, TomlValue]:
     values: dict[str, TomlValue] = {}
-    for key in _AGENT_KEYS if custom.is_agent else (*_WORKFLOW_KEYS, "on_complete"):
+    for key in _block_keys(block):
         value = getattr(custom, key)
         if key == "menu":
             value = [m.model_dump(exclude_none=True) for m in value]
@@ -149,17 +162,17 @@ def _merged_integrations(manifest: Manifest) -> dict[str, dict[str, list[str]]]:
     return merged
 
 
-def _override_files(manifest: Manifest) -> Iterator[GeneratedFile]:
+def _override_files(manifest: Manifest, install: BmadInstall) -> Iterator[GeneratedFile]:
     """`_bmad/custom/<skill>.toml` for customizations and integration hooks (6.4+)."""
     hooks = _merged_integrations(manifest)
     for skill in sorted(set(manifest.customizations) | set(hooks)):
         custom = manifest.customizations.get(skill, Customization())
-        values = _customization_values(custom)
+        block = _block_of(skill, custom, install)
+        values = _customization_values(custom, block)
         for key, extra in hooks.get(skill, {}).items():
             if extra:
                 values[key] = [*values.get(key, ()), *extra]
-        block = "agent" if custom.is_agent else "workflow"
-        owned = _AGENT_KEYS if custom.is_agent else (*_WORKFLOW_KEYS, "on_complete")
+        owned = _block_keys(block)
         editor = BlockEdit(block, values, tuple(owned), _CUSTOM_HEADER.format(skill=skill))
         kind = "customization" if skill in manifest.customizations else "integration"
         yield _in_place(paths.custom_toml(skill), kind, editor)
@@ -205,6 +218,13 @@ def _legacy_yaml(agent: tuple[str, str], custom: Customization) -> GeneratedFile
 def _notes(manifest: Manifest, install: BmadInstall) -> list[str]:
     gen, label = install.generation, _label(install)
     notes: list[str] = []
+    for skill, custom in sorted(manifest.customizations.items()):
+        if install.skill_blocks.get(skill) == "workflow" and custom.is_agent:
+            notes.append(
+                f"{skill} is a workflow in this install, so the persona keys of its "
+                "customization (role, identity, communication_style, principles, icon, "
+                "menu) do not apply and are not written; the other keys are."
+            )
     has_agents = bool(manifest.leaders)
     skills_ok = gen in _SKILL_GENERATIONS
     if has_agents and not skills_ok:
@@ -288,7 +308,7 @@ def generate(manifest: Manifest, install: BmadInstall) -> Generated:
     if gen is Generation.V6_4:
         registration = _registration(manifest)
         files.extend([registration] if registration else [])
-        files.extend(_override_files(manifest))
+        files.extend(_override_files(manifest, install))
     elif gen in (Generation.V6_0, Generation.V6_1):
         files.extend(_legacy_yaml(a, c) for a, c in _legacy_targets(manifest, install))
     unique = {f.path: f for f in files}

@@ -91,3 +91,6 @@ class BmadInstall:
     shims: dict[str, str] = field(default_factory=dict)
     # (module, agent name) pairs from agent-manifest.csv (6.0 - 6.3), e.g. ("bmm", "pm")
     agents: tuple[tuple[str, str], ...] = ()
+    # BMAD skill id -> "agent" or "workflow": the table its own customize.toml opens (6.4+),
+    # which decides the table an override in _bmad/custom/<id>.toml must use
+    skill_blocks: dict[str, str] = field(default_factory=dict)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from provisioning.engine.detect import detect_install
 from provisioning.engine.generator import GENERATOR_VERSION, generate
-from provisioning.engine.manifest import Manifest
+from provisioning.engine.manifest import Manifest, load_manifest
 from provisioning.engine.templates.skills import flavour_of
 from provisioning.engine.types import BmadInstall, Generation
+from tests.provisioning.engine.builders import build_v64
 
 V64 = BmadInstall(Generation.V6_4, "6.12.0", ("core", "bmm"), ("claude-code", "cursor"), "_bmad")
 
@@ -296,3 +299,44 @@ def test_two_legacy_keys_for_one_agent_are_named_in_a_note() -> None:
     (file,) = result.files
     assert "role: a" in file.content  # the key written last (sorted) wins, as the note says
     assert any("'bmad-agent-pm' and 'bmm-pm' both name agent bmm-pm" in n for n in result.notes)
+
+
+# --- The table of an override comes from the target skill itself ---------------------
+
+
+def _override_table(root: Path, skill: str, keys: str) -> tuple[dict[str, Any], list[str]]:
+    """The override bmadweb generates for `skill` on a 6.4 install, and the notes."""
+    build_v64(root)
+    text = (
+        "apiVersion: bmadweb/v1\nproject:\n  name: x\n  bmad_version: '>=6.4'\n"
+        f"customizations:\n  {skill}:\n{keys}"
+    )
+    manifest = load_manifest(text).manifest
+    assert manifest is not None
+    generated = generate(manifest, detect_install(root))
+    override = generated.by_path()[f"_bmad/custom/{skill}.toml"].content
+    return tomllib.loads(override), list(generated.notes)
+
+
+FACTS = "    persistent_facts: ['file:docs/x.md']\n"
+
+
+def test_override_of_an_agent_uses_the_agent_table_even_with_facts_only(tmp_path: Path) -> None:
+    assert detect_install(build_v64(tmp_path / "probe").root).skill_blocks["bmad-agent-pm"] == (
+        "agent"
+    )
+    data, _ = _override_table(tmp_path / "r", "bmad-agent-pm", FACTS)
+    assert data == {"agent": {"persistent_facts": ["file:docs/x.md"]}}
+
+
+def test_persona_keys_for_a_workflow_are_dropped_with_a_note(tmp_path: Path) -> None:
+    data, notes = _override_table(tmp_path, "bmad-prd", FACTS + "    principles: ['Short.']\n")
+    assert data == {"workflow": {"persistent_facts": ["file:docs/x.md"]}}
+    assert any(n.startswith("bmad-prd is a workflow in this install") for n in notes)
+
+
+def test_for_a_skill_the_install_does_not_show_the_keys_decide(tmp_path: Path) -> None:
+    data, _ = _override_table(tmp_path, "team-review", FACTS)
+    assert data == {"workflow": {"persistent_facts": ["file:docs/x.md"]}}
+    data, _ = _override_table(tmp_path / "b", "team-review", "    principles: ['Short.']\n")
+    assert data == {"agent": {"principles": ["Short."]}}
