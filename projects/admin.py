@@ -19,8 +19,17 @@ from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 
 from projects import services
-from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
+from projects.models import (
+    SECRET_FIELDS,
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+)
 from projects.roles import Role
+from projects.selectors import base_lookup
+from provisioning.engine.extends import check_base
 
 ROLES_REFUSED = "_bmadweb_roles_refused"  # request attribute: the role services said no
 
@@ -232,3 +241,46 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class BaseRevisionForm(forms.ModelForm):
+    """A new revision typed in the admin goes through the same validated service."""
+
+    class Meta:
+        model = BaseManifestRevision
+        fields = ["base", "yaml_text", "message"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        base, text = data.get("base"), data.get("yaml_text")
+        if base is not None and text:
+            errors = check_base(base.name, text, base_lookup())
+            if errors:
+                raise forms.ValidationError(
+                    [f"line {e.line}, column {e.column}: {e.message}" for e in errors]
+                )
+        return data
+
+
+@admin.register(BaseManifest)
+class BaseManifestAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created"]
+    search_fields = ["name", "description"]
+
+
+@admin.register(BaseManifestRevision)
+class BaseManifestRevisionAdmin(admin.ModelAdmin):
+    """Revisions are immutable: adding one saves a new revision through base_save."""
+
+    form = BaseRevisionForm
+    list_display = ["base", "number", "author_name", "message", "created"]
+    list_filter = ["base"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = services.base_save(
+            actor=request.user, name=obj.base.name, yaml_text=obj.yaml_text, message=obj.message
+        )
+        obj.pk = saved.pk

@@ -196,3 +196,51 @@ class Membership(models.Model):
     def __str__(self) -> str:
         who = self.user or self.group
         return f"{who} is {self.role} of {self.project}"
+
+
+class BaseManifest(models.Model):
+    """A named base manifest that project manifests list under `extends` (staff keep it)."""
+
+    name = models.SlugField(
+        max_length=63, unique=True, help_text="The name manifests write under extends."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:base-edit", kwargs={"name": self.name})
+
+
+class BaseManifestRevision(models.Model):
+    """An immutable revision of a base manifest."""
+
+    base = models.ForeignKey(BaseManifest, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    yaml_text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150, blank=True)
+    message = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["base", "number"], name="base_revision_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.base.name} r{self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("base manifest revisions are immutable; save a new revision instead")
+        super().save(*args, **kwargs)

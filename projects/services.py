@@ -19,9 +19,17 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from bmadweb.audit import audit_record
-from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
+from projects.models import (
+    SECRET_FIELDS,
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+)
 from projects.roles import Role, perms_for_roles
-from provisioning.engine.manifest import load_manifest
+from projects.selectors import base_lookup
+from provisioning.engine.extends import check_base, resolve_manifest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -271,7 +279,7 @@ def manifest_save(
     Raises ManifestInvalid with every error (nothing is saved). An unchanged text returns
     the latest revision instead of a duplicate.
     """
-    result = load_manifest(yaml_text)
+    result = resolve_manifest(yaml_text, base_lookup())
     if not result.ok:
         raise ManifestInvalid(result.errors)
     digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
@@ -293,5 +301,51 @@ def manifest_save(
         actor=actor,
         project=project,
         payload={"revision": number, "sha256": digest, "message": message[:200]},
+    )
+    return revision
+
+
+class NotStaff(Exception):
+    """Only platform staff keep base manifests."""
+
+
+@transaction.atomic
+def base_save(
+    *, actor: Actor, name: str, yaml_text: str, message: str = "", description: str = ""
+) -> BaseManifestRevision:
+    """Store a new immutable revision of base manifest `name` (created on first save).
+
+    Staff only (NotStaff otherwise); ManifestInvalid with every error positioned in the
+    base's text; an unchanged text returns the latest revision.
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_staff:
+        raise NotStaff("Only platform staff can change base manifests.")
+    errors = check_base(name, yaml_text, base_lookup())
+    if errors:
+        raise ManifestInvalid(errors)
+    base, _ = BaseManifest.objects.select_for_update().get_or_create(
+        name=name, defaults={"description": description[:200]}
+    )
+    if description and description != base.description:
+        base.description = description[:200]
+        base.save(update_fields=["description"])
+    digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+    latest = base.revisions.order_by("-number").first()
+    if latest is not None and latest.sha256 == digest:
+        return latest
+    number = (latest.number if latest else 0) + 1
+    revision = BaseManifestRevision.objects.create(
+        base=base,
+        number=number,
+        yaml_text=yaml_text,
+        sha256=digest,
+        author=actor,
+        author_name=actor.get_username(),
+        message=message[:200],
+    )
+    audit_record(
+        action="base.save",
+        actor=actor,
+        payload={"base": name, "revision": number, "sha256": digest, "message": message[:200]},
     )
     return revision

@@ -44,6 +44,15 @@ class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     API = "api", "API"
     CLI = "cli", "Command line"
+    CAMPAIGN = "campaign", "Campaign"
+
+
+class PullRequestState(models.TextChoices):
+    """What the forge last told us (webhooks) about a run's pull request."""
+
+    OPEN = "open", "Open"
+    MERGED = "merged", "Merged"
+    CLOSED = "closed", "Closed"
 
 
 class Run(models.Model):
@@ -86,6 +95,22 @@ class Run(models.Model):
     commit_sha = models.CharField(max_length=64, blank=True)
     pr_url = models.URLField(blank=True)
     failure_reason = models.TextField(blank=True)
+    # Base manifests the run resolved `extends` with: {name: revision number}.
+    base_revisions = models.JSONField(default=dict, blank=True)
+    pr_state = models.CharField(
+        "pull request state", max_length=16, choices=PullRequestState, blank=True
+    )
+    pr_state_at = models.DateTimeField(null=True, blank=True)
+    campaign = models.ForeignKey(
+        "provisioning.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+    )
+
+    # Set while executing (not stored): the effective manifest's revision id.
+    effective_sha: str = ""
 
     class Meta:
         ordering = ["-created"]
@@ -238,3 +263,76 @@ class WebhookDelivery(models.Model):
     @property
     def replayable(self) -> bool:
         return self.signature_ok and self.body is not None
+
+
+# --- Campaigns ---------------------------------------------------------------------------
+
+
+class CampaignStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CampaignItemState(models.TextChoices):
+    PENDING = "pending", "Waiting to start"
+    ACTIVE = "active", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Campaign(models.Model):
+    """One kind of run (analyze, provision, and later upgrade) over many projects, at most
+    `concurrency` at a time; one approval may cover all of them."""
+
+    name = models.CharField(max_length=120)
+    # Any RunKind value; a CharField so that new kinds need no migration here.
+    kind = models.CharField(max_length=16)
+    status = models.CharField(
+        max_length=16, choices=CampaignStatus, default=CampaignStatus.RUNNING, db_index=True
+    )
+    concurrency = models.PositiveSmallIntegerField(default=4)
+    selection = models.JSONField(default=dict, blank=True)  # how the projects were chosen
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("provisioning:campaign-detail", kwargs={"campaign_id": self.pk})
+
+
+class CampaignItem(models.Model):
+    """One project of a campaign, and its latest run."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(
+        max_length=16, choices=CampaignItemState, default=CampaignItemState.PENDING, db_index=True
+    )
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaign_items"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "project"], name="campaign_project_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.project_id} ({self.state})"

@@ -47,6 +47,7 @@ ALLOWLIST_EXACT = {
 ALLOWLIST_PREFIXES = {
     "admin/": "platform owners only (Django admin and RQ dashboard: staff_member_required)",
     "api/": "the REST API: token authentication and its own permission tests",
+    "bases/": "base manifests: platform staff only (403 for everyone else, test_bases.py)",
     "hooks/": "webhook receivers: authenticated by the forge's signature, tested there",
 }
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from projects.models import ManifestRevision, Project
-from projects.selectors import manifest_latest
-from provisioning.engine.manifest import Manifest, load_manifest
+from projects.selectors import manifest_latest, manifest_resolve
+from provisioning.engine.manifest import Manifest
 
 # Worst first: the state a skill shows when its files disagree.
 STATE_ORDER = (
@@ -105,4 +105,4 @@ def latest_manifest(project: Project) -> tuple[ManifestRevision | None, Manifest
     revision = manifest_latest(project)
     if revision is None:
         return None, None
-    return revision, load_manifest(revision.yaml_text).manifest
+    return revision, manifest_resolve(revision.yaml_text).manifest

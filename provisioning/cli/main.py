@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the manifest file (analyze without it audits the install alone)",
     )
+    parser.add_argument(
+        "--base-dir",
+        type=Path,
+        help="the folder holding the base manifests `extends` names, as <name>.yaml "
+        "(default: the manifest's folder)",
+    )
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--version", action="version", version=_version())
     return parser
@@ -72,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> Outcome:
     try:
-        return path_dispatch(mode=args.mode, path=args.path, manifest=args.manifest)
+        return path_dispatch(
+            mode=args.mode, path=args.path, manifest=args.manifest, base_dir=args.base_dir
+        )
     except CliError as exc:
         return error_outcome(exc)
     except Exception as exc:  # exit 2, never 1: a crash must not read as drift in CI

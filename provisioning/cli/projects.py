@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from projects.models import Project
-from projects.selectors import manifest_latest
+from projects.selectors import base_lookup, manifest_latest
 from provisioning import git_ops
 from provisioning.cli.common import (
     EXIT_DRIFT,
@@ -21,13 +21,15 @@ from provisioning.cli.common import (
     EXIT_OK,
     CliError,
     Outcome,
+    file_lookup,
     read_manifest_file,
     render_report,
     schema_outcome,
     validate_outcome,
 )
 from provisioning.cli.paths import engine_outcome, path_dispatch
-from provisioning.engine.manifest import Manifest, load_manifest, sha256
+from provisioning.engine.extends import resolve_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy
@@ -112,6 +114,7 @@ def dispatch(
     path: Path | None = None,
     project: str | None = None,
     manifest: Path | None = None,
+    base_dir: Path | None = None,
     wait: bool = False,
     approve: bool = False,
     **_: Any,
@@ -126,14 +129,15 @@ def dispatch(
     if project is None and mode != "provision":
         if path is None and mode != "validate":
             raise CliError("give --path DIR (a local checkout) or --project SLUG")
-        return path_dispatch(mode=mode, path=path, manifest=manifest)
+        return path_dispatch(mode=mode, path=path, manifest=manifest, base_dir=base_dir)
     proj = _project(project) if project else None
     text = _manifest_text(manifest, proj)
+    lookup = file_lookup(manifest, base_dir) if manifest is not None else base_lookup()
     if mode == "validate":
-        return validate_outcome(text)
-    parsed = load_manifest(text)
+        return validate_outcome(text, lookup)
+    parsed = resolve_manifest(text, lookup)
     if parsed.manifest is None:
-        return validate_outcome(text)
+        return validate_outcome(text, lookup)
     if mode in ("analyze", "provision") and proj is not None and path is None:
         return run_for_project(proj, RunKind(mode), wait=wait, approve=approve)
     if mode == "provision":
@@ -142,7 +146,7 @@ def dispatch(
             "use 'plan --path DIR' to preview the changes for a checkout"
         )
     assert proj is not None
-    return _engine(mode, parsed.manifest, text, proj)
+    return _engine(mode, parsed.manifest, parsed.effective_sha, proj)
 
 
 def _project(slug: str) -> Project:
@@ -152,7 +156,7 @@ def _project(slug: str) -> Project:
     return found
 
 
-def _engine(mode: str, manifest: Manifest, text: str, project: Project) -> Outcome:
+def _engine(mode: str, manifest: Manifest, revision: str, project: Project) -> Outcome:
     """`analyze`, `plan` or `diff` on a fresh clone of the project's default branch."""
     policy = git_policy()
     with git_ops.temp_workdir(policy.temp_base) as tmp:
@@ -166,7 +170,7 @@ def _engine(mode: str, manifest: Manifest, text: str, project: Project) -> Outco
             )
         except git_ops.GitOpsError as exc:
             raise CliError(f"cloning {project.slug} failed: {exc}") from None
-        return engine_outcome(mode, cloned.path, manifest, sha256(text))
+        return engine_outcome(mode, cloned.path, manifest, revision)
 
 
 def _manifest_text(manifest: Path | None, project: Project | None) -> str:

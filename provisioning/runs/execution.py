@@ -12,8 +12,9 @@ from pathlib import Path
 from django.utils import timezone
 
 from projects.models import PushMode, SyncStatus
+from projects.selectors import manifest_resolve
 from provisioning import git_ops
-from provisioning.engine.manifest import Manifest, load_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
 from provisioning.engine.pipeline import (
     plan_diff,
@@ -40,10 +41,11 @@ def _manifest(run: Run) -> Manifest:
     revision = run.manifest_revision
     if revision is None:
         raise RunFailed("The manifest revision of this run was deleted.")
-    result = load_manifest(revision.yaml_text)
+    result = manifest_resolve(revision.yaml_text, pinned=run.base_revisions or None)
     if result.manifest is None:
         first = "; ".join(f"line {e.line}: {e.message}" for e in result.errors[:3])
         raise RunFailed(f"Manifest revision r{revision.number} is invalid: {first}")
+    run.effective_sha = result.effective_sha
     return result.manifest
 
 
@@ -72,7 +74,8 @@ def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
 def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], Plan]:
     assert run.manifest_revision is not None
     try:
-        analysis, plan = plan_repo(root, manifest, manifest_revision=run.manifest_revision.sha256)
+        revision = run.effective_sha or run.manifest_revision.sha256
+        analysis, plan = plan_repo(root, manifest, manifest_revision=revision)
     except UnsafePathError as exc:
         raise RunFailed(f"unsafe path in the repository: {exc}") from None
     return report_to_dict(analysis.report), plan

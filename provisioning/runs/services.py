@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from bmadweb.logscrub import scrub
 from projects.models import Project
-from projects.selectors import manifest_latest
+from projects.selectors import base_numbers, manifest_latest, manifest_resolve
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -67,6 +67,8 @@ def run_create(
     revision = manifest_latest(project)
     if revision is None:
         raise RunError("This project has no manifest yet: save one before running.")
+    # The bases' revisions are pinned now, so approval and apply see the same manifest.
+    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names)
     try:
         with transaction.atomic():
             run = Run.objects.create(
@@ -74,6 +76,7 @@ def run_create(
                 kind=kind,
                 trigger=trigger,
                 manifest_revision=revision,
+                base_revisions=pinned,
                 job_id="" if enqueue else INLINE_JOB,
                 **actor_fields(actor),
             )

@@ -41,6 +41,12 @@ class Command(BaseCommand):
             help="manifest file (default: the project's latest revision; "
             "analyze --path without it audits the install alone)",
         )
+        parser.add_argument(
+            "--base-dir",
+            type=Path,
+            help="with --manifest: the folder of the base manifests `extends` names "
+            "(<name>.yaml; default: the manifest's folder); otherwise the stored bases",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument(
             "--wait",
