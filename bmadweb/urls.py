@@ -19,5 +19,6 @@ urlpatterns = [
     path("account/", include("bmadweb.token_urls")),
     path("", include("bmadweb.ops_urls")),
     path("", include("provisioning.runs.urls")),
+    path("", include("provisioning.campaigns.urls")),
     path("", include("projects.urls")),
 ]

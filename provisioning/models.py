@@ -311,7 +311,7 @@ class Campaign(models.Model):
         return f"{self.name} ({self.kind}, {self.status})"
 
     def get_absolute_url(self) -> str:
-        return reverse("provisioning:campaign-detail", kwargs={"campaign_id": self.pk})
+        return reverse("campaigns:campaign-detail", kwargs={"campaign_id": self.pk})
 
 
 class CampaignItem(models.Model):

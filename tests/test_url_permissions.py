@@ -48,6 +48,8 @@ ALLOWLIST_PREFIXES = {
     "admin/": "platform owners only (Django admin and RQ dashboard: staff_member_required)",
     "api/": "the REST API: token authentication and its own permission tests",
     "bases/": "base manifests: platform staff only (403 for everyone else, test_bases.py)",
+    "campaigns/": "campaigns: listed and shown only where a project is visible, every run "
+    "checked per project (tests/provisioning/campaigns)",
     "hooks/": "webhook receivers: authenticated by the forge's signature, tested there",
 }
 
