@@ -78,6 +78,19 @@ def _plain(text: str | None) -> dict[str, Any]:
         return {}
 
 
+def same_values(a: str | None, b: str | None) -> bool:
+    """Whether two TOML texts hold the same values (comments and layout aside); texts
+    that are not valid TOML compare as text."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        return tomllib.loads(a) == tomllib.loads(b)
+    except tomllib.TOMLDecodeError:
+        return False
+
+
 def _sub(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
