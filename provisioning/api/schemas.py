@@ -19,7 +19,7 @@ MANIFEST_MAX_BYTES = 256 * 1024
 # cap; the handler then checks the exact UTF-8 size and answers 413.
 _YAML_MAX_CHARS = 2 * MANIFEST_MAX_BYTES
 
-RunKindName = Literal["analyze", "provision"]
+RunKindName = Literal["analyze", "provision", "upgrade"]
 RunStatusName = Literal[
     "queued",
     "running",
@@ -84,6 +84,7 @@ class ProjectOut(Schema):
     forge_kind: str
     push_mode: str
     require_approval: bool
+    upgrades_skip_approval: bool
     sync_status: str
     bmad_version: str
     bmad_generation: str
@@ -162,6 +163,12 @@ class ValidationOut(Schema):
 
 class RunCreateIn(_Input):
     kind: RunKindName
+    target_version: str | None = Field(
+        None,
+        max_length=40,
+        pattern=r"^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z][0-9A-Za-z.]{0,30})?$",
+        description="upgrade runs: the exact BMAD version to upgrade to, e.g. 6.12.0",
+    )
 
 
 class RunQuery(PageQuery):
@@ -180,6 +187,7 @@ class RunOut(Schema):
     finished: datetime | None
     needs_approval: bool
     manifest_revision: int | None
+    target_version: str
     branch: str
     commit_sha: str
     pr_url: str

@@ -73,6 +73,7 @@ class Migration:
                 "target": custom_toml(a.skill) if a.skill else None,
                 "keys": list(a.keys),
                 "dropped": list(a.dropped),
+                "removed": a.source in self.deletes,
             }
             for a in self.agents
         ]

@@ -167,6 +167,36 @@ class Upgrade:
         }
 
 
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """An upgrade's summary in a few sentences (run log, commit message, command line)."""
+    installer = summary["installer"]
+    lines = [
+        f"BMAD {summary['from']} -> {summary['to']}: the installer added {installer['added']}, "
+        f"changed {installer['changed']} and deleted {installer['deleted']} files."
+    ]
+    lines += [
+        f"  {f['folder']}: +{f['added']} ~{f['changed']} -{f['deleted']}"
+        for f in installer["folders"]
+    ]
+    agents = summary["migrated"]["agents"]
+    migrated = [a for a in agents if a["skill"]]
+    if agents:
+        removed = sum(1 for a in agents if a["removed"])
+        moved = "".join(f"\n  {a['source']} -> {a['target']}" for a in migrated)
+        lines.append(
+            f"Customizations: {len(migrated)} migrated, {removed} *.customize.yaml "
+            f"file(s) removed.{moved}"
+        )
+    rescued = summary["rescued"]
+    if rescued:
+        again = sum(1 for r in rescued if r["reapplied"])
+        lines.append(
+            f"Hand edits saved to _bmad/custom/rescued/: {len(rescued)} file(s), "
+            f"{again} re-applied to the new version."
+        )
+    return lines
+
+
 def check_target(install: BmadInstall, target: str) -> str:
     """The current version, or UpgradeRefused when `target` is not an upgrade of it."""
     if install.generation not in _UPGRADABLE or install.bmad_dir != "_bmad":
