@@ -27,7 +27,7 @@ from provisioning.engine.migration_plan import (
 )
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.plan import OpKind, Plan, make_plan
-from provisioning.engine.types import Severity
+from provisioning.engine.types import Finding, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,18 @@ def sync_status(report: GapReport) -> str:
     return "in_sync" if report.in_sync and not errors else "drift"
 
 
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": str(f.severity),
+        "title": f.title,
+        "explanation": f.explanation,
+        "recommendation": f.recommendation,
+        "fixable": f.fixable,
+        "paths": list(f.paths),
+    }
+
+
 def report_to_dict(report: GapReport) -> dict[str, Any]:
     install = report.install
     return {
@@ -121,18 +133,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
         "generator_version": GENERATOR_VERSION,
         "status": sync_status(report),
         "counts": report.counts(),
-        "findings": [
-            {
-                "code": f.code,
-                "severity": str(f.severity),
-                "title": f.title,
-                "explanation": f.explanation,
-                "recommendation": f.recommendation,
-                "fixable": f.fixable,
-                "paths": list(f.paths),
-            }
-            for f in report.findings
-        ],
+        "findings": [finding_to_dict(f) for f in report.findings],
         "items": [
             {
                 "path": i.path,

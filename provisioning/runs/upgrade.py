@@ -45,6 +45,7 @@ from provisioning.runs.execution import (
     _record_report,
     _target_branch,
 )
+from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
     RunFailed,
     RunRetry,
@@ -122,21 +123,22 @@ def _upgrade(run: Run, root: Path, manifest: Manifest, work: Path) -> Upgrade:
         raise RunFailed(f"unsafe path in the repository: {exc}") from None
 
 
-def _record_before(run: Run, root: Path, manifest: Manifest, head_sha: str) -> None:
+def _record_before(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> None:
     """The run's report is the repository as it is (the default branch), not the upgrade."""
     try:
-        report = report_to_dict(analyze_repo(root, manifest).report)
+        report = report_to_dict(analyze_repo(cloned.path, manifest).report)
     except UnsafePathError as exc:
         raise RunFailed(f"unsafe path in the repository: {exc}") from None
-    _record_report(run, report, head_sha)
+    report["findings"] += lost_edit_findings_for(run, cloned)
+    _record_report(run, report, cloned.head_sha)
 
 
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         _check_node(run, tmp)
-        cloned = _clone(run, tmp / "repo")
-        _record_before(run, cloned.path, manifest, cloned.head_sha)
+        cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
+        _record_before(run, cloned, manifest)
         upgrade = _upgrade(run, cloned.path, manifest, tmp)
         if not _store(run, upgrade) or not run_start_applying(run):
             return
