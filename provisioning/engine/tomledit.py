@@ -91,6 +91,13 @@ def same_values(a: str | None, b: str | None) -> bool:
         return False
 
 
+def _written_by_us(previous: str | None, header: str) -> str | None:
+    """`previous` when it is bmadweb's own output (it starts with bmadweb's header), else
+    None. A lock written before bmadweb recorded its own keys alone (docs/decisions.md#d41)
+    holds the whole file, team keys included; those must not read as keys bmadweb wrote."""
+    return previous if previous is not None and previous.startswith(header) else None
+
+
 def _sub(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
@@ -171,7 +178,7 @@ def edit_block(
     if current is None:  # a new file: plain text, fast and the same bytes every time
         return f"{header}\n{_fresh_table(block, values)}"
     now = _plain(current)
-    before = _sub(_plain(previous), block)
+    before = _sub(_plain(_written_by_us(previous, header)), block)
     if block in now and _satisfied(_sub(now, block), values, before, owned):
         return current or ""  # nothing to change: skip the slow style-preserving parse
     doc = _parse(current, header)
@@ -192,7 +199,7 @@ def edit_agents(
         tables = [_fresh_table(f"agents.{agent_id}", keys) for agent_id, keys in agents.items()]
         return header + "".join(f"\n{table}" for table in tables)
     now = _sub(_plain(current), "agents")
-    before = _sub(_plain(previous), "agents")
+    before = _sub(_plain(_written_by_us(previous, header)), "agents")
     if current is not None and _agents_satisfied(now, before, agents):
         return current  # nothing to change: skip the slow style-preserving parse
     doc = _parse(current, header)
@@ -257,7 +264,7 @@ class BlockEdit:
         if current is None:
             return True
         now = _plain(current)
-        before = _sub(_plain(previous), self.block)
+        before = _sub(_plain(_written_by_us(previous, self.header)), self.block)
         return not (
             self.block in now and _satisfied(_sub(now, self.block), self.values, before, self.owned)
         )
@@ -280,7 +287,8 @@ class AgentsEdit:
         if current is None:
             return True
         now = _sub(_plain(current), "agents")
-        return not _agents_satisfied(now, _sub(_plain(previous), "agents"), self.agents)
+        before = _sub(_plain(_written_by_us(previous, self.header)), "agents")
+        return not _agents_satisfied(now, before, self.agents)
 
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [("agents",), *(("agents", i) for i in self.agents)])
