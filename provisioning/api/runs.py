@@ -139,7 +139,7 @@ def run_create(request: HttpRequest, slug: str, body: RunCreateIn) -> Status[dic
             kind=kind,
             actor=api_user(request),
             trigger=RunTrigger.API,
-            target_version=body.target_version or "",
+            target_version=(body.target_version or "") if kind == RunKind.UPGRADE else "",
         )
     except services.RunBusy as exc:
         raise RunConflict(str(exc), exc.active.pk if exc.active else None) from None

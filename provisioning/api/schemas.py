@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from provisioning.models import RunKind, RunStatus
 
@@ -162,13 +162,31 @@ class ValidationOut(Schema):
 
 
 class RunCreateIn(_Input):
+    # An upgrade needs target_version; the document says so (JSON Schema if/then), and
+    # the validator below holds it. Other kinds ignore it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "upgrade"}}, "required": ["kind"]},
+            "then": {
+                "required": ["target_version"],
+                "properties": {"target_version": {"type": "string"}},
+            },
+        }
+    )
+
     kind: RunKindName
     target_version: str | None = Field(
         None,
         max_length=40,
         pattern=r"^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z][0-9A-Za-z.]{0,30})?$",
-        description="upgrade runs: the exact BMAD version to upgrade to, e.g. 6.12.0",
+        description="upgrade runs (required there): the exact BMAD version, e.g. 6.12.0",
     )
+
+    @model_validator(mode="after")
+    def _upgrade_has_a_version(self) -> RunCreateIn:
+        if self.kind == "upgrade" and not self.target_version:
+            raise ValueError("an upgrade run needs target_version, e.g. 6.12.0")
+        return self
 
 
 class RunQuery(PageQuery):
