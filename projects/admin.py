@@ -131,7 +131,15 @@ class ProjectAdmin(GuardedModelAdmin):
             (None, {"fields": ["name", "slug", "repo_url", "default_branch"]}),
             (
                 "Forge and push",
-                {"fields": ["forge_kind", "forge_api_url", "push_mode", "require_approval"]},
+                {
+                    "fields": [
+                        "forge_kind",
+                        "forge_api_url",
+                        "push_mode",
+                        "require_approval",
+                        "upgrades_skip_approval",
+                    ]
+                },
             ),
             ("Credentials (write-only)", {"fields": secrets}),
             ("Status", {"fields": self.readonly_fields}),

@@ -74,6 +74,11 @@ class Project(models.Model):
     require_approval = models.BooleanField(
         default=False, help_text="Every provisioning plan waits for an approver."
     )
+    upgrades_skip_approval = models.BooleanField(
+        "apply BMAD upgrades without approval",
+        default=False,
+        help_text="Upgrade runs wait for an approver unless this is set.",
+    )
     clone_token_enc = models.TextField(blank=True, editable=False)
     ssh_private_key_enc = models.TextField(blank=True, editable=False)
     forge_token_enc = models.TextField(blank=True, editable=False)

@@ -44,6 +44,7 @@ EDITABLE_FIELDS = (
     "forge_api_url",
     "push_mode",
     "require_approval",
+    "upgrades_skip_approval",
 )
 
 # Credentials a person types in. Webhook secrets are generated (webhook_secret_regenerate),

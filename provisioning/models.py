@@ -11,6 +11,8 @@ from django.utils import timezone
 class RunKind(models.TextChoices):
     ANALYZE = "analyze", "Analyze"
     PROVISION = "provision", "Provision"
+    # Runs BMAD's official installer for a newer version, then re-applies the manifest.
+    UPGRADE = "upgrade", "Upgrade"
 
 
 class RunStatus(models.TextChoices):
@@ -79,6 +81,8 @@ class Run(models.Model):
     job_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat = models.DateTimeField(null=True, blank=True)  # last sign of progress
+    # Upgrade runs: the exact BMAD version the official installer is pinned to.
+    target_version = models.CharField("target BMAD version", max_length=40, blank=True)
     # Results
     base_sha = models.CharField(
         "default branch commit the plan was made on", max_length=64, blank=True

@@ -30,15 +30,23 @@ from provisioning.cli.common import (
 from provisioning.cli.paths import engine_outcome, path_dispatch
 from provisioning.engine.extends import resolve_manifest
 from provisioning.engine.manifest import Manifest
+from provisioning.cli.upgrade import upgrade_outcome
+from provisioning.engine.manifest import Manifest, load_manifest, sha256
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy
 
 
-def run_for_project(project: Project, kind: RunKind, *, wait: bool, approve: bool) -> Outcome:
+def run_for_project(
+    project: Project, kind: RunKind, *, wait: bool, approve: bool, target: str = ""
+) -> Outcome:
     try:
         run = services.run_create(
-            project=project, kind=kind, trigger=RunTrigger.CLI, enqueue=not wait
+            project=project,
+            kind=kind,
+            trigger=RunTrigger.CLI,
+            enqueue=not wait,
+            target_version=target,
         )
     except services.RunError as exc:
         raise CliError(str(exc)) from None
@@ -73,6 +81,7 @@ def _summary(run: Run) -> dict[str, object]:
         "status": run.status,
         "branch": run.branch,
         "commit": run.commit_sha,
+        "target_version": run.target_version,
         "pr_url": run.pr_url,
         "failure_reason": run.failure_reason,
     }
@@ -117,10 +126,15 @@ def dispatch(
     base_dir: Path | None = None,
     wait: bool = False,
     approve: bool = False,
+    target: str | None = None,
     **_: Any,
 ) -> Outcome:
     if mode == "schema":
         return schema_outcome()
+    if mode == "upgrade":
+        return _upgrade(
+            path=path, project=project, manifest=manifest, target=target, wait=wait, approve=approve
+        )
     if mode == "apply" and project:
         raise CliError(
             "apply writes into a local checkout (--path DIR); "
@@ -147,6 +161,26 @@ def dispatch(
         )
     assert proj is not None
     return _engine(mode, parsed.manifest, parsed.effective_sha, proj)
+
+
+def _upgrade(
+    *,
+    path: Path | None,
+    project: str | None,
+    manifest: Path | None,
+    target: str | None,
+    wait: bool,
+    approve: bool,
+) -> Outcome:
+    """On a project: an upgrade run (its latest manifest); on a checkout: the working tree."""
+    if project is None:
+        return upgrade_outcome(path=path, target=target, manifest=manifest)
+    if manifest is not None:
+        raise CliError("an upgrade run uses the project's latest manifest; drop --manifest")
+    if not target:
+        raise CliError("upgrade needs --to VERSION, the exact BMAD version (e.g. 6.12.0)")
+    proj = _project(project)
+    return run_for_project(proj, RunKind.UPGRADE, wait=wait, approve=approve, target=target)
 
 
 def _project(slug: str) -> Project:

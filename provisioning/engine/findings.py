@@ -45,6 +45,8 @@ FINDING_CODES: tuple[str, ...] = (
     "BMAD_ORPHANED_CUSTOMIZE_YAML",
     "BMAD_MANAGED_FILE_EDITED",
     "BMAD_PERSONAL_FILE_COMMITTED",
+    # from the repository's history (history.py; runs read it, the path CLI does not)
+    "BMAD_HAND_EDIT_LOST",
     # problems met while reading (detect.py)
     "BMAD_MANIFEST_MISSING",
     "BMAD_MANIFEST_DAMAGED",

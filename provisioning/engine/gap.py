@@ -22,7 +22,7 @@ from provisioning.engine.generator import Generated, GeneratedFile, generate
 from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH, relpath_problem
-from provisioning.engine.tomledit import TomlEdit
+from provisioning.engine.tomledit import TomlEdit, same_values
 from provisioning.engine.types import BmadInstall, Finding
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -202,7 +202,7 @@ def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tu
         return ItemState.MISSING, _SECTION_MISSING
     if edit.problem(base) is None and not edit.changes(base, base):
         return ItemState.MODIFIED, ""
-    if current == base:
+    if same_values(current, base):  # comments aside, only bmadweb's keys are there
         return ItemState.OUTDATED, ""
     return ItemState.CONFLICT, ""
 

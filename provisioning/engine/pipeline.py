@@ -7,7 +7,8 @@ report for the same repository and manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,25 @@ from provisioning.engine.findings import installation_findings
 from provisioning.engine.gap import GapReport, ItemState, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.migrate import Migration, plan_migration
+from provisioning.engine.migration_plan import (
+    add_migration,
+    manifest_owned_keys,
+    mark_fixable,
+    migration_dict,
+    with_migration,
+)
+from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.plan import OpKind, Plan, make_plan
-from provisioning.engine.types import Severity
+from provisioning.engine.types import Finding, Severity
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
     report: GapReport
     generated: Generated
+    # 6.0-style customizations a plan moves to 6.4+ overrides (docs/bmad.md#migration)
+    migration: Migration = field(default_factory=Migration)
 
 
 def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
@@ -40,7 +52,11 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
         own_skills=[agent.id for agent in manifest.all_agents()],
     )
     generated = generate(manifest, install)
-    return Analysis(analyze_generated(root, generated, install, findings=findings), generated)
+    report = analyze_generated(root, generated, install, findings=findings)
+    owned = manifest_owned_keys(generated)
+    migration = plan_migration(root, install, managed=report.lock.files, owned=owned)
+    report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
+    return Analysis(report, generated, migration)
 
 
 AUDIT_NOTE = (
@@ -64,13 +80,26 @@ def plan_repo(
 ) -> tuple[Analysis, Plan]:
     analysis = analyze_repo(root, manifest)
     plan = make_plan(
-        analysis.report,
+        with_migration(analysis.report, analysis.migration),
         analysis.generated,
         force=force,
         manifest_revision=manifest_revision,
         root=root,
     )
-    return analysis, plan
+    return analysis, add_migration(plan, analysis.migration)
+
+
+def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
+    """Without a manifest: the audit's report, and a plan that only migrates 6.0-style
+    customizations and removes stale leftovers (no managed files, the lock untouched)."""
+    report = audit_repo(root)
+    locked = analyze_generated(root, Generated(()), report.install).lock.files
+    migration = plan_migration(root, report.install, managed=locked)
+    report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
+    plan = make_plan(report, Generated(()), root=root)
+    kept = tuple(op for op in plan.operations if op.path != LOCK_PATH)
+    plan = add_migration(dataclasses.replace(plan, operations=kept), migration)
+    return Analysis(report, Generated(()), migration), plan
 
 
 def sync_status(report: GapReport) -> str:
@@ -79,6 +108,18 @@ def sync_status(report: GapReport) -> str:
         return "conflict"
     errors = any(f.severity is Severity.ERROR for f in report.findings)
     return "in_sync" if report.in_sync and not errors else "drift"
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": str(f.severity),
+        "title": f.title,
+        "explanation": f.explanation,
+        "recommendation": f.recommendation,
+        "fixable": f.fixable,
+        "paths": list(f.paths),
+    }
 
 
 def report_to_dict(report: GapReport) -> dict[str, Any]:
@@ -97,18 +138,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
         "generator_version": GENERATOR_VERSION,
         "status": sync_status(report),
         "counts": report.counts(),
-        "findings": [
-            {
-                "code": f.code,
-                "severity": str(f.severity),
-                "title": f.title,
-                "explanation": f.explanation,
-                "recommendation": f.recommendation,
-                "fixable": f.fixable,
-                "paths": list(f.paths),
-            }
-            for f in report.findings
-        ],
+        "findings": [finding_to_dict(f) for f in report.findings],
         "items": [
             {
                 "path": i.path,
@@ -121,6 +151,11 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
         ],
         "notes": list(report.notes),
     }
+
+
+def migration_to_dict(analysis: Analysis) -> dict[str, Any]:
+    """What the plan migrates (docs/bmad.md#migration), JSON-safe."""
+    return dict(migration_dict(analysis.migration))
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

@@ -104,6 +104,14 @@ class _Planner:
         self.ops.append(op)
         self.lock[op.path] = LockEntry(text_sha256(op.content), base)
 
+    @staticmethod
+    def _base(item: ManagedItem, text: str) -> str:
+        """The base to record: for a file edited in place, bmadweb's own keys alone (its
+        output on an empty file), never the team's keys around them, which would read as
+        keys bmadweb wrote and later be removed as stale."""
+        gf = item.generated
+        return gf.content if gf is not None and gf.edit is not None else text
+
     def _keep_entry(self, path: str) -> None:
         if path in self.old:
             self.lock[path] = self.old[path]
@@ -120,16 +128,16 @@ class _Planner:
         expected = item.expected
         assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, expected), expected)
+        self._written(_write_op(kind, item, expected), self._base(item, expected))
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
         assert item.current is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.current), item.current)
+        self.lock[item.path] = LockEntry(text_sha256(item.current), self._base(item, item.current))
 
     def _on_outdated(self, item: ManagedItem) -> None:
         expected = item.expected
         assert expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, expected), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected), self._base(item, expected))
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
@@ -173,9 +181,9 @@ class _Planner:
     def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
         """A clean merge: written (needs approval) unless it is the file as it is."""
         if text == item.current:
-            self.lock[item.path] = LockEntry(text_sha256(text), theirs)
+            self.lock[item.path] = LockEntry(text_sha256(text), self._base(item, theirs))
             return
-        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs)
+        self._written(_write_op(OpKind.MERGE, item, text, reason), self._base(item, theirs))
 
     def _unresolved(
         self,
@@ -199,7 +207,7 @@ class _Planner:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), self._base(item, expected))
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from projects.models import PushMode, SyncStatus
@@ -26,6 +27,7 @@ from provisioning.engine.plan import Plan, apply_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import pull_requests
+from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
     RunFailed,
     RunRetry,
@@ -49,7 +51,8 @@ def _manifest(run: Run) -> Manifest:
     return result.manifest
 
 
-def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
+def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
+    """A shallow clone; plan phases take `depth` commits, to read the recent history."""
     project = run.project
     run_log(run, f"Cloning {project.repo_url} ({project.default_branch}), shallow.")
     try:
@@ -59,6 +62,7 @@ def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
             branch=project.default_branch,
             policy=git_policy(),
             credentials=credentials_for(project),
+            depth=depth,
         )
     except git_ops.GitTimeout as exc:
         raise RunRetry(f"Cloning timed out: {exc}") from None
@@ -108,8 +112,11 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
-        cloned = _clone(run, tmp / "repo")
+        cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
         report, plan = _plan(run, cloned.path, manifest)
+        findings = report["findings"]
+        assert isinstance(findings, list)
+        findings += lost_edit_findings_for(run, cloned)
         _record_report(run, report, cloned.head_sha)
         if run.kind == RunKind.ANALYZE:
             run_finish(run, RunStatus.SUCCEEDED)

@@ -510,3 +510,66 @@ def test_run_page_gives_a_short_run_its_duration_in_seconds(client, bmad_project
     Run.objects.filter(pk=short.pk).update(finished=started + timedelta(minutes=2))
     page = client.get(url("provisioning:run-detail", slug=bmad_project.slug, run_id=short.pk))
     assert "took 2\xa0minutes" in page.content.decode()
+
+
+def test_the_upgrade_button_starts_an_upgrade_run_for_an_exact_version(
+    client, bmad_project, owner, outsider
+):
+    client.force_login(owner)
+    page = client.get(bmad_project.get_absolute_url()).content.decode()
+    assert 'name="target_version"' in page
+    assert "Plan BMAD upgrade" in page
+    start = url("provisioning:run-create", slug=bmad_project.slug)
+    refused = client.post(start, {"kind": "upgrade", "target_version": "latest"}, follow=True)
+    assert "exact BMAD version" in refused.content.decode()
+    assert not Run.objects.exists()
+    services.role_grant(actor=None, project=bmad_project, role=Role.EDITOR, user=outsider)
+    client.force_login(outsider)
+    editor = client.post(start, {"kind": "upgrade", "target_version": "6.12.0"})
+    assert editor.status_code == 403  # upgrading needs the provision permission
+    client.force_login(owner)
+    response = client.post(start, {"kind": "upgrade", "target_version": "6.12.0"})
+    assert response.status_code == 302
+    run = Run.objects.get()
+    assert (run.kind, run.target_version) == (RunKind.UPGRADE, "6.12.0")
+
+
+def test_an_upgrade_run_page_shows_what_the_installer_changed(client, bmad_project, owner):
+    upgrade = {
+        "from": "6.0.4",
+        "to": "6.12.0",
+        "installer": {
+            "folders": [{"folder": ".claude/skills", "added": 214, "changed": 0, "deleted": 0}],
+            "added": 214,
+            "changed": 0,
+            "deleted": 0,
+            "fingerprint": "x",
+        },
+        "migrated": {
+            "agents": [
+                {
+                    "source": "_bmad/_config/agents/bmm-pm.customize.yaml",
+                    "skill": "bmad-agent-pm",
+                    "target": "_bmad/custom/bmad-agent-pm.toml",
+                    "keys": ["role"],
+                    "dropped": [],
+                    "removed": True,
+                }
+            ],
+            "notes": [],
+        },
+        "rescued": [],
+    }
+    plan = {"requires_approval": True, "change_count": 0, "operations": [], "conflicts": []}
+    run = Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.UPGRADE,
+        status=RunStatus.AWAITING_APPROVAL,
+        target_version="6.12.0",
+        plan={**plan, "notes": [], "upgrade": upgrade},
+    )
+    client.force_login(owner)
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "BMAD 6.0.4 → 6.12.0" in page
+    assert "upgrades BMAD with its official installer" in page
+    assert "bmad-agent-pm.toml" in page

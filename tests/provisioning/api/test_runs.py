@@ -161,8 +161,25 @@ def test_runs_are_listed_and_filtered(bmad_project, owner, as_owner):
 
 def test_workflows_list_the_run_kinds(project, as_owner):
     body = as_owner.get("/workflows").json()
-    assert [w["kind"] for w in body] == ["analyze", "provision"]
+    assert [w["kind"] for w in body] == ["analyze", "provision", "upgrade"]
     assert all(w["description"] for w in body)
+
+
+def test_an_upgrade_run_takes_an_exact_version(bmad_project, as_owner, editor):
+    for bad in ({"kind": "upgrade"}, {"kind": "upgrade", "target_version": "latest"}):
+        assert as_owner.post("/projects/healthai/runs", bad).status_code == 422
+    assert (
+        Api(token_for(editor))
+        .post("/projects/healthai/runs", {"kind": "upgrade", "target_version": "6.12.0"})
+        .status_code
+        == 403
+    )  # an upgrade needs provision_project, as provisioning does
+    response = as_owner.post(
+        "/projects/healthai/runs", {"kind": "upgrade", "target_version": "6.12.0"}
+    )
+    assert response.status_code == 201
+    assert (response.json()["kind"], response.json()["target_version"]) == ("upgrade", "6.12.0")
+    assert Run.objects.get().target_version == "6.12.0"
 
 
 def test_a_run_that_needs_attention_is_finished_and_lists_its_conflict_keys(bmad_project, as_owner):

@@ -362,3 +362,49 @@ def test_config_toml_key_both_sides_changed_is_reported_not_written(tmp_path: Pa
     assert conflict.keys == ("agents.dev-leader.description",)
     apply_plan(root, plan)
     assert path.read_text() == before
+
+
+def test_team_keys_in_an_override_survive_later_plans(tmp_path: Path) -> None:
+    """A team's own `role` next to the manifest's keys is not taken for a key bmadweb
+    wrote (and later removed as stale): the lock records bmadweb's keys alone."""
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import analyze_repo, plan_repo
+
+    demo = load_manifest(DEMO_MANIFEST).manifest
+    assert demo is not None
+    build_v64(tmp_path)
+    override = "_bmad/custom/bmad-agent-pm.toml"
+    write_file(tmp_path, override, '# ours\n[agent]\nrole = "Team PM"\n')
+    for _ in range(2):
+        _, plan = plan_repo(tmp_path, demo, manifest_revision="r1")
+        apply_plan(tmp_path, plan)
+    agent = tomllib.loads((tmp_path / override).read_text())["agent"]
+    assert agent["role"] == "Team PM"
+    assert agent["principles"] == ["Prefer short, bulleted PRDs."]
+    states = {i.path: i.state for i in analyze_repo(tmp_path, demo).report.items}
+    assert states[override] is ItemState.UP_TO_DATE
+
+
+def test_a_lock_written_before_keeps_the_team_keys_too(tmp_path: Path) -> None:
+    """A lock from before bmadweb recorded its own keys alone holds the whole file as
+    base; its team keys are still not removed as stale (docs/decisions.md#d42)."""
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+    from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import plan_repo
+
+    demo = load_manifest(DEMO_MANIFEST).manifest
+    assert demo is not None
+    build_v64(tmp_path)
+    override = "_bmad/custom/bmad-agent-pm.toml"
+    old = (
+        '[agent]\nrole = "Team PM"\npersistent_facts = ["file:{project-root}/docs/standards/*.md"]'
+        '\nprinciples = ["Prefer short, bulleted PRDs."]\n'
+    )
+    write_file(tmp_path, override, old)
+    lock = Lock("1.0.0", "r0", {override: LockEntry(text_sha256(old), old)})
+    write_file(tmp_path, LOCK_PATH, dumps_lock(lock))
+    _, plan = plan_repo(tmp_path, demo, manifest_revision="r1")
+    apply_plan(tmp_path, plan)
+    assert tomllib.loads((tmp_path / override).read_text())["agent"]["role"] == "Team PM"
