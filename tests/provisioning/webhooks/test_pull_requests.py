@@ -154,3 +154,25 @@ def test_an_older_event_does_not_undo_a_newer_state(client, hooked):  # type: ig
     webhooks_drain(project_id=project.pk)
     run.refresh_from_db()
     assert run.pr_state == "merged"
+
+
+def test_the_state_shows_on_the_run_the_runs_list_the_dashboard_and_the_campaign(  # type: ignore[no-untyped-def]
+    client, hooked, owner
+):
+    from provisioning.models import Campaign, CampaignItem
+
+    project, secret = hooked
+    run = _pushed_run(project, url="https://gitea.example/acme/healthai/pull/1")
+    campaign = Campaign.objects.create(name="wave", kind=RunKind.PROVISION, created_by=owner)
+    CampaignItem.objects.create(campaign=campaign, project=project, run=run, state="done")
+    _send(client, project, secret, "gitea", "merged", run)
+    Run.objects.create(project=project, kind=RunKind.ANALYZE, status=RunStatus.SUCCEEDED)
+    client.force_login(owner)
+    badge = 'data-pr-state="merged"'
+    for url in (
+        run.get_absolute_url(),
+        f"/p/{project.slug}/runs/",
+        "/",  # a newer analysis does not hide the last pull request
+        campaign.get_absolute_url(),
+    ):
+        assert badge in client.get(url).content.decode(), url
