@@ -128,7 +128,7 @@ def fleet_projects(
     if version:
         projects = projects.filter(bmad_version="" if version == NO_VERSION else version)
     if pull_request:
-        projects = projects.filter(last_pr_state=pull_request)
+        projects = projects.filter(**{"last_pr_state": pull_request})  # an annotation
     return projects
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bmadweb.http import HtmxHttpRequest
-from projects.models import SyncStatus
+from projects.models import Project, SyncStatus
 from provisioning.campaigns import selectors, services
 from provisioning.campaigns.forms import select_projects
 from provisioning.models import Campaign, CampaignStatus, PullRequestState, RunKind
@@ -82,13 +82,12 @@ def fleet(request: HttpRequest) -> HttpResponse:
     if pull not in PullRequestState.values:
         pull = ""
     filtered = bool(status or version or pull)
-    projects = (
-        selectors.fleet_projects(request.user, status=status, version=version, pull_request=pull)[
-            : selectors.FLEET_LIST_MAX + 1
-        ]
-        if filtered
-        else []
-    )
+    projects: list[Project] = []
+    if filtered:
+        found = selectors.fleet_projects(
+            request.user, status=status, version=version, pull_request=pull
+        )
+        projects = list(found[: selectors.FLEET_LIST_MAX + 1])
     context = {
         "counts": selectors.fleet_counts(request.user),
         "status": status,
@@ -97,7 +96,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "pull": pull,
         "no_version": selectors.NO_VERSION,
         "filtered": filtered,
-        "projects": list(projects)[: selectors.FLEET_LIST_MAX],
+        "projects": projects[: selectors.FLEET_LIST_MAX],
         "more": len(projects) > selectors.FLEET_LIST_MAX,
         "awaiting": selectors.runs_awaiting_approval_for(request.user)[:100],
         "campaigns": selectors.campaigns_running_for(request.user)[:50],
