@@ -35,6 +35,8 @@ ALLOWLIST_EXACT = {
     "logout/": "acts only on the caller's own session",
     "": "the dashboard: lists only permitted projects (test_lists_never_show_foreign_objects)",
     "projects/new/": "registers a new project that the caller then owns",
+    "fleet/": "counts, lists and approvals of permitted projects only "
+    "(test_lists_never_show_foreign_objects, tests/provisioning/campaigns/test_fleet.py)",
     "schema/manifest-v1.json": "the public JSON Schema of manifests",
     "health": "liveness, no data",
     "health/ready": "readiness, no data",
@@ -305,20 +307,22 @@ def _page(client: Client, path: str) -> str:
 
 
 def test_lists_never_show_foreign_objects(world, outsider, owner) -> None:  # type: ignore[no-untyped-def]
-    lists = ("/", "/?q=health", "/audit", "/account/tokens/")
+    lists = ("/", "/?q=health", "/audit", "/account/tokens/", "/fleet/?status=never")
     # The owner sees the objects in every list, so their absence below is meaningful.
     as_owner = Client()
     as_owner.force_login(owner)
     for path, shown in zip(
-        lists, ("Health AI", "healthai", "healthai", world.token_prefix), strict=True
+        lists, ("Health AI", "healthai", "healthai", world.token_prefix, "Health AI"), strict=True
     ):
         assert shown in _page(as_owner, path), path
 
     client = Client()
     client.force_login(outsider)
-    dashboard, search, audit, tokens = (_page(client, path) for path in lists)
+    dashboard, search, audit, tokens, fleet = (_page(client, path) for path in lists)
     assert "Mine" in dashboard
     assert "Health AI" not in dashboard
+    assert "Mine" in fleet
+    assert "Health AI" not in fleet
     assert "healthai" not in search
     assert "healthai" not in audit
     assert client.get("/audit?project=healthai").status_code == 404

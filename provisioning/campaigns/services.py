@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from bmadweb.audit import audit_record
 from projects.models import Project
 from projects.permissions import user_can
 from projects.roles import Perm
@@ -47,6 +48,14 @@ _OK = (RunStatus.SUCCEEDED, RunStatus.PUSHED, RunStatus.NO_CHANGES, RunStatus.NE
 
 class CampaignError(Exception):
     """A campaign request that cannot be done, in a plain sentence."""
+
+
+def _audit(campaign: Campaign, action: str, actor: Actor | None, **extra: object) -> None:
+    audit_record(
+        action=f"campaign.{action}",
+        actor=actor,
+        payload={"campaign": campaign.pk, "name": campaign.name, "kind": campaign.kind, **extra},
+    )
 
 
 def kind_perm(kind: str) -> Perm:
@@ -83,6 +92,15 @@ def campaign_create(
         )
         CampaignItem.objects.bulk_create(
             [CampaignItem(campaign=campaign, project=p) for p in projects]
+        )
+        _audit(
+            campaign,
+            "create",
+            actor,
+            projects=[p.slug for p in projects[:200]],
+            count=len(projects),
+            concurrency=campaign.concurrency,
+            selection=campaign.selection,
         )
         transaction.on_commit(partial(campaign_advance, campaign_id=campaign.pk))
     return campaign
@@ -192,7 +210,9 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> tuple[list[str], li
             approved_by=actor, approved_at=timezone.now()
         )
         campaign.refresh_from_db()
-        return _approve_waiting(campaign, actor)
+        approved, refused = _approve_waiting(campaign, actor)
+        _audit(campaign, "approve", actor, approved=approved[:200], refused=refused[:200])
+        return approved, refused
 
 
 def campaign_retry(*, campaign: Campaign, actor: Actor) -> int:
@@ -206,6 +226,7 @@ def campaign_retry(*, campaign: Campaign, actor: Actor) -> int:
                 status=CampaignStatus.RUNNING, finished=None
             )
             transaction.on_commit(partial(campaign_advance, campaign_id=campaign.pk))
+        _audit(campaign, "retry", actor, count=again)
     return again
 
 
@@ -216,9 +237,10 @@ def campaign_cancel(*, campaign: Campaign, actor: Actor) -> None:
         Campaign.objects.filter(pk=campaign.pk).update(
             status=CampaignStatus.CANCELLED, finished=timezone.now()
         )
-        campaign.items.filter(state=CampaignItemState.PENDING).update(
+        skipped = campaign.items.filter(state=CampaignItemState.PENDING).update(
             state=CampaignItemState.CANCELLED
         )
+        _audit(campaign, "cancel", actor, not_started=skipped)
         active = campaign.items.filter(state=CampaignItemState.ACTIVE).select_related("run")
         for item in active:
             if item.run is not None and item.run.status in (

@@ -5,6 +5,7 @@ from provisioning.campaigns import views
 app_name = "campaigns"
 
 urlpatterns = [
+    path("fleet/", views.fleet, name="fleet"),
     path("campaigns/", views.campaign_list, name="campaign-list"),
     path("campaigns/new/", views.campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign-detail"),

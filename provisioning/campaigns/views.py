@@ -1,4 +1,5 @@
-"""Campaign pages: select projects, start, follow, approve, retry, cancel."""
+"""Campaign pages (select projects, start, follow, approve, retry, cancel) and the fleet
+view."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bmadweb.http import HtmxHttpRequest
-from projects.models import SyncStatus
+from projects.models import Project, SyncStatus
 from provisioning.campaigns import selectors, services
 from provisioning.campaigns.forms import select_projects
-from provisioning.models import Campaign, CampaignStatus, RunKind
+from provisioning.models import Campaign, CampaignStatus, PullRequestState, RunKind
 
 
 @login_required
@@ -66,6 +67,41 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             "statuses": SyncStatus.choices,
         },
     )
+
+
+@login_required
+@require_http_methods(["GET"])
+def fleet(request: HttpRequest) -> HttpResponse:
+    """Counts by sync status and BMAD version (each a link to its projects), the runs
+    awaiting the caller's approval and the campaigns running."""
+    status = request.GET.get("status", "")
+    if status not in SyncStatus.values:
+        status = ""
+    version = request.GET.get("version", "").strip()[:40]
+    pull = request.GET.get("pr", "")
+    if pull not in PullRequestState.values:
+        pull = ""
+    filtered = bool(status or version or pull)
+    projects: list[Project] = []
+    if filtered:
+        found = selectors.fleet_projects(
+            request.user, status=status, version=version, pull_request=pull
+        )
+        projects = list(found[: selectors.FLEET_LIST_MAX + 1])
+    context = {
+        "counts": selectors.fleet_counts(request.user),
+        "status": status,
+        "status_label": dict(SyncStatus.choices).get(status, ""),
+        "version": version,
+        "pull": pull,
+        "no_version": selectors.NO_VERSION,
+        "filtered": filtered,
+        "projects": projects[: selectors.FLEET_LIST_MAX],
+        "more": len(projects) > selectors.FLEET_LIST_MAX,
+        "awaiting": selectors.runs_awaiting_approval_for(request.user)[:100],
+        "campaigns": selectors.campaigns_running_for(request.user)[:50],
+    }
+    return render(request, "provisioning/fleet.html", context)
 
 
 def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:

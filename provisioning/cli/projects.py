@@ -28,10 +28,9 @@ from provisioning.cli.common import (
     validate_outcome,
 )
 from provisioning.cli.paths import engine_outcome, path_dispatch
+from provisioning.cli.upgrade import upgrade_outcome
 from provisioning.engine.extends import resolve_manifest
 from provisioning.engine.manifest import Manifest
-from provisioning.cli.upgrade import upgrade_outcome
-from provisioning.engine.manifest import Manifest, load_manifest, sha256
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Union
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
@@ -22,7 +23,11 @@ from provisioning.models import (
 from provisioning.runs.runlog import run_log
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AnonymousUser, User
+
+    from projects.models import Project
 
 # Who acts on a run: a person, or None for the system (webhooks, the reconciler).
 Actor = Union["User", "AnonymousUser", None]
@@ -111,3 +116,38 @@ def run_wait_for_approval(run: Run) -> None:
 
 def run_start_applying(run: Run) -> bool:
     return transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,))
+
+
+def run_pr_state_record(
+    *,
+    project: Project,
+    branch: str,
+    url: str,
+    state: str,
+    at: datetime,
+    actor: Actor = None,
+) -> Run | None:
+    """Record what the forge says of a run's pull request: the run of `project` that
+    pushed `branch` (or opened the request at `url`). None when no run matches, or when
+    the run's own request is another one (same branch name, other request). An older
+    event than the one recorded changes nothing; a change is audited ``run.pr_state``."""
+    candidates = project.runs.filter(Q(branch=branch) | Q(pr_url=url) if url else Q(branch=branch))
+    run = candidates.order_by("-created", "-pk").first()
+    if run is None or (url and run.pr_url and run.pr_url != url):
+        return None
+    moved = (
+        Run.objects.filter(pk=run.pk)
+        .filter(Q(pr_state_at__isnull=True) | Q(pr_state_at__lte=at))
+        .exclude(pr_state=state)
+        .update(pr_state=state, pr_state_at=at)
+    )
+    if moved:
+        before = run.pr_state
+        run.refresh_from_db()
+        audit_record(
+            action="run.pr_state",
+            actor=actor,
+            project=project,
+            payload={"run": run.pk, "from": before, "to": state, "branch": branch, "url": url},
+        )
+    return run

@@ -152,3 +152,28 @@ def test_pages_select_start_and_show_a_campaign(  # type: ignore[no-untyped-def]
     client.force_login(outsider)
     assert client.get(campaign.get_absolute_url()).status_code == 404
     assert client.post(reverse("campaigns:campaign-cancel", args=[campaign.pk])).status_code == 404
+
+
+def test_campaign_actions_are_audited(make_project, owner) -> None:  # type: ignore[no-untyped-def]
+    from bmadweb.audit import audit_payload
+    from bmadweb.models import AuditRecord
+
+    projects = [make_project(manifest=DEMO_MANIFEST) for _ in range(2)]
+    campaign = services.campaign_create(
+        actor=owner, name="audited", kind=RunKind.ANALYZE, projects=projects
+    )
+    services.campaign_approve(campaign=campaign, actor=owner)
+    services.campaign_retry(campaign=campaign, actor=owner)
+    services.campaign_cancel(campaign=campaign, actor=owner)
+    records = AuditRecord.objects.filter(action__startswith="campaign.").order_by("seq")
+    assert [r.action for r in records] == [
+        "campaign.create",
+        "campaign.approve",
+        "campaign.retry",
+        "campaign.cancel",
+    ]
+    assert {r.actor_id for r in records} == {owner.pk}
+    created = audit_payload(records[0])
+    assert created["campaign"] == campaign.pk
+    assert sorted(created["projects"]) == sorted(p.slug for p in projects)
+    assert audit_payload(records[3])["not_started"] == 2
