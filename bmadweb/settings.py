@@ -167,6 +167,11 @@ RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 # Tests only: where crash tests make runs pause at named checkpoints.
 RUN_CHECKPOINT_DIR = None if PRODUCTION else env_str("BMADWEB_RUN_CHECKPOINT_DIR")
+# Scheduled drift checks: the default interval in hours of projects that leave theirs
+# empty (0: off), and how many checks one scheduler tick starts at most (the rest wait
+# for the next tick, a minute later).
+DRIFT_CHECK_DEFAULT_HOURS = env_int("BMADWEB_DRIFT_CHECK_HOURS", 0, minimum=0)
+DRIFT_CHECK_MAX_PER_TICK = env_int("BMADWEB_DRIFT_CHECK_MAX_PER_TICK", 20, minimum=1)
 # Largest webhook body accepted (bytes); bigger deliveries get 413 before any HMAC.
 WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
 

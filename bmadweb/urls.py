@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("bmadweb.ops_urls")),
     path("", include("provisioning.runs.urls")),
     path("", include("provisioning.campaigns.urls")),
+    path("", include("provisioning.discovery.urls")),
     path("", include("projects.urls")),
 ]

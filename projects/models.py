@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -19,6 +19,9 @@ BRANCH_VALIDATOR = RegexValidator(
     "A branch name: letters, digits, '.', '_', '-' and '/', not starting with '-', "
     "without '..' and not ending in '.lock'.",
 )
+
+
+MAX_DRIFT_CHECK_HOURS = 24 * 90
 
 
 class ForgeKind(models.TextChoices):
@@ -93,6 +96,16 @@ class Project(models.Model):
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField("last push seen", null=True, blank=True)
     last_push_sha = models.CharField(max_length=64, blank=True)
+    drift_check_hours = models.PositiveSmallIntegerField(
+        "drift check every (hours)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_DRIFT_CHECK_HOURS)],
+        help_text="Scheduled analysis every this many hours. Empty uses the platform "
+        "default; 0 turns scheduled checks off for this project.",
+    )
+    # When the scheduler starts the next check (None: computed at its next tick).
+    next_drift_check_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -45,6 +45,7 @@ EDITABLE_FIELDS = (
     "push_mode",
     "require_approval",
     "upgrades_skip_approval",
+    "drift_check_hours",
 )
 
 # Credentials a person types in. Webhook secrets are generated (webhook_secret_regenerate),
@@ -110,6 +111,8 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
             changed[field] = {"from": getattr(project, field), "to": value}
             setattr(project, field, value)
     if changed:
+        if "drift_check_hours" in changed:
+            project.next_drift_check_at = None  # the scheduler places the next check anew
         project.full_clean()
         project.save()
         audit_record(

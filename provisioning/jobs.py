@@ -12,6 +12,7 @@ from rq import get_current_job
 
 from provisioning import git_ops, queue
 from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
+from provisioning.runs.schedule import drift_checks_start
 from provisioning.runs.services import run_execute, runs_reconcile
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
 
@@ -39,3 +40,8 @@ def reconcile_job() -> list[int]:
     campaigns_advance()
     webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
     return touched
+
+
+def drift_check_job() -> list[int]:
+    """RQ job (scheduled every minute): start the scheduled drift checks that are due."""
+    return drift_checks_start()

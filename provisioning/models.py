@@ -7,6 +7,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from bmadweb import crypto
+
 
 class RunKind(models.TextChoices):
     ANALYZE = "analyze", "Analyze"
@@ -340,3 +342,36 @@ class CampaignItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.project_id} ({self.state})"
+
+
+class ForgeSource(models.Model):
+    """An organisation or group whose repositories staff discover and register in bulk.
+
+    Its API token is stored encrypted, bound to this row (bmadweb.crypto); new projects
+    registered from it receive the same token as their clone and forge token.
+    """
+
+    kind = models.CharField(max_length=16)
+    org_url = models.CharField("organisation or group URL", max_length=500)
+    api_url = models.CharField("forge API URL", max_length=500, blank=True)
+    token_enc = models.TextField(blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.org_url} ({self.kind})"
+
+    def _context(self) -> str:
+        return f"forge-source:{self.pk}:token"
+
+    def set_token(self, value: str) -> None:
+        """Needs a saved row (the ciphertext is bound to its id)."""
+        self.token_enc = crypto.encrypt(value, context=self._context()) if value else ""
+
+    def get_token(self) -> str:
+        return crypto.decrypt(self.token_enc, context=self._context()) if self.token_enc else ""

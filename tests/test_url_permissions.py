@@ -52,6 +52,8 @@ ALLOWLIST_PREFIXES = {
     "bases/": "base manifests: platform staff only (403 for everyone else, test_bases.py)",
     "campaigns/": "campaigns: listed and shown only where a project is visible, every run "
     "checked per project (tests/provisioning/campaigns)",
+    "discover/": "repository discovery: platform staff only (403 for everyone else, "
+    "tests/provisioning/discovery)",
     "hooks/": "webhook receivers: authenticated by the forge's signature, tested there",
 }
 

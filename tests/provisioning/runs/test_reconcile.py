@@ -257,13 +257,11 @@ def _cron_scheduler():  # type: ignore[no-untyped-def]
     return scheduler
 
 
-def test_scheduler_config_reconciles_every_minute_on_the_default_queue(redis_conn):
-    [job] = _cron_scheduler().get_jobs()
-    assert (job.func_name, job.queue_name, job.interval) == (
-        "provisioning.jobs.reconcile_job",
-        "default",
-        60,
-    )
+def test_scheduler_config_reconciles_and_checks_drift_every_minute(redis_conn):
+    jobs = {job.func_name: job for job in _cron_scheduler().get_jobs()}
+    assert sorted(jobs) == ["provisioning.jobs.drift_check_job", "provisioning.jobs.reconcile_job"]
+    for job in jobs.values():
+        assert (job.queue_name, job.interval) == ("default", 60)
 
 
 def test_scheduler_tick_resumes_a_lost_run_without_a_person(
@@ -272,7 +270,7 @@ def test_scheduler_tick_resumes_a_lost_run_without_a_person(
     with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{_closed_port()}"}}):
         run = _create(bmad_project, owner, django_capture_on_commit_callbacks)
     enqueued = _cron_scheduler().enqueue_jobs()
-    assert len(enqueued) == 1
+    assert len(enqueued) == 2  # the reconciler and the drift checks (none due)
     run_worker()  # runs the reconcile job, then the run it enqueued
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.failure_reason
