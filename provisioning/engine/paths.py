@@ -106,3 +106,14 @@ def custom_toml(skill_id: str) -> str:
 def legacy_customize_yaml(skill_id: str) -> str:
     """`_bmad/_config/agents/<skill>.customize.yaml` (6.0.x - 6.2)."""
     return f"{LEGACY_AGENTS_DIR}/{_checked_id(skill_id)}.customize.yaml"
+
+
+# Claude Code and Cursor read these fixed paths (docs/bmad.md#mcp-files).
+MCP_JSON_PATH = ".mcp.json"
+CURSOR_MCP_PATH = ".cursor/mcp.json"
+CLAUDE_AGENTS_DIR = ".claude/agents"
+
+
+def claude_agent_file(agent_id: str) -> str:
+    """`.claude/agents/<id>.md`, a Claude Code subagent."""
+    return f"{CLAUDE_AGENTS_DIR}/{_checked_id(agent_id)}.md"

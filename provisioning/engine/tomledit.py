@@ -252,6 +252,12 @@ class BlockEdit:
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [(self.block,)])
 
+    def base_of(self, text: str) -> str:
+        return text  # the lock keeps the whole text as written
+
+    def untouched(self, current: str, previous: str) -> bool:
+        return current == previous
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AgentsEdit:
@@ -271,6 +277,12 @@ class AgentsEdit:
 
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [("agents",), *(("agents", i) for i in self.agents)])
+
+    def base_of(self, text: str) -> str:
+        return text  # the lock keeps the whole text as written
+
+    def untouched(self, current: str, previous: str) -> bool:
+        return current == previous
 
 
 TomlEdit = BlockEdit | AgentsEdit
