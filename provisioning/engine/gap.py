@@ -26,6 +26,7 @@ from provisioning.engine.generator import (
 )
 from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import ToolingInventory
 from provisioning.engine.paths import LOCK_PATH, relpath_problem
 from provisioning.engine.types import BmadInstall, Finding
 
@@ -104,6 +105,7 @@ class GapReport:
     notes: tuple[str, ...] = ()
     lock: Lock = field(default_factory=Lock, repr=False)
     lock_text: str | None = field(default=None, repr=False)
+    tooling: ToolingInventory | None = field(default=None, repr=False)  # MCP, subagents
 
     def counts(self) -> dict[str, int]:
         """Number of items per state, every state present."""

@@ -7,7 +7,7 @@ report for the same repository and manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from provisioning.engine.findings import installation_findings
 from provisioning.engine.gap import GapReport, ItemState, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import tooling_to_dict
+from provisioning.engine.mcp_review import review_tooling, withhold_secrets
 from provisioning.engine.plan import OpKind, Plan, make_plan
 from provisioning.engine.types import Severity
 
@@ -37,7 +39,10 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
         required_tools=manifest.project.tools,
     )
     generated = generate(manifest, install)
-    return Analysis(analyze_generated(root, generated, install, findings=findings), generated)
+    report = analyze_generated(root, generated, install, findings=findings)
+    found, tooling = review_tooling(root, manifest, report)
+    report = replace(report, findings=(*report.findings, *found), tooling=tooling)
+    return Analysis(report, generated)
 
 
 AUDIT_NOTE = (
@@ -53,7 +58,14 @@ def audit_repo(root: Path) -> GapReport:
     findings = installation_findings(
         install, root=root, required_version=None, required_modules=(), required_tools=()
     )
-    return GapReport(install=install, findings=tuple(findings), items=(), notes=(AUDIT_NOTE,))
+    found, tooling = review_tooling(root, None)
+    return GapReport(
+        install=install,
+        findings=(*findings, *found),
+        items=(),
+        notes=(AUDIT_NOTE,),
+        tooling=tooling,
+    )
 
 
 def plan_repo(
@@ -67,7 +79,7 @@ def plan_repo(
         manifest_revision=manifest_revision,
         root=root,
     )
-    return analysis, plan
+    return analysis, withhold_secrets(plan)
 
 
 def sync_status(report: GapReport) -> str:
@@ -115,6 +127,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             for i in report.items
         ],
         "notes": list(report.notes),
+        **({"tooling": tooling_to_dict(report.tooling)} if report.tooling else {}),
     }
 
 

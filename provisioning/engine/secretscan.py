@@ -29,6 +29,11 @@ from collections import Counter
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 REFERENCE = re.compile(r"\$\{(" + NAME + r")(?::-([^}]*))?\}")
+# What the tools' own files use besides: Cursor and VS Code `${env:NAME}`, VS Code
+# `${input:id}` and `${workspaceFolder}`, opencode `{env:NAME}`.
+ANY_REFERENCE = re.compile(
+    r"\$\{(?:(?:env|input):)?[A-Za-z_][\w.-]*(?::-([^}]*))?\}|\{env:" + NAME + r"\}"
+)
 _DOLLAR_WORD = re.compile(r"\$" + NAME)
 
 _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -75,8 +80,11 @@ _SECRET_FLAGS = re.compile(
 )
 
 
-def literal_part(value: str) -> str:
-    """`value` without its `${NAME}` references (defaults kept: they are literal text)."""
+def literal_part(value: str, *, any_syntax: bool = False) -> str:
+    """`value` without its `${NAME}` references (defaults kept: they are literal text);
+    `any_syntax`: also the reference forms of the tools' own files (`${env:NAME}` …)."""
+    if any_syntax:
+        return ANY_REFERENCE.sub(lambda m: m.group(1) or "", value)
     return REFERENCE.sub(lambda m: m.group(2) or "", value)
 
 
@@ -109,10 +117,10 @@ def _random_looking(text: str) -> bool:
     return False
 
 
-def secret_kind(value: str, *, strict: bool = False) -> str | None:
+def secret_kind(value: str, *, strict: bool = False, any_syntax: bool = False) -> str | None:
     """What kind of literal secret `value` carries (never the secret itself), or None.
     `strict`: also high-entropy runs (environment and header values)."""
-    text = literal_part(value)
+    text = literal_part(value, any_syntax=any_syntax)
     for kind, shape in _SHAPES:
         if shape.search(text):
             return kind
@@ -137,14 +145,16 @@ def name_says_secret(name: str, *, header: bool = False) -> bool:
     return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
 
 
-def named_secret_kind(name: str, value: str, *, header: bool = False) -> str | None:
+def named_secret_kind(
+    name: str, value: str, *, header: bool = False, any_syntax: bool = False
+) -> str | None:
     """The secret an environment variable or header value carries, judged with its name:
     under a secret's name, anything literal but a scheme word is a secret."""
-    found = secret_kind(value, strict=True)
+    found = secret_kind(value, strict=True, any_syntax=any_syntax)
     if found is not None:
         return found
     if name_says_secret(name, header=header):
-        rest = _SCHEME_WORDS.sub("", literal_part(value), count=1)
+        rest = _SCHEME_WORDS.sub("", literal_part(value, any_syntax=any_syntax), count=1)
         if rest.strip():
             return f"a literal value under {name!r}, a name for a secret"
     return None
