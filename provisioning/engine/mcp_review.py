@@ -115,7 +115,7 @@ def _read_config(root: Path, path: str, root_key: str) -> tuple[_Config | None, 
     if text is None:
         return None, result.problem or "is not UTF-8 text"
     try:
-        value = load_json(without_comments(text))
+        value = _lenient_json(text)
     except JsonTextError as exc:
         kind = secretscan.secret_kind(text)  # a broken file can still leak a token
         leaked = (f"the file's text ({kind})",) if kind else ()
@@ -125,6 +125,13 @@ def _read_config(root: Path, path: str, root_key: str) -> tuple[_Config | None, 
     servers = value.get(root_key, {})
     secrets = [s for n, srv in servers.items() for s in _server_secrets(root_key, n, srv)]
     return _Config(path, servers, tuple(secrets)), None
+
+
+def _lenient_json(text: str) -> Any:
+    try:
+        return load_json(text)
+    except JsonTextError:
+        return load_json(without_comments(text))
 
 
 def without_comments(text: str) -> str:
@@ -218,19 +225,27 @@ def _unreadable_finding(path: str, problem: str) -> Finding:
     )
 
 
-def _entry_state(item: ManagedItem | None, name: str) -> str:
-    """The state of bmadweb's entry `name` in one generated MCP file."""
-    edit = item.generated.edit if item is not None and item.generated is not None else None
-    if item is None or not isinstance(edit, JsonEntriesEdit) or item.current is None:
-        return "missing"
+def _entry_states(item: ManagedItem) -> dict[str, str]:
+    """The state of each of bmadweb's entries in one generated MCP file."""
+    edit = item.generated.edit if item.generated is not None else None
+    if not isinstance(edit, JsonEntriesEdit):
+        return {}
     try:
-        found = load_json(item.current).get(edit.root, {}).get(name)
-    except (JsonTextError, AttributeError):
-        return "conflict"
-    wanted = edit.entries.get(name, {})
-    if not isinstance(found, dict):
-        return "missing"
-    return "up-to-date" if all(same(found.get(k), v) for k, v in wanted.items()) else "modified"
+        value = load_json(item.current) if item.current is not None else {}
+    except JsonTextError:
+        return dict.fromkeys(edit.entries, "conflict")
+    found = value.get(edit.root) if isinstance(value, dict) else None
+    found = found if isinstance(found, dict) else {}
+    states = {}
+    for name, wanted in edit.entries.items():
+        entry = found.get(name)
+        if not isinstance(entry, dict):
+            states[name] = "missing"
+        elif all(k in entry and same(entry[k], v) for k, v in wanted.items()):
+            states[name] = "up-to-date"
+        else:
+            states[name] = "modified"
+    return states
 
 
 _RANK = ("conflict", "missing", "modified", "up-to-date")
@@ -245,11 +260,11 @@ def _servers(
     for config in configs:
         for name in config.servers:
             where.setdefault(name, []).append(config.path)
-    ours = [i for i in items.values() if i.kind == MCP_KIND and i.generated is not None]
+    ours = [_entry_states(i) for i in items.values() if i.kind == MCP_KIND]
     rows = []
     for name in [*declared, *sorted(n for n in where if n not in declared)]:
         if name in declared:
-            states = [_entry_state(item, name) for item in ours] or ["missing"]
+            states = [entries.get(name, "missing") for entries in ours] or ["missing"]
             state = next(s for s in _RANK if s in states)
         else:
             state = "unmanaged"
@@ -261,10 +276,9 @@ def _servers(
 def _subagents(
     root: Path, manifest: Manifest | None, items: Mapping[str, ManagedItem]
 ) -> tuple[SubagentRow, ...]:
+    listed = rd.list_dir(root, CLAUDE_AGENTS_DIR)
     present = {
-        name[: -len(".md")]
-        for name, is_dir in rd.list_dir(root, CLAUDE_AGENTS_DIR)
-        if not is_dir and name.endswith(".md") and rd.is_file(root, f"{CLAUDE_AGENTS_DIR}/{name}")
+        name[: -len(".md")] for name, is_dir in listed if not is_dir and name.endswith(".md")
     }
     declared = [a.id for a in manifest.claude_agents] if manifest is not None else []
     rows = []
