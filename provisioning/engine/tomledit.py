@@ -188,9 +188,17 @@ def edit_agents(
         entry = _table(table, agent_id)
         _set_keys(entry, keys, _sub(before, agent_id), tuple(keys))
     for agent_id, old in before.items():
-        if agent_id not in agents and agent_id in table and table[agent_id].unwrap() == old:
+        stale = _registered_by_us(old) and agent_id not in agents and agent_id in table
+        if stale and table[agent_id].unwrap() == old:
             del table[agent_id]
     return tomlkit.dumps(doc)
+
+
+def _registered_by_us(entry: Any) -> bool:
+    """Whether an `[agents.<id>]` entry of the last written text is one bmadweb registered
+    (`module = "bmadweb"`, as the generator writes it): that text also holds the team's
+    own entries, which are never bmadweb's to remove."""
+    return isinstance(entry, dict) and entry.get("module") == "bmadweb"
 
 
 def _agents_satisfied(
@@ -199,7 +207,7 @@ def _agents_satisfied(
     for agent_id, keys in agents.items():
         if agent_id not in now or not _satisfied(_sub(now, agent_id), keys, {}, ()):
             return False
-    stale = (i for i in before if i not in agents and i in now)
+    stale = (i for i in before if _registered_by_us(before[i]) and i not in agents and i in now)
     return all(now[agent_id] != before[agent_id] for agent_id in stale)
 
 
