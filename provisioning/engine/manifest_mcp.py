@@ -32,8 +32,12 @@ HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$"
 TOOL_PATTERN = r"^[A-Za-z][A-Za-z0-9_*-]{0,127}(\([^,()\r\n]{1,200}\))?$"
 MODEL_PATTERN = r"^(inherit|sonnet|opus|haiku|claude-[a-z0-9][a-z0-9.-]{0,80})$"
 REMOTE_TYPES = ("http", "sse")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_BODY_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_RE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_BODY_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 _STDIO_KEYS = ("command", "args", "env")
 _REMOTE_KEYS = ("url", "headers")
 

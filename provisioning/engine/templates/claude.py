@@ -26,15 +26,25 @@ from provisioning.engine.secretscan import REFERENCE
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _PLAIN_LIST = re.compile(r"[A-Za-z][A-Za-z0-9_*]*(?:, [A-Za-z][A-Za-z0-9_*]*)*")
+# Characters YAML does not accept as they are (DEL, C1 controls, non-characters) or reads as
+# line breaks (NEL, LS, PS) or a byte-order mark: JSON leaves them unescaped.
+_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
 
 
+def yaml_quoted(value: str) -> str:
+    """`value` as a YAML double-quoted scalar: a JSON string, with the characters YAML
+    refuses or reads differently (`_NOT_YAML`) escaped too."""
+    text = json.dumps(value, ensure_ascii=False)
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def yaml_text(value: str, *, plain: re.Pattern[str] = _PLAIN) -> str:
-    """`value` as a YAML scalar: plain when YAML reads it back as this very text, else a
-    JSON string (a valid YAML double-quoted scalar)."""
+    """`value` as a YAML scalar: plain when YAML reads it back as this very text, else
+    double-quoted."""
     if plain.fullmatch(value) and value.lower() not in _YAML_WORDS:
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return yaml_quoted(value)
 
 
 def claude_entry(server: McpServer) -> dict[str, Any]:
@@ -91,7 +101,7 @@ def agent_tools(agent: ClaudeAgent) -> list[str]:
 
 def agent_md(agent: ClaudeAgent) -> str:
     """`.claude/agents/<id>.md`: front matter, a blank line, the system prompt."""
-    description = json.dumps(agent.description, ensure_ascii=False)
+    description = yaml_quoted(agent.description)
     lines = ["---", f"name: {yaml_text(agent.id)}", f"description: {description}"]
     tools = agent_tools(agent)
     if tools:

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provisioning.engine.gap import ItemState
 from provisioning.engine.generator import generate
 from provisioning.engine.lockfile import parse_lock
-from provisioning.engine.manifest import Manifest
+from provisioning.engine.manifest import ClaudeAgent, Manifest
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.pipeline import analyze_repo, plan_repo, plan_to_dict
 from provisioning.engine.plan import OpKind, Plan, apply_plan
+from provisioning.engine.templates.claude import agent_md
 from provisioning.engine.types import BmadInstall, Generation
 from tests.provisioning.engine.builders import build_v64
 from tests.repos import git
@@ -336,3 +339,29 @@ def test_no_tool_but_claude_code_means_no_cursor_file_and_older_installs_get_a_n
         older = generate(as_manifest(data), BmadInstall(generation))
         assert not {MCP, CURSOR, REVIEWER} & set(older.by_path())
         assert any("MCP servers and Claude Code subagents" in n for n in older.notes)
+
+
+_words = st.text(
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=("Cs",)),
+        st.sampled_from("\x85\u2028\u2029\ufeff\"'#:-{}[]&*!|>%@`"),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    description=_words.filter(lambda t: t.strip() != ""),
+    ident=st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True),
+    body=st.text(max_size=80).filter(lambda t: t.strip() != ""),
+)
+def test_any_subagent_reads_back_as_written(description: str, ident: str, body: str) -> None:
+    # The writer is checked on any text, even what the schema refuses (control characters).
+    data = {"id": ident, "description": description, "body": body, "tools": ("Read",)}
+    agent = ClaudeAgent.model_construct(**data, model="inherit", mcp_servers=())
+    meta, text = front_matter(agent_md(agent))
+    assert meta["name"] == ident
+    assert meta["description"] == description
+    assert meta["tools"] == "Read"
+    assert text == "\n" + body.strip("\n") + "\n"
