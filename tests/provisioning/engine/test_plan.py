@@ -300,7 +300,7 @@ def test_team_edit_of_a_skill_customize_toml_merges_key_by_key(tmp_path: Path) -
     assert changed, "the new description should change the generated [agent] table"
     path = root / LEADER_TOML
     key = next(iter(changed))
-    team = _after_key(path.read_text(), key, 'communication_style = "terse"  # ours')
+    team = _after_key(path.read_text(), key, 'team_note = "terse"  # ours')
     path.write_text("# Team: we tuned this agent.\n" + team)
     plan = plan_for(root, manifest("Routes all the work."))
     assert ops(plan)[LEADER_TOML] is OpKind.MERGE
@@ -309,7 +309,7 @@ def test_team_edit_of_a_skill_customize_toml_merges_key_by_key(tmp_path: Path) -
     apply_plan(root, plan)
     merged = path.read_text()
     assert merged.startswith("# Team: we tuned this agent.\n")
-    assert 'communication_style = "terse"  # ours' in merged
+    assert 'team_note = "terse"  # ours' in merged
     agent = tomllib.loads(merged)["agent"]
     assert {k: agent[k] for k in changed} == changed
     after = analyze(root, manifest("Routes all the work."), INSTALL)
@@ -359,24 +359,21 @@ def test_the_same_change_on_both_sides_needs_no_write(tmp_path: Path) -> None:
 def test_team_keys_in_config_toml_next_to_bmadweb_keys_merge(tmp_path: Path) -> None:
     root = provisioned(tmp_path)
     path = root / CONFIG_TOML
-    path.write_text(
-        path.read_text().replace(
-            'description = "Routes work."',
-            'description = "Routes work."\nteam = "platform"  # ours',
-        )
-    )
+    path.write_text(_after_key(path.read_text(), "icon", 'owner = "platform"  # ours'))
     plan = plan_for(root, manifest("Routes all the work."))
     assert ops(plan)[CONFIG_TOML] is OpKind.MERGE
     apply_plan(root, plan)
     agent = tomllib.loads(path.read_text())["agents"]["dev-leader"]
-    assert agent["description"] == "Routes all the work."
-    assert 'team = "platform"  # ours' in path.read_text()
+    assert agent["description"].startswith("Routes all the work.")
+    assert 'owner = "platform"  # ours' in path.read_text()
 
 
 def test_config_toml_key_both_sides_changed_is_reported_not_written(tmp_path: Path) -> None:
     root = provisioned(tmp_path)
     path = root / CONFIG_TOML
-    path.write_text(path.read_text().replace('"Routes work."', '"Our own words."'))
+    text = path.read_text()
+    ours = next(line for line in text.splitlines() if line.startswith('description = "Routes'))
+    path.write_text(text.replace(ours, 'description = "Our own words."'))
     before = path.read_text()
     plan = plan_for(root, manifest("Routes all the work."))
     (conflict,) = plan.conflicts
