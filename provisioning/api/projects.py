@@ -150,6 +150,7 @@ def report_get(request: HttpRequest, slug: str) -> dict[str, Any]:
         "findings": report.get("findings") or [],
         "items": report.get("items") or [],
         "notes": report.get("notes") or [],
+        "tooling": report.get("tooling"),
     }
 
 

@@ -286,6 +286,33 @@ class BmadInstallOut(Schema):
     customization_style: str | None = None
 
 
+class McpServerOut(Schema):
+    name: str
+    declared: bool
+    allowed: bool = Field(..., description="False for a server a closed list does not allow.")
+    state: str = Field(
+        ...,
+        description="bmadweb's entry for it: up-to-date, modified, missing or conflict; "
+        "'unmanaged' for a server the manifest does not declare.",
+    )
+    paths: list[str] = Field(..., description="The MCP configuration files that hold it.")
+
+
+class SubagentOut(Schema):
+    id: str
+    declared: bool
+    present: bool
+    state: str
+    path: str
+
+
+class ToolingOut(Schema):
+    mcp_servers_closed: bool
+    mcp_configs: list[str]
+    mcp_servers: list[McpServerOut]
+    subagents: list[SubagentOut]
+
+
 class ReportOut(Schema):
     run_id: int
     run_kind: str
@@ -296,19 +323,30 @@ class ReportOut(Schema):
     findings: list[FindingOut]
     items: list[ItemOut]
     notes: list[str]
+    tooling: ToolingOut | None = Field(
+        None,
+        description="Claude Code subagents and MCP servers, declared versus present "
+        "(absent from reports made before they were analysed).",
+    )
 
 
 class SkillOut(Schema):
     id: str
-    kind: Literal["leader", "specialist", "customization", "installed"]
+    kind: Literal["leader", "specialist", "customization", "installed", "subagent", "mcp-server"]
     declared: bool
     installed: bool
     state: str = Field(
         ...,
         description="Worst state of the skill's files in the latest report, "
-        "or 'not-analysed' when the project has no report yet.",
+        "or 'not-analysed' when the project has no report yet; 'unmanaged' for a "
+        "subagent or MCP server present in the repository that bmadweb does not manage.",
     )
     paths: list[str]
+    allowed: bool | None = Field(
+        None,
+        description="MCP servers: false for one a closed list (mcp_servers_closed) "
+        "does not allow; null for the other kinds.",
+    )
 
 
 class SkillsOut(Schema):

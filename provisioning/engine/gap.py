@@ -18,11 +18,17 @@ from enum import StrEnum
 from pathlib import Path
 
 from provisioning.engine import detect_read as rd
-from provisioning.engine.generator import Generated, GeneratedFile, generate
+from provisioning.engine.generator import (
+    Generated,
+    GeneratedFile,
+    InPlaceEdit,
+    generate,
+    with_released,
+)
 from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import ToolingInventory
 from provisioning.engine.paths import LOCK_PATH, relpath_problem
-from provisioning.engine.tomledit import TomlEdit, same_values
 from provisioning.engine.types import BmadInstall, Finding
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -55,7 +61,7 @@ _REASONS = {
         "A file bmadweb did not write sits at this path; it is only replaced with force."
     ),
 }
-_TOML_CONFLICT = (
+_KEYED_CONFLICT = (
     "Edited in the repository and the generator's output changed; a key-by-key 3-way "
     "merge with the last written base is needed."
 )
@@ -103,6 +109,7 @@ class GapReport:
     notes: tuple[str, ...] = ()
     lock: Lock = field(default_factory=Lock, repr=False)
     lock_text: str | None = field(default=None, repr=False)
+    tooling: ToolingInventory | None = field(default=None, repr=False)  # MCP, subagents
 
     def counts(self) -> dict[str, int]:
         """Number of items per state, every state present."""
@@ -192,7 +199,9 @@ def _blank_agent_template(gf: GeneratedFile, current: str) -> bool:
     )
 
 
-def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tuple[ItemState, str]:
+def _in_place_state(
+    edit: InPlaceEdit, current: str | None, base: str | None
+) -> tuple[ItemState, str]:
     """Same rules as `_plain_state`, decided from plain values without re-rendering."""
     if current is None:
         return ItemState.MISSING, ""
@@ -202,7 +211,7 @@ def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tu
         return ItemState.MISSING, _SECTION_MISSING
     if edit.problem(base) is None and not edit.changes(base, base):
         return ItemState.MODIFIED, ""
-    if same_values(current, base):  # comments aside, only bmadweb's keys are there
+    if edit.untouched(current, base):  # only bmadweb's part
         return ItemState.OUTDATED, ""
     return ItemState.CONFLICT, ""
 
@@ -219,8 +228,8 @@ def classify(gf: GeneratedFile, current: str | None, base: str | None) -> Manage
                 gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base
             )
         state, reason = _in_place_state(gf.edit, current, base)
-    if state is ItemState.CONFLICT and gf.path.endswith(".toml"):
-        reason = reason or _TOML_CONFLICT
+    if state is ItemState.CONFLICT and gf.path.endswith((".toml", ".json")):
+        reason = reason or _KEYED_CONFLICT
     return ManagedItem(
         gf.path, state, reason or _REASONS[state], gf.kind, current=current, base=base, generated=gf
     )
@@ -254,6 +263,9 @@ def analyze_generated(
     notes = [*generated.notes, *(f"Lock file: {p}" for p in lock_read.problems)]
     if lock_unsafe:
         notes.append(f"Lock file ignored: {lock_unsafe}")
+    generated = with_released(
+        generated, lock_read.lock.files, lambda p: reader.read(p)[0] is not None
+    )
     items: list[ManagedItem] = []
     for gf in generated.files:
         current, unsafe = reader.read(gf.path)

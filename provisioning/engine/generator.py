@@ -9,13 +9,15 @@ The same inputs always give byte-identical output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import yaml
 
 from provisioning.engine import paths
 from provisioning.engine.bmad_names import agent_list, legacy_agent
+from provisioning.engine.generator_claude import claude_outputs, released_outputs
 from provisioning.engine.manifest import Customization, Leader, Manifest, Specialist
 from provisioning.engine.templates import skills as tpl
 from provisioning.engine.tomledit import AgentsEdit, BlockEdit, TomlEdit, TomlValue
@@ -45,16 +47,37 @@ _UPGRADE = "upgrade to BMAD 6.4+ (recommended)"
 _SKILL_GENERATIONS = (Generation.V6_1, Generation.V6_3, Generation.V6_4)
 
 
+class InPlaceEdit(Protocol):
+    """An edit of a file teams also edit (TOML in `tomledit`, JSON in `jsonedit`)."""
+
+    def render(self, current: str | None, previous: str | None) -> str: ...
+
+    def changes(self, current: str | None, previous: str | None) -> bool: ...
+
+    def problem(self, current: str | None) -> str | None: ...
+
+    def base_of(self, text: str) -> str: ...
+
+    def untouched(self, current: str, previous: str) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class GeneratedFile:
     path: str  # repo-relative POSIX path, checked by paths.is_safe_relpath
     content: str  # the text for a repository that does not have the file yet
-    kind: str  # "skill", "skill-config", "agent-registration", "customization", "integration"
-    edit: TomlEdit | None = field(default=None, compare=False, repr=False)
+    # "skill", "skill-config", "agent-registration", "customization", "integration",
+    # "mcp-config", "subagent"
+    kind: str
+    edit: InPlaceEdit | None = field(default=None, compare=False, repr=False)
 
     def render(self, current: str | None, previous: str | None = None) -> str:
         """The text this file should have, given its current and last-written text."""
         return self.edit.render(current, previous) if self.edit else self.content
+
+    def lock_base(self, text: str) -> str:
+        """What the lock file keeps as the base of `text` (for a JSON file the team
+        shares: bmadweb's part of it)."""
+        return self.edit.base_of(text) if self.edit else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +334,21 @@ def generate(manifest: Manifest, install: BmadInstall) -> Generated:
         files.extend(_override_files(manifest, install))
     elif gen in (Generation.V6_0, Generation.V6_1):
         files.extend(_legacy_yaml(a, c) for a, c in _legacy_targets(manifest, install))
+    outputs, claude_notes = claude_outputs(manifest, install)
+    files.extend(GeneratedFile(*output) for output in outputs)
     unique = {f.path: f for f in files}
     ordered = tuple(unique[path] for path in sorted(unique))
-    return Generated(ordered, tuple(_notes(manifest, install)))
+    return Generated(ordered, tuple([*_notes(manifest, install), *claude_notes]))
+
+
+def with_released(
+    generated: Generated, locked: Collection[str], present: Callable[[str], bool]
+) -> Generated:
+    """`generated` plus the shared MCP files bmadweb wrote before and no longer declares
+    anything in, when they still exist: its entries leave, the team's stay."""
+    targets = generated.by_path()
+    extra = [GeneratedFile(*o) for o in released_outputs(locked, targets) if present(o[0])]
+    if not extra:
+        return generated
+    files = sorted([*generated.files, *extra], key=lambda f: f.path)
+    return Generated(tuple(files), generated.notes)

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from provisioning.engine.bmad_names import reserved_id_problem
+from provisioning.engine.manifest_mcp import ClaudeAgent, McpServer, ServerName
 from provisioning.engine.manifest_rules import cross_check_errors, format_path
 from provisioning.engine.paths import ID_PATTERN, ID_RE, is_valid_id
 from provisioning.engine.types import KNOWN_TOOLS
@@ -197,6 +198,7 @@ class Manifest(BaseModel):
         extra="forbid",
         populate_by_name=True,
         json_schema_extra={"$id": SCHEMA_ID, "title": "bmadweb manifest v1"},
+        hide_input_in_errors=True,  # a refused manifest may hold a secret: never echo it
     )
 
     api_version: Literal["bmadweb/v1"] = Field(alias="apiVersion")
@@ -204,6 +206,9 @@ class Manifest(BaseModel):
     leaders: tuple[Leader, ...] = ()
     customizations: dict[Id, Customization] = Field(default_factory=dict)
     integrations: tuple[Integration, ...] = ()
+    mcp_servers: dict[ServerName, McpServer] = Field(default_factory=dict)
+    mcp_servers_closed: Annotated[bool, Strict()] = False
+    claude_agents: tuple[ClaudeAgent, ...] = ()
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> Manifest:

@@ -17,6 +17,8 @@ from provisioning.engine.findings import installation_findings
 from provisioning.engine.gap import GapReport, ItemState, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import tooling_to_dict
+from provisioning.engine.mcp_review import review_tooling, withhold_secrets
 from provisioning.engine.migrate import Migration, plan_migration
 from provisioning.engine.migration_plan import (
     add_migration,
@@ -53,6 +55,8 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
     )
     generated = generate(manifest, install)
     report = analyze_generated(root, generated, install, findings=findings)
+    found, tooling = review_tooling(root, manifest, report)
+    report = dataclasses.replace(report, findings=(*report.findings, *found), tooling=tooling)
     owned = manifest_owned_keys(generated)
     migration = plan_migration(root, install, managed=report.lock.files, owned=owned)
     report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
@@ -72,7 +76,14 @@ def audit_repo(root: Path) -> GapReport:
     findings = installation_findings(
         install, root=root, required_version=None, required_modules=(), required_tools=()
     )
-    return GapReport(install=install, findings=tuple(findings), items=(), notes=(AUDIT_NOTE,))
+    found, tooling = review_tooling(root, None)
+    return GapReport(
+        install=install,
+        findings=(*findings, *found),
+        items=(),
+        notes=(AUDIT_NOTE,),
+        tooling=tooling,
+    )
 
 
 def plan_repo(
@@ -86,7 +97,7 @@ def plan_repo(
         manifest_revision=manifest_revision,
         root=root,
     )
-    return analysis, add_migration(plan, analysis.migration)
+    return analysis, withhold_secrets(add_migration(plan, analysis.migration))
 
 
 def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
@@ -150,6 +161,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             for i in report.items
         ],
         "notes": list(report.notes),
+        **({"tooling": tooling_to_dict(report.tooling)} if report.tooling else {}),
     }
 
 

@@ -2,16 +2,17 @@
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
-operation. Deletes and merges need approval. TOML files merge key by key (`tomlmerge`),
-other files line by line (`merge`); conflicts that the merge cannot resolve are skipped
-and listed (with their key paths for TOML), never written with markers. `apply_plan` writes
+operation. Deletes and merges need approval. TOML and JSON files merge key by key
+(`tomlmerge`, `jsonmerge`), other files line by line (`merge`); conflicts that the merge
+cannot resolve are skipped and listed (with their key paths for TOML and JSON), never
+written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -20,11 +21,18 @@ from provisioning.engine import detect_read as rd
 from provisioning.engine.fsafe import check_writable, delete_file, write_file
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
+from provisioning.engine.jsonedit import JsonEditError
+from provisioning.engine.jsonmerge import JsonMergeResult, merge_json
 from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.tomledit import TomlEditError
-from provisioning.engine.tomlmerge import merge_toml
+from provisioning.engine.tomlmerge import TomlMergeResult, merge_toml
+
+_KEYED_MERGES: dict[str, Callable[[str, str, str], TomlMergeResult | JsonMergeResult]] = {
+    ".toml": merge_toml,
+    ".json": merge_json,
+}
 
 
 class OpKind(StrEnum):
@@ -50,7 +58,7 @@ class PlanConflict:
     path: str
     reason: str
     hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
-    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+    keys: tuple[str, ...] = ()  # TOML/JSON merges: the key paths both sides changed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +107,10 @@ class _Planner:
         self.conflicts: list[PlanConflict] = []
         self.lock: dict[str, LockEntry] = {}
 
-    def _written(self, op: Operation, base: str) -> None:
+    def _written(self, op: Operation, base: str, item: ManagedItem) -> None:
         assert op.content is not None
         self.ops.append(op)
-        self.lock[op.path] = LockEntry(text_sha256(op.content), base)
-
-    @staticmethod
-    def _base(item: ManagedItem, text: str) -> str:
-        """The base to record: for a file edited in place, bmadweb's own keys alone (its
-        output on an empty file), never the team's keys around them, which would read as
-        keys bmadweb wrote and later be removed as stale."""
-        gf = item.generated
-        return gf.content if gf is not None and gf.edit is not None else text
+        self.lock[op.path] = LockEntry(text_sha256(op.content), _lock_base(item, base))
 
     def _keep_entry(self, path: str) -> None:
         if path in self.old:
@@ -128,16 +128,17 @@ class _Planner:
         expected = item.expected
         assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, expected), self._base(item, expected))
+        self._written(_write_op(kind, item, expected), expected, item)
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
         assert item.current is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.current), self._base(item, item.current))
+        base = _lock_base(item, item.current)
+        self.lock[item.path] = LockEntry(text_sha256(item.current), base)
 
     def _on_outdated(self, item: ManagedItem) -> None:
         expected = item.expected
         assert expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, expected), self._base(item, expected))
+        self._written(_write_op(OpKind.UPDATE, item, expected), expected, item)
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
@@ -146,14 +147,15 @@ class _Planner:
     def _on_conflict(self, item: ManagedItem) -> None:
         try:
             theirs = item.theirs
-        except TomlEditError as exc:
+        except (TomlEditError, JsonEditError) as exc:
             self._unresolved(item, f"The last written base cannot be edited: {exc}.")
             return
         if item.base is None or item.current is None or theirs is None:
             self._unresolved(item, item.reason)
             return
-        if item.path.endswith(".toml"):
-            self._merge_toml(item, item.base, item.current, theirs)
+        keyed = _KEYED_MERGES.get(item.path[item.path.rfind(".") :])
+        if keyed is not None:
+            self._merge_keys(item, keyed(item.base, item.current, theirs), theirs)
             return
         result = merge3(item.base, item.current, theirs)
         if result.text is None:
@@ -163,8 +165,9 @@ class _Planner:
         reason = "Edited in the repository and changed by the generator; merged cleanly."
         self._merged(item, result.text, theirs, reason)
 
-    def _merge_toml(self, item: ManagedItem, base: str, current: str, theirs: str) -> None:
-        result = merge_toml(base, current, theirs)
+    def _merge_keys(
+        self, item: ManagedItem, result: TomlMergeResult | JsonMergeResult, theirs: str
+    ) -> None:
         if result.problem is not None:
             self._unresolved(item, f"The file cannot be merged key by key: {result.problem}.")
         elif result.text is None:
@@ -181,9 +184,9 @@ class _Planner:
     def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
         """A clean merge: written (needs approval) unless it is the file as it is."""
         if text == item.current:
-            self.lock[item.path] = LockEntry(text_sha256(text), self._base(item, theirs))
+            self.lock[item.path] = LockEntry(text_sha256(text), _lock_base(item, theirs))
             return
-        self._written(_write_op(OpKind.MERGE, item, text, reason), self._base(item, theirs))
+        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs, item)
 
     def _unresolved(
         self,
@@ -207,7 +210,12 @@ class _Planner:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, expected, reason), self._base(item, expected))
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected, item)
+
+
+def _lock_base(item: ManagedItem, text: str) -> str:
+    """The lock's base for `text` written at `item` (bmadweb's part of a shared JSON file)."""
+    return item.generated.lock_base(text) if item.generated is not None else text
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:

@@ -208,9 +208,17 @@ def edit_agents(
         entry = _table(table, agent_id)
         _set_keys(entry, keys, _sub(before, agent_id), tuple(keys))
     for agent_id, old in before.items():
-        if agent_id not in agents and agent_id in table and table[agent_id].unwrap() == old:
+        stale = _registered_by_us(old) and agent_id not in agents and agent_id in table
+        if stale and table[agent_id].unwrap() == old:
             del table[agent_id]
     return tomlkit.dumps(doc)
+
+
+def _registered_by_us(entry: Any) -> bool:
+    """Whether an `[agents.<id>]` entry of the last written text is one bmadweb registered
+    (`module = "bmadweb"`, as the generator writes it): that text also holds the team's
+    own entries, which are never bmadweb's to remove."""
+    return isinstance(entry, dict) and entry.get("module") == "bmadweb"
 
 
 def _agents_satisfied(
@@ -219,7 +227,7 @@ def _agents_satisfied(
     for agent_id, keys in agents.items():
         if agent_id not in now or not _satisfied(_sub(now, agent_id), keys, {}, ()):
             return False
-    stale = (i for i in before if i not in agents and i in now)
+    stale = (i for i in before if _registered_by_us(before[i]) and i not in agents and i in now)
     return all(now[agent_id] != before[agent_id] for agent_id in stale)
 
 
@@ -272,6 +280,16 @@ class BlockEdit:
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [(self.block,)])
 
+    def base_of(self, text: str) -> str:
+        # bmadweb's own keys alone (its output on an empty file), never the team's keys
+        # around them, which would read as keys bmadweb wrote and later be removed as
+        # stale (docs/decisions.md#d42).
+        return self.render(None, None)
+
+    def untouched(self, current: str, previous: str) -> bool:
+        # comments aside, only bmadweb's keys are there
+        return same_values(current, previous)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AgentsEdit:
@@ -292,6 +310,16 @@ class AgentsEdit:
 
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [("agents",), *(("agents", i) for i in self.agents)])
+
+    def base_of(self, text: str) -> str:
+        # bmadweb's own keys alone (its output on an empty file), never the team's keys
+        # around them, which would read as keys bmadweb wrote and later be removed as
+        # stale (docs/decisions.md#d42).
+        return self.render(None, None)
+
+    def untouched(self, current: str, previous: str) -> bool:
+        # comments aside, only bmadweb's keys are there
+        return same_values(current, previous)
 
 
 TomlEdit = BlockEdit | AgentsEdit

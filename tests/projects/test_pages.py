@@ -573,3 +573,26 @@ def test_an_upgrade_run_page_shows_what_the_installer_changed(client, bmad_proje
     assert "BMAD 6.0.4 → 6.12.0" in page
     assert "upgrades BMAD with its official installer" in page
     assert "bmad-agent-pm.toml" in page
+
+
+def test_project_page_shows_subagents_and_mcp_servers_declared_and_present(
+    client, bmad_project, owner, tmp_path
+):
+    from tests.provisioning.api.test_skills import MCP_MANIFEST, TEAM_TOKEN, analysed_report
+
+    Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.SUCCEEDED,
+        actor=owner,
+        report=analysed_report(tmp_path, MCP_MANIFEST),
+    )
+    client.force_login(owner)
+    body = client.get(url("projects:project-detail", slug=bmad_project.slug)).content.decode()
+    assert "Subagents and MCP servers" in body
+    assert "closed list" in body
+    assert '<td class="mono small">linear <span class="badge badge-sev-error">not allowed' in body
+    assert ".claude/agents/security-reviewer.md" in body
+    assert ".claude/agents/team-helper.md" in body
+    assert "MCP_SECRET_COMMITTED" in body
+    assert TEAM_TOKEN not in body

@@ -178,6 +178,22 @@ def test_apply_refuses_paths_outside_or_under_git(tmp_path: Path, rel: str) -> N
         apply_plan(tmp_path, plan)
 
 
+def test_team_agent_registrations_survive_every_run_and_ours_still_leave(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v64(root, tools=("claude-code",))
+    config = root / "_bmad/custom/config.toml"
+    config.write_text('[agents.team-helper]\nname = "Team helper"\n')
+    for _ in range(3):  # the lock's last written text holds the team's entry too
+        apply_plan(root, plan_for(root, manifest()))
+        assert "[agents.team-helper]" in config.read_text()
+    assert plan_for(root, manifest()).changes == ()
+    apply_plan(root, plan_for(root, manifest(specialists=1)))  # "be" is no longer declared
+    text = config.read_text()
+    assert "[agents.be]" not in text
+    assert "[agents.fe]" in text
+    assert "[agents.team-helper]" in text
+
+
 def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     build_v64(root, tools=("claude-code",))
