@@ -37,8 +37,19 @@ from provisioning.engine.yamlsafe import PathKey, Position, YamlDocument, YamlEr
 BaseLookup = Callable[[str], str | None]
 THIS = "this manifest"
 MAX_DEPTH = 8
-_SECTIONS = ("leaders", "customizations", "integrations")
-_SINGULAR = {"leaders": "leader", "customizations": "customization", "integrations": "integration"}
+_SECTIONS = ("leaders", "customizations", "integrations", "mcp_servers", "claude_agents")
+_KEYED = ("customizations", "mcp_servers")  # mappings by key; the others are lists by id
+_SINGULAR = {
+    "leaders": "leader",
+    "customizations": "customization",
+    "integrations": "integration",
+    "mcp_servers": "MCP server",
+    "claude_agents": "subagent",
+}
+_KNOWN = {"apiVersion", "project", "extends", *_SECTIONS}
+# Flags a base can set for everything below it: once true, no extending manifest turns it
+# off (docs/bmad.md#base-manifests).
+_STICKY_FLAGS = ("mcp_servers_closed",)
 # Stand-ins for required project fields when a base is checked alone.
 _BASE_PROJECT = {"name": "base", "bmad_version": ">=0"}
 
@@ -80,10 +91,12 @@ class _Layer:
     sections: dict[str, dict[str, _Entry]] = field(
         default_factory=lambda: {name: {} for name in _SECTIONS}
     )
+    scalars: dict[str, _Entry] = field(default_factory=dict)  # other top-level keys
 
 
 def _key_of(section: str, item: Any, index: int) -> str:
-    if section == "leaders" and isinstance(item, dict) and isinstance(item.get("id"), str):
+    by_id = section in ("leaders", "claude_agents")
+    if by_id and isinstance(item, dict) and isinstance(item.get("id"), str):
         return str(item["id"])
     if (
         section == "integrations"
@@ -189,9 +202,12 @@ class _Resolver:
                 own.project[key] = _Entry(item, origin, ("project", key) if is_root else None)
         elif is_root and "project" in value:
             own.project["__invalid__"] = _Entry(project, origin, ("project",))
+        for key, item in value.items():
+            if key not in _KNOWN:
+                own.scalars[key] = _Entry(item, origin, (key,) if is_root else None)
         for section in _SECTIONS:
             items = value.get(section)
-            if section == "customizations":
+            if section in _KEYED:
                 if isinstance(items, dict):
                     for key, item in items.items():
                         src = (section, key) if is_root else None
@@ -246,6 +262,13 @@ class _Resolver:
         merged.project.update(own.project)
         for section in _SECTIONS:
             merged.sections[section].update(own.sections[section])
+        for _name, parent, _where in parents:
+            merged.scalars.update(parent.scalars)
+        for key, entry in own.scalars.items():
+            inherited = merged.scalars.get(key)
+            if key in _STICKY_FLAGS and inherited is not None and inherited.value is True:
+                continue  # a base closed it: it stays closed
+            merged.scalars[key] = entry
         return merged
 
 
@@ -302,7 +325,7 @@ def _assemble(
             _copy_positions(root, merged, (section,), (section,))
             continue
         _copy_positions(root, merged, (section,), (section,))
-        if section == "customizations":
+        if section in _KEYED:
             value[section] = {}
             for key, entry in entries.items():
                 value[section][key] = entry.value
@@ -316,6 +339,10 @@ def _assemble(
                 value[section].append(entry.value)
                 provenance[f"{section}/{key.split('#')[0] or key}"] = entry.origin
                 _place(entry, root, merged, (section, index), base_anchor, from_base)
+    for key, entry in layer.scalars.items():
+        value[key] = entry.value
+        provenance[key] = entry.origin
+        _place(entry, root, merged, (key,), base_anchor, from_base)
     return merged, provenance, from_base
 
 

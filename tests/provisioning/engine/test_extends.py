@@ -160,3 +160,71 @@ def test_check_base_reports_positions_in_the_base_and_self_cycles() -> None:
     )
     assert [e.line for e in loop] == [2]
     assert "cycle: a → b → a" in loop[0].message
+
+
+MCP_BASE = textwrap.dedent(
+    """\
+    apiVersion: bmadweb/v1
+    project:
+      bmad_version: ">=6.4,<7"
+      tools: [claude-code]
+    mcp_servers_closed: true
+    mcp_servers:
+      github:
+        command: npx
+        args: ["-y", "@modelcontextprotocol/server-github"]
+        env: {GITHUB_TOKEN: "${GITHUB_TOKEN}"}
+    claude_agents:
+      - id: reviewer
+        description: Reviews changes against the platform's rules.
+        body: Review the diff against the platform's rules.
+    """
+)
+
+MCP_PROJECT = textwrap.dedent(
+    """\
+    apiVersion: bmadweb/v1
+    extends: [platform]
+    project:
+      name: healthai
+    mcp_servers_closed: false
+    mcp_servers:
+      linear:
+        type: http
+        url: https://mcp.linear.app/sse
+    claude_agents:
+      - id: reviewer
+        description: Reviews changes with our own checklist.
+        body: Review the diff with our checklist.
+      - id: tester
+        description: Writes the missing tests.
+        body: Write the tests that are missing.
+    """
+)
+
+
+def test_mcp_servers_and_subagents_inherit_by_name_and_id() -> None:
+    result = resolve_manifest(MCP_PROJECT, _lookup(platform=MCP_BASE))
+    assert result.ok, result.errors
+    assert result.manifest is not None
+    assert sorted(result.manifest.mcp_servers) == ["github", "linear"]
+    agents = {a.id: a.description for a in result.manifest.claude_agents}
+    assert agents == {
+        "reviewer": "Reviews changes with our own checklist.",  # overridden by id
+        "tester": "Writes the missing tests.",
+    }
+    assert result.provenance["mcp_servers/github"] == "platform"
+    assert result.provenance["claude_agents/reviewer"] == THIS
+
+
+def test_a_list_a_base_closed_stays_closed() -> None:
+    result = resolve_manifest(MCP_PROJECT, _lookup(platform=MCP_BASE))
+    assert result.manifest is not None
+    assert result.manifest.mcp_servers_closed is True
+    opened = MCP_BASE.replace("mcp_servers_closed: true", "mcp_servers_closed: false")
+    result = resolve_manifest(
+        MCP_PROJECT.replace("mcp_servers_closed: false", "mcp_servers_closed: true"),
+        _lookup(platform=opened),
+    )
+    assert result.manifest is not None
+    assert result.manifest.mcp_servers_closed is True  # the project may close it itself
