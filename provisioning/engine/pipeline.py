@@ -13,10 +13,12 @@ from typing import Any
 
 from provisioning.engine.detect import detect_install
 from provisioning.engine.findings import installation_findings
-from provisioning.engine.gap import GapReport, ItemState, analyze_generated
+from provisioning.engine.gap import GapReport, ItemState, ManagedItem, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.merge import merge3
 from provisioning.engine.plan import OpKind, Plan, make_plan
+from provisioning.engine.tomledit import TomlEditError
 from provisioning.engine.types import Severity
 
 
@@ -26,9 +28,25 @@ class Analysis:
     generated: Generated
 
 
-def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
-    """Read-only gap analysis of the checkout at `root` against `manifest`."""
+AUDIT_NOTE = (
+    "No manifest yet: this is an install audit (the BMAD install and its findings). "
+    "Managed files are compared once a manifest is saved."
+)
+
+
+def analyze_repo(root: Path, manifest: Manifest | None) -> Analysis:
+    """Read-only gap analysis of the checkout at `root` against `manifest`.
+
+    Without a manifest it is an install audit: the install is detected and judged on
+    its own (no version, module or tool requirements), and no managed item is listed.
+    """
     install = detect_install(root)
+    if manifest is None:
+        findings = installation_findings(
+            install, root=root, required_version=None, required_modules=(), required_tools=()
+        )
+        audit = GapReport(install=install, findings=tuple(findings), items=(), notes=(AUDIT_NOTE,))
+        return Analysis(audit, Generated(files=()))
     findings = installation_findings(
         install,
         root=root,
@@ -54,9 +72,26 @@ def plan_repo(
     return analysis, plan
 
 
+def merges_cleanly(item: ManagedItem) -> bool:
+    """Whether a conflict item's 3-way merge (the repository's edit with the generator's
+    change) succeeds without conflicting hunks, as the plan would try it."""
+    if item.state is not ItemState.CONFLICT or item.base is None or item.current is None:
+        return False
+    try:
+        theirs = item.theirs
+    except TomlEditError:  # a base the TOML editor cannot edit: the plan reports a conflict
+        return False
+    return theirs is not None and merge3(item.base, item.current, theirs).text is not None
+
+
 def sync_status(report: GapReport) -> str:
-    """ "in_sync", "drift" or "conflict" for a project's status badge."""
-    if any(item.state is ItemState.CONFLICT for item in report.items):
+    """ "in_sync", "drift" or "conflict" for a project's status badge. An edit that
+    merges cleanly with the generator's change is drift (a plan merges it), not conflict."""
+    return _status(report, {i.path for i in report.items if merges_cleanly(i)})
+
+
+def _status(report: GapReport, clean: set[str]) -> str:
+    if any(i.state is ItemState.CONFLICT and i.path not in clean for i in report.items):
         return "conflict"
     errors = any(f.severity is Severity.ERROR for f in report.findings)
     return "in_sync" if report.in_sync and not errors else "drift"
@@ -64,6 +99,7 @@ def sync_status(report: GapReport) -> str:
 
 def report_to_dict(report: GapReport) -> dict[str, Any]:
     install = report.install
+    clean = {i.path for i in report.items if merges_cleanly(i)}
     return {
         "bmad": {
             "generation": str(install.generation),
@@ -74,7 +110,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             "customization_style": install.customization_style,
         },
         "generator_version": GENERATOR_VERSION,
-        "status": sync_status(report),
+        "status": _status(report, clean),
         "counts": report.counts(),
         "findings": [
             {
@@ -95,6 +131,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
                 "kind": i.kind,
                 "reason": i.reason,
                 "unsafe": i.unsafe,
+                "merges_cleanly": i.path in clean,
             }
             for i in report.items
         ],

@@ -57,13 +57,17 @@ def run_create(
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
 
+    An analysis may run before the project has a manifest: it is then an install audit
+    (the BMAD install and its findings), from which the editor offers a starter manifest.
+    Provisioning needs a manifest.
+
     With `coalesce`, a request while a run of the same kind is still queued returns that
     run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
     callers that execute the run inline (the CLI's --wait).
     """
     revision = manifest_latest(project)
-    if revision is None:
-        raise RunError("This project has no manifest yet: save one before running.")
+    if revision is None and kind != RunKind.ANALYZE:
+        raise RunError("This project has no manifest yet: save one before provisioning.")
     try:
         with transaction.atomic():
             run = Run.objects.create(
