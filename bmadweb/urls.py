@@ -5,6 +5,11 @@ from bmadweb import auth_views
 from provisioning.api import api
 from provisioning.webhooks import urls as webhook_urls
 
+handler400 = "bmadweb.error_views.bad_request"
+handler403 = "bmadweb.error_views.permission_denied"
+handler404 = "bmadweb.error_views.page_not_found"
+handler500 = "bmadweb.error_views.server_error"
+
 admin.site.site_header = "bmadweb platform administration"
 admin.site.site_title = "bmadweb admin"
 

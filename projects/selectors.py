@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
+from bmadweb import crypto
+from bmadweb.audit import audit_payload
 from bmadweb.labels import closed_label
 from projects.models import ManifestRevision, Membership, Project, SyncStatus
 from projects.roles import Perm
@@ -28,6 +32,22 @@ def project_list_for_user(
     return get_objects_for_user(
         user, f"projects.{perm}", klass=Project, accept_global_perms=False
     ).order_by("name")
+
+
+def project_ids_user_can(
+    user: User | AnonymousUser, perm: Perm, project_ids: Iterable[int]
+) -> set[int]:
+    """Which of `project_ids` the user holds `perm` on (one query, for a page of rows)."""
+    ids = list(project_ids)
+    if not user.is_authenticated or not ids:
+        return set()
+    allowed = get_objects_for_user(
+        user,
+        f"projects.{perm}",
+        klass=Project.objects.filter(pk__in=ids),
+        accept_global_perms=False,
+    )
+    return set(allowed.values_list("pk", flat=True))
 
 
 def manifest_latest(project: Project) -> ManifestRevision | None:
@@ -64,3 +84,35 @@ def project_count_by_sync_status() -> dict[str, int]:
         key = closed_label(status, SyncStatus.values)
         counts[key] = counts.get(key, 0) + n
     return counts
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_actor_names_for(project: Project) -> list[str]:
+    """The names that acted on the project, for the audit tab's filter."""
+    names = project.audit_records.order_by().values_list("actor_name", flat=True).distinct()
+    return sorted({name for name in names if name})
+
+
+def audit_page_for(
+    project: Project, *, action: str = "", actor: str = "", page: str | None = None
+) -> tuple[Page[Any], list[dict[str, Any]]]:
+    """A page of the project's audit records, newest first, with their payloads;
+    `action` filters by prefix ("run."), `actor` by name ("-" for bmadweb itself)."""
+    records = project.audit_records.order_by("-seq")
+    if action:
+        records = records.filter(action__startswith=action)
+    if actor == "-":
+        records = records.filter(actor_name="")
+    elif actor:
+        records = records.filter(actor_name=actor)
+    current = Paginator(records, AUDIT_PAGE_SIZE).get_page(page)
+    rows = []
+    for record in current.object_list:
+        try:
+            payload: dict[str, Any] = audit_payload(record)
+        except crypto.CryptoError:
+            payload = {"error": "cannot decrypt this payload"}
+        rows.append({"record": record, "payload": payload})
+    return current, rows

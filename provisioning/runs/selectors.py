@@ -39,6 +39,30 @@ def report_run_latest(project: Project) -> Run | None:
     )
 
 
+def run_latest_for(project: Project) -> Run | None:
+    """The project's newest run, whatever its kind and status."""
+    return project.runs.order_by("-created", "-pk").first()
+
+
+def run_fix_pending_for(project: Project) -> Run | None:
+    """The newest provisioning run whose changes are waiting somewhere: a pushed branch or
+    pull request not yet on the default branch, or a plan awaiting approval; None when
+    the newest provisioning run is anything else (the next analysis tells the rest)."""
+    run = (
+        project.runs.filter(kind=RunKind.PROVISION)
+        .exclude(status=RunStatus.QUEUED)
+        .order_by("-created", "-pk")
+        .first()
+    )
+    if run is None:
+        return None
+    if run.status == RunStatus.AWAITING_APPROVAL:
+        return run
+    if run.status == RunStatus.PUSHED and run.branch and run.branch != project.default_branch:
+        return run
+    return None
+
+
 LOG_ENTRIES_MAX = 2000
 
 
