@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from bmadweb import auth_views
 from provisioning.api import api
@@ -14,6 +16,8 @@ admin.site.site_header = "bmadweb platform administration"
 admin.site.site_title = "bmadweb admin"
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin, the RQ pages).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/rq/", include("django_rq.urls")),

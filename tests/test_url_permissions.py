@@ -32,6 +32,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Routes without object identifiers, each with the reason it needs no object check.
 ALLOWLIST_EXACT = {
     "login/": "the sign-in form, anonymous by design",
+    "favicon.ico": "a redirect to the public icon",
     "logout/": "acts only on the caller's own session",
     "": "the dashboard: lists only permitted projects (test_lists_never_show_foreign_objects)",
     "projects/new/": "registers a new project that the caller then owns; needs the "

@@ -88,6 +88,7 @@ function create(textarea, options = {}) {
         EditorView.contentAttributes.of({
           "aria-label": options.label || "Manifest (YAML)",
           "aria-multiline": "true",
+          tabindex: "0",  // reachable (and its scroll area usable) with the keyboard
           ...(readOnly ? { "aria-readonly": "true" } : {}),
         }),
         look.of(looks(isDark())),

@@ -22,9 +22,9 @@ def url(name: str, **kwargs: object) -> str:
 
 
 def _creator(user):  # registering repositories needs the project creator permission
-    from django.contrib.auth.models import Group
+    from tests.projects.creators import creators_group
 
-    user.groups.add(Group.objects.get(name="Project creators"))
+    user.groups.add(creators_group())
     return user
 
 
