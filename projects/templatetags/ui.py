@@ -25,7 +25,7 @@ def counted(value: object, noun: str) -> str:
     try:
         n = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        n = len(value) if hasattr(value, "__len__") else 0  # type: ignore[arg-type]
+        n = len(value) if hasattr(value, "__len__") else 0
     one, _, many = noun.partition(",")
     return f"{n} {one if n == 1 else (many or one + 's')}"
 

@@ -97,7 +97,8 @@ def test_team_lead_second_pass_journey(
     key_color = page.evaluate(
         """() => {
             const host = document.querySelector('.code-editor-host').shadowRoot;
-            const line = [...host.querySelectorAll('.cm-line')].find(l => l.textContent.startsWith('project'));
+            const lines = [...host.querySelectorAll('.cm-line')];
+            const line = lines.find(l => l.textContent.startsWith('project'));
             return getComputedStyle(line.querySelector('span')).color;
         }"""
     )
@@ -222,7 +223,8 @@ def test_who_may_register_and_the_error_pages(
     expect(page.get_by_text("Project creators")).to_be_visible()
     look(page, shot, "01-dashboard-no-permission")
     response = page.goto(f"{base}/projects/new/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
     expect(page.get_by_role("heading", name="You may not do this here")).to_be_visible()
     expect(page.get_by_role("button", name="Go to your projects")).to_be_visible()
     look(page, shot, "02-forbidden")
@@ -234,5 +236,6 @@ def test_who_may_register_and_the_error_pages(
     expect(page.get_by_role("heading", name="Queues")).to_be_visible()
     shot("03-rq-dashboard")
     icon = page.goto(f"{base}/favicon.ico")
-    assert icon is not None and icon.ok
+    assert icon is not None
+    assert icon.ok
     assert "svg" in (icon.headers.get("content-type") or "")
