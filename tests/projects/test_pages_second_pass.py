@@ -243,7 +243,7 @@ def test_run_page_opens_with_the_operations_table_deletes_and_merges_first(clien
     assert order == sorted(order)
     assert "s.md" not in table
     assert "+2" in table
-    assert "\u22121" in table  # the minus sign: +2 −1
+    assert "\u22121" in table  # "minus 1", with the minus sign
     # the approval box links to the operations that need it
     box = page[
         page.index('class="approval"') : page.index("</article>", page.index('class="approval"'))
