@@ -3,6 +3,17 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+
+class FaviconView(RedirectView):
+    """/favicon.ico → the icon's static URL, looked up per request (in production the
+    manifest storage names it, and only after collectstatic)."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return static("favicon.svg")
+
+
 from bmadweb import auth_views
 from provisioning.api import api
 from provisioning.webhooks import urls as webhook_urls
@@ -17,7 +28,7 @@ admin.site.site_title = "bmadweb admin"
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon (the admin, the RQ pages).
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", FaviconView.as_view()),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/rq/", include("django_rq.urls")),

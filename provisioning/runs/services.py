@@ -54,20 +54,22 @@ def run_create(
     trigger: RunTrigger = RunTrigger.MANUAL,
     coalesce: bool = False,
     enqueue: bool = True,
+    require_manifest: bool = False,
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
 
     An analysis may run before the project has a manifest: it is then an install audit
     (the BMAD install and its findings), from which the editor offers a starter manifest.
-    Provisioning needs a manifest.
+    Provisioning needs a manifest, and so does any run with `require_manifest` (webhooks).
 
     With `coalesce`, a request while a run of the same kind is still queued returns that
     run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
     callers that execute the run inline (the CLI's --wait).
     """
     revision = manifest_latest(project)
-    if revision is None and kind != RunKind.ANALYZE:
-        raise RunError("This project has no manifest yet: save one before provisioning.")
+    if revision is None and (kind != RunKind.ANALYZE or require_manifest):
+        what = "provisioning" if kind != RunKind.ANALYZE else "running"
+        raise RunError(f"This project has no manifest yet: save one before {what}.")
     try:
         with transaction.atomic():
             run = Run.objects.create(

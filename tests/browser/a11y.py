@@ -56,3 +56,50 @@ def no_horizontal_overflow(page: Any) -> None:
     their own box."""
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"{page.url} is {width[0]}px wide in a {width[1]}px window"
+
+
+_FOCUSABLE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), "
+    "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])"
+)
+
+
+def keyboard_reaches_everything(page: Any, where: str = "") -> int:
+    """Tab through the whole page and check every visible control got the focus (the
+    manifest editor is left with Escape then Tab, as its hint says). Returns how many."""
+    expected = page.evaluate(
+        """(sel) => {
+            const all = [...document.querySelectorAll(sel)].filter(
+                el => el.checkVisibility() && !el.closest('[hidden],[aria-hidden=true]'));
+            all.forEach((el, i) => el.dataset.kbd = String(i));
+            return all.length;
+        }""",
+        _FOCUSABLE,
+    )
+    page.evaluate("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur()")
+    page.locator("body").focus()
+    seen: set[str] = set()
+    for _ in range(expected * 2 + 20):
+        page.keyboard.press("Tab")
+        state = page.evaluate(
+            """() => {
+                const el = document.activeElement;
+                if (!el || el === document.body) return {kbd: null, editor: false};
+                const inner = el.shadowRoot && el.shadowRoot.activeElement;
+                return {kbd: el.dataset.kbd ?? null,
+                        editor: !!(inner && inner.classList.contains('cm-content'))};
+            }"""
+        )
+        if state["editor"]:
+            seen.add("editor")
+            page.keyboard.press("Escape")
+        elif state["kbd"] is not None:
+            seen.add(state["kbd"])
+    missing = page.evaluate(
+        """(seen) => [...document.querySelectorAll('[data-kbd]')]
+            .filter(el => !seen.includes(el.dataset.kbd))
+            .map(el => el.outerHTML.slice(0, 120))""",
+        sorted(seen),
+    )
+    assert not missing, f"the keyboard never reaches these on {where or page.url}: {missing}"
+    return len(seen)

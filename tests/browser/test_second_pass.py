@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tests.browser.a11y import keyboard_reaches_everything
 from tests.browser.conftest import browser_login
 from tests.browser.pages import look, make_creator, type_manifest
 from tests.repos import DEMO_MANIFEST, make_remote
@@ -104,6 +105,7 @@ def test_team_lead_second_pass_journey(
     )
     assert key_color == "rgb(5, 80, 174)", key_color
     look(page, shot, "05-manifest-starter")
+    keyboard_reaches_everything(page, "the manifest editor")
     type_manifest(page, BAD_MANIFEST)
     errors = page.locator("#manifest-errors")
     expect(errors).to_contain_text(f"Line {BAD_LINE}, column")
@@ -138,6 +140,7 @@ def test_team_lead_second_pass_journey(
         " [...pre.childNodes].every(n => n.nodeName === 'SPAN'))"
     ), "a diff has text between its lines (blank bands)"
     _tab_until(page, "Approve and apply")  # 3: the keyboard reaches the decision
+    keyboard_reaches_everything(page, "the plan awaiting approval")
     look(page, shot, "08-plan-awaiting-approval")
     page.goto(f"{base}/")
     expect(page.get_by_text("awaiting approval")).to_be_visible()  # spelled out
@@ -165,6 +168,7 @@ def test_team_lead_second_pass_journey(
     expect(page.locator("#report-banner")).to_contain_text("made on branch main")
     expect(page.get_by_role("button", name="Retry the analysis")).to_be_visible()
     look(page, shot, "13-report-after-failure")
+    keyboard_reaches_everything(page, "the gap report")
     page.goto(f"{base}/")
     expect(page.locator("table.dashboard .badge-error")).to_have_text("Error")
     look(page, shot, "14-dashboard-error")
@@ -180,6 +184,7 @@ def test_team_lead_second_pass_journey(
     expect(page.get_by_role("button", name="Copy the GitHub webhook URL")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()").endswith("/")
     look(page, shot, "15-webhook")
+    keyboard_reaches_everything(page, "the webhook page")
     page.goto(f"{base}/p/healthai/audit/")
     page.select_option("#audit-action", "run.")
     page.get_by_role("button", name="Filter").click()
@@ -204,6 +209,8 @@ def test_team_lead_second_pass_journey(
         ("/p/healthai/manifest/compare/?a=1&b=2", "22-compare"),
         ("/account/tokens/", "23-tokens"),
         ("/p/no-such-project/", "24-not-found"),
+        ("/p/healthai/delete/", "25-delete"),
+        ("/projects/new/", "26-register"),
     ]:
         page.goto(base + path)
         look(page, shot, name)
@@ -218,6 +225,8 @@ def test_who_may_register_and_the_error_pages(
     expect = _expect()
     base = live_server.url
     django_user_model.objects.create_user("newbie", password=PASSWORD)
+    page.goto(f"{base}/login/")
+    look(page, shot, "00-sign-in")
     browser_login(page, base, "newbie", PASSWORD)
     expect(page.get_by_role("link", name="Register a repository")).to_have_count(0)
     expect(page.get_by_text("Project creators")).to_be_visible()
@@ -235,6 +244,14 @@ def test_who_may_register_and_the_error_pages(
     page.goto(f"{base}/admin/rq/")
     expect(page.get_by_role("heading", name="Queues")).to_be_visible()
     shot("03-rq-dashboard")
+    page.goto(f"{base}/account/tokens/")
+    page.fill("#id_name", "CI drift check")
+    page.get_by_role("button", name="Create token").click()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == page.input_value("#new-token")
+    look(page, shot, "04-token-created", reload=False)
     icon = page.goto(f"{base}/favicon.ico")
     assert icon is not None
     assert icon.ok

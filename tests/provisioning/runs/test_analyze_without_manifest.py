@@ -98,3 +98,11 @@ def test_a_pushed_branch_run_records_why_there_is_no_pull_request(
     assert run.status == RunStatus.PUSHED, run.failure_reason
     assert run.pr_url == ""
     assert "push the branch only" in run.pr_note
+
+
+def test_webhook_runs_still_need_a_manifest(bare_project):
+    """A push to a project without a manifest starts nothing (the delivery stays
+    unclaimed, so a redelivery after the manifest is saved starts the analysis)."""
+    with pytest.raises(services.RunError, match="no manifest"):
+        services.run_create(project=bare_project, kind=RunKind.ANALYZE, require_manifest=True)
+    assert not Run.objects.exists()
