@@ -3,6 +3,10 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from bmadweb import auth_views
+from provisioning.api import api
+from provisioning.webhooks import urls as webhook_urls
+
 
 class FaviconView(RedirectView):
     """/favicon.ico → the icon's static URL, looked up per request (in production the
@@ -13,10 +17,6 @@ class FaviconView(RedirectView):
     def get_redirect_url(self, *args: object, **kwargs: object) -> str:
         return static("favicon.svg")
 
-
-from bmadweb import auth_views
-from provisioning.api import api
-from provisioning.webhooks import urls as webhook_urls
 
 handler400 = "bmadweb.error_views.bad_request"
 handler403 = "bmadweb.error_views.permission_denied"
