@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.browser.a11y import keyboard_reaches_everything
+from tests.browser.a11y import DESKTOP, PHONE, keyboard_reaches_everything
 from tests.browser.conftest import browser_login
 from tests.browser.pages import look, make_creator, type_manifest
 from tests.repos import DEMO_MANIFEST, make_remote
@@ -156,6 +156,14 @@ def test_team_lead_second_pass_journey(
     page.goto(f"{base}/p/healthai/")
     expect(page.locator("#fix-link")).to_contain_text(f"bmadweb/healthai/{provision}")
     look(page, shot, "11-report-with-open-fix")
+    # 7: at phone width the tabs scroll sideways, show it, and keep the current one in view
+    page.set_viewport_size(PHONE)
+    page.goto(f"{base}/p/healthai/audit/")
+    tabs = page.locator(".tabs ul")
+    assert page.evaluate("(ul) => ul.scrollWidth > ul.clientWidth", tabs.element_handle())
+    expect(tabs).to_have_class(re.compile(r"\bmore-left\b"))
+    expect(page.locator(".tabs [aria-current=page]")).to_be_in_viewport()
+    page.set_viewport_size(DESKTOP)
 
     # 1: a failed analysis shows with its reason and a retry; the older report says so.
     _set_branch(page, base, "gone")
