@@ -82,6 +82,8 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
         "run": run,
         "plan_rows": rows,
         "review_rows": [row for row in rows if row["needs_review"]],
+        "can_retry": run.status in (RunStatus.FAILED, RunStatus.ERRORED)
+        and user_can(request.user, run.project, KIND_PERM[RunKind(run.kind)]),
         "log": run_log_list(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,

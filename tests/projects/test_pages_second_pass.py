@@ -496,3 +496,11 @@ def test_favicon_ico_points_at_the_icon(client):  # type: ignore[no-untyped-def]
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("favicon.svg")
+
+
+def test_a_failed_run_page_offers_a_retry_to_those_who_may(client, project, owner, viewer):  # type: ignore[no-untyped-def]
+    run = _run(project, status=RunStatus.FAILED, failure_reason="Cloning failed")
+    client.force_login(owner)
+    assert "Retry: start a new analyze run" in client.get(run.get_absolute_url()).content.decode()
+    client.force_login(viewer)
+    assert "Retry" not in client.get(run.get_absolute_url()).content.decode()

@@ -1,7 +1,8 @@
 """The "Project creators" group: its members may register repositories (issue #14, 9).
 
 Platform owners add people to it (or grant "Can add project" directly) in the admin;
-staff may always register.
+staff may always register. Numbered after main's 0003_base_manifests so the merge adds no
+name clash: when merging, make it depend on ("projects", "0003_base_manifests").
 """
 
 from django.contrib.auth.management import create_permissions
