@@ -11,7 +11,7 @@ from typing import Any
 from tests.browser.a11y import DESKTOP, PHONE, keyboard_reaches_everything
 from tests.browser.conftest import browser_login
 from tests.browser.pages import look, make_creator, type_manifest
-from tests.repos import DEMO_MANIFEST, make_remote
+from tests.repos import DEMO_MANIFEST, git, make_remote, push_change, remote_file
 
 RUN_TIMEOUT_MS = 90_000
 PASSWORD = "lead-pass-12345"
@@ -165,6 +165,37 @@ def test_team_lead_second_pass_journey(
     expect(page.locator(".tabs [aria-current=page]")).to_be_in_viewport()
     page.set_viewport_size(DESKTOP)
 
+    # 4, 2: the team merges the fix and edits a skill by hand; the next manifest changes
+    # other lines of it: "modified (merges cleanly)", not a conflict, and the plan puts
+    # the merge first, expanded, linked from the approval box.
+    git("update-ref", "refs/heads/main", f"refs/heads/bmadweb/healthai/{provision}", cwd=remote)
+    skill = ".claude/skills/frontend-specialist/SKILL.md"
+    edited = remote_file(remote, "main", skill) + "\nTeam note: ask the design channel first.\n"
+    push_change(remote, tmp_path, skill, edited)
+    page.goto(f"{base}/p/healthai/manifest/")
+    type_manifest(page, DEMO_MANIFEST.replace("for every screen", "and RTL for every screen"))
+    expect(errors).to_contain_text("The manifest is valid.")
+    page.get_by_role("button", name="Save revision").click()
+    page.wait_for_url(re.compile(r"/p/healthai/$"))
+    _run_to(page, "Analyze now", "Succeeded")
+    page.goto(f"{base}/p/healthai/")
+    expect(page.locator("#project-status")).to_have_text("Drift")
+    expect(page.locator(".badge-state-merges-cleanly").first).to_have_text(
+        "modified (merges cleanly)"
+    )
+    expect(page.locator(".badge-state-conflict")).to_have_count(0)
+    look(page, shot, "11b-report-merges-cleanly")
+    merge_run = _run_to(page, "Plan provisioning", "Awaiting approval")
+    expect(summary.first.locator(".badge")).to_have_text("merge")
+    expect(page.locator("details#op-1")).to_have_attribute("open", "")
+    approval_links = page.locator(".approval .review-list a")
+    expect(approval_links.first).to_have_attribute("href", "#op-1")
+    expect(approval_links.first).to_contain_text(skill)
+    look(page, shot, "11c-plan-with-a-merge")
+    page.get_by_role("button", name="Cancel the run").click()
+    expect(page.locator("#run-status")).to_have_text("Cancelled")
+    assert merge_run > provision
+
     # 1: a failed analysis shows with its reason and a retry; the older report says so.
     _set_branch(page, base, "gone")
     page.goto(f"{base}/p/healthai/")
@@ -206,7 +237,7 @@ def test_team_lead_second_pass_journey(
     page.wait_for_url(re.compile(r"/p/healthai/$"))
     page.goto(f"{base}/p/healthai/manifest/history/")
     page.get_by_role("button", name="Restore revision 1").click()
-    expect(page.locator(".messages")).to_contain_text("Revision 1 restored as revision 3")
+    expect(page.locator(".messages")).to_contain_text("Revision 1 restored as revision 4")
     look(page, shot, "17-history-restored")
 
     for path, name in [
