@@ -132,7 +132,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             and report_run.source_branch
             and report_run.source_branch != project.default_branch
         ),
-        "fix_run": run_fix_pending_for(project),
+        "fix_run": run_fix_pending_for(project, report_run=report_run),
         "needs_forge_token": _needs_forge_token(project),
         "can_analyze": user_can(request.user, project, Perm.ANALYZE),
         "can_provision": user_can(request.user, project, Perm.PROVISION),

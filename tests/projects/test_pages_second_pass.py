@@ -504,3 +504,19 @@ def test_a_failed_run_page_offers_a_retry_to_those_who_may(client, project, owne
     assert "Retry: start a new analyze run" in client.get(run.get_absolute_url()).content.decode()
     client.force_login(viewer)
     assert "Retry" not in client.get(run.get_absolute_url()).content.decode()
+
+
+def test_the_fix_link_is_only_for_the_newest_report(client, project, owner):  # type: ignore[no-untyped-def]
+    _run(
+        project,
+        kind=RunKind.PROVISION,
+        status=RunStatus.PUSHED,
+        branch="bmadweb/x/1",
+        report=_report(),
+    )
+    client.force_login(owner)
+    page = client.get(url("projects:project-detail", slug=project.slug)).content.decode()
+    assert 'id="fix-link"' in page
+    _run(project, report=_report())  # a later analysis: the branch was made for an older state
+    page = client.get(url("projects:project-detail", slug=project.slug)).content.decode()
+    assert 'id="fix-link"' not in page
