@@ -1,5 +1,5 @@
-"""Platform read-side queries: the audit log a user may see, readiness checks and the
-state behind /metrics.
+"""Platform read-side queries: the audit log a user may see and the chain check, the
+sign-in lockout, readiness checks and the state behind /metrics.
 
 Everything here only reads. Redis is always reached through a client with short socket
 timeouts, so a hung Redis costs a bounded wait instead of a stuck request.
@@ -19,14 +19,15 @@ import django_rq
 import redis
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django_rq.workers import get_worker_class
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload
-from bmadweb.models import AuditRecord
+from bmadweb.audit import VerifyResult, audit_verify
+from bmadweb.models import AuditRecord, LoginThrottle
 from projects.models import Project
 from projects.roles import Perm
-from projects.selectors import project_list_for_user
+from projects.selectors import audit_payload_read, project_list_for_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -101,11 +102,7 @@ class AuditPage:
 
 
 def _entry(record: AuditRecord) -> AuditEntry:
-    try:
-        payload: dict[str, Any] | None = audit_payload(record)
-        error = ""
-    except crypto.CryptoError:
-        payload, error = None, "cannot decrypt"
+    payload, reason = audit_payload_read(record)
     return AuditEntry(
         seq=record.seq,
         created=record.created.isoformat(),
@@ -113,7 +110,8 @@ def _entry(record: AuditRecord) -> AuditEntry:
         actor=record.actor_name,
         project=record.project_slug,
         payload=payload,
-        error=error,
+        # A fixed phrase: the page is read by more people than the admin.
+        error="cannot decrypt" if reason else "",
     )
 
 
@@ -127,6 +125,29 @@ def audit_page_for_user(
     return AuditPage(
         count=records.count(), page=page, page_size=page_size, entries=[_entry(r) for r in rows]
     )
+
+
+def audit_chain_verify() -> VerifyResult:
+    """Walk the whole audit chain and name the first record that breaks it (raises
+    crypto.KeyConfigError when the audit key ring is unusable)."""
+    return audit_verify()
+
+
+# --- Sign-in lockout ----------------------------------------------------------------
+
+
+def login_throttle_keys(*, username: str, address: str) -> list[str]:
+    """The throttle rows a sign-in attempt counts against: the account name tried and the
+    client address (REMOTE_ADDR: never a header a client can forge)."""
+    return [f"user:{username.strip().lower()[:150]}", f"addr:{address}"]
+
+
+def login_locked(*, username: str, address: str) -> bool:
+    """Whether sign-ins with this name or from this address are locked out right now."""
+    return LoginThrottle.objects.filter(
+        key__in=login_throttle_keys(username=username, address=address),
+        locked_until__gt=timezone.now(),
+    ).exists()
 
 
 # --- Redis and RQ -------------------------------------------------------------------

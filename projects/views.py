@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
-from projects.audit_sentences import ACTION_CHOICES, audit_sentence
+from projects.audit_sentences import ACTION_CHOICES
 from projects.models import SECRET_FIELDS, ForgeKind, Project, PushMode, SyncStatus
 from projects.permissions import (
     can_register_projects,
@@ -26,8 +26,9 @@ from projects.presenters import items_by_state, state_counts
 from projects.roles import Perm, Role
 from projects.selectors import (
     audit_actor_names_for,
-    audit_page_for,
+    audit_page_for_project,
     manifest_latest,
+    manifest_resolve,
     membership_list_for,
     project_ids_user_can,
     project_list_for_dashboard,
@@ -146,7 +147,9 @@ def project_skills(request: HttpRequest, slug: str) -> HttpResponse:
     """BMAD agents and skills: declared in the manifest and/or installed, with the state
     of their files in the latest report."""
     project = get_project_for_user(request.user, slug)
-    rows, report_run, revision = skills_for(project)
+    latest = manifest_latest(project)
+    manifest = manifest_resolve(latest.yaml_text).manifest if latest is not None else None
+    rows, report_run = skills_for(project, manifest)
     return render(
         request,
         "projects/project_skills.html",
@@ -154,7 +157,7 @@ def project_skills(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "rows": rows,
             "report_run": report_run,
-            "revision": revision,
+            "revision": latest.number if latest is not None else None,
             "tab": "skills",
             "can_manage": user_can(request.user, project, Perm.MANAGE),
         },
@@ -203,11 +206,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
             else "Nothing changed: empty fields keep the stored values.",
         )
         return redirect("projects:project-credentials", slug=project.slug)
-    status = [
-        (f, label, project.has_secret(f))
-        for f, label in SECRET_FIELDS.items()
-        if not f.startswith("webhook_")
-    ]
+    status = [(f, SECRET_FIELDS[f], project.has_secret(f)) for f in services.TYPED_SECRET_FIELDS]
     return render(
         request,
         "projects/project_credentials.html",
@@ -295,18 +294,18 @@ def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
     if membership is None:
         messages.error(request, "That membership no longer exists.")
         return redirect("projects:member-list", slug=project.slug)
-    owners = project.memberships.filter(role=Role.OWNER)
-    if membership.role == Role.OWNER and owners.count() == 1:
-        messages.error(request, "A project keeps at least one owner. Add another owner first.")
-        return redirect("projects:member-list", slug=project.slug)
-    services.role_revoke(
-        actor=request.user,
-        project=project,
-        role=Role(membership.role),
-        user=membership.user,
-        group=membership.group,
-    )
-    messages.success(request, "Role removed.")
+    try:
+        services.role_revoke(
+            actor=request.user,
+            project=project,
+            role=Role(membership.role),
+            user=membership.user,
+            group=membership.group,
+        )
+    except services.RoleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Role removed.")
     return redirect("projects:member-list", slug=project.slug)
 
 
@@ -335,11 +334,9 @@ def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
     action = action if action in dict(ACTION_CHOICES) else ""
     actor = request.GET.get("actor", "")
     actor = actor if actor == "-" or actor in actors else ""
-    page, rows = audit_page_for(project, action=action, actor=actor, page=request.GET.get("page"))
-    for row in rows:
-        row["sentence"] = audit_sentence(
-            row["record"].action, row["record"].actor_name, row["payload"]
-        )
+    page, rows = audit_page_for_project(
+        project, action=action, actor=actor, page=request.GET.get("page")
+    )
     return render(
         request,
         "projects/project_audit.html",

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 
 from projects.models import Project
-from provisioning.engine.manifest import load_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.preview import preview_files
 from provisioning.engine.skills import SkillRow, skills_overview
 from provisioning.models import Run
@@ -38,20 +38,19 @@ __all__ = [
 ]
 
 
-def skills_for(project: Project) -> tuple[list[SkillRow], Run | None, int | None]:
-    """The project's BMAD agents and skills, declared and installed, with the state of
-    their files (the API's /skills), the run whose report they come from and the manifest
-    revision number."""
-    revision = project.revisions.order_by("-number").first()
-    manifest = load_manifest(revision.yaml_text).manifest if revision is not None else None
+def skills_for(project: Project, manifest: Manifest | None) -> tuple[list[SkillRow], Run | None]:
+    """The project's BMAD agents and skills, declared in `manifest` (its effective
+    manifest, bases resolved) and installed, with the state of their files (the API's
+    /skills), and the run whose report they come from."""
     run = report_run_latest(project)
     report = run.report if run is not None and isinstance(run.report, dict) else None
-    return skills_overview(manifest, report), run, revision.number if revision else None
+    return skills_overview(manifest, report), run
 
 
 def last_run_annotations() -> dict[str, Any]:
-    """Annotations of a Project queryset with its newest run (id, kind, status, created),
-    as subqueries: the dashboard costs the same queries for 1 project or 10,000."""
+    """Annotations of a Project queryset with its newest run (id, kind, status, created,
+    failure reason) and its newest pull request state (``last_pr_state``, ``last_pr_run_id``), as
+    subqueries: the dashboard costs the same queries for 1 project or 10,000."""
     last_run = Run.objects.filter(project=OuterRef("pk")).order_by("-created")
     fields = {
         "id": "pk",
@@ -60,4 +59,9 @@ def last_run_annotations() -> dict[str, Any]:
         "created": "created",
         "failure_reason": "failure_reason",
     }
-    return {f"last_run_{name}": Subquery(last_run.values(f)[:1]) for name, f in fields.items()}
+    found = {f"last_run_{name}": Subquery(last_run.values(f)[:1]) for name, f in fields.items()}
+    # The newest pull request the forge told us about (an analysis may have run since).
+    last_pr = last_run.exclude(pr_state="")
+    found["last_pr_state"] = Subquery(last_pr.values("pr_state")[:1])
+    found["last_pr_run_id"] = Subquery(last_pr.values("pk")[:1])
+    return found

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from projects.models import ManifestRevision, Project
-from projects.selectors import manifest_latest
-from provisioning.engine.manifest import Manifest, load_manifest
+from projects.selectors import manifest_latest, manifest_resolve
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.skills import NOT_ANALYSED, STATE_ORDER, SkillRow, skills_overview
 
 __all__ = [
@@ -27,4 +27,4 @@ def latest_manifest(project: Project) -> tuple[ManifestRevision | None, Manifest
     revision = manifest_latest(project)
     if revision is None:
         return None, None
-    return revision, load_manifest(revision.yaml_text).manifest
+    return revision, manifest_resolve(revision.yaml_text).manifest

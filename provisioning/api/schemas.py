@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from provisioning.models import RunKind, RunStatus
 
@@ -19,7 +19,7 @@ MANIFEST_MAX_BYTES = 256 * 1024
 # cap; the handler then checks the exact UTF-8 size and answers 413.
 _YAML_MAX_CHARS = 2 * MANIFEST_MAX_BYTES
 
-RunKindName = Literal["analyze", "provision"]
+RunKindName = Literal["analyze", "provision", "upgrade"]
 RunStatusName = Literal[
     "queued",
     "running",
@@ -27,6 +27,7 @@ RunStatusName = Literal[
     "applying",
     "pushed",
     "no_changes",
+    "needs_attention",
     "succeeded",
     "failed",
     "errored",
@@ -83,6 +84,7 @@ class ProjectOut(Schema):
     forge_kind: str
     push_mode: str
     require_approval: bool
+    upgrades_skip_approval: bool
     sync_status: str
     bmad_version: str
     bmad_generation: str
@@ -160,7 +162,31 @@ class ValidationOut(Schema):
 
 
 class RunCreateIn(_Input):
+    # An upgrade needs target_version; the document says so (JSON Schema if/then), and
+    # the validator below holds it. Other kinds ignore it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "upgrade"}}, "required": ["kind"]},
+            "then": {
+                "required": ["target_version"],
+                "properties": {"target_version": {"type": "string"}},
+            },
+        }
+    )
+
     kind: RunKindName
+    target_version: str | None = Field(
+        None,
+        max_length=40,
+        pattern=r"^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z][0-9A-Za-z.]{0,30})?$",
+        description="upgrade runs (required there): the exact BMAD version, e.g. 6.12.0",
+    )
+
+    @model_validator(mode="after")
+    def _upgrade_has_a_version(self) -> RunCreateIn:
+        if self.kind == "upgrade" and not self.target_version:
+            raise ValueError("an upgrade run needs target_version, e.g. 6.12.0")
+        return self
 
 
 class RunQuery(PageQuery):
@@ -179,6 +205,7 @@ class RunOut(Schema):
     finished: datetime | None
     needs_approval: bool
     manifest_revision: int | None
+    target_version: str
     branch: str
     commit_sha: str
     pr_url: str
@@ -202,6 +229,7 @@ class PlanOperationOut(Schema):
 class PlanConflictOut(Schema):
     path: str
     reason: str
+    keys: list[str] = []  # TOML files: the key paths both sides changed differently
 
 
 class PlanSummaryOut(Schema):

@@ -6,6 +6,7 @@ never silently turned into `False` or `1.1`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from provisioning.engine.bmad_names import reserved_id_problem
 from provisioning.engine.manifest_rules import cross_check_errors, format_path
 from provisioning.engine.paths import ID_PATTERN, ID_RE, is_valid_id
 from provisioning.engine.types import KNOWN_TOOLS
@@ -40,6 +42,14 @@ def _check_id(value: str) -> str:
             "must be 1-63 lowercase ASCII letters, digits or hyphens, starting with a "
             "letter or digit"
         )
+    return value
+
+
+def _check_own_id(value: str) -> str:
+    """Ids of bmadweb's own skills stay out of BMAD's names (docs/bmad.md#bmad-judges)."""
+    problem = reserved_id_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -69,7 +79,12 @@ def _check_specifier(value: str) -> str:
 
 def _check_tool(value: str) -> str:
     if value not in KNOWN_TOOLS:
-        raise ValueError(f"unknown tool {value!r}; known tools: {', '.join(KNOWN_TOOLS)}")
+        close = difflib.get_close_matches(value, KNOWN_TOOLS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"unknown tool {value!r}{hint}; tools are BMAD's platform codes, the values of "
+            f"its installer's --tools: {', '.join(KNOWN_TOOLS)}"
+        )
     return value
 
 
@@ -78,6 +93,14 @@ def _id_schema() -> WithJsonSchema:
 
 
 Id = Annotated[str, Strict(), AfterValidator(_check_id), _id_schema()]
+# A leader's or specialist's id: also the folder name of a skill bmadweb writes.
+OwnId = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_check_id),
+    AfterValidator(_check_own_id),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN, "not": {"pattern": "^bmad"}}),
+]
 Line = Annotated[str, Strict(), Field(min_length=1, max_length=200), AfterValidator(_check_line)]
 Text = Annotated[str, Strict(), Field(max_length=4000), AfterValidator(_check_text)]
 VersionRange = Annotated[
@@ -107,7 +130,7 @@ class Project(BaseModel):
 class Specialist(BaseModel):
     model_config = _MODEL
 
-    id: Id
+    id: OwnId
     name: Line
     domain: Line
     skills: tuple[Line, ...] = ()
@@ -117,7 +140,7 @@ class Specialist(BaseModel):
 class Leader(BaseModel):
     model_config = _MODEL
 
-    id: Id
+    id: OwnId
     name: Line
     domain: Line
     phase: Phase | None = None

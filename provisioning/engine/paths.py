@@ -103,6 +103,7 @@ def custom_toml(skill_id: str) -> str:
     return f"{CUSTOM_DIR}/{_checked_id(skill_id)}.toml"
 
 
-def legacy_customize_yaml(skill_id: str) -> str:
-    """`_bmad/_config/agents/<skill>.customize.yaml` (6.0.x - 6.2)."""
-    return f"{LEGACY_AGENTS_DIR}/{_checked_id(skill_id)}.customize.yaml"
+def legacy_customize_yaml(module: str, agent: str) -> str:
+    """`_bmad/_config/agents/<module>-<agent>.customize.yaml`, the file BMAD 6.0.x - 6.2
+    reads for one agent (docs/bmad.md#gen-6-0), e.g. `bmm-pm.customize.yaml`."""
+    return f"{LEGACY_AGENTS_DIR}/{_checked_id(module)}-{_checked_id(agent)}.customize.yaml"

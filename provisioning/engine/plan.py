@@ -2,8 +2,9 @@
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
-operation. Deletes and merges need approval. Conflicts that the 3-way merge cannot
-resolve are skipped and listed, never written with markers. `apply_plan` writes
+operation. Deletes and merges need approval. TOML files merge key by key (`tomlmerge`),
+other files line by line (`merge`); conflicts that the merge cannot resolve are skipped
+and listed (with their key paths for TOML), never written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
 """
 
@@ -23,6 +24,7 @@ from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha25
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.tomledit import TomlEditError
+from provisioning.engine.tomlmerge import merge_toml
 
 
 class OpKind(StrEnum):
@@ -47,7 +49,8 @@ class Operation:
 class PlanConflict:
     path: str
     reason: str
-    hunks: tuple[ConflictHunk, ...] = ()
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,49 @@ def _skip(item: ManagedItem, reason: str = "") -> Operation:
     return Operation(OpKind.SKIP, item.path, reason or item.reason, state=item.state)
 
 
+@dataclass(frozen=True, slots=True)
+class MergeVerdict:
+    """What a plan does with a conflict item: merged `text`, or None when unresolved."""
+
+    text: str | None
+    reason: str
+    theirs: str | None = field(default=None, repr=False)
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+
+
+def merge_verdict(item: ManagedItem) -> MergeVerdict:
+    """The 3-way merge of a conflict item (the repository's edit with the generator's
+    change) as the planner does it: TOML key by key, other files line by line. The
+    reports' "merges cleanly" is this verdict, so they never disagree with the plan."""
+    try:
+        theirs = item.theirs
+    except TomlEditError as exc:
+        return MergeVerdict(None, f"The last written base cannot be edited: {exc}.")
+    if item.base is None or item.current is None or theirs is None:
+        return MergeVerdict(None, item.reason, theirs)
+    if item.path.endswith(".toml"):
+        toml = merge_toml(item.base, item.current, theirs)
+        if toml.problem is not None:
+            reason = f"The file cannot be merged key by key: {toml.problem}."
+            return MergeVerdict(None, reason, theirs)
+        if toml.text is None:
+            keys = tuple(conflict.key for conflict in toml.conflicts)
+            reason = (
+                "Edited in the repository and changed by the generator at the same keys: "
+                f"{', '.join(keys)}."
+            )
+            return MergeVerdict(None, reason, theirs, keys=keys)
+        reason = "Edited in the repository and changed by the generator; merged key by key."
+        return MergeVerdict(toml.text, reason, theirs)
+    result = merge3(item.base, item.current, theirs)
+    if result.text is None:
+        reason = "Edited in the repository and changed by the generator in the same lines."
+        return MergeVerdict(None, reason, theirs, hunks=result.conflicts)
+    reason = "Edited in the repository and changed by the generator; merged cleanly."
+    return MergeVerdict(result.text, reason, theirs)
+
+
 class _Planner:
     def __init__(self, report: GapReport, force: bool) -> None:
         self.force = force
@@ -100,6 +146,14 @@ class _Planner:
         assert op.content is not None
         self.ops.append(op)
         self.lock[op.path] = LockEntry(text_sha256(op.content), base)
+
+    @staticmethod
+    def _base(item: ManagedItem, text: str) -> str:
+        """The base to record: for a file edited in place, bmadweb's own keys alone (its
+        output on an empty file), never the team's keys around them, which would read as
+        keys bmadweb wrote and later be removed as stale."""
+        gf = item.generated
+        return gf.content if gf is not None and gf.edit is not None else text
 
     def _keep_entry(self, path: str) -> None:
         if path in self.old:
@@ -117,40 +171,44 @@ class _Planner:
         expected = item.expected
         assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, expected), expected)
+        self._written(_write_op(kind, item, expected), self._base(item, expected))
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
         assert item.current is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.current), item.current)
+        self.lock[item.path] = LockEntry(text_sha256(item.current), self._base(item, item.current))
 
     def _on_outdated(self, item: ManagedItem) -> None:
         expected = item.expected
         assert expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, expected), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected), self._base(item, expected))
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
         self._keep_entry(item.path)
 
     def _on_conflict(self, item: ManagedItem) -> None:
-        try:
-            theirs = item.theirs
-        except TomlEditError as exc:
-            self._unresolved(item, f"The last written base cannot be edited: {exc}.", ())
-            return
-        if item.base is None or item.current is None or theirs is None:
-            self._unresolved(item, item.reason, ())
-            return
-        result = merge3(item.base, item.current, theirs)
-        if result.text is None:
-            reason = "Edited in the repository and changed by the generator in the same lines."
-            self._unresolved(item, reason, result.conflicts)
-            return
-        reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._written(_write_op(OpKind.MERGE, item, result.text, reason), theirs)
+        verdict = merge_verdict(item)
+        if verdict.text is None or verdict.theirs is None:
+            self._unresolved(item, verdict.reason, hunks=verdict.hunks, keys=verdict.keys)
+        else:
+            self._merged(item, verdict.text, verdict.theirs, verdict.reason)
 
-    def _unresolved(self, item: ManagedItem, reason: str, hunks: tuple[ConflictHunk, ...]) -> None:
-        self.conflicts.append(PlanConflict(item.path, reason, hunks))
+    def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
+        """A clean merge: written (needs approval) unless it is the file as it is."""
+        if text == item.current:
+            self.lock[item.path] = LockEntry(text_sha256(text), self._base(item, theirs))
+            return
+        self._written(_write_op(OpKind.MERGE, item, text, reason), self._base(item, theirs))
+
+    def _unresolved(
+        self,
+        item: ManagedItem,
+        reason: str,
+        *,
+        hunks: tuple[ConflictHunk, ...] = (),
+        keys: tuple[str, ...] = (),
+    ) -> None:
+        self.conflicts.append(PlanConflict(item.path, reason, hunks, keys))
         self.ops.append(_skip(item, f"Unresolved conflict, not written: {reason}"))
         self._keep_entry(item.path)
 
@@ -164,7 +222,7 @@ class _Planner:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), self._base(item, expected))
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:
