@@ -13,6 +13,7 @@ from guardian.shortcuts import get_objects_for_user
 from bmadweb import crypto
 from bmadweb.audit import audit_payload
 from bmadweb.labels import closed_label
+from projects.audit_sentences import audit_sentence
 from projects.models import (
     BaseManifest,
     BaseManifestRevision,
@@ -45,6 +46,22 @@ def project_list_for_user(
     return get_objects_for_user(
         user, f"projects.{perm}", klass=Project, accept_global_perms=False
     ).order_by("name")
+
+
+def project_ids_user_can(
+    user: User | AnonymousUser, perm: Perm, project_ids: Iterable[int]
+) -> set[int]:
+    """Which of `project_ids` the user holds `perm` on (one query, for a page of rows)."""
+    ids = list(project_ids)
+    if not user.is_authenticated or not ids:
+        return set()
+    allowed = get_objects_for_user(
+        user,
+        f"projects.{perm}",
+        klass=Project.objects.filter(pk__in=ids),
+        accept_global_perms=False,
+    )
+    return set(allowed.values_list("pk", flat=True))
 
 
 def manifest_latest(project: Project) -> ManifestRevision | None:
@@ -185,18 +202,38 @@ def audit_payload_read(record: AuditRecord) -> tuple[dict[str, Any] | None, str]
 class AuditRow:
     record: AuditRecord
     payload: dict[str, Any]
+    sentence: str = ""  # the event in one sentence (projects.audit_sentences)
+
+
+def audit_actor_names_for(project: Project) -> list[str]:
+    """The names that acted on the project, for the audit tab's filter."""
+    names = project.audit_records.order_by().values_list("actor_name", flat=True).distinct()
+    return sorted({name for name in names if name})
 
 
 def audit_page_for_project(
-    project: Project, *, page: str | int | None
+    project: Project,
+    *,
+    action: str = "",
+    actor: str = "",
+    page: str | int | None,
 ) -> tuple[Page[Any], list[AuditRow]]:
-    """One page of `project`'s audit records, newest first, payloads decrypted (the
-    caller has checked the manage permission)."""
-    current = Paginator(project.audit_records.order_by("-seq"), AUDIT_PAGE_SIZE).get_page(page)
+    """One page of `project`'s audit records, newest first, payloads decrypted and each
+    read as one sentence (the caller has checked the manage permission). `action` filters
+    by prefix ("run."), `actor` by name ("-" for bmadweb itself)."""
+    records = project.audit_records.order_by("-seq")
+    if action:
+        records = records.filter(action__startswith=action)
+    if actor == "-":
+        records = records.filter(actor_name="")
+    elif actor:
+        records = records.filter(actor_name=actor)
+    current = Paginator(records, AUDIT_PAGE_SIZE).get_page(page)
     rows = []
     for record in current.object_list:
         payload, _reason = audit_payload_read(record)
         if payload is None:
             payload = {"error": "cannot decrypt this payload"}
-        rows.append(AuditRow(record, payload))
+        sentence = audit_sentence(record.action, record.actor_name, payload)
+        rows.append(AuditRow(record, payload, sentence))
     return current, rows

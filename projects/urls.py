@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("p/<slug:slug>/delete/", views.project_delete, name="project-delete"),
     path("p/<slug:slug>/audit/", views.project_audit, name="project-audit"),
+    path("p/<slug:slug>/skills/", views.project_skills, name="project-skills"),
     path("p/<slug:slug>/manifest/", manifest_views.manifest_edit, name="manifest-edit"),
     path(
         "p/<slug:slug>/manifest/validate/",
@@ -37,5 +38,8 @@ urlpatterns = [
     ),
     path(
         "p/<slug:slug>/manifest/compare/", manifest_views.manifest_compare, name="manifest-compare"
+    ),
+    path(
+        "p/<slug:slug>/manifest/restore/", manifest_views.manifest_restore, name="manifest-restore"
     ),
 ]

@@ -89,6 +89,9 @@ class Run(models.Model):
     base_sha = models.CharField(
         "default branch commit the plan was made on", max_length=64, blank=True
     )
+    source_branch = models.CharField(
+        "branch analysed", max_length=100, blank=True, help_text="The default branch then."
+    )
     report = models.JSONField(null=True, blank=True)  # gap report
     plan = models.JSONField(null=True, blank=True)  # file operations with reasons
     diff = models.TextField(blank=True)
@@ -100,6 +103,9 @@ class Run(models.Model):
     branch = models.CharField(max_length=200, blank=True)
     commit_sha = models.CharField(max_length=64, blank=True)
     pr_url = models.URLField(blank=True)
+    pr_note = models.CharField(
+        "why no pull request was opened", max_length=300, blank=True, default=""
+    )
     failure_reason = models.TextField(blank=True)
     # Base manifests the run resolved `extends` with: {name: revision number}.
     base_revisions = models.JSONField(default=dict, blank=True)

@@ -32,9 +32,11 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Routes without object identifiers, each with the reason it needs no object check.
 ALLOWLIST_EXACT = {
     "login/": "the sign-in form, anonymous by design",
+    "favicon.ico": "a redirect to the public icon",
     "logout/": "acts only on the caller's own session",
     "": "the dashboard: lists only permitted projects (test_lists_never_show_foreign_objects)",
-    "projects/new/": "registers a new project that the caller then owns",
+    "projects/new/": "registers a new project that the caller then owns; needs the "
+    "project creator permission (test_registering_needs_the_project_creator_permission)",
     "fleet/": "counts, lists and approvals of permitted projects only "
     "(test_lists_never_show_foreign_objects, tests/provisioning/campaigns/test_fleet.py)",
     "schema/manifest-v1.json": "the public JSON Schema of manifests",
@@ -73,6 +75,8 @@ ROUTE_PERMS: dict[str, dict[str, Perm]] = {
     "projects:manifest-preview": {"POST": Perm.VIEW},
     "projects:manifest-history": {"GET": Perm.VIEW},
     "projects:manifest-compare": {"GET": Perm.VIEW},
+    "projects:manifest-restore": {"POST": Perm.EDIT_MANIFEST},
+    "projects:project-skills": {"GET": Perm.VIEW},
     "provisioning:run-list": {"GET": Perm.VIEW},
     "provisioning:run-create": {"POST": Perm.ANALYZE},  # kind=analyze; provision below
     "provisioning:run-detail": {"GET": Perm.VIEW},
@@ -86,7 +90,10 @@ USER_OBJECT_ROUTES = {
     "account:token-revoke": "API tokens belong to the user who made them",
 }
 QUERY = {"projects:manifest-compare": "?a=1&b=2"}
-POST_DATA = {"provisioning:run-create": {"kind": "analyze"}}
+POST_DATA = {
+    "provisioning:run-create": {"kind": "analyze"},
+    "projects:manifest-restore": {"revision": "1"},
+}
 MISSING_SLUG = "no-such-project"
 MISSING_ID = 2_000_000_000
 

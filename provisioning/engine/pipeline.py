@@ -14,7 +14,7 @@ from typing import Any
 
 from provisioning.engine.detect import detect_install
 from provisioning.engine.findings import installation_findings
-from provisioning.engine.gap import GapReport, ItemState, analyze_generated
+from provisioning.engine.gap import GapReport, ItemState, ManagedItem, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.mcp_inventory import tooling_to_dict
@@ -28,7 +28,7 @@ from provisioning.engine.migration_plan import (
     with_migration,
 )
 from provisioning.engine.paths import LOCK_PATH
-from provisioning.engine.plan import OpKind, Plan, make_plan
+from provisioning.engine.plan import OpKind, Plan, make_plan, merge_verdict
 from provisioning.engine.types import Finding, Severity
 
 
@@ -40,8 +40,15 @@ class Analysis:
     migration: Migration = field(default_factory=Migration)
 
 
-def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
-    """Read-only gap analysis of the checkout at `root` against `manifest`."""
+def analyze_repo(root: Path, manifest: Manifest | None) -> Analysis:
+    """Read-only gap analysis of the checkout at `root` against `manifest`.
+
+    Without a manifest it is an install audit (`audit_repo`): the install is detected and
+    judged on its own (no version, module or tool requirements), and no managed item is
+    listed.
+    """
+    if manifest is None:
+        return Analysis(audit_repo(root), Generated(files=()))
     install = detect_install(root)
     findings = installation_findings(
         install,
@@ -64,8 +71,8 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
 
 
 AUDIT_NOTE = (
-    "No manifest given: only the BMAD install was audited. Give a manifest to compare the "
-    "repository with it."
+    "No manifest yet: this is an install audit (the BMAD install and its findings). "
+    "Managed files are compared once there is a manifest."
 )
 
 
@@ -113,9 +120,20 @@ def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
     return Analysis(report, Generated(()), migration), plan
 
 
+def merges_cleanly(item: ManagedItem) -> bool:
+    """Whether a conflict item merges with the generator's change without conflicts, by
+    the planner's own verdict (TOML key by key, other files line by line)."""
+    return item.state is ItemState.CONFLICT and merge_verdict(item).text is not None
+
+
 def sync_status(report: GapReport) -> str:
-    """ "in_sync", "drift" or "conflict" for a project's status badge."""
-    if any(item.state is ItemState.CONFLICT for item in report.items):
+    """ "in_sync", "drift" or "conflict" for a project's status badge. An edit that
+    merges cleanly with the generator's change is drift (a plan merges it), not conflict."""
+    return _status(report, {i.path for i in report.items if merges_cleanly(i)})
+
+
+def _status(report: GapReport, clean: set[str]) -> str:
+    if any(i.state is ItemState.CONFLICT and i.path not in clean for i in report.items):
         return "conflict"
     errors = any(f.severity is Severity.ERROR for f in report.findings)
     return "in_sync" if report.in_sync and not errors else "drift"
@@ -135,6 +153,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
 
 def report_to_dict(report: GapReport) -> dict[str, Any]:
     install = report.install
+    clean = {i.path for i in report.items if merges_cleanly(i)}
     return {
         "bmad": {
             "generation": str(install.generation),
@@ -147,7 +166,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             "customization_style": install.customization_style,
         },
         "generator_version": GENERATOR_VERSION,
-        "status": sync_status(report),
+        "status": _status(report, clean),
         "counts": report.counts(),
         "findings": [finding_to_dict(f) for f in report.findings],
         "items": [
@@ -157,6 +176,7 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
                 "kind": i.kind,
                 "reason": i.reason,
                 "unsafe": i.unsafe,
+                "merges_cleanly": i.path in clean,
             }
             for i in report.items
         ],

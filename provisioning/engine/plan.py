@@ -99,6 +99,50 @@ def _skip(item: ManagedItem, reason: str = "") -> Operation:
     return Operation(OpKind.SKIP, item.path, reason or item.reason, state=item.state)
 
 
+@dataclass(frozen=True, slots=True)
+class MergeVerdict:
+    """What a plan does with a conflict item: merged `text`, or None when unresolved."""
+
+    text: str | None
+    reason: str
+    theirs: str | None = field(default=None, repr=False)
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+
+
+def merge_verdict(item: ManagedItem) -> MergeVerdict:
+    """The 3-way merge of a conflict item (the repository's edit with the generator's
+    change) as the planner does it: TOML and JSON key by key, other files line by line. The
+    reports' "merges cleanly" is this verdict, so they never disagree with the plan."""
+    try:
+        theirs = item.theirs
+    except (TomlEditError, JsonEditError) as exc:
+        return MergeVerdict(None, f"The last written base cannot be edited: {exc}.")
+    if item.base is None or item.current is None or theirs is None:
+        return MergeVerdict(None, item.reason, theirs)
+    keyed = _KEYED_MERGES.get(item.path[item.path.rfind(".") :])
+    if keyed is not None:
+        merged = keyed(item.base, item.current, theirs)
+        if merged.problem is not None:
+            reason = f"The file cannot be merged key by key: {merged.problem}."
+            return MergeVerdict(None, reason, theirs)
+        if merged.text is None:
+            keys = tuple(conflict.key for conflict in merged.conflicts)
+            reason = (
+                "Edited in the repository and changed by the generator at the same keys: "
+                f"{', '.join(keys)}."
+            )
+            return MergeVerdict(None, reason, theirs, keys=keys)
+        reason = "Edited in the repository and changed by the generator; merged key by key."
+        return MergeVerdict(merged.text, reason, theirs)
+    result = merge3(item.base, item.current, theirs)
+    if result.text is None:
+        reason = "Edited in the repository and changed by the generator in the same lines."
+        return MergeVerdict(None, reason, theirs, hunks=result.conflicts)
+    reason = "Edited in the repository and changed by the generator; merged cleanly."
+    return MergeVerdict(result.text, reason, theirs)
+
+
 class _Planner:
     def __init__(self, report: GapReport, force: bool) -> None:
         self.force = force
@@ -145,41 +189,11 @@ class _Planner:
         self._keep_entry(item.path)
 
     def _on_conflict(self, item: ManagedItem) -> None:
-        try:
-            theirs = item.theirs
-        except (TomlEditError, JsonEditError) as exc:
-            self._unresolved(item, f"The last written base cannot be edited: {exc}.")
-            return
-        if item.base is None or item.current is None or theirs is None:
-            self._unresolved(item, item.reason)
-            return
-        keyed = _KEYED_MERGES.get(item.path[item.path.rfind(".") :])
-        if keyed is not None:
-            self._merge_keys(item, keyed(item.base, item.current, theirs), theirs)
-            return
-        result = merge3(item.base, item.current, theirs)
-        if result.text is None:
-            reason = "Edited in the repository and changed by the generator in the same lines."
-            self._unresolved(item, reason, hunks=result.conflicts)
-            return
-        reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._merged(item, result.text, theirs, reason)
-
-    def _merge_keys(
-        self, item: ManagedItem, result: TomlMergeResult | JsonMergeResult, theirs: str
-    ) -> None:
-        if result.problem is not None:
-            self._unresolved(item, f"The file cannot be merged key by key: {result.problem}.")
-        elif result.text is None:
-            keys = tuple(conflict.key for conflict in result.conflicts)
-            reason = (
-                "Edited in the repository and changed by the generator at the same keys: "
-                f"{', '.join(keys)}."
-            )
-            self._unresolved(item, reason, keys=keys)
+        verdict = merge_verdict(item)
+        if verdict.text is None or verdict.theirs is None:
+            self._unresolved(item, verdict.reason, hunks=verdict.hunks, keys=verdict.keys)
         else:
-            reason = "Edited in the repository and changed by the generator; merged key by key."
-            self._merged(item, result.text, theirs, reason)
+            self._merged(item, verdict.text, verdict.theirs, verdict.reason)
 
     def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
         """A clean merge: written (needs approval) unless it is the file as it is."""

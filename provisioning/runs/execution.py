@@ -18,6 +18,7 @@ from provisioning import git_ops
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
 from provisioning.engine.pipeline import (
+    analyze_repo,
     plan_diff,
     plan_repo,
     plan_to_dict,
@@ -39,9 +40,13 @@ from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git
 from provisioning.runs.runlog import checkpoint, run_log
 
 
-def _manifest(run: Run) -> Manifest:
+def _manifest(run: Run) -> Manifest | None:
+    """The run's manifest; None for an analysis started before any manifest existed
+    (an install audit)."""
     revision = run.manifest_revision
     if revision is None:
+        if run.kind == RunKind.ANALYZE:
+            return None
         raise RunFailed("The manifest revision of this run was deleted.")
     result = manifest_resolve(revision.yaml_text, pinned=run.base_revisions or None)
     if result.manifest is None:
@@ -85,11 +90,26 @@ def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], 
     return report_to_dict(analysis.report), plan
 
 
+def _analyze(root: Path, manifest: Manifest | None) -> dict[str, object]:
+    """The gap report alone (an analysis makes no plan); without a manifest, an audit."""
+    try:
+        analysis = analyze_repo(root, manifest)
+    except UnsafePathError as exc:
+        raise RunFailed(f"unsafe path in the repository: {exc}") from None
+    report = report_to_dict(analysis.report)
+    report["audit"] = manifest is None
+    return report
+
+
 def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
     bmad = report["bmad"]
     assert isinstance(bmad, dict)
     project = run.project
-    project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
+    if report.get("audit"):
+        # An install audit judges no manifest: the project is not "in sync" with anything.
+        project.sync_status = SyncStatus.NEVER
+    else:
+        project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
     project.bmad_version = bmad.get("version") or ""
     project.bmad_generation = bmad.get("generation") or ""
     project.last_analyzed_at = timezone.now()
@@ -102,25 +122,40 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
             "updated_at",
         ]
     )
-    Run.objects.filter(pk=run.pk).update(report=report, base_sha=head_sha, heartbeat=timezone.now())
+    Run.objects.filter(pk=run.pk).update(
+        report=report,
+        base_sha=head_sha,
+        source_branch=project.default_branch,
+        heartbeat=timezone.now(),
+    )
     counts = report.get("counts", {})
     assert isinstance(counts, dict)
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
-    run_log(run, f"Gap report: {summary}; {len(report['findings'])} installation findings.")  # type: ignore[arg-type]
+    found = len(report["findings"])  # type: ignore[arg-type]
+    run_log(run, f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}.")
+
+
+def _add_lost_edits(run: Run, report: dict[str, object], cloned: git_ops.ClonedRepo) -> None:
+    """Add the hand edits an earlier BMAD update removed (read from the clone's history)."""
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    findings += lost_edit_findings_for(run, cloned)
 
 
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
-        report, plan = _plan(run, cloned.path, manifest)
-        findings = report["findings"]
-        assert isinstance(findings, list)
-        findings += lost_edit_findings_for(run, cloned)
-        _record_report(run, report, cloned.head_sha)
         if run.kind == RunKind.ANALYZE:
+            report = _analyze(cloned.path, manifest)
+            _add_lost_edits(run, report, cloned)
+            _record_report(run, report, cloned.head_sha)
             run_finish(run, RunStatus.SUCCEEDED)
             return
+        assert manifest is not None  # _manifest fails a provision run without one
+        report, plan = _plan(run, cloned.path, manifest)
+        _add_lost_edits(run, report, cloned)
+        _record_report(run, report, cloned.head_sha)
         if not _store_plan(run, plan) or not run_start_applying(run):
             return
         # Applying right away: this clone is the one just planned on, so neither a
@@ -168,6 +203,7 @@ def apply_phase(run: Run) -> None:
     """Apply an approved (or interrupted) run in a fresh clone."""
     run.refresh_from_db()
     manifest = _manifest(run)
+    assert manifest is not None  # only provision runs apply
     branch = _target_branch(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo")
@@ -220,14 +256,17 @@ def _finish_pushed(run: Run, sha: str) -> None:
     branch = _target_branch(run)
     direct = run.project.push_mode == PushMode.DIRECT
     pr_url = _pull_request(run, branch) if not direct else ""
+    note = "" if pr_url else pull_requests.pull_request_skip_reason(run.project)
+    if not pr_url and not note:
+        note = "the forge token could not be read: set it again under Credentials"
+    pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url, "pr_note": note[:300]}
     run.refresh_from_db()
     conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
     if conflicts:
         reason = _conflicts_reason(conflicts, nothing=False)
-        pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url}
         run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **pushed)
         return
-    run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+    run_finish(run, RunStatus.PUSHED, **pushed)
 
 
 def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:

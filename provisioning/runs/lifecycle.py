@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
+from projects.models import Project, SyncStatus
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -103,6 +104,12 @@ def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: objec
     )
     if not moved:
         return
+    if status in (RunStatus.FAILED, RunStatus.ERRORED) and run.report is None:
+        # The repository could not be analysed: the project says so on every page
+        # (its last report, if any, is from an older run and says that too).
+        Project.objects.filter(pk=run.project_id).update(
+            sync_status=SyncStatus.ERROR, updated_at=timezone.now()
+        )
     if reason:
         run_log(run, reason, _REASON_LEVEL.get(status, LogLevel.ERROR))
     audit_transition(run, status.value, reason=reason[:500])

@@ -103,19 +103,34 @@ def _forge_repo(project: Project) -> forges.ForgeRepo:
     return forges.forge_repo_from_url(url, project.forge_kind, project.forge_api_url)
 
 
+def pull_request_skip_reason(project: Project) -> str:
+    """Why a pushed run opens no pull request, in the person's words ("" when it will)."""
+    if project.push_mode == PushMode.DIRECT:
+        return f"push mode “push to the default branch”: the commit is on {project.default_branch}"
+    if project.push_mode == PushMode.BRANCH:
+        return (
+            "push mode “push the branch only”: open the pull request from the branch on "
+            "your forge, or change the push mode in Settings"
+        )
+    if project.forge_kind == ForgeKind.OTHER:
+        return (
+            "the forge is “Other”, which has no pull request API: open it by hand, or "
+            "choose the forge in Settings"
+        )
+    if not project.has_secret("forge_token"):
+        return "no forge token: add one under Credentials"
+    return ""
+
+
 def open_for_run(run: Run, branch: str) -> str:
-    """The pull request URL, or "" when the project pushes branches only."""
+    """The pull request URL, or "" when none is opened (pull_request_skip_reason says why)."""
     project = run.project
-    if project.push_mode != PushMode.PULL_REQUEST or project.forge_kind == ForgeKind.OTHER:
+    if skipped := pull_request_skip_reason(project):
+        run_log(run, f"No pull request: {skipped}.", "warning" if "token" in skipped else "info")
         return ""
     token = forge_token_for(project)
     if not token:
-        run_log(
-            run,
-            "No forge token is set: the branch was pushed; open the pull request "
-            "by hand or add a token in the project settings.",
-            "warning",
-        )
+        run_log(run, "No pull request: the forge token could not be read.", "warning")
         return ""
     try:
         repo = _forge_repo(project)

@@ -89,7 +89,12 @@ def drift_checks_start(*, now: datetime | None = None) -> list[int]:
         if not claimed:
             continue  # another tick took it
         try:
-            run = run_create(project=project, kind=RunKind.ANALYZE, trigger=RunTrigger.SCHEDULE)
+            run = run_create(
+                project=project,
+                kind=RunKind.ANALYZE,
+                trigger=RunTrigger.SCHEDULE,
+                require_manifest=True,  # a drift check needs something to drift from
+            )
         except RunBusy:
             # A run started between the query and now: keep the check due.
             Project.objects.filter(pk=project.pk).update(

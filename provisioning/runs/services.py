@@ -61,9 +61,14 @@ def run_create(
     trigger: RunTrigger = RunTrigger.MANUAL,
     coalesce: bool = False,
     enqueue: bool = True,
+    require_manifest: bool = False,
     target_version: str = "",
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
+
+    An analysis may run before the project has a manifest: it is then an install audit
+    (the BMAD install and its findings), from which the editor offers a starter manifest.
+    Provisioning needs a manifest, and so does any run with `require_manifest` (webhooks).
 
     With `coalesce`, a request while a run of the same kind is still queued returns that
     run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
@@ -71,10 +76,11 @@ def run_create(
     exact BMAD version to upgrade to (`target_version`, e.g. "6.12.0").
     """
     revision = manifest_latest(project)
-    if revision is None:
-        raise RunError("This project has no manifest yet: save one before running.")
+    if revision is None and (kind != RunKind.ANALYZE or require_manifest):
+        what = "provisioning" if kind != RunKind.ANALYZE else "running"
+        raise RunError(f"This project has no manifest yet: save one before {what}.")
     # The bases' revisions are pinned now, so approval and apply see the same manifest.
-    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names)
+    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names) if revision else {}
     target_version = _checked_target(kind, target_version)
     try:
         with transaction.atomic():

@@ -135,6 +135,7 @@ def _record_before(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> 
 
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
+    assert manifest is not None  # only an analysis runs without a manifest
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         _check_node(run, tmp)
         cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
@@ -178,6 +179,7 @@ def apply_phase(run: Run) -> None:
     """Apply an approved (or interrupted) upgrade in a fresh clone."""
     run.refresh_from_db()
     manifest = _manifest(run)
+    assert manifest is not None  # only an analysis runs without a manifest
     if run.commit_sha and _pushed_already(run):
         run_log(run, f"Already pushed by an earlier attempt: {run.commit_sha[:12]}.")
         sha = run.commit_sha

@@ -87,10 +87,14 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
     can_approve = user_can(request.user, run.project, Perm.APPROVE)
+    rows = plan_rows(run.plan)
     return {
         "project": run.project,
         "run": run,
-        "plan_rows": plan_rows(run.plan),
+        "plan_rows": rows,
+        "review_rows": [row for row in rows if row["needs_review"]],
+        "can_retry": run.status in (RunStatus.FAILED, RunStatus.ERRORED)
+        and user_can(request.user, run.project, KIND_PERM[RunKind(run.kind)]),
         "log": run_log_list(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,
@@ -108,6 +112,15 @@ def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 def run_live(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     """HTMX partial polled every 2 s while the run is active: status, log and plan."""
     run = _run(slug, run_id, request)
+    waiting_in = request.GET.get("while")
+    if waiting_in is not None:
+        # The page watches a run that waits for a person: nothing to swap until it
+        # moves on, then the whole page reloads (header, plan and all).
+        response = HttpResponse(status=204)
+        if run.status != waiting_in:
+            response = HttpResponse(status=200)
+            response["HX-Refresh"] = "true"
+        return response
     return render(request, "provisioning/run_detail.html#live", _detail_context(request, run))
 
 

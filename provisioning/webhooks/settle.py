@@ -127,6 +127,9 @@ def _start_analysis(
             actor=actor,
             trigger=RunTrigger.WEBHOOK,
             coalesce=True,
+            # A push to a project without a manifest is not analysed: the delivery keeps
+            # its id unclaimed, so a redelivery after the manifest is saved starts one.
+            require_manifest=True,
         )
     except (RunBusy, RunError) as exc:
         # Not done: the claim goes back, so a redelivery of the same id is processed.

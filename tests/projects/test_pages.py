@@ -21,8 +21,15 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(name, kwargs=kwargs)
 
 
+def _creator(user):  # registering repositories needs the project creator permission
+    from tests.projects.creators import creators_group
+
+    user.groups.add(creators_group())
+    return user
+
+
 def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
-    client.force_login(outsider)
+    client.force_login(_creator(outsider))
     response = client.post(
         url("projects:project-create"),
         {
@@ -50,7 +57,7 @@ def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
     ],
 )
 def test_register_with_bad_url_shows_the_rule_inline_and_saves_nothing(client, outsider, bad):
-    client.force_login(outsider)
+    client.force_login(_creator(outsider))
     response = client.post(
         url("projects:project-create"),
         {

@@ -55,7 +55,7 @@ def test_second_run_while_busy_is_409_with_the_active_run(bmad_project, as_owner
 
 
 def test_run_without_manifest_is_422(project, as_owner):
-    response = as_owner.post("/projects/healthai/runs", {"kind": "analyze"})
+    response = as_owner.post("/projects/healthai/runs", {"kind": "provision"})
     assert response.status_code == 422
     assert "no manifest" in response.json()["detail"]
 
