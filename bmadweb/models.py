@@ -61,19 +61,6 @@ class AuditHead(models.Model):
         return f"audit head at #{self.seq}"
 
 
-class LoginThrottle(models.Model):
-    """Failed sign-ins per account and per client address (REMOTE_ADDR, never a header a
-    client can forge), for the brute-force lockout."""
-
-    key = models.CharField(max_length=200, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    first_failure = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.failures} failures"
-
-
 class ApiToken(models.Model):
     """A personal API token (docs/architecture.md#api, docs/security.md#s24).
 

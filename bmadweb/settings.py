@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from bmadweb.devkeys import dev_key
 from bmadweb.envconf import env_bool, env_choice, env_int, env_list, env_str
+from bmadweb.proxies import trusted_proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BMADWEB_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "django_rq",
     "django_htmx",
     "ninja",  # serves the API docs' Swagger UI locally (no CDN under the CSP)
+    "axes",  # the sign-in lockout (bmadweb.lockout)
     "bmadweb",
     "projects",
     "provisioning",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "bmadweb.metrics_middleware.RequestLatencyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "bmadweb.request_guard.RefuseUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "bmadweb.urls"
@@ -165,6 +169,7 @@ WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=10
 
 # --- Auth, sessions, security headers ------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out attempts
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -173,8 +178,31 @@ LOGIN_REDIRECT_URL = "projects:project-list"
 LOGOUT_REDIRECT_URL = "login"
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous sees nothing
+# Sign-in lockout (django-axes, bmadweb.lockout): failures per (account, client address)
+# and per account from anywhere, each with its limit, forgotten after the lockout time.
 LOGIN_FAILURE_LIMIT = env_int("BMADWEB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int(
+    "BMADWEB_LOGIN_ACCOUNT_FAILURE_LIMIT", 4 * LOGIN_FAILURE_LIMIT, minimum=1
+)
 LOGIN_LOCKOUT_SECONDS = env_int("BMADWEB_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; the
+# client address is the first hop, from the right, that is not one of them.
+TRUSTED_PROXIES = env_list("BMADWEB_TRUSTED_PROXIES")
+try:
+    trusted_proxy_networks(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"BMADWEB_TRUSTED_PROXIES: {exc}") from None
+AXES_HANDLER = "bmadweb.lockout.AccountAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_FAILURE_LIMIT = "bmadweb.lockout.failure_limit"  # read from the settings above at each use
+AXES_COOLOFF_TIME = "bmadweb.lockout.cool_off"
+AXES_USERNAME_CALLABLE = "bmadweb.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "bmadweb.proxies.client_address"
+AXES_LOCKOUT_CALLABLE = "bmadweb.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout lasts its stated time
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log already
+AXES_VERBOSE = False
 # REST API: requests per minute per token, and the longest lifetime a token may have.
 API_RATE_LIMIT = env_int("BMADWEB_API_RATE_LIMIT", 100, minimum=1)
 API_TOKEN_MAX_DAYS = env_int("BMADWEB_API_TOKEN_MAX_DAYS", 365, minimum=1)
