@@ -22,7 +22,8 @@ from django.db.models import Q, QuerySet
 from django_rq.workers import get_worker_class
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload
+from bmadweb.audit import StoredRecord, stored_payload, stored_records
+from bmadweb.audit_checkpoint import audit_head, audit_last_checkpoint
 from bmadweb.models import AuditRecord
 from projects.models import Project
 from projects.roles import Perm
@@ -100,15 +101,17 @@ class AuditPage:
         return self.page * self.page_size < self.count
 
 
-def _entry(record: AuditRecord) -> AuditEntry:
-    try:
-        payload: dict[str, Any] | None = audit_payload(record)
-        error = ""
-    except crypto.CryptoError:
-        payload, error = None, "cannot decrypt"
+def _entry(record: StoredRecord) -> AuditEntry:
+    payload: dict[str, Any] | None = None
+    error = f"damaged: {record.damage}" if record.damage else ""
+    if not error:
+        try:
+            payload = stored_payload(record)
+        except crypto.CryptoError:
+            error = "cannot decrypt"
     return AuditEntry(
-        seq=record.seq,
-        created=record.created.isoformat(),
+        seq=record.seq if record.seq is not None else -1,
+        created=record.created.isoformat() if record.created else record.created_text,
         action=record.action,
         actor=record.actor_name,
         project=record.project_slug,
@@ -120,12 +123,33 @@ def _entry(record: AuditRecord) -> AuditEntry:
 def audit_page_for_user(
     user: User | AnonymousUser, *, project: Project | None, page: int, page_size: int
 ) -> AuditPage:
-    """One page (1-based) of the records `user` may read, payloads decrypted."""
+    """One page (1-based) of the records `user` may read, payloads decrypted; a record
+    with a damaged column is listed with an error naming it instead of failing the page."""
     records = audit_records_for_user(user, project=project)
     start = (page - 1) * page_size
-    rows = list(records[start : start + page_size])
+    rows = stored_records(records, window=slice(start, start + page_size))
     return AuditPage(
         count=records.count(), page=page, page_size=page_size, entries=[_entry(r) for r in rows]
+    )
+
+
+@dataclass(frozen=True)
+class AuditChainState:
+    length: int
+    head_mac: str
+    checkpoint_length: int
+    checkpoint_time: float  # Unix seconds, 0 without a checkpoint
+
+
+def audit_chain_state() -> AuditChainState:
+    """The chain's length and head, and the last checkpoint, for /metrics."""
+    head = audit_head()
+    checkpoint = audit_last_checkpoint()
+    return AuditChainState(
+        length=head.seq,
+        head_mac=head.mac,
+        checkpoint_length=checkpoint.seq if checkpoint else 0,
+        checkpoint_time=checkpoint.created.timestamp() if checkpoint else 0.0,
     )
 
 

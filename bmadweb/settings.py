@@ -152,6 +152,9 @@ METRICS_MEMORY_LIMIT_BYTES = env_int("BMADWEB_MEMORY_LIMIT_MB", 512, minimum=16)
 # Probes and scrapers speak plain HTTP inside the network: a redirect would hide a 503.
 SECURE_REDIRECT_EXEMPT = [r"^health(/ready)?$", r"^metrics$"]
 
+# --- Audit: a signed checkpoint of the chain's length and head every so often ---------
+AUDIT_CHECKPOINT_SECONDS = env_int("BMADWEB_AUDIT_CHECKPOINT_SECONDS", 3600, minimum=60)
+
 # --- Repositories ------------------------------------------------------------------
 # Local paths and file:// URLs as repository URLs: development and tests only. A system
 # check (bmadweb.checks) refuses this with DEBUG off outside the test runner.

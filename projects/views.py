@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload
+from bmadweb.audit import stored_payload, stored_records
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
 from projects.models import SECRET_FIELDS, SyncStatus
@@ -251,11 +251,15 @@ def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    page = Paginator(project.audit_records.order_by("-seq"), 50).get_page(request.GET.get("page"))
+    records = project.audit_records.order_by("-seq")
+    page = Paginator(records, 50).get_page(request.GET.get("page"))
     rows = []
-    for record in page.object_list:
+    # Read as stored (docs/security.md#s21): a damaged column names its record.
+    window = slice(max(page.start_index() - 1, 0), page.end_index())
+    for record in stored_records(records, window=window):
         try:
-            payload = audit_payload(record)
+            payload = {"error": f"damaged: {record.damage}"} if record.damage else None
+            payload = payload or stored_payload(record)
         except crypto.CryptoError:
             payload = {"error": "cannot decrypt this payload"}
         rows.append({"record": record, "payload": payload})

@@ -258,7 +258,8 @@ def _cron_scheduler():  # type: ignore[no-untyped-def]
 
 
 def test_scheduler_config_reconciles_every_minute_on_the_default_queue(redis_conn):
-    [job] = _cron_scheduler().get_jobs()
+    jobs = {job.func_name: job for job in _cron_scheduler().get_jobs()}
+    job = jobs["provisioning.jobs.reconcile_job"]
     assert (job.func_name, job.queue_name, job.interval) == (
         "provisioning.jobs.reconcile_job",
         "default",
@@ -272,8 +273,11 @@ def test_scheduler_tick_resumes_a_lost_run_without_a_person(
     with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{_closed_port()}"}}):
         run = _create(bmad_project, owner, django_capture_on_commit_callbacks)
     enqueued = _cron_scheduler().enqueue_jobs()
-    assert len(enqueued) == 1
-    run_worker()  # runs the reconcile job, then the run it enqueued
+    assert {job.func_name for job in enqueued} == {
+        "provisioning.jobs.reconcile_job",
+        "provisioning.jobs.audit_checkpoint_job",
+    }
+    run_worker()  # runs the reconcile job (and the audit checkpoint), then the run
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.failure_reason
 
