@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
 
@@ -119,23 +119,30 @@ class ProjectAdmin(GuardedModelAdmin):
         instances = formset.save(commit=False)
         project = form.instance
         for membership in formset.deleted_objects:
-            services.role_revoke(
-                actor=request.user,
-                project=project,
-                role=Role(membership.role),
-                user=membership.user,
-                group=membership.group,
-            )
-        for membership in instances:
-            if membership.pk:
-                old = Membership.objects.get(pk=membership.pk)
+            try:
                 services.role_revoke(
                     actor=request.user,
                     project=project,
-                    role=Role(old.role),
-                    user=old.user,
-                    group=old.group,
+                    role=Role(membership.role),
+                    user=membership.user,
+                    group=membership.group,
                 )
+            except services.LastOwner as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+        for membership in instances:
+            if membership.pk:
+                old = Membership.objects.get(pk=membership.pk)
+                try:
+                    services.role_revoke(
+                        actor=request.user,
+                        project=project,
+                        role=Role(old.role),
+                        user=old.user,
+                        group=old.group,
+                    )
+                except services.LastOwner as exc:
+                    self.message_user(request, str(exc), level=messages.ERROR)
+                    continue
             services.role_grant(
                 actor=request.user,
                 project=project,

@@ -64,6 +64,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
     initial = {"yaml_text": latest.yaml_text if latest else STARTER.format(name=project.slug)}
     form = forms.ManifestForm(request.POST or None, initial=initial)
     errors: list[dict[str, object]] = []
+    status = 200
     if request.method == "POST":
         project = get_project_for_user(request.user, slug, Perm.EDIT_MANIFEST)
         if form.is_valid():
@@ -79,6 +80,9 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
                     {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
                     for e in exc.errors
                 ]
+            except services.ManifestConflict as exc:
+                messages.error(request, str(exc))
+                status = 409
             else:
                 messages.success(
                     request,
@@ -97,6 +101,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
             "checked": request.method == "POST",
             "can_manage": user_can(request.user, project, Perm.MANAGE),
         },
+        status=status,
     )
 
 

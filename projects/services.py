@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
@@ -192,6 +192,20 @@ def role_grant(
     return membership
 
 
+class LastOwner(Exception):
+    """Revoking this role would leave the project without an owner."""
+
+    def __init__(self) -> None:
+        super().__init__("A project keeps at least one owner. Add another owner first.")
+
+
+def _lock_project(project: Project) -> None:
+    """Serialise writers of one project's roles or revisions: the project row is locked
+    (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions already
+    serialise every writer) until the caller's transaction ends."""
+    Project.objects.select_for_update().filter(pk=project.pk).values_list("pk").first()
+
+
 @transaction.atomic
 def role_revoke(
     *,
@@ -201,8 +215,16 @@ def role_revoke(
     user: User | None = None,
     group: Group | None = None,
 ) -> None:
+    """Revoke one role. Raises LastOwner rather than leave the project without an owner:
+    the check and the delete happen under the project's lock, so two owners removing
+    each other at the same moment cannot both succeed."""
     who = _principal(user, group)
-    deleted, _ = Membership.objects.filter(project=project, role=role, **who).delete()
+    _lock_project(project)
+    memberships = Membership.objects.filter(project=project, role=role)
+    owner_leaving = role == Role.OWNER and memberships.filter(**who).exists()
+    if owner_leaving and not memberships.exclude(**who).exists():
+        raise LastOwner
+    deleted, _ = memberships.filter(**who).delete()
     _sync_object_perms(project, user or group)  # type: ignore[arg-type]
     if deleted:
         audit_record(
@@ -244,11 +266,38 @@ def manifest_save(
     if not result.ok:
         raise ManifestInvalid(result.errors)
     digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
-    latest = project.revisions.select_for_update().order_by("-number").first()
+    # Concurrent saves queue on the project's lock, so each reads the number the previous
+    # one wrote (locking the latest revision locked nothing before the first one).
+    _lock_project(project)
+    latest = project.revisions.order_by("-number").first()
     if latest is not None and latest.sha256 == digest:
         return latest
     number = (project.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
-    revision = ManifestRevision.objects.create(
+    try:
+        with transaction.atomic():
+            revision = _revision_create(project, number, yaml_text, digest, actor, message)
+    except IntegrityError:
+        raise ManifestConflict from None
+    audit_record(
+        action="manifest.save",
+        actor=actor,
+        project=project,
+        payload={"revision": number, "sha256": digest, "message": message[:200]},
+    )
+    return revision
+
+
+class ManifestConflict(Exception):
+    """Another save took this revision number first; the caller may retry (HTTP 409)."""
+
+    def __init__(self) -> None:
+        super().__init__("Another change to this manifest was saved at the same moment: reload it.")
+
+
+def _revision_create(
+    project: Project, number: int, yaml_text: str, digest: str, actor: Actor, message: str
+) -> ManifestRevision:
+    return ManifestRevision.objects.create(
         project=project,
         number=number,
         yaml_text=yaml_text,
@@ -257,10 +306,3 @@ def manifest_save(
         author_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
         message=message[:200],
     )
-    audit_record(
-        action="manifest.save",
-        actor=actor,
-        project=project,
-        payload={"revision": number, "sha256": digest, "message": message[:200]},
-    )
-    return revision

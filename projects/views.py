@@ -216,17 +216,17 @@ def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
     if membership is None:
         messages.error(request, "That membership no longer exists.")
         return redirect("projects:member-list", slug=project.slug)
-    owners = project.memberships.filter(role=Role.OWNER)
-    if membership.role == Role.OWNER and owners.count() == 1:
-        messages.error(request, "A project keeps at least one owner. Add another owner first.")
+    try:
+        services.role_revoke(
+            actor=request.user,
+            project=project,
+            role=Role(membership.role),
+            user=membership.user,
+            group=membership.group,
+        )
+    except services.LastOwner as exc:
+        messages.error(request, str(exc))
         return redirect("projects:member-list", slug=project.slug)
-    services.role_revoke(
-        actor=request.user,
-        project=project,
-        role=Role(membership.role),
-        user=membership.user,
-        group=membership.group,
-    )
     messages.success(request, "Role removed.")
     return redirect("projects:member-list", slug=project.slug)
 
