@@ -169,6 +169,10 @@ RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 RUN_CHECKPOINT_DIR = None if PRODUCTION else env_str("BMADWEB_RUN_CHECKPOINT_DIR")
 # Largest webhook body accepted (bytes); bigger deliveries get 413 before any HMAC.
 WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Deliveries that prove nothing (bad signature, too large) recorded in the ledger per
+# project, provider and source address in ten minutes; beyond it they get 429 and are
+# only counted.
+WEBHOOK_REFUSED_LIMIT = env_int("BMADWEB_WEBHOOK_REFUSED_LIMIT", 30, minimum=1)
 
 # --- Auth, sessions, security headers ------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -24,7 +25,12 @@ from projects.permissions import (
 from projects.presenters import items_by_state
 from projects.roles import Perm, Role
 from projects.selectors import manifest_latest, membership_list_for, project_list_for_dashboard
-from provisioning.project_status import delivery_list_for, report_run_latest, run_active_for
+from provisioning.project_status import (
+    delivery_list_signed_for,
+    refusal_summary_for,
+    report_run_latest,
+    run_active_for,
+)
 
 DASHBOARD_PAGE_SIZE = 25
 
@@ -145,10 +151,18 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_webhook(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    deliveries = list(delivery_list_for(project)[:50])
+    # Signed deliveries only: refused requests are counted per source below them, so a
+    # flood of forgeries cannot push genuine deliveries off the page.
+    deliveries = list(delivery_list_signed_for(project)[:50])
     # While the worker settles deliveries, the list polls itself (htmx, this same URL).
     settling = any(delivery.pending for delivery in deliveries)
-    ledger = {"project": project, "deliveries": deliveries, "settling": settling}
+    ledger = {
+        "project": project,
+        "deliveries": deliveries,
+        "settling": settling,
+        "refusals": refusal_summary_for(project),
+        "refused_limit": settings.WEBHOOK_REFUSED_LIMIT,
+    }
     if request.htmx and request.htmx.target == "deliveries":
         return render(request, "projects/project_webhook.html#deliveries", ledger)
     new_secret = request.session.pop(f"new-webhook-secret-{project.pk}", None)

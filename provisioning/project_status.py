@@ -16,12 +16,18 @@ from django.db.models import OuterRef, Subquery
 from provisioning.engine.preview import preview_files
 from provisioning.models import Run
 from provisioning.runs.selectors import report_run_latest, run_active_for
-from provisioning.webhooks.selectors import delivery_list_for
+from provisioning.webhooks.selectors import (
+    delivery_list_for,
+    delivery_list_signed_for,
+    refusal_summary_for,
+)
 
 __all__ = [
     "delivery_list_for",
+    "delivery_list_signed_for",
     "last_run_annotations",
     "preview_files",
+    "refusal_summary_for",
     "report_run_latest",
     "run_active_for",
 ]
