@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from bmadweb import crypto
+from bmadweb.logscrub import scrub
 from bmadweb.models import AuditHead, AuditRecord
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def _new_record(entry: AuditEntry, *, seq: int, prev_mac: str, key_id: str) -> A
     actor_id = actor.pk if actor is not None else None
     actor_name = actor.get_username() if actor is not None else ""
     project = entry.project
-    clean_payload = json.loads(json.dumps(dict(entry.payload or {}), default=str))
+    # Secrets in any spelling are scrubbed from every text of the payload (security.md#s8).
+    clean_payload = _scrubbed(json.loads(json.dumps(dict(entry.payload or {}), default=str)))
     canonical = _canonical(
         seq=seq,
         created=created.isoformat(),
@@ -138,6 +140,16 @@ def _new_record(entry: AuditEntry, *, seq: int, prev_mac: str, key_id: str) -> A
         prev_mac=prev_mac,
         mac=_mac(key_id, prev_mac, seq, canonical),
     )
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    return value
 
 
 def audit_payload(record: AuditRecord) -> dict[str, Any]:

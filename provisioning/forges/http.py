@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bmadweb.logscrub import scrub_values
 from provisioning.forges.repo_urls import (
     ForgeError,
     ForgeKind,
@@ -224,7 +225,8 @@ def forge_detail(raw: bytes, token: str) -> str:
         message = "; ".join(str(item) for item in message)
     if not isinstance(message, str):
         return ""
-    return _PRINTABLE_DETAIL.sub(" ", message.replace(token, "[token]")).strip()[:200]
+    message = scrub_values(message.replace(token, "[token]"), [token])  # encoded echoes
+    return _PRINTABLE_DETAIL.sub(" ", message).strip()[:200]
 
 
 def parse_json(raw: bytes) -> Any:

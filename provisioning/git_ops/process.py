@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bmadweb.logscrub import scrub_values
 from provisioning.git_ops.types import (
     Credentials,
     GitCommandFailed,
@@ -39,9 +40,11 @@ _URL_USERINFO_RE = re.compile(r"(://)[^/@\s]+@")
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret (and any URL user-info) replaced by ``***``."""
+    """``text`` with every secret (and any URL user-info) replaced by ``***``, and the
+    secrets' echoed spellings (case, URL-encoding, split, base64) by ``[redacted]``."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
+    text = scrub_values(text, secrets)  # docs/security.md#s8: encoded echoes
     return _URL_USERINFO_RE.sub(r"\1***@", text)
 
 

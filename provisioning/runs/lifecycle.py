@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
+from bmadweb.logscrub import scrub
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -83,7 +84,10 @@ def retry_or_fail(run: Run, reason: str) -> None:
 
 
 def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
-    """End an active run in `status` (no-op if another process finished it first)."""
+    """End an active run in `status` (no-op if another process finished it first). The
+    reason is scrubbed of secrets in any spelling (docs/security.md#s8) before it is
+    stored, logged or audited."""
+    reason = scrub(reason)
     moved = transition(
         run,
         status,
