@@ -26,7 +26,7 @@ SPELLINGS = ["upper", "url-encoded", "spaced", "split over lines", "base64", "ba
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
-def test_forge_echoing_the_token_in_any_spelling_leaks_nothing(  # noqa: PLR0913
+def test_forge_echoing_the_token_in_any_spelling_leaks_nothing(
     canary_project,  # noqa: F811
     owner,
     forge,  # noqa: F811
