@@ -94,6 +94,19 @@ class ProjectAdmin(GuardedModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         changed_secrets = []
+        if change:  # credentials follow their target (services.credentials_left_behind)
+            before = (form.initial.get("repo_url", ""), form.initial.get("forge_api_url", ""))
+            after = (obj.repo_url, obj.forge_api_url)
+            for field in services.credentials_left_behind(before=before, after=after, project=obj):
+                if not form.cleaned_data.get(f"secret_{field}"):
+                    obj.set_secret(field, "")
+                    changed_secrets.append(field)
+                    self.message_user(
+                        request,
+                        f"{SECRET_FIELDS[field]} was cleared: it was made for the old "
+                        "address. Enter it again.",
+                        level=messages.WARNING,
+                    )
         for field in SECRET_FIELDS:
             if form.cleaned_data.get(f"clear_{field}"):
                 obj.set_secret(field, "")

@@ -7,8 +7,10 @@ transaction, so an action and its audit trail commit or fail together.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as pysecrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import Group
@@ -79,22 +81,84 @@ def project_create(
     return project
 
 
+# Credentials belong to the place they were made for (docs/security.md#s8): a token for
+# one host must not follow the project to another.
+REPO_CREDENTIALS = ("clone_token", "ssh_private_key")
+FORGE_CREDENTIALS = ("forge_token",)
+_SCHEME_HOST = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?(\[[^\]]*\]|[^/:?#]*)(?::(\d*))?"
+)
+_SCP_HOST = re.compile(r"^(?:[^@/:]*@)?([^@/:]+):")
+
+
+def repo_target(url: str) -> str:
+    """Where a repository URL's credentials go: its host (any scheme or user), or the
+    local path for a local repository."""
+    url = (url or "").strip()
+    if url.startswith("/") or url.lower().startswith("file:"):
+        return "local:" + url.removeprefix("file://")
+    if match := _SCHEME_HOST.match(url):
+        return match.group(1).lower()
+    if match := _SCP_HOST.match(url):
+        return match.group(1).lower()
+    return url.lower()
+
+
+def forge_target(api_url: str, repo_url: str) -> str:
+    """Where the forge token goes: the API URL's host and port, or (no API URL) the
+    repository's host, from which the default API address is derived."""
+    if not api_url:
+        return "repo:" + repo_target(repo_url)
+    match = _SCHEME_HOST.match(api_url.strip())
+    return f"{match.group(1).lower()}:{match.group(2) or ''}" if match else api_url.lower()
+
+
+def credentials_left_behind(
+    *, before: tuple[str, str], after: tuple[str, str], project: Project
+) -> list[str]:
+    """The stored credentials tied to a target (repository host, forge API address) that
+    moved from `before` to `after` (each (repo_url, forge_api_url))."""
+    fields: list[str] = []
+    if repo_target(before[0]) != repo_target(after[0]):
+        fields += REPO_CREDENTIALS
+    if forge_target(before[1], before[0]) != forge_target(after[1], after[0]):
+        fields += FORGE_CREDENTIALS
+    return [field for field in fields if project.has_secret(field)]
+
+
+@dataclass(frozen=True)
+class ProjectUpdated:
+    project: Project
+    changed: list[str]
+    credentials_cleared: list[str]
+
+
 @transaction.atomic
-def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project:
+def project_update(*, actor: Actor, project: Project, **changes: Any) -> ProjectUpdated:
+    """Change settings. Moving the repository to another host, or the forge API to
+    another address, clears the credentials tied to the old one: they must be entered
+    again for the new target (the result names them, and so does the audit record)."""
     changed = {}
+    before = (project.repo_url, project.forge_api_url)
     for field, value in changes.items():
         if field not in EDITABLE_FIELDS:
             raise ValueError(f"{field} cannot be changed here")
         if getattr(project, field) != value:
             changed[field] = {"from": getattr(project, field), "to": value}
             setattr(project, field, value)
+    cleared: list[str] = []
     if changed:
         project.full_clean()
+        after = (project.repo_url, project.forge_api_url)
+        cleared = credentials_left_behind(before=before, after=after, project=project)
+        for field in cleared:
+            project.set_secret(field, "")
         project.save()
-        audit_record(
-            action="project.update", actor=actor, project=project, payload={"changes": changed}
-        )
-    return project
+        payload: dict[str, Any] = {"changes": changed}
+        if cleared:
+            payload["credentials_cleared"] = cleared
+        audit_record(action="project.update", actor=actor, project=project, payload=payload)
+    return ProjectUpdated(project, sorted(changed), cleared)
 
 
 @transaction.atomic

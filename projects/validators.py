@@ -26,7 +26,7 @@ def validate_repo_url(value: str) -> None:
         ) from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -43,7 +43,7 @@ def validate_forge_api_url(value: str) -> None:
     if (
         settings.ALLOW_LOCAL_REPOS
         and parts.scheme in ("http", "https")
-        and _is_loopback(parts.hostname or "")
+        and is_loopback_host(parts.hostname or "")
     ):
         return
     try:

@@ -97,12 +97,20 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         # is_valid() already copied the new values onto `project`; reload it, or the
         # service sees no change and saves nothing.
         project.refresh_from_db()
-        services.project_update(
+        updated = services.project_update(
             actor=request.user,
             project=project,
             **{f: form.cleaned_data[f] for f in services.EDITABLE_FIELDS},
         )
         messages.success(request, "Settings saved.")
+        if updated.credentials_cleared:
+            names = ", ".join(SECRET_FIELDS[f] for f in updated.credentials_cleared)
+            messages.warning(
+                request,
+                "The repository or forge moved to another address, so the credentials "
+                f"made for the old one were cleared: {names}. Enter them again under "
+                "Credentials.",
+            )
         return redirect("projects:project-settings", slug=project.slug)
     project.refresh_from_db()  # an invalid form must not show unsaved values as saved
     return render(

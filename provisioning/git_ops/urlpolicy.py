@@ -328,3 +328,13 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     ):
         return False
     return not any(address.version == net.version and address in net for net in _BLOCKED_NETWORKS)
+
+
+def check_api_host(host: str, *, resolve: Resolver = resolve_host) -> tuple[str, ...]:
+    """The public addresses of a forge API host, or UrlPolicyError: the same host rules
+    and address checks as repository URLs (docs/security.md#s14). The forge door then
+    connects to these addresses only, so a DNS answer that changes after this check
+    (rebinding) is never followed."""
+    host = (host or "").lower()
+    _check_host(host)
+    return _resolve_public(host, resolve)
