@@ -159,7 +159,12 @@ AUDIT_CHECKPOINT_SECONDS = env_int("BMADWEB_AUDIT_CHECKPOINT_SECONDS", 3600, min
 # Local paths and file:// URLs as repository URLs: development and tests only. A system
 # check (bmadweb.checks) refuses this with DEBUG off outside the test runner.
 ALLOW_LOCAL_REPOS = env_bool("BMADWEB_ALLOW_LOCAL_REPOS", default=DEBUG and not PRODUCTION)
+# Local repositories must lie under this folder (development: the demo's repositories
+# live under var/demo).
+LOCAL_REPOS_ROOT = Path(env_str("BMADWEB_LOCAL_REPOS_ROOT") or VAR_DIR).resolve()
 REPO_MAX_BYTES = env_int("BMADWEB_REPO_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# Files in one repository's tip, checked before checkout with the byte budget.
+REPO_MAX_FILES = env_int("BMADWEB_REPO_MAX_FILES", 20_000, minimum=1)
 GIT_TIMEOUT_S = env_int("BMADWEB_GIT_TIMEOUT", 120, minimum=1)
 WORK_DIR = Path(env_str("BMADWEB_WORK_DIR") or VAR_DIR / "work")
 RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)

@@ -17,7 +17,9 @@ def validate_repo_url(value: str) -> None:
     The message names the rule that was broken, so the person can fix the URL.
     """
     try:
-        check_repo_url(value, allow_local=settings.ALLOW_LOCAL_REPOS)
+        check_repo_url(
+            value, allow_local=settings.ALLOW_LOCAL_REPOS, local_root=settings.LOCAL_REPOS_ROOT
+        )
     except UrlPolicyError as exc:
         raise ValidationError(
             "%(message)s (rule: %(rule)s)",

@@ -24,7 +24,12 @@ run git either. No Django here: settings arrive as a :class:`GitPolicy`.
 """
 
 from provisioning.engine.paths import UnsafePathError as UnsafePath
-from provisioning.git_ops.files import safe_delete, safe_write, tracked_symlinks
+from provisioning.git_ops.files import (
+    safe_delete,
+    safe_write,
+    tracked_submodules,
+    tracked_symlinks,
+)
 from provisioning.git_ops.process import git_env, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
 from provisioning.git_ops.repo import (
@@ -79,6 +84,7 @@ __all__ = [
     "scrub",
     "sweep_stale_workdirs",
     "temp_workdir",
+    "tracked_submodules",
     "tracked_symlinks",
     "validate_base_branch",
     "validate_branch_name",

@@ -169,6 +169,8 @@ def git_session(
     date: datetime | None = None,
 ) -> Iterator[Session]:
     """A private 0700 ``HOME`` holding the askpass script and ssh key, removed on exit."""
+    if checked is not None and checked.kind == "local":
+        credentials = None  # a local remote needs none: nothing to hand to its processes
     with temp_workdir(policy.temp_base, prefix="bmadweb-git-") as home:
         extra = _pin_https_addresses(checked)
         env = git_env(home=home, policy=policy, identity=identity, date=date, extra_config=extra)
@@ -328,4 +330,15 @@ def tree_bytes(root: Path, *, skip_git: bool = False) -> int:
 
 
 def check_url(url: str, policy: GitPolicy) -> CheckedUrl:
-    return check_repo_url(url, allow_local=policy.allow_local, resolve=policy.resolve)
+    return check_repo_url(
+        url, allow_local=policy.allow_local, resolve=policy.resolve, local_root=policy.local_root
+    )
+
+
+def local_receive_pack(policy: GitPolicy) -> list[str]:
+    """Push options for a local remote (docs/security.md#s5): git runs the remote's
+    receive-pack itself, with an environment git clears of the isolation config, so the
+    remote's hooks would run with the pushing step's environment. Its receive-pack gets
+    hooks switched off on its own command line instead."""
+    program = shlex.quote(policy.git_binary)
+    return [f"--receive-pack={program} -c core.hooksPath=/dev/null receive-pack"]
