@@ -215,6 +215,32 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout lasts its stated time
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log already
 AXES_VERBOSE = False
+# --- Single sign-on: OpenID Connect (bmadweb.oidc), off unless an issuer is set ------
+OIDC_ISSUER = env_str("BMADWEB_OIDC_ISSUER") or ""
+OIDC_RP_CLIENT_ID = env_str("BMADWEB_OIDC_CLIENT_ID") or ""
+OIDC_RP_CLIENT_SECRET = env_str("BMADWEB_OIDC_CLIENT_SECRET") or ""
+OIDC_RP_SIGN_ALGO = env_choice(
+    "BMADWEB_OIDC_SIGN_ALGO", "rs256", ("rs256", "es256", "ps256")
+).upper()
+OIDC_RP_SCOPES = env_str("BMADWEB_OIDC_SCOPES") or "openid email profile"
+OIDC_GROUPS_CLAIM = env_str("BMADWEB_OIDC_GROUPS_CLAIM") or "groups"
+OIDC_GROUP_MAP = env_list("BMADWEB_OIDC_GROUP_MAP")  # "idp-group=django-group,..."
+OIDC_STAFF_GROUPS = env_list("BMADWEB_OIDC_STAFF_GROUPS")
+OIDC_SUPERUSER_GROUPS = env_list("BMADWEB_OIDC_SUPERUSER_GROUPS")
+OIDC_PROVIDER_NAME = env_str("BMADWEB_OIDC_PROVIDER_NAME") or "single sign-on"
+OIDC_TIMEOUT = env_int("BMADWEB_OIDC_TIMEOUT", 5, minimum=1)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_CREATE_USER = True
+OIDC_AUTHENTICATE_CLASS = "bmadweb.oidc.OidcSignIn"
+OIDC_CALLBACK_CLASS = "bmadweb.oidc.OidcCallback"
+if OIDC_ISSUER:
+    if not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "BMADWEB_OIDC_CLIENT_ID and BMADWEB_OIDC_CLIENT_SECRET must be set with "
+            "BMADWEB_OIDC_ISSUER"
+        )
+    AUTHENTICATION_BACKENDS.append("bmadweb.oidc.OidcBackend")
 # REST API: requests per minute per token, and the longest lifetime a token may have.
 API_RATE_LIMIT = env_int("BMADWEB_API_RATE_LIMIT", 100, minimum=1)
 API_TOKEN_MAX_DAYS = env_int("BMADWEB_API_TOKEN_MAX_DAYS", 365, minimum=1)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from bmadweb import auth_views
+from bmadweb import auth_views, oidc
 from provisioning.api import api
 from provisioning.webhooks import urls as webhook_urls
 
@@ -11,6 +11,8 @@ admin.site.site_title = "bmadweb admin"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("oidc/authenticate/", oidc.OidcSignIn.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.OidcCallback.as_view(), name="oidc_authentication_callback"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("hooks/", include(webhook_urls.receiver_urlpatterns)),
