@@ -30,6 +30,8 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from bmadweb.proxies import client_address
+
 MAX_USERNAME = 150
 
 
@@ -46,6 +48,12 @@ def lockout_username(request: HttpRequest | None, credentials: Mapping[str, Any]
         return normalise_username(credentials.get("username"))
     post = getattr(request, "POST", None)
     return normalise_username(post.get("username") if post is not None else "")
+
+
+def lockout_client_address(request: HttpRequest) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the client address (bmadweb.proxies), or None when the
+    peer has none (a unix socket): axes stores it in an IP address column."""
+    return client_address(request) or None
 
 
 def failure_limit(request: HttpRequest | None = None, credentials: object = None) -> int:

@@ -158,3 +158,12 @@ def test_failed_sign_in_audit_names_the_client_behind_the_proxy(client, owner, s
     _fail(client, "olivia", "10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.42")
     record = AuditRecord.objects.get(action="auth.login_failed")
     assert audit_payload(record)["address"] == "198.51.100.42"
+
+
+def test_a_peer_without_an_address_is_counted_without_one(client, owner, settings):
+    """A unix-socket peer has no address: axes stores none (an empty string would not fit
+    PostgreSQL's address column) and the account counter still counts."""
+    settings.LOGIN_FAILURE_LIMIT = 2
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 2
+    assert [_fail(client, "olivia", "") for _ in range(2)] == [200, 429]  # locked at 2
+    assert _sign_in(client, "").status_code == 429
