@@ -20,9 +20,12 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from bmadweb.audit import audit_verify
-from bmadweb.audit_checkpoint import audit_verify_since_checkpoint
-from bmadweb.selectors import AuditPage, audit_page_for_user
+from bmadweb.selectors import (
+    AuditPage,
+    audit_chain_verify,
+    audit_chain_verify_since_checkpoint,
+    audit_page_for_user,
+)
 from projects.permissions import get_project_for_user
 from projects.roles import Perm
 
@@ -91,9 +94,9 @@ def audit_verify_view(request: HttpRequest) -> JsonResponse:
         return _error("Only platform owners may verify the audit log.", 403)
     if request.GET.get("since") == "checkpoint":
         max_age = timedelta(seconds=2 * settings.AUDIT_CHECKPOINT_SECONDS + 300)
-        result = audit_verify_since_checkpoint(max_age=max_age)
+        result = audit_chain_verify_since_checkpoint(max_age=max_age)
     else:
-        result = audit_verify()
+        result = audit_chain_verify()
     body = {
         "ok": result.ok,
         "checked": result.checked,

@@ -1,5 +1,6 @@
-"""Sign-in and sign-out, with audit records. The brute-force lockout is django-axes,
-configured in bmadweb.lockout (docs/security.md#s23)."""
+"""Sign-in and sign-out, audited through bmadweb.services. The brute-force lockout is
+django-axes, configured in bmadweb.lockout (docs/security.md#s23); the services audit
+what it decided."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 
-from bmadweb.audit import audit_record
+from bmadweb.lockout import lockout_decision
 from bmadweb.proxies import client_address
+from bmadweb.services import (
+    auth_login_failure_record,
+    auth_login_record,
+    auth_logout_record,
+)
 
 
 class LoginView(auth_views.LoginView):
@@ -26,20 +32,21 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        audit_record(action="auth.login", actor=form.get_user())
+        auth_login_record(user=form.get_user(), address=client_address(self.request))
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        username = str(form.data.get("username", ""))[:150]
-        audit_record(
-            action="auth.login_failed",
-            payload={"username": username, "address": client_address(self.request)},
+        decision = lockout_decision(self.request)
+        auth_login_failure_record(
+            username=str(form.data.get("username", "")),
+            address=client_address(self.request),
+            already_locked=decision.already_locked,
+            locked=decision.locked,
         )
         return super().form_invalid(form)
 
 
 class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.is_authenticated:
-            audit_record(action="auth.logout", actor=request.user)
+        auth_logout_record(user=request.user)
         return super().post(request, *args, **kwargs)

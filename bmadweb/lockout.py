@@ -12,7 +12,9 @@ sign-in page, any later form), so no door is left unthrottled. This module gives
   and per account from every address, locking after ``BMADWEB_LOGIN_ACCOUNT_FAILURE_LIMIT``
   (a guesser spread over many addresses). One person's typos behind a shared proxy lock
   only that person's account at that address;
-* the lockout page: the sign-in form with the reason, status 429.
+* the lockout page: the sign-in form with the reason, status 429;
+* what axes decided about one refused attempt (``lockout_decision``), which the sign-in
+  view hands to the audit service.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -75,9 +78,42 @@ class AccountAndAddressHandler(AxesDatabaseHandler):
             attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
             for attempts in self.get_user_attempts(request, credentials)
         )
+        # Which counters reached their limit, for the audit record (lockout_decision).
+        request.bmadweb_lockout_scope = [  # type: ignore[attr-defined]
+            name
+            for name, reached in (
+                ("account_at_address", per_pair >= settings.LOGIN_FAILURE_LIMIT),
+                ("account", per_account >= settings.LOGIN_ACCOUNT_FAILURE_LIMIT),
+            )
+            if reached
+        ]
         if per_account >= settings.LOGIN_ACCOUNT_FAILURE_LIMIT:
             return max(per_pair, settings.LOGIN_FAILURE_LIMIT)
         return int(per_pair)
+
+
+@dataclass(frozen=True)
+class LockoutDecision:
+    """What axes decided about a refused sign-in: refused because a lockout was already
+    in force (not counted again), or counted, and then which counters it locked (empty
+    when it locked nothing)."""
+
+    already_locked: bool
+    locked: tuple[str, ...]
+
+
+def lockout_decision(request: HttpRequest) -> LockoutDecision:
+    """Read axes' decision off the request after a failed authentication: the backend
+    marks a refused-while-locked attempt before counting (and then does not count it),
+    the handler marks the failure that reaches a limit after counting it."""
+    locked_out = bool(getattr(request, "axes_locked_out", False))
+    counted = getattr(request, "axes_failures_since_start", None) is not None
+    if locked_out and not counted:
+        return LockoutDecision(already_locked=True, locked=())
+    if locked_out:
+        scope = getattr(request, "bmadweb_lockout_scope", None) or ["account_at_address"]
+        return LockoutDecision(already_locked=False, locked=tuple(scope))
+    return LockoutDecision(already_locked=False, locked=())
 
 
 LOCKED = (

@@ -45,9 +45,13 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
-from bmadweb.audit import audit_record
 from bmadweb.models import OidcIdentity
 from bmadweb.proxies import client_address
+from bmadweb.services import (
+    auth_oidc_account_create_record,
+    auth_oidc_failure_record,
+    auth_oidc_login_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +176,8 @@ class OidcBackend(OIDCAuthenticationBackend):
         OidcIdentity.objects.create(
             user=user, issuer=settings.OIDC_ISSUER, subject=str(claims["sub"])
         )
-        audit_record(
-            action="auth.oidc_account_create",
-            actor=user,
-            payload={"issuer": settings.OIDC_ISSUER, "subject": str(claims["sub"])},
+        auth_oidc_account_create_record(
+            user=user, issuer=settings.OIDC_ISSUER, subject=str(claims["sub"])
         )
         return self.update_user(user, claims)
 
@@ -194,18 +196,12 @@ class OidcBackend(OIDCAuthenticationBackend):
         OidcIdentity.objects.filter(user=user, issuer=settings.OIDC_ISSUER).update(
             last_login=timezone.now()
         )
-        audit_record(
-            action="auth.login",
-            actor=user,
-            payload={
-                "via": "oidc",
-                "issuer": settings.OIDC_ISSUER,
-                "groups_added": added,
-                "groups_removed": removed,
-                "staff": user.is_staff,
-                "superuser": user.is_superuser,
-                "address": client_address(self.request),
-            },
+        auth_oidc_login_record(
+            user=user,
+            issuer=settings.OIDC_ISSUER,
+            groups_added=added,
+            groups_removed=removed,
+            address=client_address(self.request),
         )
         return user
 
@@ -299,8 +295,5 @@ class OidcCallback(OIDCAuthenticationCallbackView):
 
 
 def _failed(request: HttpRequest, reason: str) -> HttpResponse:
-    audit_record(
-        action="auth.login_failed",
-        payload={"via": "oidc", "reason": reason, "address": client_address(request)},
-    )
+    auth_oidc_failure_record(reason=reason, address=client_address(request))
     return redirect(reverse("login") + "?sso=failed")

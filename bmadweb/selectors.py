@@ -1,5 +1,5 @@
-"""Platform read-side queries: the audit log a user may see, readiness checks and the
-state behind /metrics.
+"""Platform read-side queries: the audit log a user may see and the chain check,
+readiness checks and the state behind /metrics.
 
 Everything here only reads. Redis is always reached through a client with short socket
 timeouts, so a hung Redis costs a bounded wait instead of a stuck request.
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import django_rq
@@ -22,8 +23,20 @@ from django.db.models import Q, QuerySet
 from django_rq.workers import get_worker_class
 
 from bmadweb import crypto
-from bmadweb.audit import StoredRecord, stored_payload, stored_records
-from bmadweb.audit_checkpoint import audit_head, audit_last_checkpoint
+from bmadweb.audit import (
+    GENESIS,
+    StoredRecord,
+    VerifyResult,
+    audit_verify,
+    stored_payload,
+    stored_records,
+)
+from bmadweb.audit_checkpoint import (
+    Checkpoint,
+    audit_head,
+    audit_last_checkpoint,
+    audit_verify_since_checkpoint,
+)
 from bmadweb.models import AuditRecord
 from projects.models import Project
 from projects.roles import Perm
@@ -116,6 +129,7 @@ def _entry(record: StoredRecord) -> AuditEntry:
         actor=record.actor_name,
         project=record.project_slug,
         payload=payload,
+        # Fixed phrases: the page is read by more people than the admin.
         error=error,
     )
 
@@ -151,6 +165,21 @@ def audit_chain_state() -> AuditChainState:
         checkpoint_length=checkpoint.seq if checkpoint else 0,
         checkpoint_time=checkpoint.created.timestamp() if checkpoint else 0.0,
     )
+
+
+def audit_chain_verify(*, after_seq: int = 0, after_mac: str = GENESIS) -> VerifyResult:
+    """Walk the audit chain (from the start, or after a checkpoint's record `after_seq`
+    whose MAC is `after_mac`) and name the first record that breaks it (raises
+    crypto.KeyConfigError when the audit key ring is unusable)."""
+    return audit_verify(after_seq=after_seq, after_mac=after_mac)
+
+
+def audit_chain_verify_since_checkpoint(
+    *, max_age: timedelta, anchor: Checkpoint | None = None
+) -> VerifyResult:
+    """Check the chain from the newest trusted checkpoint on (the chain's last one, at
+    most `max_age` old, or the newer `anchor` kept outside the database)."""
+    return audit_verify_since_checkpoint(max_age=max_age, anchor=anchor)
 
 
 # --- Redis and RQ -------------------------------------------------------------------

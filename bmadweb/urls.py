@@ -21,5 +21,7 @@ urlpatterns = [
     path("account/", include("bmadweb.token_urls")),
     path("", include("bmadweb.ops_urls")),
     path("", include("provisioning.runs.urls")),
+    path("", include("provisioning.campaigns.urls")),
+    path("", include("provisioning.discovery.urls")),
     path("", include("projects.urls")),
 ]

@@ -17,8 +17,9 @@ from projects.permissions import (
 )
 from projects.presenters import side_by_side
 from projects.roles import Perm
-from projects.selectors import manifest_latest, revision_get
-from provisioning.engine.manifest import load_manifest, manifest_json_schema
+from projects.selectors import manifest_latest, manifest_resolve, revision_get
+from provisioning.engine.extends import ResolvedManifest, effective_yaml
+from provisioning.engine.manifest import manifest_json_schema
 from provisioning.project_status import preview_files, report_run_latest
 
 MAX_MANIFEST = 256 * 1024
@@ -51,7 +52,7 @@ def _errors_of(text: str) -> list[dict[str, object]]:
         ]
     return [
         {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
-        for e in load_manifest(text).errors
+        for e in manifest_resolve(text).errors
     ]
 
 
@@ -61,6 +62,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     latest = manifest_latest(project)
     can_edit = user_can(request.user, project, Perm.EDIT_MANIFEST)
+    effective = _effective(manifest_resolve(latest.yaml_text)) if latest else {}
     initial = {"yaml_text": latest.yaml_text if latest else STARTER.format(name=project.slug)}
     form = forms.ManifestForm(request.POST or None, initial=initial)
     errors: list[dict[str, object]] = []
@@ -100,6 +102,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
             "can_edit": can_edit,
             "checked": request.method == "POST",
             "can_manage": user_can(request.user, project, Perm.MANAGE),
+            **effective,
         },
         status=status,
     )
@@ -124,7 +127,7 @@ def manifest_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """HTMX partial: the files the manifest would generate for this repository."""
     project = get_project_for_user(request.user, slug)
     text = request.POST.get("yaml_text", "")
-    result = load_manifest(text) if len(text) <= MAX_MANIFEST else None
+    result = manifest_resolve(text) if len(text) <= MAX_MANIFEST else None
     report_run = report_run_latest(project)
     files: list[dict[str, str]] = []
     notes = ["Fix the errors above to see a preview."]
@@ -133,8 +136,16 @@ def manifest_preview(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "projects/manifest_edit.html#preview",
-        {"project": project, "files": files, "notes": notes},
+        {"project": project, "files": files, "notes": notes, **_effective(result)},
     )
+
+
+def _effective(result: ResolvedManifest | None) -> dict[str, object]:
+    """The effective manifest and where each entry came from, when bases are involved."""
+    if result is None or result.manifest is None or not result.bases:
+        return {}
+    origins = sorted(result.provenance.items())
+    return {"effective": effective_yaml(result), "origins": origins, "bases": result.bases}
 
 
 @login_required

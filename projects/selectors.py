@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from guardian.shortcuts import get_objects_for_user
 
+from bmadweb import crypto
+from bmadweb.audit import StoredRecord, audit_payload, stored_payload, stored_records
 from bmadweb.labels import closed_label
-from projects.models import ManifestRevision, Membership, Project, SyncStatus
+from projects.models import (
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+    SyncStatus,
+)
 from projects.roles import Perm
+from provisioning.engine.extends import BaseLookup, ResolvedManifest, extends_of, resolve_manifest
 from provisioning.project_status import last_run_annotations
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+
+    from bmadweb.models import AuditRecord
+
+AUDIT_PAGE_SIZE = 50
 
 
 def project_list_for_user(
@@ -32,6 +49,90 @@ def project_list_for_user(
 
 def manifest_latest(project: Project) -> ManifestRevision | None:
     return project.revisions.order_by("-number").first()
+
+
+# --- Base manifests -------------------------------------------------------------------
+
+
+def base_list() -> QuerySet[BaseManifest]:
+    return BaseManifest.objects.order_by("name")
+
+
+def base_get(name: str) -> BaseManifest | None:
+    return BaseManifest.objects.filter(name=name).first()
+
+
+def base_revision_latest(base: BaseManifest) -> BaseManifestRevision | None:
+    return base.revisions.order_by("-number").first()
+
+
+def base_lookup(
+    pinned: Mapping[str, int] | None = None, overrides: Mapping[str, str] | None = None
+) -> BaseLookup:
+    """Base texts for `resolve_manifest`: the latest revisions, or the revision numbers a
+    run pinned, with `overrides` (name -> text) for "what would this change" previews."""
+    cache: dict[str, str | None] = {}
+
+    def lookup(name: str) -> str | None:
+        if overrides and name in overrides:
+            return overrides[name]
+        if name not in cache:
+            revisions = BaseManifestRevision.objects.filter(base__name=name)
+            if pinned and name in pinned:
+                revisions = revisions.filter(number=pinned[name])
+            found = revisions.order_by("-number").first()
+            cache[name] = found.yaml_text if found else None
+        return cache[name]
+
+    return lookup
+
+
+def base_numbers(names: Iterable[str]) -> dict[str, int]:
+    """The latest revision number of each named base (what a run pins)."""
+    rows = (
+        BaseManifestRevision.objects.filter(base__name__in=list(names))
+        .values_list("base__name")
+        .annotate(n=Max("number"))
+    )
+    return {name: n for name, n in rows}
+
+
+def manifest_resolve(text: str, *, pinned: Mapping[str, int] | None = None) -> ResolvedManifest:
+    """A project manifest's text with its `extends` resolved (the effective manifest)."""
+    return resolve_manifest(text, base_lookup(pinned))
+
+
+@dataclass(frozen=True)
+class BaseImpact:
+    project: Project
+    changes: bool  # the effective manifest differs with the new text
+    valid: bool  # the project manifest still resolves without errors
+
+
+def base_impact(name: str, new_text: str | None = None) -> list[BaseImpact]:
+    """Projects whose latest manifest uses base `name` (directly or through another base)
+    and whether `new_text` would change their effective manifest."""
+    found: list[BaseImpact] = []
+    latest = ManifestRevision.objects.filter(
+        pk__in=Subquery(
+            ManifestRevision.objects.filter(project=OuterRef("project"))
+            .order_by("-number")
+            .values("pk")[:1]
+        )
+    ).select_related("project")
+    for revision in latest.order_by("project__name"):
+        if not extends_of(revision.yaml_text):
+            continue
+        now = manifest_resolve(revision.yaml_text)
+        if name not in now.base_names:
+            continue
+        if new_text is None:
+            found.append(BaseImpact(revision.project, False, now.ok))
+            continue
+        after = resolve_manifest(revision.yaml_text, base_lookup(overrides={name: new_text}))
+        changed = dict(after.effective) != dict(now.effective)
+        found.append(BaseImpact(revision.project, changed, after.ok))
+    return found
 
 
 def membership_list_for(project: Project) -> QuerySet[Membership]:
@@ -64,3 +165,45 @@ def project_count_by_sync_status() -> dict[str, int]:
         key = closed_label(status, SyncStatus.values)
         counts[key] = counts.get(key, 0) + n
     return counts
+
+
+# --- Audit records ------------------------------------------------------------------
+# The one reader of an audit payload: the project's audit page, the platform's audit log
+# (bmadweb.selectors, which sits above this app) and the admin all decrypt through it.
+
+
+def audit_payload_read(record: AuditRecord) -> tuple[dict[str, Any] | None, str]:
+    """The decrypted payload of `record`, or None and why it cannot be read (a
+    secret-free phrase: edited or foreign ciphertext, or a key no longer configured)."""
+    try:
+        return audit_payload(record), ""
+    except crypto.CryptoError as exc:
+        return None, str(exc) or "cannot decrypt"
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    record: StoredRecord
+    payload: dict[str, Any]
+
+
+def audit_page_for_project(
+    project: Project, *, page: str | int | None
+) -> tuple[Page[Any], list[AuditRow]]:
+    """One page of `project`'s audit records, newest first, payloads decrypted (the
+    caller has checked the manage permission). Read as stored (docs/security.md#s21): a
+    damaged column names its record instead of failing the page."""
+    records = project.audit_records.order_by("-seq")
+    current = Paginator(records, AUDIT_PAGE_SIZE).get_page(page)
+    window = slice(max(current.start_index() - 1, 0), current.end_index())
+    rows = []
+    for record in stored_records(records, window=window):
+        if record.damage:
+            payload: dict[str, Any] = {"error": f"damaged: {record.damage}"}
+        else:
+            try:
+                payload = stored_payload(record)
+            except crypto.CryptoError:
+                payload = {"error": "cannot decrypt this payload"}
+        rows.append(AuditRow(record, payload))
+    return current, rows

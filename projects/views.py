@@ -11,8 +11,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from bmadweb import crypto
-from bmadweb.audit import stored_payload, stored_records
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
 from projects.models import SECRET_FIELDS, SyncStatus
@@ -24,7 +22,12 @@ from projects.permissions import (
 )
 from projects.presenters import items_by_state
 from projects.roles import Perm, Role
-from projects.selectors import manifest_latest, membership_list_for, project_list_for_dashboard
+from projects.selectors import (
+    audit_page_for_project,
+    manifest_latest,
+    membership_list_for,
+    project_list_for_dashboard,
+)
 from provisioning.project_status import (
     delivery_list_signed_for,
     refusal_summary_for,
@@ -138,11 +141,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
             else "Nothing changed: empty fields keep the stored values.",
         )
         return redirect("projects:project-credentials", slug=project.slug)
-    status = [
-        (f, label, project.has_secret(f))
-        for f, label in SECRET_FIELDS.items()
-        if not f.startswith("webhook_")
-    ]
+    status = [(f, SECRET_FIELDS[f], project.has_secret(f)) for f in services.TYPED_SECRET_FIELDS]
     return render(
         request,
         "projects/project_credentials.html",
@@ -246,10 +245,10 @@ def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
             user=membership.user,
             group=membership.group,
         )
-    except services.LastOwner as exc:
+    except services.RoleError as exc:
         messages.error(request, str(exc))
-        return redirect("projects:member-list", slug=project.slug)
-    messages.success(request, "Role removed.")
+    else:
+        messages.success(request, "Role removed.")
     return redirect("projects:member-list", slug=project.slug)
 
 
@@ -273,18 +272,7 @@ def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    records = project.audit_records.order_by("-seq")
-    page = Paginator(records, 50).get_page(request.GET.get("page"))
-    rows = []
-    # Read as stored (docs/security.md#s21): a damaged column names its record.
-    window = slice(max(page.start_index() - 1, 0), page.end_index())
-    for record in stored_records(records, window=window):
-        try:
-            payload = {"error": f"damaged: {record.damage}"} if record.damage else None
-            payload = payload or stored_payload(record)
-        except crypto.CryptoError:
-            payload = {"error": "cannot decrypt this payload"}
-        rows.append({"record": record, "payload": payload})
+    page, rows = audit_page_for_project(project, page=request.GET.get("page"))
     return render(
         request,
         "projects/project_audit.html",

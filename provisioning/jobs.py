@@ -12,6 +12,8 @@ from rq import get_current_job
 
 from bmadweb.audit_checkpoint import audit_checkpoint
 from provisioning import git_ops, queue
+from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
+from provisioning.runs.schedule import drift_checks_start
 from provisioning.runs.services import run_execute, runs_reconcile
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
 
@@ -28,6 +30,7 @@ def run_job(run_id: int) -> None:
     """RQ job: advance one run (unless the run has been handed to another job since)."""
     job = get_current_job()
     run_execute(run_id=run_id, job_id=job.id if job is not None else None)
+    campaign_run_settled(run_id=run_id)  # a campaign starts its next runs
 
 
 def reconcile_job() -> list[int]:
@@ -35,6 +38,7 @@ def reconcile_job() -> list[int]:
     that killed workers left behind (older than two job timeouts, so none in use)."""
     git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
     touched = runs_reconcile()
+    campaigns_advance()
     webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
     return touched
 
@@ -47,3 +51,8 @@ def audit_checkpoint_job() -> int:
     checkpoint = audit_checkpoint(previous=queue.audit_anchor_get())
     queue.audit_anchor_set(checkpoint)
     return checkpoint.record_seq
+
+
+def drift_check_job() -> list[int]:
+    """RQ job (scheduled every minute): start the scheduled drift checks that are due."""
+    return drift_checks_start()

@@ -34,8 +34,14 @@ __all__ = [
 
 
 def last_run_annotations() -> dict[str, Any]:
-    """Annotations of a Project queryset with its newest run (id, kind, status, created),
-    as subqueries: the dashboard costs the same queries for 1 project or 10,000."""
+    """Annotations of a Project queryset with its newest run (id, kind, status, created)
+    and its newest pull request state (``last_pr_state``, ``last_pr_run_id``), as
+    subqueries: the dashboard costs the same queries for 1 project or 10,000."""
     last_run = Run.objects.filter(project=OuterRef("pk")).order_by("-created")
     fields = {"id": "pk", "kind": "kind", "status": "status", "created": "created"}
-    return {f"last_run_{name}": Subquery(last_run.values(f)[:1]) for name, f in fields.items()}
+    found = {f"last_run_{name}": Subquery(last_run.values(f)[:1]) for name, f in fields.items()}
+    # The newest pull request the forge told us about (an analysis may have run since).
+    last_pr = last_run.exclude(pr_state="")
+    found["last_pr_state"] = Subquery(last_pr.values("pr_state")[:1])
+    found["last_pr_run_id"] = Subquery(last_pr.values("pk")[:1])
+    return found

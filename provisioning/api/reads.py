@@ -8,8 +8,9 @@ from typing import Any
 from django.db.models import QuerySet
 
 from projects.models import ManifestRevision, Project
-from projects.selectors import manifest_latest
-from provisioning.engine.manifest import Manifest, load_manifest
+from projects.selectors import manifest_latest, manifest_resolve
+from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import ToolingRow, tooling_rows
 
 # Worst first: the state a skill shows when its files disagree.
 STATE_ORDER = (
@@ -79,9 +80,12 @@ def _declared(manifest: Manifest | None) -> list[SkillRow]:
     return rows
 
 
-def skills_overview(manifest: Manifest | None, report: dict[str, Any] | None) -> list[SkillRow]:
+def skills_overview(
+    manifest: Manifest | None, report: dict[str, Any] | None
+) -> list[SkillRow | ToolingRow]:
     """Every declared agent/customization with the state of its files, then every skill
-    the report saw that the manifest no longer declares (kind "installed")."""
+    the report saw that the manifest no longer declares (kind "installed"), then the
+    Claude Code subagents and MCP servers, declared and present."""
     rows = {_family_key(r): r for r in _declared(manifest)}
     files: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in (report or {}).get("items") or []:
@@ -98,11 +102,11 @@ def skills_overview(manifest: Manifest | None, report: dict[str, Any] | None) ->
         if report is not None and row.paths is None:
             row.state = "missing"  # declared, but the last report saw none of its files
         row.paths = row.paths or []
-    return list(rows.values())
+    return [*rows.values(), *tooling_rows(manifest, report)]
 
 
 def latest_manifest(project: Project) -> tuple[ManifestRevision | None, Manifest | None]:
     revision = manifest_latest(project)
     if revision is None:
         return None, None
-    return revision, load_manifest(revision.yaml_text).manifest
+    return revision, manifest_resolve(revision.yaml_text).manifest

@@ -1,13 +1,15 @@
 """What every CLI mode shares, without Django: exit codes, errors, reading a manifest file,
-validation and the text renderings."""
+validation, the schema and the text and JSON renderings."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioning.engine.manifest import load_manifest
+from provisioning.engine.extends import BaseLookup, resolve_manifest
+from provisioning.engine.manifest import manifest_json_schema
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -24,8 +26,24 @@ class Outcome:
     text: str
 
 
-def validate_outcome(text: str) -> Outcome:
-    result = load_manifest(text)
+def error_outcome(exc: CliError) -> Outcome:
+    return Outcome(EXIT_ERROR, {"error": str(exc)}, f"error: {exc}")
+
+
+def schema_outcome() -> Outcome:
+    schema = manifest_json_schema()
+    return Outcome(EXIT_OK, schema, json.dumps(schema, indent=2))
+
+
+def rendered(outcome: Outcome, output_format: str) -> str:
+    """What a command prints: one JSON document, or the text."""
+    if output_format == "json":
+        return json.dumps(outcome.data, indent=2, sort_keys=True)
+    return outcome.text
+
+
+def validate_outcome(text: str, lookup: BaseLookup | None = None) -> Outcome:
+    result = resolve_manifest(text, lookup)
     errors = [
         {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
         for e in result.errors
@@ -74,6 +92,11 @@ def render_plan(plan: dict[str, Any]) -> str:
     ]
     lines += [f"  {op['action']:<7} {op['path']}  — {op['reason']}" for op in changes]
     lines += [f"  conflict {c['path']}  — {c['reason']}" for c in plan["conflicts"]]
+    if plan["conflicts"]:
+        lines.append(
+            f"{len(plan['conflicts'])} unresolved conflict(s) are left for the team: they are "
+            "never written with markers; resolve them in the repository or change the manifest."
+        )
     return "\n".join(lines)
 
 
@@ -90,3 +113,18 @@ def read_manifest_file(manifest: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CliError(f"{manifest} is not UTF-8 text") from None
+
+
+def file_lookup(manifest: Path | None, base_dir: Path | None) -> BaseLookup:
+    """Base manifests from files: `<base_dir>/<name>.yaml` (or `.yml`), by default in the
+    manifest's own folder. Names are ids, so they cannot leave the folder."""
+    folder = base_dir if base_dir is not None else (manifest.parent if manifest else Path())
+
+    def lookup(name: str) -> str | None:
+        for suffix in (".yaml", ".yml"):
+            candidate = folder / f"{name}{suffix}"
+            if candidate.is_file():
+                return read_manifest_file(candidate)
+        return None
+
+    return lookup

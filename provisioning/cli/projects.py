@@ -1,19 +1,19 @@
 """What `manage.py bmad` does, separate from argument parsing so it stays testable.
 
-On a local checkout (`--path`) it is the database-free engine of :mod:`provisioning.cli.paths`;
-on a registered project (`--project`) it reads the project's manifest and either clones the
-repository (validate, plan, diff) or creates the same runs the web app creates (analyze,
-provision), enqueued, or executed in this process with `--wait`.
+Without `--project` it is the database-free engine of :mod:`provisioning.cli.paths`, the
+same code as the `bmadweb` command; on a registered project (`--project`) it reads the
+project's manifest and either clones the repository (validate, plan, diff) or creates the
+same runs the web app creates (analyze, provision), enqueued, or executed in this process
+with `--wait`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from projects.models import Project
-from projects.selectors import manifest_latest
+from projects.selectors import base_lookup, manifest_latest
 from provisioning import git_ops
 from provisioning.cli.common import (
     EXIT_DRIFT,
@@ -21,21 +21,31 @@ from provisioning.cli.common import (
     EXIT_OK,
     CliError,
     Outcome,
+    file_lookup,
     read_manifest_file,
     render_report,
+    schema_outcome,
     validate_outcome,
 )
-from provisioning.cli.paths import engine_outcome, path_outcome
-from provisioning.engine.manifest import Manifest, load_manifest, manifest_json_schema, sha256
+from provisioning.cli.paths import engine_outcome, path_dispatch
+from provisioning.cli.upgrade import upgrade_outcome
+from provisioning.engine.extends import resolve_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy
 
 
-def run_for_project(project: Project, kind: RunKind, *, wait: bool, approve: bool) -> Outcome:
+def run_for_project(
+    project: Project, kind: RunKind, *, wait: bool, approve: bool, target: str = ""
+) -> Outcome:
     try:
         run = services.run_create(
-            project=project, kind=kind, trigger=RunTrigger.CLI, enqueue=not wait
+            project=project,
+            kind=kind,
+            trigger=RunTrigger.CLI,
+            enqueue=not wait,
+            target_version=target,
         )
     except services.RunError as exc:
         raise CliError(str(exc)) from None
@@ -70,6 +80,7 @@ def _summary(run: Run) -> dict[str, object]:
         "status": run.status,
         "branch": run.branch,
         "commit": run.commit_sha,
+        "target_version": run.target_version,
         "pr_url": run.pr_url,
         "failure_reason": run.failure_reason,
     }
@@ -89,6 +100,9 @@ def _outcome(run: Run) -> Outcome:
         lines.append(f"Reason: {run.failure_reason}")
     if run.status == RunStatus.AWAITING_APPROVAL:
         lines.append("The plan needs approval: rerun with --approve or approve it in the UI.")
+    for conflict in (run.plan or {}).get("conflicts", []):
+        keys = f" (keys: {', '.join(conflict.get('keys', []))})" if conflict.get("keys") else ""
+        lines.append(f"Conflict left for the team: {conflict['path']}{keys}")
     return Outcome(_code(run), data, "\n".join(lines))
 
 
@@ -99,7 +113,7 @@ def _code(run: Run) -> int:
         return EXIT_OK if (run.report or {}).get("status") == "in_sync" else EXIT_DRIFT
     if run.status in (RunStatus.PUSHED, RunStatus.NO_CHANGES):
         return EXIT_OK
-    return EXIT_DRIFT
+    return EXIT_DRIFT  # awaiting approval, or needs attention: unresolved conflicts
 
 
 def dispatch(
@@ -108,20 +122,35 @@ def dispatch(
     path: Path | None = None,
     project: str | None = None,
     manifest: Path | None = None,
+    base_dir: Path | None = None,
     wait: bool = False,
     approve: bool = False,
+    target: str | None = None,
     **_: Any,
 ) -> Outcome:
     if mode == "schema":
-        schema = manifest_json_schema()
-        return Outcome(EXIT_OK, schema, json.dumps(schema, indent=2))
+        return schema_outcome()
+    if mode == "upgrade":
+        return _upgrade(
+            path=path, project=project, manifest=manifest, target=target, wait=wait, approve=approve
+        )
+    if mode == "apply" and project:
+        raise CliError(
+            "apply writes into a local checkout (--path DIR); "
+            "use 'provision --project SLUG' for a registered project"
+        )
+    if project is None and mode != "provision":
+        if path is None and mode != "validate":
+            raise CliError("give --path DIR (a local checkout) or --project SLUG")
+        return path_dispatch(mode=mode, path=path, manifest=manifest, base_dir=base_dir)
     proj = _project(project) if project else None
     text = _manifest_text(manifest, proj)
+    lookup = file_lookup(manifest, base_dir) if manifest is not None else base_lookup()
     if mode == "validate":
-        return validate_outcome(text)
-    parsed = load_manifest(text)
+        return validate_outcome(text, lookup)
+    parsed = resolve_manifest(text, lookup)
     if parsed.manifest is None:
-        return validate_outcome(text)
+        return validate_outcome(text, lookup)
     if mode in ("analyze", "provision") and proj is not None and path is None:
         return run_for_project(proj, RunKind(mode), wait=wait, approve=approve)
     if mode == "provision":
@@ -129,7 +158,28 @@ def dispatch(
             "provision works on a registered project (--project SLUG); "
             "use 'plan --path DIR' to preview the changes for a checkout"
         )
-    return _engine(mode, parsed.manifest, text, path, proj)
+    assert proj is not None
+    return _engine(mode, parsed.manifest, parsed.effective_sha, proj)
+
+
+def _upgrade(
+    *,
+    path: Path | None,
+    project: str | None,
+    manifest: Path | None,
+    target: str | None,
+    wait: bool,
+    approve: bool,
+) -> Outcome:
+    """On a project: an upgrade run (its latest manifest); on a checkout: the working tree."""
+    if project is None:
+        return upgrade_outcome(path=path, target=target, manifest=manifest)
+    if manifest is not None:
+        raise CliError("an upgrade run uses the project's latest manifest; drop --manifest")
+    if not target:
+        raise CliError("upgrade needs --to VERSION, the exact BMAD version (e.g. 6.12.0)")
+    proj = _project(project)
+    return run_for_project(proj, RunKind.UPGRADE, wait=wait, approve=approve, target=target)
 
 
 def _project(slug: str) -> Project:
@@ -139,12 +189,8 @@ def _project(slug: str) -> Project:
     return found
 
 
-def _engine(
-    mode: str, manifest: Manifest, text: str, path: Path | None, project: Project | None
-) -> Outcome:
-    if path is not None:
-        return path_outcome(mode, path, manifest, text)
-    assert project is not None
+def _engine(mode: str, manifest: Manifest, revision: str, project: Project) -> Outcome:
+    """`analyze`, `plan` or `diff` on a fresh clone of the project's default branch."""
     policy = git_policy()
     with git_ops.temp_workdir(policy.temp_base) as tmp:
         try:
@@ -157,7 +203,7 @@ def _engine(
             )
         except git_ops.GitOpsError as exc:
             raise CliError(f"cloning {project.slug} failed: {exc}") from None
-        return engine_outcome(mode, cloned.path, manifest, sha256(text))
+        return engine_outcome(mode, cloned.path, manifest, revision)
 
 
 def _manifest_text(manifest: Path | None, project: Project | None) -> str:

@@ -7,7 +7,8 @@ report for the same repository and manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,27 @@ from provisioning.engine.findings import installation_findings
 from provisioning.engine.gap import GapReport, ItemState, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import tooling_to_dict
+from provisioning.engine.mcp_review import review_tooling, withhold_secrets
+from provisioning.engine.migrate import Migration, plan_migration
+from provisioning.engine.migration_plan import (
+    add_migration,
+    manifest_owned_keys,
+    mark_fixable,
+    migration_dict,
+    with_migration,
+)
+from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.plan import OpKind, Plan, make_plan
-from provisioning.engine.types import Severity
+from provisioning.engine.types import Finding, Severity
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
     report: GapReport
     generated: Generated
+    # 6.0-style customizations a plan moves to 6.4+ overrides (docs/bmad.md#migration)
+    migration: Migration = field(default_factory=Migration)
 
 
 def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
@@ -35,9 +49,41 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
         required_version=manifest.project.bmad_version,
         required_modules=manifest.project.modules,
         required_tools=manifest.project.tools,
+        integrations=[i.workflow for i in manifest.integrations],
+        customizations=list(manifest.customizations),
+        own_skills=[agent.id for agent in manifest.all_agents()],
     )
     generated = generate(manifest, install)
-    return Analysis(analyze_generated(root, generated, install, findings=findings), generated)
+    report = analyze_generated(root, generated, install, findings=findings)
+    found, tooling = review_tooling(root, manifest, report)
+    report = dataclasses.replace(report, findings=(*report.findings, *found), tooling=tooling)
+    owned = manifest_owned_keys(generated)
+    migration = plan_migration(root, install, managed=report.lock.files, owned=owned)
+    report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
+    return Analysis(report, generated, migration)
+
+
+AUDIT_NOTE = (
+    "No manifest given: only the BMAD install was audited. Give a manifest to compare the "
+    "repository with it."
+)
+
+
+def audit_repo(root: Path) -> GapReport:
+    """The install alone, without a manifest: detection and installation findings (no
+    version, module or tool requirements), and no managed files."""
+    install = detect_install(root)
+    findings = installation_findings(
+        install, root=root, required_version=None, required_modules=(), required_tools=()
+    )
+    found, tooling = review_tooling(root, None)
+    return GapReport(
+        install=install,
+        findings=(*findings, *found),
+        items=(),
+        notes=(AUDIT_NOTE,),
+        tooling=tooling,
+    )
 
 
 def plan_repo(
@@ -45,13 +91,26 @@ def plan_repo(
 ) -> tuple[Analysis, Plan]:
     analysis = analyze_repo(root, manifest)
     plan = make_plan(
-        analysis.report,
+        with_migration(analysis.report, analysis.migration),
         analysis.generated,
         force=force,
         manifest_revision=manifest_revision,
         root=root,
     )
-    return analysis, plan
+    return analysis, withhold_secrets(add_migration(plan, analysis.migration))
+
+
+def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
+    """Without a manifest: the audit's report, and a plan that only migrates 6.0-style
+    customizations and removes stale leftovers (no managed files, the lock untouched)."""
+    report = audit_repo(root)
+    locked = analyze_generated(root, Generated(()), report.install).lock.files
+    migration = plan_migration(root, report.install, managed=locked)
+    report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
+    plan = make_plan(report, Generated(()), root=root)
+    kept = tuple(op for op in plan.operations if op.path != LOCK_PATH)
+    plan = add_migration(dataclasses.replace(plan, operations=kept), migration)
+    return Analysis(report, Generated(()), migration), plan
 
 
 def sync_status(report: GapReport) -> str:
@@ -62,6 +121,18 @@ def sync_status(report: GapReport) -> str:
     return "in_sync" if report.in_sync and not errors else "drift"
 
 
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": str(f.severity),
+        "title": f.title,
+        "explanation": f.explanation,
+        "recommendation": f.recommendation,
+        "fixable": f.fixable,
+        "paths": list(f.paths),
+    }
+
+
 def report_to_dict(report: GapReport) -> dict[str, Any]:
     install = report.install
     return {
@@ -70,24 +141,15 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             "version": install.version,
             "modules": list(install.modules),
             "tools": list(install.tools),
+            "tools_recorded": install.tools_recorded,
+            "agents": [list(agent) for agent in install.agents],
             "bmad_dir": install.bmad_dir,
             "customization_style": install.customization_style,
         },
         "generator_version": GENERATOR_VERSION,
         "status": sync_status(report),
         "counts": report.counts(),
-        "findings": [
-            {
-                "code": f.code,
-                "severity": str(f.severity),
-                "title": f.title,
-                "explanation": f.explanation,
-                "recommendation": f.recommendation,
-                "fixable": f.fixable,
-                "paths": list(f.paths),
-            }
-            for f in report.findings
-        ],
+        "findings": [finding_to_dict(f) for f in report.findings],
         "items": [
             {
                 "path": i.path,
@@ -99,7 +161,13 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
             for i in report.items
         ],
         "notes": list(report.notes),
+        **({"tooling": tooling_to_dict(report.tooling)} if report.tooling else {}),
     }
+
+
+def migration_to_dict(analysis: Analysis) -> dict[str, Any]:
+    """What the plan migrates (docs/bmad.md#migration), JSON-safe."""
+    return dict(migration_dict(analysis.migration))
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -116,7 +184,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             }
             for op in plan.operations
         ],
-        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
+        "conflicts": [
+            {"path": c.path, "reason": c.reason, "keys": list(c.keys)} for c in plan.conflicts
+        ],
         "notes": list(plan.notes),
     }
 

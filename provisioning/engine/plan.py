@@ -2,15 +2,17 @@
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
-operation. Deletes and merges need approval. Conflicts that the 3-way merge cannot
-resolve are skipped and listed, never written with markers. `apply_plan` writes
+operation. Deletes and merges need approval. TOML and JSON files merge key by key
+(`tomlmerge`, `jsonmerge`), other files line by line (`merge`); conflicts that the merge
+cannot resolve are skipped and listed (with their key paths for TOML and JSON), never
+written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,10 +21,18 @@ from provisioning.engine import detect_read as rd
 from provisioning.engine.fsafe import check_writable, delete_file, write_file
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
+from provisioning.engine.jsonedit import JsonEditError
+from provisioning.engine.jsonmerge import JsonMergeResult, merge_json
 from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.tomledit import TomlEditError
+from provisioning.engine.tomlmerge import TomlMergeResult, merge_toml
+
+_KEYED_MERGES: dict[str, Callable[[str, str, str], TomlMergeResult | JsonMergeResult]] = {
+    ".toml": merge_toml,
+    ".json": merge_json,
+}
 
 
 class OpKind(StrEnum):
@@ -47,7 +57,8 @@ class Operation:
 class PlanConflict:
     path: str
     reason: str
-    hunks: tuple[ConflictHunk, ...] = ()
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML/JSON merges: the key paths both sides changed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +107,10 @@ class _Planner:
         self.conflicts: list[PlanConflict] = []
         self.lock: dict[str, LockEntry] = {}
 
-    def _written(self, op: Operation, base: str) -> None:
+    def _written(self, op: Operation, base: str, item: ManagedItem) -> None:
         assert op.content is not None
         self.ops.append(op)
-        self.lock[op.path] = LockEntry(text_sha256(op.content), base)
+        self.lock[op.path] = LockEntry(text_sha256(op.content), _lock_base(item, base))
 
     def _keep_entry(self, path: str) -> None:
         if path in self.old:
@@ -117,16 +128,17 @@ class _Planner:
         expected = item.expected
         assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, expected), expected)
+        self._written(_write_op(kind, item, expected), expected, item)
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
         assert item.current is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.current), item.current)
+        base = _lock_base(item, item.current)
+        self.lock[item.path] = LockEntry(text_sha256(item.current), base)
 
     def _on_outdated(self, item: ManagedItem) -> None:
         expected = item.expected
         assert expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, expected), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected), expected, item)
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
@@ -135,22 +147,56 @@ class _Planner:
     def _on_conflict(self, item: ManagedItem) -> None:
         try:
             theirs = item.theirs
-        except TomlEditError as exc:
-            self._unresolved(item, f"The last written base cannot be edited: {exc}.", ())
+        except (TomlEditError, JsonEditError) as exc:
+            self._unresolved(item, f"The last written base cannot be edited: {exc}.")
             return
         if item.base is None or item.current is None or theirs is None:
-            self._unresolved(item, item.reason, ())
+            self._unresolved(item, item.reason)
+            return
+        keyed = _KEYED_MERGES.get(item.path[item.path.rfind(".") :])
+        if keyed is not None:
+            self._merge_keys(item, keyed(item.base, item.current, theirs), theirs)
             return
         result = merge3(item.base, item.current, theirs)
         if result.text is None:
             reason = "Edited in the repository and changed by the generator in the same lines."
-            self._unresolved(item, reason, result.conflicts)
+            self._unresolved(item, reason, hunks=result.conflicts)
             return
         reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._written(_write_op(OpKind.MERGE, item, result.text, reason), theirs)
+        self._merged(item, result.text, theirs, reason)
 
-    def _unresolved(self, item: ManagedItem, reason: str, hunks: tuple[ConflictHunk, ...]) -> None:
-        self.conflicts.append(PlanConflict(item.path, reason, hunks))
+    def _merge_keys(
+        self, item: ManagedItem, result: TomlMergeResult | JsonMergeResult, theirs: str
+    ) -> None:
+        if result.problem is not None:
+            self._unresolved(item, f"The file cannot be merged key by key: {result.problem}.")
+        elif result.text is None:
+            keys = tuple(conflict.key for conflict in result.conflicts)
+            reason = (
+                "Edited in the repository and changed by the generator at the same keys: "
+                f"{', '.join(keys)}."
+            )
+            self._unresolved(item, reason, keys=keys)
+        else:
+            reason = "Edited in the repository and changed by the generator; merged key by key."
+            self._merged(item, result.text, theirs, reason)
+
+    def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
+        """A clean merge: written (needs approval) unless it is the file as it is."""
+        if text == item.current:
+            self.lock[item.path] = LockEntry(text_sha256(text), _lock_base(item, theirs))
+            return
+        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs, item)
+
+    def _unresolved(
+        self,
+        item: ManagedItem,
+        reason: str,
+        *,
+        hunks: tuple[ConflictHunk, ...] = (),
+        keys: tuple[str, ...] = (),
+    ) -> None:
+        self.conflicts.append(PlanConflict(item.path, reason, hunks, keys))
         self.ops.append(_skip(item, f"Unresolved conflict, not written: {reason}"))
         self._keep_entry(item.path)
 
@@ -164,7 +210,12 @@ class _Planner:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected, item)
+
+
+def _lock_base(item: ManagedItem, text: str) -> str:
+    """The lock's base for `text` written at `item` (bmadweb's part of a shared JSON file)."""
+    return item.generated.lock_base(text) if item.generated is not None else text
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:

@@ -18,6 +18,7 @@ from bmadweb.logscrub import scrub_values
 from provisioning.forges.repo_urls import (
     ForgeError,
     ForgeKind,
+    ForgeOrg,
     ForgeRepo,
 )
 
@@ -78,12 +79,12 @@ class Connection:
 
     def __init__(
         self,
-        repo: ForgeRepo,
+        repo: ForgeRepo | ForgeOrg,
         token: str,
         timeout_s: float,
         transport: httpx.BaseTransport | None,
     ) -> None:
-        self.repo = repo
+        self.target = repo  # a repository, or an organisation for discovery
         self._token = token
         self._timeout_s = timeout_s
         self._client = httpx.Client(
@@ -94,6 +95,12 @@ class Connection:
             transport=transport,
         )
 
+    @property
+    def repo(self) -> ForgeRepo:
+        if not isinstance(self.target, ForgeRepo):
+            raise TypeError("this connection is to an organisation, not a repository")
+        return self.target
+
     def __enter__(self) -> Connection:
         return self
 
@@ -101,7 +108,7 @@ class Connection:
         self._client.close()
 
     def __repr__(self) -> str:
-        return f"<Connection {self.repo.kind} {self.repo.owner_path}>"
+        return f"<Connection {self.target.kind} {self.target.owner_path}>"
 
     def json(
         self,
@@ -124,7 +131,7 @@ class Connection:
     ) -> Answer:
         failure: ForgeError | None = None
         try:
-            answer = self._exchange(method, self.repo.api_base + path, params, body)
+            answer = self._exchange(method, self.target.api_base + path, params, body)
         except httpx.TimeoutException:
             failure = ForgeTransientError("the forge did not answer in time; try again later")
         except httpx.TransportError:
@@ -134,16 +141,16 @@ class Connection:
         if failure is not None:
             # Raised here, outside the except blocks, so no httpx exception (and its URL
             # or text) is chained to ours.
-            logger.warning("forge %s %s %s failed: %s", self.repo.kind, method, path, failure)
+            logger.warning("forge %s %s %s failed: %s", self.target.kind, method, path, failure)
             raise failure
-        logger.info("forge %s %s %s -> HTTP %s", self.repo.kind, method, path, answer.status)
+        logger.info("forge %s %s %s -> HTTP %s", self.target.kind, method, path, answer.status)
         return answer
 
     def _exchange(
         self, method: str, url: str, params: dict[str, str] | None, body: dict[str, str] | None
     ) -> Answer:
         deadline = time.monotonic() + self._timeout_s
-        target, headers, extensions = pinned(httpx.URL(url), self.repo.addresses)
+        target, headers, extensions = pinned(httpx.URL(url), self.target.addresses)
         with self._client.stream(
             method, target, params=params, json=body, headers=headers, extensions=extensions
         ) as response:

@@ -16,11 +16,14 @@ every defence of docs/security.md#s1 to #s8, #s15 and #s17 that concerns git liv
 * every git step has a time budget and a killed step takes its whole process group with
   it; clones have a disk budget checked while they run and before the checkout.
 
-Git is run through :mod:`subprocess` rather than GitPython's ``Git.execute`` on purpose:
-GitPython starts from a copy of ``os.environ`` (so a stray ``GIT_*`` variable of the
-worker would leak in) and kills only the children it can find by parent pid, whereas
-bmadweb needs a clean environment and a process-group kill. Nothing else in bmadweb may
-run git either. No Django here: settings arrive as a :class:`GitPolicy`.
+Git is started by GitPython (``git.Git.execute``, see docs/git-door.md) and watched by
+this package: GitPython creates the process, in a session of its own, and hands it back;
+the budget loop here reads it, enforces the time and disk budgets and kills its process
+group. GitPython starts children from a copy of ``os.environ``, so each command goes
+through ``env -u`` to drop every worker variable git_env did not set; nothing of
+GitPython's higher-level API (``Repo``, command methods, kwargs turned into options) is
+used. Nothing else in bmadweb may run git. No Django here: settings arrive as a
+:class:`GitPolicy`.
 """
 
 from provisioning.engine.paths import UnsafePathError as UnsafePath
@@ -30,6 +33,7 @@ from provisioning.git_ops.files import (
     tracked_submodules,
     tracked_symlinks,
 )
+from provisioning.git_ops.history import FileChange, LoggedCommit, changed_files, read_blobs
 from provisioning.git_ops.process import git_env, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
 from provisioning.git_ops.repo import (
@@ -60,6 +64,7 @@ from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir
 __all__ = [
     "ClonedRepo",
     "Credentials",
+    "FileChange",
     "GitCommandFailed",
     "GitDiverged",
     "GitLimitExceeded",
@@ -68,9 +73,11 @@ __all__ = [
     "GitTimeout",
     "Identity",
     "InvalidInput",
+    "LoggedCommit",
     "NothingToCommit",
     "PushResult",
     "UnsafePath",
+    "changed_files",
     "clone",
     "commit_all",
     "git_env",
@@ -78,6 +85,7 @@ __all__ = [
     "init_bare_from_tree",
     "push_branch",
     "push_default",
+    "read_blobs",
     "remote_head",
     "safe_delete",
     "safe_write",

@@ -1,5 +1,6 @@
-"""How git runs: a clean environment, isolated config, askpass and ssh plumbing, time and
-disk budgets, and a kill that takes the whole process group."""
+"""How git runs: started by GitPython's ``Git.execute`` (docs/git-door.md) with a clean
+environment, isolated config, askpass and ssh plumbing, time and disk budgets, and a kill
+that takes the whole process group."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
-import subprocess
+import subprocess  # PIPE, TimeoutExpired, the Popen GitPython returns: starts nothing
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bmadweb.logscrub import scrub_values
 from provisioning.git_ops.types import (
@@ -30,10 +33,17 @@ from provisioning.git_ops.types import (
 from provisioning.git_ops.urlpolicy import CheckedUrl, check_repo_url
 from provisioning.git_ops.workdir import temp_workdir
 
+if TYPE_CHECKING:
+    import git
+
 _MAX_STDERR = 2000
 
 
 _POLL_S = 0.1
+
+
+# Runs git with exactly the session's environment (see _exact_env_argv).
+_ENV_PROGRAM = shutil.which("env") or "/usr/bin/env"
 
 
 _URL_USERINFO_RE = re.compile(r"(://)[^/@\s]+@")
@@ -101,6 +111,8 @@ def git_env(
         "PATH": os.environ.get("PATH", os.defpath),
         "LANG": "C",
         "LC_ALL": "C",
+        # GitPython sets this one in every child; naming it here keeps git_env complete.
+        "LANGUAGE": "C",
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "GIT_CEILING_DIRECTORIES": str(home.parent),
@@ -157,6 +169,7 @@ class Session:
     home: Path
     env: dict[str, str]
     secrets: tuple[str, ...]
+    runner: git.Git
 
 
 @contextlib.contextmanager
@@ -178,7 +191,18 @@ def git_session(
         if credentials is not None and credentials.https_token:
             env.update(_askpass_env(home, credentials))
         secrets = credentials.secrets() if credentials else ()
-        yield Session(policy=policy, home=home, env=env, secrets=secrets)
+        yield Session(policy=policy, home=home, env=env, secrets=secrets, runner=_runner(home))
+
+
+def _runner(home: Path) -> git.Git:
+    """GitPython's command runner, starting its children in the session's private home.
+
+    Imported here, not at the top: importing GitPython runs ``git version`` (its own
+    check, in the importing process's environment), which only processes that run git
+    should pay for - the web processes import this package for the URL policy alone."""
+    import git
+
+    return git.Git(home)
 
 
 def _pin_https_addresses(checked: CheckedUrl | None) -> list[tuple[str, str]]:
@@ -244,25 +268,58 @@ def run_git(
     ok_codes: tuple[int, ...] = (0,),
     budget: DiskBudget | None = None,
 ) -> tuple[int, str]:
-    """Run one git step in its own process group; return (status, stdout)."""
-    argv = [session.policy.git_binary, *args]
+    """Run one git step through GitPython, in its own process group; return (status, stdout).
+
+    ``Git.execute`` starts the child and hands it back (``as_process``) so that the budget
+    loop below, not GitPython, decides when it dies. Everything git sees is fixed here:
+    the argv (literal options), the folder (``-C``: the runner starts in the session's
+    home, and ``Git.execute`` would quietly use the worker's folder if its own were
+    gone), the environment (:func:`_exact_env_argv`), and ``shell=False`` whatever
+    ``Git.USE_SHELL`` says."""
+    import git
+
+    directory = os.fspath(Path(cwd).absolute())
+    argv = [*_exact_env_argv(session.env), session.policy.git_binary, "-C", directory, *args]
     try:
-        proc = subprocess.Popen(  # literal argv, never a shell
+        handle = session.runner.execute(
             argv,
-            cwd=cwd,
             env=session.env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            istream=subprocess.PIPE if stdin is not None else None,
+            as_process=True,
+            shell=False,
+            start_new_session=True,  # passed on to Popen: the group _kill_group takes down
         )
-    except OSError as exc:
-        raise GitOpsError(f"git {step} could not start: {exc.strerror}") from None
+    except git.GitCommandNotFound:
+        raise GitOpsError(f"git {step} could not start: {_ENV_PROGRAM} is missing") from None
+    proc = handle.proc
+    if proc is None:
+        raise GitOpsError(f"git {step} could not start")
+    # ``handle`` stays referenced until the child is reaped: dropping an AutoInterrupt
+    # whose process still runs would SIGTERM that one process, not its group.
     out, err = _communicate(proc, session, step=step, stdin=stdin, budget=budget)
+    text = err.decode("utf-8", "replace")[-_MAX_STDERR:].strip()
+    if proc.returncode in (125, 126, 127) and text.startswith((f"{_ENV_PROGRAM}:", "env:")):
+        # env could not run the git binary: git never started.
+        raise GitOpsError(f"git {step} could not start: {scrub(text, session.secrets)}")
     if proc.returncode not in ok_codes:
-        text = err.decode("utf-8", "replace")[-_MAX_STDERR:].strip()
         raise GitCommandFailed(step, proc.returncode, scrub(text, session.secrets))
     return proc.returncode, out.decode("utf-8", "surrogateescape")
+
+
+def _exact_env_argv(env: Mapping[str, str]) -> list[str]:
+    """``env -u NAME ...`` for every variable of the worker that ``env`` does not set.
+
+    ``Git.execute`` starts each child from a copy of ``os.environ`` and can only add to
+    it, so a stray ``GIT_DIR``, ``GIT_CONFIG_PARAMETERS`` or ``GIT_SSH_COMMAND`` of the
+    worker would reach git. Prefixed to the argv, this makes the environment git runs
+    with exactly ``env``: the worker's variables are taken out by name (names only,
+    never values, are on the command line), ours win over the copy. An empty name
+    (``=value`` from a careless parent) cannot be unset, nor read by anything."""
+    argv = [_ENV_PROGRAM]
+    for name in sorted(os.environ.keys() - env.keys()):
+        if name:
+            argv += ["-u", name]
+    return [*argv, "--"]
 
 
 def _communicate(

@@ -69,6 +69,10 @@ class GitPolicy:
     def __post_init__(self) -> None:
         if self.max_repo_bytes <= 0 or self.timeout_s <= 0 or self.max_repo_files <= 0:
             raise ValueError("max_repo_bytes, max_repo_files and timeout_s must be positive")
+        # git_binary follows ``env -u ... --`` on the command line (process.run_git):
+        # a leading '-' or an '=' would be read by env, not run.
+        if not self.git_binary or self.git_binary.startswith("-") or "=" in self.git_binary:
+            raise ValueError("git_binary must be a program name or path")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from projects.models import PushMode, SyncStatus
+from projects.selectors import manifest_resolve
 from provisioning import git_ops
-from provisioning.engine.manifest import Manifest, load_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
 from provisioning.engine.pipeline import (
     plan_diff,
@@ -25,6 +27,7 @@ from provisioning.engine.plan import Plan, apply_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import pull_requests
+from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
     RunFailed,
     RunRetry,
@@ -40,14 +43,16 @@ def _manifest(run: Run) -> Manifest:
     revision = run.manifest_revision
     if revision is None:
         raise RunFailed("The manifest revision of this run was deleted.")
-    result = load_manifest(revision.yaml_text)
+    result = manifest_resolve(revision.yaml_text, pinned=run.base_revisions or None)
     if result.manifest is None:
         first = "; ".join(f"line {e.line}: {e.message}" for e in result.errors[:3])
         raise RunFailed(f"Manifest revision r{revision.number} is invalid: {first}")
+    run.effective_sha = result.effective_sha
     return result.manifest
 
 
-def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
+def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
+    """A shallow clone; plan phases take `depth` commits, to read the recent history."""
     project = run.project
     run_log(run, f"Cloning {project.repo_url} ({project.default_branch}), shallow.")
     try:
@@ -57,6 +62,7 @@ def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
             branch=project.default_branch,
             policy=git_policy(),
             credentials=credentials_for(project),
+            depth=depth,
         )
     except git_ops.GitTimeout as exc:
         raise RunRetry(f"Cloning timed out: {exc}") from None
@@ -72,7 +78,8 @@ def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
 def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], Plan]:
     assert run.manifest_revision is not None
     try:
-        analysis, plan = plan_repo(root, manifest, manifest_revision=run.manifest_revision.sha256)
+        revision = run.effective_sha or run.manifest_revision.sha256
+        analysis, plan = plan_repo(root, manifest, manifest_revision=revision)
     except UnsafePathError as exc:
         raise RunFailed(f"unsafe path in the repository: {exc}") from None
     return report_to_dict(analysis.report), plan
@@ -105,8 +112,11 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
-        cloned = _clone(run, tmp / "repo")
+        cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
         report, plan = _plan(run, cloned.path, manifest)
+        findings = report["findings"]
+        assert isinstance(findings, list)
+        findings += lost_edit_findings_for(run, cloned)
         _record_report(run, report, cloned.head_sha)
         if run.kind == RunKind.ANALYZE:
             run_finish(run, RunStatus.SUCCEEDED)
@@ -130,6 +140,12 @@ def _store_plan(run: Run, plan: Plan) -> bool:
     )
     for conflict in plan.conflicts:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
+    plan_conflicts = [conflict.path for conflict in plan.conflicts]
+    if not plan.changes and plan_conflicts:
+        run_finish(
+            run, RunStatus.NEEDS_ATTENTION, reason=_conflicts_reason(plan_conflicts, nothing=True)
+        )
+        return False
     if not plan.changes:
         run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
         return False
@@ -221,11 +237,30 @@ def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
 
 
 def _finish_pushed(run: Run, sha: str) -> None:
+    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention."""
     checkpoint(run, "after_push")
     branch = _target_branch(run)
     direct = run.project.push_mode == PushMode.DIRECT
     pr_url = _pull_request(run, branch) if not direct else ""
+    run.refresh_from_db()
+    conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
+    if conflicts:
+        reason = _conflicts_reason(conflicts, nothing=False)
+        pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url}
+        run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **pushed)
+        return
     run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+
+
+def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:
+    """Why a run needs attention: the files its plan could not merge."""
+    listed = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    done = "Nothing else to change" if nothing else "The rest of the plan was pushed"
+    return (
+        f"{len(paths)} conflict{'s' if len(paths) != 1 else ''} left for the team, not written: "
+        f"{listed}. {done}; resolve the conflicts in the repository (or change the manifest) "
+        "and run again."
+    )
 
 
 def _check_same_plan(run: Run, plan: Plan) -> None:

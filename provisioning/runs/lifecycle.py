@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Union
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
@@ -23,7 +24,11 @@ from provisioning.models import (
 from provisioning.runs.runlog import run_log
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AnonymousUser, User
+
+    from projects.models import Project
 
 # Who acts on a run: a person, or None for the system (webhooks, the reconciler).
 Actor = Union["User", "AnonymousUser", None]
@@ -83,6 +88,10 @@ def retry_or_fail(run: Run, reason: str) -> None:
     run_log(run, f"{reason}; will retry.", LogLevel.WARNING)
 
 
+# How the reason a run ends with is logged (failures are errors).
+_REASON_LEVEL = {RunStatus.NO_CHANGES: LogLevel.INFO, RunStatus.NEEDS_ATTENTION: LogLevel.WARNING}
+
+
 def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
     """End an active run in `status` (no-op if another process finished it first). The
     reason is scrubbed of secrets in any spelling (docs/security.md#s8) before it is
@@ -99,7 +108,7 @@ def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: objec
     if not moved:
         return
     if reason:
-        run_log(run, reason, LogLevel.ERROR if status != RunStatus.NO_CHANGES else LogLevel.INFO)
+        run_log(run, reason, _REASON_LEVEL.get(status, LogLevel.ERROR))
     audit_transition(run, status.value, reason=reason[:500])
 
 
@@ -111,3 +120,38 @@ def run_wait_for_approval(run: Run) -> None:
 
 def run_start_applying(run: Run) -> bool:
     return transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,))
+
+
+def run_pr_state_record(
+    *,
+    project: Project,
+    branch: str,
+    url: str,
+    state: str,
+    at: datetime,
+    actor: Actor = None,
+) -> Run | None:
+    """Record what the forge says of a run's pull request: the run of `project` that
+    pushed `branch` (or opened the request at `url`). None when no run matches, or when
+    the run's own request is another one (same branch name, other request). An older
+    event than the one recorded changes nothing; a change is audited ``run.pr_state``."""
+    candidates = project.runs.filter(Q(branch=branch) | Q(pr_url=url) if url else Q(branch=branch))
+    run = candidates.order_by("-created", "-pk").first()
+    if run is None or (url and run.pr_url and run.pr_url != url):
+        return None
+    moved = (
+        Run.objects.filter(pk=run.pk)
+        .filter(Q(pr_state_at__isnull=True) | Q(pr_state_at__lte=at))
+        .exclude(pr_state=state)
+        .update(pr_state=state, pr_state_at=at)
+    )
+    if moved:
+        before = run.pr_state
+        run.refresh_from_db()
+        audit_record(
+            action="run.pr_state",
+            actor=actor,
+            project=project,
+            payload={"run": run.pk, "from": before, "to": state, "branch": branch, "url": url},
+        )
+    return run

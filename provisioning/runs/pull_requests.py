@@ -1,10 +1,10 @@
-"""Open or update the pull/merge request of a provisioning run (through forges.py)."""
+"""Open or update the pull/merge request of a provisioning or upgrade run (through forges.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -14,17 +14,62 @@ from projects.models import ForgeKind, Project, PushMode
 from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
 from provisioning.git_ops import urlpolicy
-from provisioning.models import Run
+from provisioning.models import Run, RunKind
 from provisioning.runs.lifecycle import RunFailed, RunRetry
 from provisioning.runs.repo_access import forge_token_for
 from provisioning.runs.runlog import run_log
 
 
+def _title(run: Run) -> str:
+    if run.kind == RunKind.UPGRADE:
+        return f"bmadweb: upgrade BMAD to {run.target_version} in {run.project.name}"
+    return f"bmadweb: provision {run.project.name}"
+
+
+def _upgrade_lines(upgrade: dict[str, Any]) -> list[str]:
+    """What the installer changed (counts per folder) and what bmadweb migrated."""
+    installer = upgrade.get("installer", {})
+    lines = [
+        f"BMAD's official installer upgraded BMAD **{upgrade.get('from')}** to "
+        f"**{upgrade.get('to')}** (added {installer.get('added', 0)}, changed "
+        f"{installer.get('changed', 0)}, deleted {installer.get('deleted', 0)} files):",
+        "",
+        "| folder | added | changed | deleted |",
+        "|---|---|---|---|",
+    ]
+    for f in installer.get("folders", []):
+        lines.append(f"| `{f['folder']}` | {f['added']} | {f['changed']} | {f['deleted']} |")
+    agents = upgrade.get("migrated", {}).get("agents", [])
+    moved = [a for a in agents if a.get("skill")]
+    count = sum(1 for a in agents if a.get("removed"))
+    removed = f" and removed {count} `*.customize.yaml` file(s)" if count else ""
+    lines += [
+        "",
+        f"bmadweb migrated {len(moved)} customization file(s) to BMAD 6.4+ overrides{removed}.",
+    ]
+    lines += [f"- `{a['source']}` → `{a['target']}` ({', '.join(a['keys'])})" for a in moved]
+    rescued = upgrade.get("rescued", [])
+    if rescued:
+        again = [r for r in rescued if r.get("reapplied")]
+        lines += [
+            "",
+            f"Hand edits to {len(rescued)} installer file(s) were saved as patches in "
+            f"`_bmad/custom/rescued/`; {len(again)} re-applied to the new version:",
+        ]
+        lines += [
+            f"- `{r['path']}`: {'re-applied' if r.get('reapplied') else 'saved, not re-applied'}"
+            for r in rescued
+        ]
+    return [*lines, ""]
+
+
 def _body(run: Run) -> str:
     plan = run.plan or {}
-    lines = [
-        f"bmadweb provisioning run #{run.pk} for **{run.project.name}**.",
-        "",
+    what = "upgrade" if run.kind == RunKind.UPGRADE else "provisioning"
+    lines = [f"bmadweb {what} run #{run.pk} for **{run.project.name}**.", ""]
+    if isinstance(plan.get("upgrade"), dict):
+        lines += _upgrade_lines(plan["upgrade"])
+    lines += [
         "| action | file | why |",
         "|---|---|---|",
     ]
@@ -98,7 +143,7 @@ def open_for_run(run: Run, branch: str) -> str:
             token=token,
             head_branch=branch,
             base_branch=project.default_branch,
-            title=f"bmadweb: provision {project.name}",
+            title=_title(run),
             body=_body(run),
         )
     except forges.ForgeTransientError as exc:

@@ -1,7 +1,13 @@
 """Run lifecycle services: create, approve, cancel, execute, reconcile.
 
-    queued → running → (awaiting_approval →) applying → pushed
-                    ↘ succeeded (analyze) / no_changes / failed / errored / cancelled
+    queued → running → (awaiting_approval →) applying → pushed / needs_attention
+                    ↘ succeeded (analyze) / no_changes / needs_attention / failed / errored
+                      / cancelled
+
+Upgrade runs follow the same path (runs/upgrade.py): the plan phase runs BMAD's
+official installer in the clone before planning, and waits for approval by default.
+
+needs_attention: the plan left unresolved conflicts; what could be written was pushed.
 
 The Run row exists before anything is enqueued; enqueueing happens on commit; at most
 one active run per project is enforced by a partial unique index. Every transition is
@@ -11,6 +17,7 @@ audited.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
@@ -20,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects.models import Project
-from projects.selectors import manifest_latest
+from projects.selectors import base_numbers, manifest_latest, manifest_resolve
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -30,7 +37,7 @@ from provisioning.models import (
     RunTrigger,
 )
 from provisioning.queue import INLINE_JOB, job_is_alive, run_enqueue
-from provisioning.runs import execution
+from provisioning.runs import execution, upgrade
 from provisioning.runs.lifecycle import (
     Actor,
     RunBusy,
@@ -56,16 +63,21 @@ def run_create(
     trigger: RunTrigger = RunTrigger.MANUAL,
     coalesce: bool = False,
     enqueue: bool = True,
+    target_version: str = "",
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
 
     With `coalesce`, a request while a run of the same kind is still queued returns that
     run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
-    callers that execute the run inline (the CLI's --wait).
+    callers that execute the run inline (the CLI's --wait). An upgrade run needs the
+    exact BMAD version to upgrade to (`target_version`, e.g. "6.12.0").
     """
     revision = manifest_latest(project)
     if revision is None:
         raise RunError("This project has no manifest yet: save one before running.")
+    # The bases' revisions are pinned now, so approval and apply see the same manifest.
+    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names)
+    target_version = _checked_target(kind, target_version)
     try:
         with transaction.atomic():
             run = Run.objects.create(
@@ -73,10 +85,13 @@ def run_create(
                 kind=kind,
                 trigger=trigger,
                 manifest_revision=revision,
+                base_revisions=pinned,
+                target_version=target_version,
                 job_id="" if enqueue else INLINE_JOB,
                 **actor_fields(actor),
             )
-            audit_transition(run, "create", actor, trigger=str(trigger))
+            extra = {"target_version": target_version} if target_version else {}
+            audit_transition(run, "create", actor, trigger=str(trigger), **extra)
             if enqueue:
                 transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     except IntegrityError:
@@ -90,6 +105,23 @@ def run_create(
             return active
         raise RunBusy(active) from None
     return run
+
+
+_EXACT_VERSION = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
+
+
+def _checked_target(kind: RunKind, target_version: str) -> str:
+    """The target of an upgrade run (other kinds take none)."""
+    target = (target_version or "").strip()
+    if kind != RunKind.UPGRADE:
+        if target:
+            raise RunError("Only upgrade runs take a BMAD version.")
+        return ""
+    if not _EXACT_VERSION.fullmatch(target):
+        raise RunError(
+            "Give the exact BMAD version to upgrade to, e.g. 6.12.0 (not a range or a tag)."
+        )
+    return target
 
 
 @transaction.atomic
@@ -163,11 +195,12 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         Run.objects.filter(pk=run.pk).update(attempts=run.attempts, heartbeat=timezone.now())
     else:
         return  # finished or waiting for approval: nothing to do
+    phases = upgrade if run.kind == RunKind.UPGRADE else execution
     try:
         if phase == "plan":
-            execution.plan_phase(run)
+            phases.plan_phase(run)
         else:
-            execution.apply_phase(run)
+            phases.apply_phase(run)
     except RunRetry as exc:
         retry_or_fail(run, str(exc))
         raise

@@ -15,7 +15,11 @@ from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from provisioning.runs.selectors import run_list_for, run_log_list
 
-KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
+KIND_PERM = {
+    RunKind.ANALYZE: Perm.ANALYZE,
+    RunKind.PROVISION: Perm.PROVISION,
+    RunKind.UPGRADE: Perm.PROVISION,
+}
 
 
 def _run(project_slug: str, run_id: int, request: HttpRequest, perm: Perm = Perm.VIEW) -> Run:
@@ -58,11 +62,18 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
         kind = RunKind(request.POST.get("kind", ""))
     except ValueError:
         project = get_project_for_user(request.user, slug)
-        messages.error(request, "Choose what to run: analyze or provision.")
+        messages.error(request, "Choose what to run: analyze, provision or upgrade.")
         return redirect("projects:project-detail", slug=project.slug)
     project = get_project_for_user(request.user, slug, KIND_PERM[kind])
     try:
-        run = services.run_create(project=project, kind=kind, actor=request.user)
+        run = services.run_create(
+            project=project,
+            kind=kind,
+            actor=request.user,
+            target_version=request.POST.get("target_version", "")[:40]
+            if kind == RunKind.UPGRADE
+            else "",
+        )
     except services.RunBusy as exc:
         messages.warning(request, str(exc))
         if exc.active is not None:

@@ -1,11 +1,12 @@
 """The webhook receiver's services: check and record in the request; audit and start
 analyses in the worker.
 
-The request (docs/architecture.md#webhook-flow, docs/security.md#s11 to #s13): size cap → signature
-(raw body, constant time, current or previous secret) → event allowlist (ping, push;
-anything else acknowledged and ignored) → JSON → repository match → one INSERT into the
-ledger → wake the project's drain job. A push to the default branch is answered 202
-"queued"; pings, other events, branches and deletions are answered at once.
+The request (docs/architecture.md#webhook-flow, docs/security.md#s11 to #s13): size cap →
+signature (raw body, constant time, current or previous secret) → event allowlist (ping,
+push, pull/merge request; anything else acknowledged and ignored) → JSON → repository
+match → one INSERT into the ledger → wake the project's drain job. A push to the default
+branch and a pull request opened, merged or closed are answered 202 "queued"; pings,
+other events, branches and deletions are answered at once.
 
 The first copy of a delivery claims its (project, provider, delivery id) through a
 partial unique index on that INSERT; later copies fail the claim and are recorded as
@@ -112,6 +113,7 @@ class Verdict:
     claims: bool = False
     keep_body: bool = True
     unproven: bool = False  # nothing proved the forge sent it: counted per source
+    pull: checks.PullRequest | None = None
 
 
 def webhook_receive(
@@ -182,6 +184,7 @@ def _check(inc: Incoming, *, too_large: bool) -> tuple[Incoming, Verdict]:
 
 def judge(inc: Incoming) -> Verdict:
     """Everything after the signature (replays start here); reads, never writes."""
+    pull: checks.PullRequest | None = None
     if not inc.kind:
         return Verdict(WebhookOutcome.REJECTED, "the event header is missing", 400)
     if inc.kind == "other":
@@ -190,12 +193,16 @@ def judge(inc: Incoming) -> Verdict:
     try:
         payload = checks.parse_payload(inc.body, inc.headers.get("content-type", ""))
         push = checks.parse_push(payload) if inc.kind == "push" else None
+        if inc.kind == "pull_request":
+            pull = checks.parse_pull_request(inc.provider, payload)
     except checks.PayloadError as exc:
         return Verdict(WebhookOutcome.REJECTED, str(exc), 400)
     matches = checks.repo_matches(inc.project.repo_url, payload)
-    if matches is False or (matches is None and push is not None):
+    if matches is False or (matches is None and inc.kind in ("push", "pull_request")):
         mismatch = "repository mismatch: the payload names another"
         return Verdict(WebhookOutcome.REJECTED, mismatch, 403)
+    if inc.kind == "pull_request":
+        return _judge_pull(pull)
     if push is None:
         return Verdict(WebhookOutcome.ACCEPTED, "pong", 200, claims=True)
     if push.deleted:
@@ -205,6 +212,16 @@ def judge(inc: Incoming) -> Verdict:
         return Verdict(WebhookOutcome.IGNORED, other, 200, push, claims=True)
     queued = "stored; the analysis starts in a moment"
     return Verdict(WebhookOutcome.QUEUED, queued, 202, push, claims=True)
+
+
+def _judge_pull(pull: checks.PullRequest | None) -> Verdict:
+    if pull is None:
+        return Verdict(WebhookOutcome.IGNORED, "this action changes no state", 200, claims=True)
+    if pull.foreign:
+        other = "the pull request comes from another repository"
+        return Verdict(WebhookOutcome.IGNORED, other, 200, claims=True, pull=pull)
+    queued = f"stored; the pull request state ({pull.state}) is recorded in a moment"
+    return Verdict(WebhookOutcome.QUEUED, queued, 202, claims=True, pull=pull)
 
 
 def _store(inc: Incoming, verdict: Verdict) -> WebhookResult:
@@ -238,7 +255,8 @@ def ledger_insert(delivery: WebhookDelivery) -> bool:
 
 def delivery_row(inc: Incoming, verdict: Verdict, *, first: bool) -> WebhookDelivery:
     actor = inc.actor if inc.actor is not None and inc.actor.is_authenticated else None
-    push = verdict.push
+    push, pull = verdict.push, verdict.pull
+    ref = push.ref if push else (f"refs/heads/{pull.branch}"[:255] if pull else "")
     return WebhookDelivery(
         project=inc.project,
         provider=inc.provider,
@@ -249,7 +267,7 @@ def delivery_row(inc: Incoming, verdict: Verdict, *, first: bool) -> WebhookDeli
         outcome=verdict.outcome,
         detail=verdict.detail,
         status_code=verdict.status,
-        ref=push.ref if push else "",
+        ref=ref,
         after_sha=push.after if push else "",
         body_sha256=checks.body_sha256(inc.body),
         body=inc.body if verdict.keep_body and inc.signature_ok else None,

@@ -111,7 +111,10 @@ def test_a_derived_forge_address_moves_with_the_repository(remote_project, owner
 def test_the_settings_page_says_which_credentials_were_cleared(client, remote_project, owner):
     client.force_login(owner)
     url = reverse("projects:project-settings", kwargs={"slug": remote_project.slug})
-    data = {f: getattr(remote_project, f) for f in services.EDITABLE_FIELDS}
+    data = {
+        f: "" if getattr(remote_project, f) is None else getattr(remote_project, f)
+        for f in services.EDITABLE_FIELDS
+    }
     data.update(repo_url="https://evil.example.org/acme/app.git", require_approval="")
     response = client.post(url, data, follow=True)
     text = response.content.decode()

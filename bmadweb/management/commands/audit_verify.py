@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bmadweb import crypto
-from bmadweb.audit import audit_verify
-from bmadweb.audit_checkpoint import Checkpoint, audit_verify_since_checkpoint, checkpoint_parse
+from bmadweb.audit_checkpoint import Checkpoint, checkpoint_parse
+from bmadweb.selectors import audit_chain_verify, audit_chain_verify_since_checkpoint
 from provisioning.queue import audit_anchor_get
 
 
@@ -43,11 +43,11 @@ class Command(BaseCommand):
         try:
             if options["since_checkpoint"] or options["checkpoint"]:
                 anchor = self._anchor(options["checkpoint"])
-                result = audit_verify_since_checkpoint(
+                result = audit_chain_verify_since_checkpoint(
                     max_age=timedelta(seconds=max_age), anchor=anchor
                 )
             else:
-                result = audit_verify()
+                result = audit_chain_verify()
         except crypto.KeyConfigError as exc:
             raise CommandError(str(exc)) from None
         if result.ok:
