@@ -61,19 +61,6 @@ class AuditHead(models.Model):
         return f"audit head at #{self.seq}"
 
 
-class LoginThrottle(models.Model):
-    """Failed sign-ins per account and per client address (REMOTE_ADDR, never a header a
-    client can forge), for the brute-force lockout."""
-
-    key = models.CharField(max_length=200, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    first_failure = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.failures} failures"
-
-
 class ApiToken(models.Model):
     """A personal API token (docs/architecture.md#api, docs/security.md#s24).
 
@@ -111,3 +98,27 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.SCOPES and bool(getattr(self, f"scope_{scope}"))
+
+
+class OidcIdentity(models.Model):
+    """The account an identity provider's subject signs in as (docs/security.md#s23).
+
+    Single sign-on links by (issuer, subject), never by e-mail address, so an identity
+    provider account cannot take over a local (break-glass) account that happens to share
+    an address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

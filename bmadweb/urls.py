@@ -3,7 +3,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from bmadweb import auth_views
+from bmadweb import auth_views, oidc
 from provisioning.api import api
 from provisioning.webhooks import urls as webhook_urls
 
@@ -31,6 +31,8 @@ urlpatterns = [
     path("favicon.ico", FaviconView.as_view()),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("oidc/authenticate/", oidc.OidcSignIn.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.OidcCallback.as_view(), name="oidc_authentication_callback"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("hooks/", include(webhook_urls.receiver_urlpatterns)),

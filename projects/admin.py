@@ -158,15 +158,26 @@ class ProjectAdmin(GuardedModelAdmin):
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         data = form.cleaned_data
         fields = {f: data[f] for f in services.EDITABLE_FIELDS if f in data}
+        secrets = form.secret_changes()
         if change:
             # The form has copied its values onto `obj`; the service compares them with
-            # the stored row, so it gets a fresh one.
-            project = services.project_update(
+            # the stored row, so it gets a fresh one. Credentials follow their target: the
+            # service clears those made for an old address (services.credentials_left_behind).
+            updated = services.project_update(
                 actor=request.user, project=Project.objects.get(pk=obj.pk), **fields
             )
+            project = updated.project
+            for field in updated.credentials_cleared:
+                if field not in secrets:
+                    self.message_user(
+                        request,
+                        f"{SECRET_FIELDS[field]} was cleared: it was made for the old "
+                        "address. Enter it again.",
+                        level=messages.WARNING,
+                    )
         else:
             project = services.project_create(actor=request.user, slug=data["slug"], **fields)
-        for field, value in form.secret_changes().items():
+        for field, value in secrets.items():
             services.project_secret_set(
                 actor=request.user, project=project, field=field, value=value
             )

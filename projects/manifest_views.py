@@ -70,6 +70,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
     initial = {"yaml_text": latest.yaml_text if latest else starter}
     form = forms.ManifestForm(request.POST or None, initial=initial)
     errors: list[dict[str, object]] = []
+    status = 200
     if request.method == "POST":
         project = get_project_for_user(request.user, slug, Perm.EDIT_MANIFEST)
         if form.is_valid():
@@ -85,6 +86,9 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
                     {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
                     for e in exc.errors
                 ]
+            except services.ManifestConflict as exc:
+                messages.error(request, str(exc))
+                status = 409
             else:
                 messages.success(
                     request,
@@ -107,6 +111,7 @@ def manifest_edit(request: HttpRequest, slug: str) -> HttpResponse:
             "tab": "manifest",
             **effective,
         },
+        status=status,
     )
 
 

@@ -11,7 +11,7 @@ from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from guardian.shortcuts import get_objects_for_user
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload
+from bmadweb.audit import StoredRecord, audit_payload, stored_payload, stored_records
 from bmadweb.labels import closed_label
 from projects.audit_sentences import audit_sentence
 from projects.models import (
@@ -200,7 +200,7 @@ def audit_payload_read(record: AuditRecord) -> tuple[dict[str, Any] | None, str]
 
 @dataclass(frozen=True)
 class AuditRow:
-    record: AuditRecord
+    record: StoredRecord
     payload: dict[str, Any]
     sentence: str = ""  # the event in one sentence (projects.audit_sentences)
 
@@ -220,7 +220,8 @@ def audit_page_for_project(
 ) -> tuple[Page[Any], list[AuditRow]]:
     """One page of `project`'s audit records, newest first, payloads decrypted and each
     read as one sentence (the caller has checked the manage permission). `action` filters
-    by prefix ("run."), `actor` by name ("-" for bmadweb itself)."""
+    by prefix ("run."), `actor` by name ("-" for bmadweb itself). Read as stored
+    (docs/security.md#s21): a damaged column names its record instead of failing the page."""
     records = project.audit_records.order_by("-seq")
     if action:
         records = records.filter(action__startswith=action)
@@ -229,11 +230,16 @@ def audit_page_for_project(
     elif actor:
         records = records.filter(actor_name=actor)
     current = Paginator(records, AUDIT_PAGE_SIZE).get_page(page)
+    window = slice(max(current.start_index() - 1, 0), current.end_index())
     rows = []
-    for record in current.object_list:
-        payload, _reason = audit_payload_read(record)
-        if payload is None:
-            payload = {"error": "cannot decrypt this payload"}
+    for record in stored_records(records, window=window):
+        if record.damage:
+            payload: dict[str, Any] = {"error": f"damaged: {record.damage}"}
+        else:
+            try:
+                payload = stored_payload(record)
+            except crypto.CryptoError:
+                payload = {"error": "cannot decrypt this payload"}
         sentence = audit_sentence(record.action, record.actor_name, payload)
         rows.append(AuditRow(record, payload, sentence))
     return current, rows

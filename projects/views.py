@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -34,7 +35,8 @@ from projects.selectors import (
     project_list_for_dashboard,
 )
 from provisioning.project_status import (
-    delivery_list_for,
+    delivery_list_signed_for,
+    refusal_summary_for,
     report_run_latest,
     run_active_for,
     run_fix_pending_for,
@@ -173,12 +175,20 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         # is_valid() already copied the new values onto `project`; reload it, or the
         # service sees no change and saves nothing.
         project.refresh_from_db()
-        services.project_update(
+        updated = services.project_update(
             actor=request.user,
             project=project,
             **{f: form.cleaned_data[f] for f in services.EDITABLE_FIELDS},
         )
         messages.success(request, "Settings saved.")
+        if updated.credentials_cleared:
+            names = ", ".join(SECRET_FIELDS[f] for f in updated.credentials_cleared)
+            messages.warning(
+                request,
+                "The repository or forge moved to another address, so the credentials "
+                f"made for the old one were cleared: {names}. Enter them again under "
+                "Credentials.",
+            )
         return redirect("projects:project-settings", slug=project.slug)
     project.refresh_from_db()  # an invalid form must not show unsaved values as saved
     return render(
@@ -223,10 +233,18 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_webhook(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    deliveries = list(delivery_list_for(project)[:50])
+    # Signed deliveries only: refused requests are counted per source below them, so a
+    # flood of forgeries cannot push genuine deliveries off the page.
+    deliveries = list(delivery_list_signed_for(project)[:50])
     # While the worker settles deliveries, the list polls itself (htmx, this same URL).
     settling = any(delivery.pending for delivery in deliveries)
-    ledger = {"project": project, "deliveries": deliveries, "settling": settling}
+    ledger = {
+        "project": project,
+        "deliveries": deliveries,
+        "settling": settling,
+        "refusals": refusal_summary_for(project),
+        "refused_limit": settings.WEBHOOK_REFUSED_LIMIT,
+    }
     if request.htmx and request.htmx.target == "deliveries":
         return render(request, "projects/project_webhook.html#deliveries", ledger)
     new_secret = request.session.pop(f"new-webhook-secret-{project.pk}", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from rq import get_current_job
 
+from bmadweb.audit_checkpoint import audit_checkpoint
 from provisioning import git_ops, queue
 from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
 from provisioning.runs.schedule import drift_checks_start
@@ -40,6 +41,16 @@ def reconcile_job() -> list[int]:
     campaigns_advance()
     webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
     return touched
+
+
+def audit_checkpoint_job() -> int:
+    """RQ job (scheduled): append a signed checkpoint of the audit chain's length and head
+    (docs/security.md#s21) and keep its signed copy in Redis as the next job's anchor.
+    While the chain no longer extends that anchor, no checkpoint is written (and the job
+    fails, loudly): the stale-checkpoint alert and `audit_verify --since-checkpoint` say so."""
+    checkpoint = audit_checkpoint(previous=queue.audit_anchor_get())
+    queue.audit_anchor_set(checkpoint)
+    return checkpoint.record_seq
 
 
 def drift_check_job() -> list[int]:

@@ -277,6 +277,43 @@ class WebhookDelivery(models.Model):
         return self.signature_ok and self.body is not None
 
 
+class WebhookRefusal(models.Model):
+    """Deliveries that proved nothing (signature did not verify, body too large), counted
+    per project, provider, source address and ten-minute window (docs/security.md#s11).
+
+    The ledger keeps a row for at most BMADWEB_WEBHOOK_REFUSED_LIMIT of them per source and
+    window; the rest are answered 429 and only counted here (`dropped`), so a flood of
+    forgeries can neither fill the ledger nor push genuine deliveries off the page. Their
+    audit is one record per row and drain (`audited` is how many it covered so far), not
+    one per request.
+    """
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="webhook_refusals"
+    )
+    provider = models.CharField(max_length=16, choices=WebhookProvider)
+    source = models.CharField(max_length=64, blank=True)
+    window_start = models.DateTimeField()
+    refused = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)
+    audited = models.PositiveIntegerField(default=0)
+    last_reason = models.CharField(max_length=200, blank=True)
+    last_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "provider", "source", "window_start"],
+                name="webhook_refusal_one_row_per_window",
+            )
+        ]
+        indexes = [models.Index(fields=["project", "-last_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.refused} refused from {self.source or '?'} ({self.provider})"
+
+
 # --- Campaigns ---------------------------------------------------------------------------
 
 

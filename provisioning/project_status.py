@@ -25,12 +25,18 @@ from provisioning.runs.selectors import (
     run_fix_pending_for,
     run_latest_for,
 )
-from provisioning.webhooks.selectors import delivery_list_for
+from provisioning.webhooks.selectors import (
+    delivery_list_for,
+    delivery_list_signed_for,
+    refusal_summary_for,
+)
 
 __all__ = [
     "delivery_list_for",
+    "delivery_list_signed_for",
     "last_run_annotations",
     "preview_files",
+    "refusal_summary_for",
     "report_run_latest",
     "run_active_for",
     "run_fix_pending_for",

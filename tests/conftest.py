@@ -46,6 +46,16 @@ def _redis_settings(redis_url: str, django_db_blocker: object) -> Iterator[None]
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _local_repos_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local repositories must lie under BMADWEB_LOCAL_REPOS_ROOT: the tests' own ones
+    live under pytest's temporary folder (worker processes read the variable)."""
+    root = tmp_path_factory.getbasetemp().resolve()
+    os.environ["BMADWEB_LOCAL_REPOS_ROOT"] = str(root)
+    with override_settings(LOCAL_REPOS_ROOT=root):
+        yield
+
+
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn = redis.Redis.from_url(redis_url)

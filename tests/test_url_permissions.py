@@ -34,6 +34,8 @@ ALLOWLIST_EXACT = {
     "login/": "the sign-in form, anonymous by design",
     "favicon.ico": "a redirect to the public icon",
     "logout/": "acts only on the caller's own session",
+    "oidc/authenticate/": "starts single sign-on, anonymous by design (404 when it is off)",
+    "oidc/callback/": "single sign-on's return: state, nonce and PKCE checked (test_oidc)",
     "": "the dashboard: lists only permitted projects (test_lists_never_show_foreign_objects)",
     "projects/new/": "registers a new project that the caller then owns; needs the "
     "project creator permission (test_registering_needs_the_project_creator_permission)",

@@ -3,6 +3,7 @@ chosen ones in bulk as projects whose manifest extends a base manifest (staff on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -13,8 +14,9 @@ from django.utils.text import slugify
 
 from projects import services as project_services
 from projects.models import Project
-from projects.validators import validate_forge_api_url
+from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
+from provisioning.git_ops import urlpolicy
 from provisioning.models import ForgeSource
 
 if TYPE_CHECKING:
@@ -37,11 +39,21 @@ class DiscoveryError(Exception):
 def _org(source: ForgeSource) -> forges.ForgeOrg:
     try:  # the token goes there: today's address policy, as for pull requests
         validate_forge_api_url(source.api_url)
-        return forges.forge_org_from_url(source.org_url, source.kind, source.api_url)
+        org = forges.forge_org_from_url(source.org_url, source.kind, source.api_url)
     except ValidationError as exc:
         raise DiscoveryError(f"the forge API URL is not allowed: {exc.messages[0]}") from None
     except forges.ForgeError as exc:
         raise DiscoveryError(exc.message) from None
+    # Connect to the addresses that passed the policy only (docs/security.md#s14); a
+    # loopback forge (development and tests, local repositories allowed) is not pinned.
+    host = urlsplit(org.api_base).hostname or ""
+    if settings.ALLOW_LOCAL_REPOS and is_loopback_host(host):
+        return org
+    try:
+        addresses = urlpolicy.check_api_host(host, resolve=urlpolicy.resolve_host)
+    except urlpolicy.UrlPolicyError as exc:
+        raise DiscoveryError(f"the forge API URL is not allowed: {exc.message}") from None
+    return replace(org, addresses=addresses)
 
 
 @transaction.atomic

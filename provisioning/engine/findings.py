@@ -234,7 +234,11 @@ def _version_findings(install: BmadInstall, required: str | None) -> list[Findin
             )
         ]
     version = rd.parse_version(install.version)
-    if version is not None and spec.contains(version, prereleases=True):
+    try:
+        in_range = version is not None and spec.contains(version, prereleases=True)
+    except ValueError:  # a number too long to compare (the schema refuses those)
+        in_range = False
+    if in_range:
         return []
     return [
         _finding(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -66,15 +67,26 @@ def _check_text(value: str) -> str:
     return value
 
 
+MAX_SPECIFIER_LENGTH = 100
+MAX_VERSION_DIGITS = 9
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
 def _check_specifier(value: str) -> str:
+    """A version range that validates also evaluates: bounded in length and in the digits
+    of each number (a 5,000-digit number parses, then fails to compare in the run)."""
+    if not value.strip():
+        raise ValueError("must not be empty; write e.g. '>=6.4,<7'")
+    if len(value) > MAX_SPECIFIER_LENGTH:
+        raise ValueError(f"must be at most {MAX_SPECIFIER_LENGTH} characters")
+    if any(len(run) > MAX_VERSION_DIGITS for run in _DIGIT_RUN.findall(value)):
+        raise ValueError(f"version numbers may have at most {MAX_VERSION_DIGITS} digits each")
     try:
-        SpecifierSet(value)
-    except InvalidSpecifier:
+        SpecifierSet(value).contains(Version("0"), prereleases=True)
+    except (InvalidSpecifier, ValueError):
         raise ValueError(
             f"{value!r} is not a version range; write e.g. '>=6.4,<7' or '==6.12.0'"
         ) from None
-    if not value.strip():
-        raise ValueError("must not be empty; write e.g. '>=6.4,<7'")
     return value
 
 

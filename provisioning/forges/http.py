@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bmadweb.logscrub import scrub_values
 from provisioning.forges.repo_urls import (
     ForgeError,
     ForgeKind,
@@ -149,7 +150,10 @@ class Connection:
         self, method: str, url: str, params: dict[str, str] | None, body: dict[str, str] | None
     ) -> Answer:
         deadline = time.monotonic() + self._timeout_s
-        with self._client.stream(method, url, params=params, json=body) as response:
+        target, headers, extensions = pinned(httpx.URL(url), self.target.addresses)
+        with self._client.stream(
+            method, target, params=params, json=body, headers=headers, extensions=extensions
+        ) as response:
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
@@ -160,6 +164,20 @@ class Connection:
                     raise ForgeTransientError("the forge answered too slowly; try again later")
                 chunks.append(chunk)
             return Answer(response.status_code, response.headers, b"".join(chunks))
+
+
+def pinned(
+    url: httpx.URL, addresses: tuple[str, ...]
+) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The request aimed at the first checked address instead of the name (no second DNS
+    lookup, so no rebinding: docs/security.md#s14), with the name kept as the Host header
+    and as the TLS server name, which the certificate is verified against."""
+    if not addresses:
+        return url, {}, {}
+    host = url.host
+    netloc = host if url.port is None else f"{host}:{url.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if url.scheme == "https" else {}
+    return url.copy_with(host=addresses[0]), {"Host": netloc}, extensions
 
 
 def _auth_headers(kind: ForgeKind, token: str) -> dict[str, str]:
@@ -231,7 +249,8 @@ def forge_detail(raw: bytes, token: str) -> str:
         message = "; ".join(str(item) for item in message)
     if not isinstance(message, str):
         return ""
-    return _PRINTABLE_DETAIL.sub(" ", message.replace(token, "[token]")).strip()[:200]
+    message = scrub_values(message.replace(token, "[token]"), [token])  # encoded echoes
+    return _PRINTABLE_DETAIL.sub(" ", message).strip()[:200]
 
 
 def parse_json(raw: bytes) -> Any:

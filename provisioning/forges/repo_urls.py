@@ -40,6 +40,10 @@ class ForgeRepo:
     kind: ForgeKind
     api_base: str
     owner_path: str
+    # The addresses the API host passed the address policy with: connections go there
+    # only (the name is still sent as Host and TLS server name). Empty: resolved by the
+    # system at connect time, which only a loopback forge in development may do.
+    addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _checked_kind(self.kind)
@@ -54,6 +58,8 @@ class ForgeOrg:
     kind: ForgeKind
     api_base: str
     owner_path: str
+    # As ForgeRepo.addresses: the API host's checked addresses, connections go there only.
+    addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _checked_kind(self.kind)

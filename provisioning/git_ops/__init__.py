@@ -27,7 +27,12 @@ used. Nothing else in bmadweb may run git. No Django here: settings arrive as a
 """
 
 from provisioning.engine.paths import UnsafePathError as UnsafePath
-from provisioning.git_ops.files import safe_delete, safe_write, tracked_symlinks
+from provisioning.git_ops.files import (
+    safe_delete,
+    safe_write,
+    tracked_submodules,
+    tracked_symlinks,
+)
 from provisioning.git_ops.history import FileChange, LoggedCommit, changed_files, read_blobs
 from provisioning.git_ops.process import git_env, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
@@ -87,6 +92,7 @@ __all__ = [
     "scrub",
     "sweep_stale_workdirs",
     "temp_workdir",
+    "tracked_submodules",
     "tracked_symlinks",
     "validate_base_branch",
     "validate_branch_name",

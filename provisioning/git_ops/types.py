@@ -55,7 +55,11 @@ class GitPolicy:
     """Operator settings for every git call (built from Django settings by the caller)."""
 
     allow_local: bool = False
+    # Local repositories must lie under this folder (None: anywhere; the app always sets
+    # it from BMADWEB_LOCAL_REPOS_ROOT).
+    local_root: Path | None = None
     max_repo_bytes: int = 256 * 1024 * 1024
+    max_repo_files: int = 20_000
     timeout_s: float = 300.0
     temp_base: Path | None = None
     git_binary: str = "git"
@@ -63,8 +67,8 @@ class GitPolicy:
     resolve: Resolver = resolve_host
 
     def __post_init__(self) -> None:
-        if self.max_repo_bytes <= 0 or self.timeout_s <= 0:
-            raise ValueError("max_repo_bytes and timeout_s must be positive")
+        if self.max_repo_bytes <= 0 or self.timeout_s <= 0 or self.max_repo_files <= 0:
+            raise ValueError("max_repo_bytes, max_repo_files and timeout_s must be positive")
         # git_binary follows ``env -u ... --`` on the command line (process.run_git):
         # a leading '-' or an '=' would be read by env, not run.
         if not self.git_binary or self.git_binary.startswith("-") or "=" in self.git_binary:

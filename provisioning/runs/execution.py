@@ -230,13 +230,35 @@ def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
     return plan
 
 
+def _refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
+    """Fail before the first write when the plan writes into a submodule: git would
+    commit the rest and silently leave those files out (docs/security.md#s6)."""
+    if not submodules:
+        return
+    for op in plan.changes:
+        parts = op.path.split("/")
+        inside = next(
+            ("/".join(parts[:end]) for end in range(1, len(parts) + 1)
+             if "/".join(parts[:end]) in submodules),
+            None,
+        )  # fmt: skip
+        if inside is not None:
+            raise RunFailed(
+                f"unsafe path: the plan writes {op.path}, inside the submodule {inside}; "
+                "bmadweb does not write into submodules. Move the BMAD files out of it, "
+                "or turn the submodule into a plain folder."
+            )
+
+
 def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
     """Write the files, commit and push; the commit id is recorded before the push so a
     retry can recognise its own commit."""
+    policy = git_policy()
+    _refuse_submodule_targets(plan, git_ops.tracked_submodules(cloned, policy))
     try:
         # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
         result = apply_plan(
-            cloned.path, plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, git_policy())
+            cloned.path, plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, policy)
         )
     except UnsafePathError as exc:
         raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
+from bmadweb.logscrub import scrub
 from projects.models import Project, SyncStatus
 from provisioning.models import (
     ACTIVE_STATUSES,
@@ -93,7 +94,10 @@ _REASON_LEVEL = {RunStatus.NO_CHANGES: LogLevel.INFO, RunStatus.NEEDS_ATTENTION:
 
 
 def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
-    """End an active run in `status` (no-op if another process finished it first)."""
+    """End an active run in `status` (no-op if another process finished it first). The
+    reason is scrubbed of secrets in any spelling (docs/security.md#s8) before it is
+    stored, logged or audited."""
+    reason = scrub(reason)
     moved = transition(
         run,
         status,

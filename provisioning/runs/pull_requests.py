@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from projects.models import ForgeKind, Project, PushMode
-from projects.validators import validate_forge_api_url
+from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
+from provisioning.git_ops import urlpolicy
 from provisioning.models import Run, RunKind
 from provisioning.runs.lifecycle import RunFailed, RunRetry
 from provisioning.runs.repo_access import forge_token_for
@@ -95,12 +98,28 @@ def _forge_repo(project: Project) -> forges.ForgeRepo:
         if not project.forge_api_url:
             raise forges.ForgeError("a local repository needs the forge API URL to be set")
         path = PurePosixPath(url.removeprefix("file://"))
-        return forges.ForgeRepo(
-            kind=cast("forges.ForgeKind", project.forge_kind),
-            api_base=project.forge_api_url.rstrip("/"),
-            owner_path=f"{path.parent.name}/{path.name.removesuffix('.git')}",
+        return _pinned(
+            forges.ForgeRepo(
+                kind=cast("forges.ForgeKind", project.forge_kind),
+                api_base=project.forge_api_url.rstrip("/"),
+                owner_path=f"{path.parent.name}/{path.name.removesuffix('.git')}",
+            )
         )
-    return forges.forge_repo_from_url(url, project.forge_kind, project.forge_api_url)
+    return _pinned(forges.forge_repo_from_url(url, project.forge_kind, project.forge_api_url))
+
+
+def _pinned(repo: forges.ForgeRepo) -> forges.ForgeRepo:
+    """The repository with the API host's checked addresses: the forge door connects to
+    those only (docs/security.md#s14). A loopback forge (development and tests, where
+    local repositories are allowed) is not pinned."""
+    host = urlsplit(repo.api_base).hostname or ""
+    if settings.ALLOW_LOCAL_REPOS and is_loopback_host(host):
+        return repo
+    try:
+        addresses = urlpolicy.check_api_host(host, resolve=urlpolicy.resolve_host)
+    except urlpolicy.UrlPolicyError as exc:
+        raise forges.ForgeError(f"the forge API URL is not allowed: {exc.message}") from None
+    return replace(repo, addresses=addresses)
 
 
 def pull_request_skip_reason(project: Project) -> str:

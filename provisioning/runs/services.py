@@ -16,8 +16,9 @@ audited.
 
 from __future__ import annotations
 
+import logging
 import re
-import traceback
+import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -25,7 +26,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bmadweb.logscrub import scrub
 from projects.models import Project
 from projects.selectors import base_numbers, manifest_latest, manifest_resolve
 from provisioning.models import (
@@ -51,6 +51,8 @@ from provisioning.runs.lifecycle import (
     transition,
 )
 from provisioning.runs.runlog import run_log
+
+logger = logging.getLogger(__name__)
 
 
 def run_create(
@@ -210,9 +212,17 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         raise
     except RunFailed as exc:
         run_finish(run, RunStatus.FAILED, reason=str(exc))
-    except Exception as exc:
-        run_log(run, "Unexpected error:\n" + scrub(traceback.format_exc()), LogLevel.ERROR)
-        run_finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
+    except Exception:
+        # Never the exception itself as the reason (it may carry paths, data or secrets
+        # in its text): a reference the server log names, with the scrubbed details.
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("run %s: unexpected error, reference %s", run.pk, reference)
+        run_log(
+            run,
+            f"Internal error (reference {reference}); the details are in the server log.",
+            LogLevel.ERROR,
+        )
+        run_finish(run, RunStatus.ERRORED, reason=f"internal error (reference {reference})")
 
 
 # --- Reconciliation (the scheduler calls this periodically) ------------------------------

@@ -261,10 +261,31 @@ class Push:
     deleted: bool
 
 
+# A ref as git allows it (git check-ref-format): no control characters (NUL included),
+# no space or ~^:?*[\\, and text that can be stored (no lone surrogates).
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+
+
+def _valid_ref(ref: object) -> bool:
+    if not isinstance(ref, str) or not ref.startswith("refs/") or len(ref) > 255:
+        return False
+    try:
+        ref.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not _REF_FORBIDDEN.search(ref) and not ref.endswith((".", "/"))
+
+
 def parse_push(payload: Mapping[str, Any]) -> Push:
+    """The push's ref and commit. A ref git would refuse (NUL, control characters, a lone
+    surrogate, ...) is a PayloadError: the delivery is recorded as rejected and answered
+    400, which the forge does not retry, instead of failing to be stored (a 503 the forge
+    would retry forever)."""
     ref, after = payload.get("ref"), payload.get("after")
-    if not isinstance(ref, str) or not ref or len(ref) > 255:
+    if not isinstance(ref, str) or not ref:
         raise PayloadError("a push payload needs a 'ref'")
+    if not _valid_ref(ref):
+        raise PayloadError("the push's 'ref' is not a valid git reference name")
     if not isinstance(after, str) or not _COMMIT.fullmatch(after):
         raise PayloadError("a push payload needs 'after', a commit id")
     deleted = set(after) == {"0"} or payload.get("deleted") is True

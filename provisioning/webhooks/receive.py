@@ -41,6 +41,7 @@ from provisioning.models import (
     WebhookOutcome,
 )
 from provisioning.webhooks import checks
+from provisioning.webhooks.refusals import refusal_note
 from provisioning.webhooks.write_gate import write_gate
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class WebhookResult:
     outcome: str
     detail: str
     delivery: WebhookDelivery | None = None
+    retry_after: int | None = None
 
     @property
     def run_id(self) -> int | None:
@@ -75,6 +77,7 @@ class Incoming:
     signature_ok: bool = False
     replay_of: WebhookDelivery | None = None
     actor: Actor = None
+    source: str = ""
 
 
 NOT_FOUND = WebhookResult(404, "", "no such webhook")
@@ -109,6 +112,7 @@ class Verdict:
     push: checks.Push | None = None
     claims: bool = False
     keep_body: bool = True
+    unproven: bool = False  # nothing proved the forge sent it: counted per source
     pull: checks.PullRequest | None = None
 
 
@@ -118,13 +122,16 @@ def webhook_receive(
     project_uid: uuid.UUID | str,
     headers: Mapping[str, str],
     body: bytes | None,
+    source: str = "",
 ) -> WebhookResult:
     """Handle one request on /hooks/<provider>/<project uid>/.
 
     `headers` has lower-cased names; `body` is the raw body, or None when it was larger
-    than BMADWEB_WEBHOOK_MAX_BYTES (it was then never read). Unknown project or provider
-    → 404 and nothing recorded. Unexpected failures are recorded as *error* and answered
-    503, so the forge retries.
+    than BMADWEB_WEBHOOK_MAX_BYTES (it was then never read); `source` is the client
+    address. Unknown project or provider → 404 and nothing recorded. A request that
+    proves nothing (bad signature, too large) is counted per source and, past the limit,
+    answered 429 without a ledger row (refusals.py). Unexpected failures are recorded as
+    *error* and answered 503, so the forge retries.
     """
     project = webhook_project(provider=provider, project_uid=project_uid)
     if project is None:
@@ -136,9 +143,17 @@ def webhook_receive(
         headers=headers,
         body=raw,
         delivery_id=checks.delivery_id_of(provider, headers, raw),
+        source=source,
     )
     try:
         inc, verdict = _check(inc, too_large=body is None)
+        if verdict.unproven:
+            wait = refusal_note(
+                project=project, provider=provider, source=source, reason=verdict.detail
+            )
+            if wait:
+                detail = "too many refused deliveries from this address; try again later"
+                return WebhookResult(429, WebhookOutcome.REJECTED, detail, retry_after=wait)
         result = _store(inc, verdict)
     except Exception:  # the receiver never answers 500: record, then let the forge retry
         logger.exception("webhook delivery %s for %s failed", inc.delivery_id, project.slug)
@@ -152,7 +167,8 @@ def webhook_receive(
 
 def _check(inc: Incoming, *, too_large: bool) -> tuple[Incoming, Verdict]:
     if too_large:
-        return inc, Verdict(WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
+        too_big = Verdict(WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
+        return inc, replace(too_big, unproven=True)
     event, kind = checks.event_of(inc.provider, inc.headers)
     inc = replace(inc, event=event, kind=kind)
     secrets = [inc.project.get_secret(name) for name in _SECRETS]
@@ -160,7 +176,8 @@ def _check(inc: Incoming, *, too_large: bool) -> tuple[Incoming, Verdict]:
         checks.verify_signature(inc.provider, inc.headers, inc.body, secrets, now=time.time())
     except checks.SignatureError as exc:
         failed = f"signature check failed: {exc}"
-        return inc, Verdict(WebhookOutcome.REJECTED, failed, 401, keep_body=False)
+        verdict = Verdict(WebhookOutcome.REJECTED, failed, 401, keep_body=False, unproven=True)
+        return inc, verdict
     inc = replace(inc, signature_ok=True)
     return inc, judge(inc)
 
@@ -208,8 +225,10 @@ def _judge_pull(pull: checks.PullRequest | None) -> Verdict:
 
 
 def _store(inc: Incoming, verdict: Verdict) -> WebhookResult:
-    """Write the ledger row, the request's only write."""
+    """Write the ledger row, the request's only write (besides the refusal counter).
+    Unproven requests are audited through their counter, not one by one."""
     delivery = delivery_row(inc, verdict, first=verdict.claims)
+    delivery.pending = not verdict.unproven
     if not ledger_insert(delivery):
         delivery = _duplicate_row(inc)
         ledger_insert(delivery)

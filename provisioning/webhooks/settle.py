@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from bmadweb.audit import AuditEntry, audit_record_many
@@ -21,11 +21,13 @@ from provisioning.models import (
     RunTrigger,
     WebhookDelivery,
     WebhookOutcome,
+    WebhookRefusal,
 )
 from provisioning.runs.lifecycle import RunBusy, RunError, run_pr_state_record
 from provisioning.runs.services import run_create
 from provisioning.webhooks import checks
 from provisioning.webhooks.receive import logger
+from provisioning.webhooks.refusals import refusals_audit
 from provisioning.webhooks.write_gate import write_transaction
 
 if TYPE_CHECKING:
@@ -48,7 +50,9 @@ def webhooks_drain(*, project_id: int, batch: int = DRAIN_BATCH) -> int:
         settled = _drain_batch(project_id, batch)
         total += settled
         if settled < batch:
-            return total
+            break
+    refusals_audit(project_id=project_id)  # refused requests: one record per source
+    return total
 
 
 def webhooks_reconcile(
@@ -60,14 +64,19 @@ def webhooks_reconcile(
     whose drain fails is logged and left for the next round, never stopping the others.
     """
     cutoff = timezone.now() - older_than
-    project_ids = list(
+    project_ids = set(
         WebhookDelivery.objects.filter(pending=True, received__lt=cutoff)
+        .order_by()
+        .values_list("project_id", flat=True)
+        .distinct()
+    ) | set(
+        WebhookRefusal.objects.filter(refused__gt=F("audited"), last_at__lt=cutoff)
         .order_by()
         .values_list("project_id", flat=True)
         .distinct()
     )
     settled = 0
-    for project_id in project_ids:
+    for project_id in sorted(project_ids):
         try:
             settled += webhooks_drain(project_id=project_id)
         except Exception:

@@ -210,7 +210,7 @@ def test_viewer_cannot_save_a_manifest(client, project, viewer):
         "!!python/object/apply:os.system ['touch /tmp/pwn']\n",
         "[" * 2000,
         "x: 1\nx: 2\n",
-        "\x00\x01binary",
+        "\x01binary",
     ],
 )
 def test_live_validation_handles_hostile_yaml(client, project, viewer, hostile):
@@ -222,6 +222,18 @@ def test_live_validation_handles_hostile_yaml(client, project, viewer, hostile):
     )
     assert response.status_code == 200
     assert "error-list" in response.content.decode()
+
+
+def test_a_nul_in_the_manifest_text_is_400_before_validation(client, project, viewer):
+    """NUL is refused for every form field (docs/security.md#s23), the editor's included."""
+    client.force_login(viewer)
+    response = client.post(
+        url("projects:manifest-validate", slug=project.slug),
+        {"yaml_text": "\x00\x01binary"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
 
 
 def test_live_validation_of_huge_text_is_a_clear_error(client, project, viewer):

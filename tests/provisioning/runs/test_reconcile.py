@@ -259,9 +259,14 @@ def _cron_scheduler():  # type: ignore[no-untyped-def]
 
 def test_scheduler_config_reconciles_and_checks_drift_every_minute(redis_conn):
     jobs = {job.func_name: job for job in _cron_scheduler().get_jobs()}
-    assert sorted(jobs) == ["provisioning.jobs.drift_check_job", "provisioning.jobs.reconcile_job"]
-    for job in jobs.values():
-        assert (job.queue_name, job.interval) == ("default", 60)
+    assert sorted(jobs) == [
+        "provisioning.jobs.audit_checkpoint_job",
+        "provisioning.jobs.drift_check_job",
+        "provisioning.jobs.reconcile_job",
+    ]
+    for name in ("provisioning.jobs.drift_check_job", "provisioning.jobs.reconcile_job"):
+        assert (jobs[name].queue_name, jobs[name].interval) == ("default", 60)
+    assert jobs["provisioning.jobs.audit_checkpoint_job"].queue_name == "default"
 
 
 def test_scheduler_tick_resumes_a_lost_run_without_a_person(
@@ -270,8 +275,12 @@ def test_scheduler_tick_resumes_a_lost_run_without_a_person(
     with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{_closed_port()}"}}):
         run = _create(bmad_project, owner, django_capture_on_commit_callbacks)
     enqueued = _cron_scheduler().enqueue_jobs()
-    assert len(enqueued) == 2  # the reconciler and the drift checks (none due)
-    run_worker()  # runs the reconcile job, then the run it enqueued
+    assert {job.func_name for job in enqueued} == {
+        "provisioning.jobs.reconcile_job",
+        "provisioning.jobs.drift_check_job",  # none due
+        "provisioning.jobs.audit_checkpoint_job",
+    }
+    run_worker()  # runs the scheduled jobs, then the run the reconciler enqueued
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.failure_reason
 
