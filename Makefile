@@ -29,6 +29,7 @@ test: deps
 lint: deps
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
 
 typecheck: deps
 	$(UV) run --frozen mypy bmadweb projects provisioning
