@@ -72,6 +72,40 @@ def test_text_without_a_final_newline_merges_on_its_last_line() -> None:
     assert result.text == "A\nb\nC"
 
 
+def _steps(edits: dict[tuple[int, int], str]) -> str:
+    """40 sections whose five body lines are the same in every section (240 lines)."""
+    out: list[str] = []
+    for k in range(40):
+        block = [
+            f"## Step {k}\n",
+            "Read the brief.\n",
+            "Ask the user.\n",
+            "Write the draft.\n",
+            "Review it.\n",
+            "Save it.\n",
+        ]
+        for (section, line), text in edits.items():
+            if section == k:
+                block[line] = text
+        out += block
+    return "".join(out)
+
+
+def test_lines_repeated_all_over_a_long_file_still_anchor_the_merge() -> None:
+    """Lines that recur in every section are real content, not noise: edits two lines
+    apart in one section of a 240-line file merge as in a short one."""
+    ours = _steps({(5, 1): "Read the brief twice.\n", (5, 5): "Save it as PDF.\n"})
+    theirs = _steps({(5, 3): "Write the first draft.\n"})
+    result = merge3(_steps({}), ours, theirs)
+    assert result.text == _steps(
+        {
+            (5, 1): "Read the brief twice.\n",
+            (5, 3): "Write the first draft.\n",
+            (5, 5): "Save it as PDF.\n",
+        }
+    )
+
+
 # --- Property: disjoint edits on both sides always merge, and the merge holds both ------
 
 
