@@ -85,7 +85,22 @@ _BLOCKED_NAMES = frozenset(
         "instance-data.ec2.internal",
     }
 )
-_BLOCKED_SUFFIXES = (".localhost", ".localdomain", ".local", ".internal", ".home.arpa", ".arpa")
+# Names under these (and the bare names themselves: "internal", "local") are never public:
+# special-use and reverse-lookup domains, and the private top-level names of RFC 6762
+# appendix G that intranets use.
+_BLOCKED_SUFFIXES = (
+    ".localhost",
+    ".localdomain",
+    ".local",
+    ".internal",
+    ".home.arpa",
+    ".arpa",
+    ".intranet",
+    ".private",
+    ".corp",
+    ".home",
+    ".lan",
+)
 
 # Metadata endpoints that ipaddress alone calls global, plus ranges that embed an IPv4
 # address inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one.
@@ -264,7 +279,7 @@ def _check_host(host: str) -> None:
         raise _fail("host", "The repository host is not a valid DNS name.")
     if _NUMERIC_LABEL_RE.match(labels[-1]):
         raise _fail("ip_literal", "IP addresses are not allowed as repository hosts.")
-    if name in _BLOCKED_NAMES or name.endswith(_BLOCKED_SUFFIXES):
+    if name in _BLOCKED_NAMES or f".{name}".endswith(_BLOCKED_SUFFIXES):
         raise _fail("blocked_host", "Local, internal and metadata host names are not allowed.")
 
 
