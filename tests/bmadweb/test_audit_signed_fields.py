@@ -4,17 +4,19 @@ at exactly that record. Deleting the project or the user a record names does not
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload, audit_record, audit_verify
-from bmadweb.models import AuditRecord
+from bmadweb.audit import VerifyResult, audit_payload, audit_record, audit_verify
+from bmadweb.models import AuditHead, AuditRecord
 from projects import services
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +141,60 @@ def test_deleting_the_user_a_record_names_keeps_the_chain_valid(seq, outsider):
     result = audit_verify()
     assert (result.ok, result.checked) == (True, seq + 3)
     assert AuditRecord.objects.get(seq=seq + 3).actor_name == "oscar"
+
+
+# --- The signed format is stable: chains written by earlier releases keep verifying ----
+
+GOLDEN_KEY = "g" * 40
+GOLDEN_SIGNED = (
+    b'{"action":"project.create","actor_id":42,"actor_name":"olivia",'
+    b'"created":"2026-01-02T03:04:05.678901+00:00","payload":{"count":3,"name":"Health AI"},'
+    b'"project_id":7,"project_slug":"healthai","seq":1}'
+)
+GOLDEN_MAC = "0d9f18e6e6cca1c3135d4300d357a99ebf96efcc50dacf3e6981d2cac15864a5"
+
+
+def test_a_record_signed_in_the_documented_format_verifies(settings):
+    """MAC = HMAC-SHA256(key, previous mac | seq | canonical JSON with sorted keys and no
+    spaces). A change to that format would break every chain already written."""
+    settings.AUDIT_KEYS = [f"golden:{GOLDEN_KEY}"]
+    message = b"0" * 64 + b"|1|" + GOLDEN_SIGNED
+    assert hmac.new(GOLDEN_KEY.encode(), message, hashlib.sha256).hexdigest() == GOLDEN_MAC
+    AuditRecord.objects.create(
+        seq=1,
+        created=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        action="project.create",
+        actor_id=42,
+        actor_name="olivia",
+        project_id=7,
+        project_slug="healthai",
+        payload_enc=crypto.encrypt(
+            json.dumps({"name": "Health AI", "count": 3}), context="audit:1:payload"
+        ),
+        mac_key_id="golden",
+        prev_mac="0" * 64,
+        mac=GOLDEN_MAC,
+    )
+    AuditHead.objects.create(id=1, seq=1, mac=GOLDEN_MAC)
+    assert audit_verify() == VerifyResult(True, 1)
+
+
+def test_a_record_without_a_signed_in_actor_names_nobody(project, owner):
+    from django.contrib.auth.models import AnonymousUser
+
+    for actor in (None, AnonymousUser()):
+        record = audit_record(action="system.event", actor=actor, project=project)
+        assert (record.actor_id, record.actor_name) == (None, "")
+    assert audit_record(action="user.event", actor=owner).actor_name == "olivia"
+    assert audit_verify().ok
+
+
+def test_records_deleted_from_the_end_are_reported_with_where_the_chain_stops(seq):
+    last = seq + 2
+    AuditRecord.objects.filter(seq__gte=last - 1).delete()
+    assert audit_verify() == VerifyResult(
+        False,
+        last - 2,
+        last - 1,
+        f"the chain ends at #{last - 2} but #{last} was written (records deleted from the end)",
+    )
