@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 MANAGE := $(UV) run --frozen python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck check deps clean-var
+.PHONY: run test lint typecheck check deps clean-var mutation
 
 var/tools/bin/uv:
 	@mkdir -p var
@@ -35,6 +35,13 @@ typecheck: deps
 	$(UV) run --frozen mypy bmadweb projects provisioning
 
 check: lint typecheck test
+
+# Mutation testing of the engine's merge and plan, the webhook checks, the URL policy and
+# the audit chain, one module at a time (slow; not in CI). MODULES="merge audit" narrows
+# it; scores and surviving mutants land in var/mutation/ (see docs/mutation.md).
+MODULES ?=
+mutation: deps
+	$(UV) run --frozen python tools/mutation.py $(MODULES)
 
 clean-var:
 	rm -rf var
