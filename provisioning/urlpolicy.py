@@ -102,8 +102,10 @@ _BLOCKED_SUFFIXES = (
     ".lan",
 )
 
-# Metadata endpoints that ipaddress alone calls global, plus ranges that embed an IPv4
-# address inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one.
+# Metadata endpoints that ipaddress alone calls global, ranges that embed an IPv4 address
+# inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one, and IPv6 ranges that
+# ipaddress calls global although they never are: site-local (deprecated, still routed
+# inside networks) and the documentation prefix 3fff::/20 (RFC 9637).
 _BLOCKED_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in (
@@ -116,6 +118,8 @@ _BLOCKED_NETWORKS = tuple(
         "64:ff9b::/96",
         "64:ff9b:1::/48",
         "fd00:ec2::254/128",
+        "fec0::/10",
+        "3fff::/20",
     )
 )
 

@@ -60,7 +60,11 @@ TARGETS = {
     ),
     "urlpolicy": Target(
         "provisioning/urlpolicy.py",
-        ("tests/provisioning/test_urlpolicy.py", "tests/provisioning/test_urlpolicy_names.py"),
+        (
+            "tests/provisioning/test_urlpolicy.py",
+            "tests/provisioning/test_urlpolicy_names.py",
+            "tests/provisioning/test_urlpolicy_rules.py",
+        ),
     ),
     "audit": Target(
         "bmadweb/audit.py",
