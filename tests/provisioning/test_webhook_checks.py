@@ -481,3 +481,79 @@ def test_a_payload_body_round_trips_through_json() -> None:
     parsed = parse_payload(json.dumps(payload).encode(), "application/json")
     assert repo_matches(REPO, parsed) is True
     assert parse_push(parsed) == Push("refs/heads/main", COMMIT, False)
+
+
+# --- Edges found by mutation testing ---------------------------------------------------------
+
+
+def test_a_whsec_secret_with_a_stray_character_is_not_repaired_into_a_key() -> None:
+    key = b"k" * 32
+    encoded = base64.b64encode(key).decode()
+    damaged = "whsec_" + encoded[:10] + "*" + encoded[10:]
+    digest = hmac.new(key, f"msg-1.{int(NOW)}.".encode() + BODY, hashlib.sha256).digest()
+    signature = "v1," + base64.b64encode(digest).decode()
+    assert (
+        refused("gitlab", standard_headers(signature), secrets=[damaged])
+        == "webhook-signature does not match the body"
+    )
+
+
+@pytest.mark.parametrize("absent", ["webhook-id", "webhook-timestamp"])
+def test_a_signature_without_its_id_or_timestamp_header_is_refused(absent: str) -> None:
+    headers = standard_headers(standard_signature(CURRENT))
+    del headers[absent]
+    assert refused("gitlab", headers) == (
+        "webhook-signature needs valid webhook-id and webhook-timestamp"
+    )
+
+
+def test_signatures_are_separated_by_single_spaces_only() -> None:
+    good = standard_signature(CURRENT)
+    assert (
+        refused("gitlab", standard_headers(f"v1,AAAA\t{good}"))
+        == "webhook-signature does not match the body"
+    )
+
+
+def test_a_delivery_id_that_cannot_be_encoded_is_still_hashed() -> None:
+    odd = "bad\ud800id"
+    expected = "sha256:" + hashlib.sha256(odd.encode("utf-8", "replace")).hexdigest()
+    assert delivery_id_of("github", {"x-github-delivery": odd}, BODY) == expected
+
+
+def test_a_form_body_may_hold_twenty_fields_and_no_more() -> None:
+    others = b"&".join(b"f%d=1" % i for i in range(19))
+    form = "application/x-www-form-urlencoded"
+    assert parse_payload(others + b"&payload=%7B%7D", form) == {}
+    with pytest.raises(PayloadError):
+        parse_payload(others + b"&f19=1&payload=%7B%7D", form)
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("http://gitea.example:3000/org/repo", ("gitea.example", "org/repo")),
+        ("ssh://git@gitlab.example:2222/g/sub/repo.git", ("gitlab.example", "g/sub/repo")),
+        ("file:///srv/git/repo.git", ("", "srv/git/repo")),
+        ("/srv/git/repo.git", ("", "srv/git/repo")),
+        ("https://h/a/b/.git", ("h", "a/b")),
+        ("https://h/Xylo/Repo", ("h", "xylo/repo")),
+    ],
+)
+def test_every_repository_scheme_and_local_paths_have_keys(url: str, key: tuple[str, str]) -> None:
+    assert repo_key(url) == key
+
+
+def test_addresses_and_names_from_repository_and_project_are_all_considered() -> None:
+    both = {
+        "repository": {"clone_url": REPO, "full_name": "acme/healthai"},
+        "project": {"web_url": "https://mirror.example/else", "path_with_namespace": "x/y"},
+    }
+    assert repo_matches(REPO, both) is True
+    names = {"repository": {"full_name": "acme/healthai"}, "project": {"path_with_namespace": "x"}}
+    assert repo_matches(REPO, names) is True
+
+
+def test_a_name_is_compared_without_dropping_its_letters() -> None:
+    payload = {"repository": {"full_name": "Xylo/Repo"}}
+    assert repo_matches("https://github.com/xylo/repo", payload) is True
