@@ -198,3 +198,12 @@ def test_records_deleted_from_the_end_are_reported_with_where_the_chain_stops(se
         last - 1,
         f"the chain ends at #{last - 2} but #{last} was written (records deleted from the end)",
     )
+
+
+def test_a_payload_copied_from_another_record_cannot_be_decrypted_there(seq):
+    """Each ciphertext is bound to its record's seq: a copy is refused before any MAC."""
+    donor = AuditRecord.objects.get(seq=seq - 1)
+    AuditRecord.objects.filter(seq=seq).update(payload_enc=donor.payload_enc)
+    assert audit_verify() == VerifyResult(
+        False, seq - 1, seq, "its payload cannot be decrypted (edited or foreign ciphertext)"
+    )
