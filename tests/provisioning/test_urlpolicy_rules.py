@@ -220,7 +220,9 @@ def test_the_host_name_length_limit_is_253_characters() -> None:
     assert len(longest) == 253
     checked = check_repo_url(f"https://{longest}/org/x", allow_local=False, resolve=public)
     assert checked.host == longest
-    assert refusal(f"https://a{longest}/org/x") == (
+    too_long = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 62])  # every label valid
+    assert len(too_long) == 254
+    assert refusal(f"https://{too_long}/org/x") == (
         "host",
         "The repository host is not a valid DNS name.",
     )
@@ -242,6 +244,10 @@ def test_the_host_name_length_limit_is_253_characters() -> None:
         (
             "git@github.com:org/x.git",
             CheckedUrl("git@github.com:org/x.git", "ssh", "github.com", "git", "org/x.git"),
+        ),
+        (  # the path is checked part by part as written: "X-org" does not start with "-"
+            "https://github.com/X-org/repo",
+            CheckedUrl("https://github.com/X-org/repo", "https", "github.com", None, "X-org/repo"),
         ),
         (  # a colon inside the path of an scp-style URL is part of the path
             "git@github.com:org/x:y.git",
