@@ -90,6 +90,9 @@ also_copy = ["templates", "static", "manage.py"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]
 pytest_add_cli_args_test_selection = {_toml_list(tests)}
 use_git_change_detection = false
+# Workers fork from a process that has run no test: a SQLite connection inherited from a
+# test run, shared by two workers, fails them with "disk I/O error" (false kills).
+process_isolation = "forkserver"
 """
     with (work / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(config)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.core.management import call_command
@@ -207,3 +208,14 @@ def test_a_payload_copied_from_another_record_cannot_be_decrypted_there(seq):
     assert audit_verify() == VerifyResult(
         False, seq - 1, seq, "its payload cannot be decrypted (edited or foreign ciphertext)"
     )
+
+
+def test_payload_values_json_cannot_hold_are_recorded_as_text(owner):
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ident = UUID("12345678-1234-5678-1234-567812345678")
+    record = audit_record(action="test.values", actor=owner, payload={"at": when, "id": ident})
+    assert audit_payload(AuditRecord.objects.get(pk=record.pk)) == {
+        "at": "2026-01-02 03:04:05+00:00",
+        "id": "12345678-1234-5678-1234-567812345678",
+    }
+    assert audit_verify().ok
