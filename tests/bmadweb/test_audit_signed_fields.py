@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
 from bmadweb import crypto
 from bmadweb.audit import VerifyResult, audit_payload, audit_record, audit_verify
@@ -219,3 +220,14 @@ def test_payload_values_json_cannot_hold_are_recorded_as_text(owner):
         "id": "12345678-1234-5678-1234-567812345678",
     }
     assert audit_verify().ok
+
+
+@pytest.mark.parametrize(
+    "change", [{"seq": F("seq") + 1}, {"mac": "f" * 64}], ids=["count", "link"]
+)
+def test_a_chain_head_out_of_step_with_the_last_record_is_reported(seq, change):
+    last = seq + 2
+    AuditHead.objects.filter(id=1).update(**change)
+    result = audit_verify()
+    assert (result.ok, result.checked, result.first_bad_seq) == (False, last, last + 1)
+    assert result.reason.startswith(f"the chain ends at #{last} but #")
