@@ -29,6 +29,7 @@ test: deps
 lint: deps
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports --no-cache
 	$(MANAGE) makemigrations --check --dry-run
 
 typecheck: deps

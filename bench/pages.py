@@ -76,7 +76,7 @@ def baseline_urlconf() -> str:
 
 def real_report(work: Path) -> tuple[dict[str, Any], str]:
     """A gap report of the demo manifest against a BMAD 6.12 checkout, as a run stores it."""
-    from provisioning.bmad_builders import DEMO_MANIFEST, build_v64
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
     from provisioning.engine.manifest import load_manifest
     from provisioning.engine.pipeline import analyze_repo, report_to_dict
 

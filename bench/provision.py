@@ -88,7 +88,7 @@ def manifest_yaml(leaders: int, per_leader: int) -> str:
 
 
 def make_seed(folder: Path, extra_files: int) -> Path:
-    from provisioning.bmad_builders import build_v64
+    from provisioning.demo.bmad_installs import build_v64
 
     seed = folder / "seed"
     seed.mkdir()
@@ -140,8 +140,8 @@ def provision_once(
 ) -> tuple[float, float, Any]:
     """One run through the services, as a worker executes it: (seconds, CPU seconds, run)."""
     from projects import services as project_services
-    from provisioning import services
     from provisioning.models import RunKind
+    from provisioning.runs import services
 
     project = project_services.project_create(
         actor=owner,

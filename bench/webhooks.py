@@ -71,9 +71,9 @@ def prepare(var_dir: Path) -> dict[str, str]:
     django.setup()
     from django.core.management import call_command
     from django.db import connections
+    from projects.management.commands.seed_demo import DEMO_MANIFEST
 
     from projects import services
-    from projects.management.commands.seed_demo import DEMO_MANIFEST
 
     call_command("migrate", verbosity=0)
     repo = var_dir / "repos" / "bench.git"
@@ -291,7 +291,7 @@ def drain_all(slug: str) -> dict[str, Any]:
     from django.test import override_settings
 
     from projects.models import Project
-    from provisioning.webhooks import webhooks_drain
+    from provisioning.webhooks.settle import webhooks_drain
 
     project_id = Project.objects.get(slug=slug).pk
     started = time.perf_counter()

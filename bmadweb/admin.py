@@ -10,10 +10,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from bmadweb import crypto
-from bmadweb.audit import audit_payload
 from bmadweb.models import ApiToken, AuditRecord
 from bmadweb.tokens import token_revoke
+from projects.selectors import audit_payload_read
 
 
 @admin.register(AuditRecord)
@@ -36,10 +35,12 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="Payload (decrypted)")
     def payload(self, obj: AuditRecord) -> str:
-        try:
-            text = json.dumps(audit_payload(obj), indent=2, sort_keys=True)
-        except crypto.CryptoError as exc:
-            text = f"<cannot decrypt: {exc}>"
+        payload, reason = audit_payload_read(obj)
+        text = (
+            json.dumps(payload, indent=2, sort_keys=True)
+            if payload is not None
+            else f"<cannot decrypt: {reason}>"
+        )
         return format_html("<pre>{}</pre>", text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

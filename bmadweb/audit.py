@@ -1,7 +1,7 @@
 """The one door for audit writes (`audit_record`) and the chain verifier.
 
 The MAC covers the plaintext, not the ciphertext, so re-encrypting payloads during key
-rotation keeps the chain valid (SECURITY.md section 21).
+rotation keeps the chain valid (docs/security.md#s21).
 """
 
 from __future__ import annotations

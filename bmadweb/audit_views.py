@@ -17,8 +17,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from bmadweb.audit import audit_verify
-from bmadweb.selectors import AuditPage, audit_page_for_user
+from bmadweb.selectors import AuditPage, audit_chain_verify, audit_page_for_user
 from projects.permissions import get_project_for_user
 from projects.roles import Perm
 
@@ -85,7 +84,7 @@ def audit_verify_view(request: HttpRequest) -> JsonResponse:
         return _error("Sign in to verify the audit log.", 401)
     if not request.user.is_superuser:
         return _error("Only platform owners may verify the audit log.", 403)
-    result = audit_verify()
+    result = audit_chain_verify()
     body = {
         "ok": result.ok,
         "checked": result.checked,

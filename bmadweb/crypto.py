@@ -1,9 +1,9 @@
-"""All encryption and MACs in one place (STYLE.md point 4).
+"""All encryption and MACs in one place (docs/architecture.md#doors).
 
 Values at rest are Fernet tokens from a MultiFernet key ring: the first key encrypts,
 every key decrypts, so keys rotate without downtime. Each ciphertext is bound to the
 row and field it belongs to: the encrypted envelope carries a context string, and a
-ciphertext copied to another row or field fails to decrypt (SECURITY.md section 20).
+ciphertext copied to another row or field fails to decrypt (docs/security.md#s20).
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from bmadweb import selectors
+from projects.selectors import project_count_by_sync_status
+from provisioning.runs.selectors import run_count_by_kind_status, run_duration_histogram
+from provisioning.webhooks.selectors import delivery_count_by_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +55,10 @@ def _run_families() -> Iterator[Metric]:
         "Runs by kind and current status (finished statuses are terminal, so they only grow).",
         labels=["kind", "status"],
     )
-    for (kind, status), n in sorted(selectors.run_counts().items()):
+    for (kind, status), n in sorted(run_count_by_kind_status().items()):
         runs.add_metric([kind, status], n)
     yield runs
-    histogram = selectors.run_duration_histogram()
+    histogram = run_duration_histogram()
     durations = HistogramMetricFamily(
         "bmadweb_run_duration_seconds",
         "Duration from start to finish of every finished run.",
@@ -74,10 +77,10 @@ def _project_and_webhook_families() -> Iterator[Metric]:
         "Projects by sync status of their last analysis.",
         labels=["sync_status"],
     )
-    for status, n in sorted(selectors.project_counts_by_sync_status().items()):
+    for status, n in sorted(project_count_by_sync_status().items()):
         projects.add_metric([status], n)
     yield projects
-    deliveries = selectors.webhook_delivery_counts()
+    deliveries = delivery_count_by_outcome()
     family = GaugeMetricFamily(
         "bmadweb_webhook_deliveries_total",
         "Webhook deliveries received, by provider and outcome.",
@@ -106,8 +109,8 @@ def _queue_families() -> Iterator[Metric]:
     up = GaugeMetricFamily("bmadweb_redis_up", "1 when Redis answered this scrape.")
     try:
         client = selectors.redis_client()
-        depths = selectors.queue_depths(client)
-        workers = selectors.live_worker_count(client)
+        depths = selectors.queue_depth_list(client)
+        workers = selectors.worker_count_live(client)
     except (redis.RedisError, OSError) as exc:
         logger.warning("metrics: redis unavailable (%s)", type(exc).__name__)
         up.add_metric([], 0)

@@ -79,7 +79,7 @@ class LoginThrottle(models.Model):
 
 
 class ApiToken(models.Model):
-    """A personal API token (PRODUCT.md section 8, SECURITY.md section 24).
+    """A personal API token (docs/architecture.md#api, docs/security.md#s24).
 
     Only the SHA-256 of the token is stored (tokens are high-entropy, so no slow KDF is
     needed); `prefix` is its first characters, shown so a person can tell tokens apart.

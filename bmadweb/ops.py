@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bmadweb import crypto
 from bmadweb.metrics import metrics_text
-from bmadweb.selectors import readiness_report
+from bmadweb.selectors import readiness_get
 
 PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
@@ -34,7 +34,7 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_safe
 def health_ready(request: HttpRequest) -> JsonResponse:
     """Ready: database, Redis, a live worker and usable keys, answered within a second."""
-    report = readiness_report()
+    report = readiness_get()
     body = {
         "status": "ok" if report.ok else "fail",
         "failed": report.failed,

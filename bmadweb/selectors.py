@@ -1,5 +1,5 @@
-"""Platform read-side queries: the audit log a user may see, readiness checks and the
-state behind /metrics.
+"""Platform read-side queries: the audit log a user may see and the chain check, the
+sign-in lockout, readiness checks and the state behind /metrics.
 
 Everything here only reads. Redis is always reached through a client with short socket
 timeouts, so a hung Redis costs a bounded wait instead of a stuck request.
@@ -10,33 +10,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import django_rq
 import redis
 from django.db import connection, transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django_rq.workers import get_worker_class
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload
-from bmadweb.models import AuditRecord
-from projects.models import Project, SyncStatus
+from bmadweb.audit import VerifyResult, audit_verify
+from bmadweb.models import AuditRecord, LoginThrottle
+from projects.models import Project
 from projects.roles import Perm
-from projects.selectors import project_list_for_user
-from provisioning.models import (
-    FINISHED_STATUSES,
-    Run,
-    RunKind,
-    RunStatus,
-    WebhookDelivery,
-    WebhookOutcome,
-    WebhookProvider,
-)
+from projects.selectors import audit_payload_read, project_list_for_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -111,11 +102,7 @@ class AuditPage:
 
 
 def _entry(record: AuditRecord) -> AuditEntry:
-    try:
-        payload: dict[str, Any] | None = audit_payload(record)
-        error = ""
-    except crypto.CryptoError:
-        payload, error = None, "cannot decrypt"
+    payload, reason = audit_payload_read(record)
     return AuditEntry(
         seq=record.seq,
         created=record.created.isoformat(),
@@ -123,7 +110,8 @@ def _entry(record: AuditRecord) -> AuditEntry:
         actor=record.actor_name,
         project=record.project_slug,
         payload=payload,
-        error=error,
+        # A fixed phrase: the page is read by more people than the admin.
+        error="cannot decrypt" if reason else "",
     )
 
 
@@ -137,6 +125,29 @@ def audit_page_for_user(
     return AuditPage(
         count=records.count(), page=page, page_size=page_size, entries=[_entry(r) for r in rows]
     )
+
+
+def audit_chain_verify() -> VerifyResult:
+    """Walk the whole audit chain and name the first record that breaks it (raises
+    crypto.KeyConfigError when the audit key ring is unusable)."""
+    return audit_verify()
+
+
+# --- Sign-in lockout ----------------------------------------------------------------
+
+
+def login_throttle_keys(*, username: str, address: str) -> list[str]:
+    """The throttle rows a sign-in attempt counts against: the account name tried and the
+    client address (REMOTE_ADDR: never a header a client can forge)."""
+    return [f"user:{username.strip().lower()[:150]}", f"addr:{address}"]
+
+
+def login_locked(*, username: str, address: str) -> bool:
+    """Whether sign-ins with this name or from this address are locked out right now."""
+    return LoginThrottle.objects.filter(
+        key__in=login_throttle_keys(username=username, address=address),
+        locked_until__gt=timezone.now(),
+    ).exists()
 
 
 # --- Redis and RQ -------------------------------------------------------------------
@@ -155,13 +166,13 @@ def redis_client() -> redis.Redis:
     )
 
 
-def live_worker_count(client: redis.Redis) -> int:
+def worker_count_live(client: redis.Redis) -> int:
     """Workers registered on the queue whose registration has not expired."""
     queue = django_rq.get_queue(QUEUE_NAME, connection=client)
     return len(get_worker_class().all(queue=queue))
 
 
-def queue_depths(client: redis.Redis) -> dict[str, int]:
+def queue_depth_list(client: redis.Redis) -> dict[str, int]:
     """Jobs waiting, running, failed and scheduled (registries read without cleanup)."""
     queue = django_rq.get_queue(QUEUE_NAME, connection=client)
     return {
@@ -198,7 +209,7 @@ def _check_redis() -> None:
 
 
 def _check_workers() -> None:
-    if live_worker_count(redis_client()) < 1:
+    if worker_count_live(redis_client()) < 1:
         raise CheckFailed("no live worker")
 
 
@@ -273,7 +284,7 @@ def _start(check: Callable[[], None]) -> Future[CheckResult]:
         return future
 
 
-def readiness_report(
+def readiness_get(
     checks: dict[str, Callable[[], None]] | None = None, *, deadline_s: float = READY_DEADLINE_S
 ) -> ReadyReport:
     """Run every check concurrently; one still running at the deadline has "timed out"."""
@@ -293,75 +304,3 @@ def readiness_report(
 
 
 # --- Metrics state ------------------------------------------------------------------
-
-# Upper bounds (seconds) of the run duration histogram: analyses take seconds,
-# provisioning runs with clone, push and pull request up to minutes.
-RUN_DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-
-
-def _allowed(value: str, choices: Iterable[str]) -> str:
-    # Label values come from a closed set; anything else (a hand-edited row) is "other".
-    return value if value in set(choices) else "other"
-
-
-def run_counts() -> dict[tuple[str, str], int]:
-    """Runs by (kind, status), every known pair present (zero when none)."""
-    counts = {(k.value, s.value): 0 for k in RunKind for s in RunStatus}
-    rows = Run.objects.order_by().values_list("kind", "status").annotate(n=Count("pk"))
-    for kind, status, n in rows:
-        key = (_allowed(kind, RunKind.values), _allowed(status, RunStatus.values))
-        counts[key] = counts.get(key, 0) + n
-    return counts
-
-
-@dataclass(frozen=True)
-class DurationHistogram:
-    buckets: list[tuple[float, int]]  # (upper bound, cumulative count), +Inf last
-    total_seconds: float
-
-
-def run_duration_histogram() -> DurationHistogram:
-    """Durations (started → finished) of every finished run, as cumulative buckets.
-
-    All finished runs, not a recent window: the buckets then only grow, as Prometheus
-    expects of a histogram, and rate()/increase() over them give recent quantiles.
-    """
-    duration = ExpressionWrapper(F("finished") - F("started"), output_field=DurationField())
-    finished = (
-        Run.objects.order_by()
-        .filter(status__in=FINISHED_STATUSES, started__isnull=False, finished__isnull=False)
-        .annotate(duration=duration)
-    )
-    aggregates: dict[str, Any] = {
-        f"le{i}": Count("pk", filter=Q(duration__lte=timedelta(seconds=bound)))
-        for i, bound in enumerate(RUN_DURATION_BUCKETS)
-    }
-    row = finished.aggregate(total=Count("pk"), seconds=Sum("duration"), **aggregates)
-    buckets = [(bound, row[f"le{i}"]) for i, bound in enumerate(RUN_DURATION_BUCKETS)]
-    buckets.append((float("inf"), row["total"]))
-    seconds = row["seconds"]
-    total = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds or 0)
-    return DurationHistogram(buckets=buckets, total_seconds=max(total, 0.0))
-
-
-def project_counts_by_sync_status() -> dict[str, int]:
-    counts = dict.fromkeys(SyncStatus.values, 0)
-    rows = Project.objects.order_by().values_list("sync_status").annotate(n=Count("pk"))
-    for status, n in rows:
-        key = _allowed(status, SyncStatus.values)
-        counts[key] = counts.get(key, 0) + n
-    return counts
-
-
-def webhook_delivery_counts() -> dict[tuple[str, str], int]:
-    """Webhook deliveries by (provider, outcome), every known pair present."""
-    counts = {(p.value, o.value): 0 for p in WebhookProvider for o in WebhookOutcome}
-    rows = (
-        WebhookDelivery.objects.order_by()
-        .values_list("provider", "outcome")
-        .annotate(n=Count("pk"))
-    )
-    for provider, outcome, n in rows:
-        key = (_allowed(provider, WebhookProvider.values), _allowed(outcome, WebhookOutcome.values))
-        counts[key] = counts.get(key, 0) + n
-    return counts

@@ -1,15 +1,117 @@
-"""Platform-wide services: key rotation."""
+"""Platform-wide services: sign-in events and their lockout, key rotation.
+
+Keyword-only, typed, named <noun>_<verb>; each writes its audit record in the same
+transaction as the change it records. Views and the admin never write the audit chain
+themselves (an import contract in pyproject.toml keeps bmadweb.audit to the services and
+selectors).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from bmadweb import crypto
 from bmadweb.audit import audit_record
-from bmadweb.models import AuditRecord
+from bmadweb.models import AuditRecord, LoginThrottle
+from bmadweb.selectors import login_throttle_keys
 from projects.models import SECRET_FIELDS, Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+# --- Sign-in events -----------------------------------------------------------------
+
+
+@transaction.atomic
+def auth_login_record(*, user: User, address: str) -> AuditRecord:
+    """A successful sign-in: forget the failures counted against the name and the
+    address, and audit it."""
+    LoginThrottle.objects.filter(
+        key__in=login_throttle_keys(username=user.get_username(), address=address)
+    ).delete()
+    return audit_record(action="auth.login", actor=user)
+
+
+def auth_logout_record(*, user: User | AnonymousUser) -> AuditRecord | None:
+    """A sign-out, audited when someone was signed in (None otherwise)."""
+    if not user.is_authenticated:
+        return None
+    return audit_record(action="auth.logout", actor=user)
+
+
+@transaction.atomic
+def auth_login_failure_record(
+    *, username: str, address: str, already_locked: bool = False
+) -> AuditRecord:
+    """A refused sign-in, audited as `auth.login_failed` with the name tried and the
+    address (never the password).
+
+    Unless it was refused because the name or the address is locked already, it counts
+    against both; the failure that reaches LOGIN_FAILURE_LIMIT within
+    LOGIN_LOCKOUT_SECONDS locks them for LOGIN_LOCKOUT_SECONDS, audited by
+    `auth_lockout_record`.
+    """
+    username = username[:150]
+    record = audit_record(
+        action="auth.login_failed", payload={"username": username, "address": address}
+    )
+    if not already_locked:
+        locked, until = _login_failure_count(username=username, address=address)
+        if locked:
+            auth_lockout_record(username=username, address=address, locked=locked, until=until)
+    return record
+
+
+@transaction.atomic
+def auth_lockout_record(
+    *, username: str, address: str, locked: Sequence[str], until: datetime
+) -> AuditRecord:
+    """Audit a lockout: which of the name and the address is locked, and until when."""
+    return audit_record(
+        action="auth.lockout",
+        payload={
+            "username": username,
+            "address": address,
+            "locked": list(locked),
+            "until": until.isoformat(),
+        },
+    )
+
+
+def _login_failure_count(*, username: str, address: str) -> tuple[list[str], datetime]:
+    """Count one failure against the name and the address and lock whichever reaches
+    the limit. Returns what this failure locked ("username", "address") and until when."""
+    now = timezone.now()
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    locked = []
+    for key in login_throttle_keys(username=username, address=address):
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
+            key=key, defaults={"first_failure": now}
+        )
+        if row.first_failure < now - window:
+            # A plain value: F("failures") + 1 would add to the stale count in the row.
+            row.failures, row.first_failure, row.locked_until = 1, now, None
+        else:
+            row.failures = F("failures") + 1
+        row.save()
+        row.refresh_from_db()
+        if row.failures >= settings.LOGIN_FAILURE_LIMIT:
+            if row.locked_until is None or row.locked_until <= now:
+                locked.append("username" if key.startswith("user:") else "address")
+            row.locked_until = now + window
+            row.save(update_fields=["locked_until"])
+    return locked, now + window
+
+
+# --- Key rotation -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost: with DEBUG on, error answers become the styled pages, and the CSP and
+    # security headers above still apply to them.
+    "bmadweb.error_views.ErrorPageMiddleware",
 ]
 
 ROOT_URLCONF = "bmadweb.urls"
@@ -154,12 +157,24 @@ SECURE_REDIRECT_EXEMPT = [r"^health(/ready)?$", r"^metrics$"]
 ALLOW_LOCAL_REPOS = env_bool("BMADWEB_ALLOW_LOCAL_REPOS", default=DEBUG and not PRODUCTION)
 REPO_MAX_BYTES = env_int("BMADWEB_REPO_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
 GIT_TIMEOUT_S = env_int("BMADWEB_GIT_TIMEOUT", 120, minimum=1)
+# Upgrade runs: the npm registry BMAD's installer is fetched from (empty: npm's default);
+# the installer's time limit is GIT_TIMEOUT_S.
+# Commits a plan phase clones and reads for hand edits a BMAD update removed (1: none).
+HISTORY_DEPTH = min(env_int("BMADWEB_HISTORY_DEPTH", 100, minimum=1), 1000)
+NPM_REGISTRY = env_str("BMADWEB_NPM_REGISTRY") or ""
+INSTALLER_NPX = env_str("BMADWEB_NPX") or "npx"
+INSTALLER_NODE = env_str("BMADWEB_NODE") or "node"
 WORK_DIR = Path(env_str("BMADWEB_WORK_DIR") or VAR_DIR / "work")
 RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 # Seconds without progress after which a running run counts as abandoned by a dead worker.
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 # Tests only: where crash tests make runs pause at named checkpoints.
 RUN_CHECKPOINT_DIR = None if PRODUCTION else env_str("BMADWEB_RUN_CHECKPOINT_DIR")
+# Scheduled drift checks: the default interval in hours of projects that leave theirs
+# empty (0: off), and how many checks one scheduler tick starts at most (the rest wait
+# for the next tick, a minute later).
+DRIFT_CHECK_DEFAULT_HOURS = env_int("BMADWEB_DRIFT_CHECK_HOURS", 0, minimum=0)
+DRIFT_CHECK_MAX_PER_TICK = env_int("BMADWEB_DRIFT_CHECK_MAX_PER_TICK", 20, minimum=1)
 # Largest webhook body accepted (bytes); bigger deliveries get 413 before any HMAC.
 WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
 
@@ -190,6 +205,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "bmadweb.error_views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -1,9 +1,16 @@
-"""Personal API tokens: create (shown once), revoke, authenticate (SECURITY.md section 24).
+"""Personal API tokens: create (shown once), revoke, authenticate (docs/security.md#s24).
 
 A token is "bmw_" followed by 43 url-safe characters (256 random bits). Only its SHA-256
 is stored, so a stolen database yields no usable token; authentication hashes what the
 client sent and looks the hash up, so no comparison runs over secret bytes. Audit
 records name the token and its prefix, never the token.
+
+This is the token service module: `token_create` and `token_revoke` are services in the
+sense of bmadweb.services (keyword-only, typed, audited in the same transaction) and may
+write the audit chain; the two `tokens_for_user`/`token_for_owner` selectors and
+`token_authenticate` live beside them. It stays apart from bmadweb.services because the
+API's authentication (provisioning.api) needs it, and bmadweb.services sits above
+provisioning in the layers.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 
 from projects.models import SECRET_FIELDS, Project
 from projects.roles import ROLE_HELP, Role
-from projects.services import EDITABLE_FIELDS
+from projects.services import EDITABLE_FIELDS, TYPED_SECRET_FIELDS
 
 
 class ProjectCreateForm(forms.ModelForm):
@@ -27,6 +27,8 @@ class ProjectCreateForm(forms.ModelForm):
         ]
         help_texts = {
             "slug": "Short name used in URLs and branch names: lowercase letters, digits, hyphens.",
+            "forge_kind": "GitHub, GitLab and Gitea pull requests need a forge API token: add "
+            "it under Credentials once the repository is registered.",
         }
         widgets = {
             "repo_url": forms.TextInput(
@@ -52,7 +54,7 @@ class CredentialsForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field, label in SECRET_FIELDS.items():
-            if field.startswith("webhook_"):
+            if field not in TYPED_SECRET_FIELDS:
                 continue  # webhook secrets are generated, never typed in
             widget: forms.Widget = (
                 forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"})

@@ -1,4 +1,4 @@
-"""The one lookup helper every view uses to reach a project (STYLE.md point 6).
+"""The one lookup helper every view uses to reach a project (docs/architecture.md#views).
 
 No view permission → 404 (the project's existence is not revealed); view but not the
 needed permission → 403.
@@ -31,6 +31,18 @@ def get_project_for_user(user: User | AnonymousUser, slug: str, perm: Perm = Per
     return project
 
 
+REGISTER_PERM = "projects.add_project"
+PROJECT_CREATORS_GROUP = "Project creators"
+
+
+def can_register_projects(user: User | AnonymousUser) -> bool:
+    """Who may register repositories: staff, and whoever platform owners granted the
+    "add project" permission (directly, or through the "Project creators" group)."""
+    if not user.is_authenticated:
+        return False
+    return bool(user.is_staff or user.has_perm(REGISTER_PERM))
+
+
 def user_can(user: User | AnonymousUser, project: Project, perm: Perm) -> bool:
     return bool(user.has_perm(f"projects.{perm}", project))
 
@@ -39,7 +51,7 @@ def methods_after_lookup(*methods: str) -> Callable[[View], View]:
     """`require_http_methods` for views under /p/<slug>/, checked after the project lookup.
 
     Someone who cannot see the project gets 404 whatever the method, so a 405 never tells
-    them that the project exists (SECURITY.md section 22); members get the usual 405.
+    them that the project exists (docs/security.md#s22); members get the usual 405.
     """
 
     def decorate(view: View) -> View:

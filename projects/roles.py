@@ -1,4 +1,4 @@
-"""Per-project roles and the object permissions each one grants (PRODUCT.md section 6).
+"""Per-project roles and the object permissions each one grants (docs/architecture.md#views).
 
 Roles are not a ladder: an operator may start provisioning but cannot approve a plan
 unless they are an approver too. Owners can do everything.

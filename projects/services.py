@@ -19,9 +19,17 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from bmadweb.audit import audit_record
-from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
+from projects.models import (
+    SECRET_FIELDS,
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+)
 from projects.roles import Role, perms_for_roles
-from provisioning.engine.manifest import load_manifest
+from projects.selectors import base_lookup
+from provisioning.engine.extends import check_base, resolve_manifest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -36,7 +44,20 @@ EDITABLE_FIELDS = (
     "forge_api_url",
     "push_mode",
     "require_approval",
+    "upgrades_skip_approval",
+    "drift_check_hours",
 )
+
+# Credentials a person types in. Webhook secrets are generated (webhook_secret_regenerate),
+# never typed: they may only be cleared by hand.
+TYPED_SECRET_FIELDS = tuple(f for f in SECRET_FIELDS if not f.startswith("webhook_"))
+
+
+def _secret_check(field: str, value: str) -> None:
+    if field not in SECRET_FIELDS:
+        raise ValueError(f"unknown secret field {field!r}")
+    if value and field not in TYPED_SECRET_FIELDS:
+        raise ValueError(f"{field} is generated, never typed: use webhook_secret_regenerate")
 
 
 @transaction.atomic
@@ -62,6 +83,7 @@ def project_create(
         project.created_by = actor
     project.full_clean()
     for field, value in (secrets or {}).items():
+        _secret_check(field, value)
         project.set_secret(field, value)
     project.save()
     audit_record(
@@ -89,6 +111,8 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
             changed[field] = {"from": getattr(project, field), "to": value}
             setattr(project, field, value)
     if changed:
+        if "drift_check_hours" in changed:
+            project.next_drift_check_at = None  # the scheduler places the next check anew
         project.full_clean()
         project.save()
         audit_record(
@@ -100,9 +124,8 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
 @transaction.atomic
 def project_secret_set(*, actor: Actor, project: Project, field: str, value: str) -> None:
     """Store (or clear, with an empty value) one encrypted credential. The audit record
-    names the field only, never the value."""
-    if field not in SECRET_FIELDS:
-        raise ValueError(f"unknown secret field {field!r}")
+    names the field only, never the value. Webhook secrets can only be cleared here."""
+    _secret_check(field, value)
     project.set_secret(field, value)
     project.save(update_fields=[f"{field}_enc", "updated_at"])
     audit_record(
@@ -192,6 +215,13 @@ def role_grant(
     return membership
 
 
+class RoleError(ValueError):
+    """A role change that cannot be made; the message is for the person."""
+
+
+LAST_OWNER_MESSAGE = "A project keeps at least one owner. Add another owner first."
+
+
 @transaction.atomic
 def role_revoke(
     *,
@@ -201,8 +231,21 @@ def role_revoke(
     user: User | None = None,
     group: Group | None = None,
 ) -> None:
+    """Remove a role; raises RoleError, changing nothing, when it would leave the project
+    without an owner (a user or a team holding the owner role)."""
     who = _principal(user, group)
-    deleted, _ = Membership.objects.filter(project=project, role=role, **who).delete()
+    rows = Membership.objects.filter(project=project, role=role, **who)
+    if role == Role.OWNER:
+        # Lock the owner rows, so two owners removing each other cannot both pass.
+        owners = set(
+            Membership.objects.select_for_update()
+            .filter(project=project, role=Role.OWNER)
+            .values_list("pk", flat=True)
+        )
+        leaving = set(rows.values_list("pk", flat=True))
+        if leaving and not owners - leaving:
+            raise RoleError(LAST_OWNER_MESSAGE)
+    deleted, _ = rows.delete()
     _sync_object_perms(project, user or group)  # type: ignore[arg-type]
     if deleted:
         audit_record(
@@ -240,7 +283,7 @@ def manifest_save(
     Raises ManifestInvalid with every error (nothing is saved). An unchanged text returns
     the latest revision instead of a duplicate.
     """
-    result = load_manifest(yaml_text)
+    result = resolve_manifest(yaml_text, base_lookup())
     if not result.ok:
         raise ManifestInvalid(result.errors)
     digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
@@ -262,5 +305,51 @@ def manifest_save(
         actor=actor,
         project=project,
         payload={"revision": number, "sha256": digest, "message": message[:200]},
+    )
+    return revision
+
+
+class NotStaff(Exception):
+    """Only platform staff keep base manifests."""
+
+
+@transaction.atomic
+def base_save(
+    *, actor: Actor, name: str, yaml_text: str, message: str = "", description: str = ""
+) -> BaseManifestRevision:
+    """Store a new immutable revision of base manifest `name` (created on first save).
+
+    Staff only (NotStaff otherwise); ManifestInvalid with every error positioned in the
+    base's text; an unchanged text returns the latest revision.
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_staff:
+        raise NotStaff("Only platform staff can change base manifests.")
+    errors = check_base(name, yaml_text, base_lookup())
+    if errors:
+        raise ManifestInvalid(errors)
+    base, _ = BaseManifest.objects.select_for_update().get_or_create(
+        name=name, defaults={"description": description[:200]}
+    )
+    if description and description != base.description:
+        base.description = description[:200]
+        base.save(update_fields=["description"])
+    digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+    latest = base.revisions.order_by("-number").first()
+    if latest is not None and latest.sha256 == digest:
+        return latest
+    number = (latest.number if latest else 0) + 1
+    revision = BaseManifestRevision.objects.create(
+        base=base,
+        number=number,
+        yaml_text=yaml_text,
+        sha256=digest,
+        author=actor,
+        author_name=actor.get_username(),
+        message=message[:200],
+    )
+    audit_record(
+        action="base.save",
+        actor=actor,
+        payload={"base": name, "revision": number, "sha256": digest, "message": message[:200]},
     )
     return revision

@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from provisioning.urlpolicy import UrlPolicyError, check_repo_url
+from provisioning.git_ops.urlpolicy import UrlPolicyError, check_repo_url
 
 
 def validate_repo_url(value: str) -> None:
-    """Apply the repository URL policy (SECURITY.md sections 1 and 14).
+    """Apply the repository URL policy (docs/security.md#s1, #s14).
 
     The message names the rule that was broken, so the person can fix the URL.
     """

@@ -4,28 +4,43 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from bmadweb import crypto
-from bmadweb.audit import audit_payload
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
-from projects.models import SECRET_FIELDS, SyncStatus
+from projects.audit_sentences import ACTION_CHOICES
+from projects.models import SECRET_FIELDS, ForgeKind, Project, PushMode, SyncStatus
 from projects.permissions import (
+    can_register_projects,
     get_project_for_user,
     methods_after_lookup,
     require_post_after_lookup,
     user_can,
 )
-from projects.presenters import items_by_state
+from projects.presenters import items_by_state, state_counts
 from projects.roles import Perm, Role
-from projects.selectors import dashboard_projects, manifest_latest, members_of
-from provisioning.selectors import active_run, latest_report_run
-from provisioning.webhooks import deliveries_for
+from projects.selectors import (
+    audit_actor_names_for,
+    audit_page_for_project,
+    manifest_latest,
+    manifest_resolve,
+    membership_list_for,
+    project_ids_user_can,
+    project_list_for_dashboard,
+)
+from provisioning.project_status import (
+    delivery_list_for,
+    report_run_latest,
+    run_active_for,
+    run_fix_pending_for,
+    run_latest_for,
+    skills_for,
+)
 
 DASHBOARD_PAGE_SIZE = 25
 
@@ -37,15 +52,21 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     if status not in SyncStatus.values:
         status = ""
     page = Paginator(
-        dashboard_projects(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
+        project_list_for_dashboard(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
     ).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
     context = {
-        "projects": page.object_list,
+        "projects": rows,
         "page": page,
         "query": query,
         "status": status,
         "statuses": SyncStatus.choices,
         "filtered": bool(query or status),
+        "can_register": can_register_projects(request.user),
+        # Retry buttons only where the person may start an analysis.
+        "can_retry": project_ids_user_can(
+            request.user, Perm.ANALYZE, [p.pk for p in rows if p.sync_status == SyncStatus.ERROR]
+        ),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "projects/project_list.html#results", context)
@@ -55,32 +76,92 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
+    if not can_register_projects(request.user):
+        raise PermissionDenied(
+            "Registering repositories needs the project creator permission: ask a platform "
+            "owner to add you to the “Project creators” group."
+        )
     form = forms.ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = services.project_create(actor=request.user, **form.cleaned_data)
-        messages.success(request, f"{project.name} registered. Next: write its manifest.")
+        messages.success(
+            request,
+            f"{project.name} registered. Next: write its manifest, or analyze the install "
+            "first to start from what is installed.",
+        )
+        if _needs_forge_token(project):
+            messages.warning(
+                request,
+                f"Pull requests on {project.get_forge_kind_display()} will need a forge token: "
+                "add one under Credentials before provisioning.",
+            )
         return redirect("projects:manifest-edit", slug=project.slug)
     return render(request, "projects/project_create.html", {"form": form})
 
 
+def _needs_forge_token(project: Project) -> bool:
+    return (
+        project.push_mode == PushMode.PULL_REQUEST
+        and project.forge_kind != ForgeKind.OTHER
+        and not project.has_secret("forge_token")
+    )
+
+
 @login_required
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """The gap report: installation findings and managed items by state."""
+    """The gap report: installation findings and managed items by state, and whatever
+    keeps it from being current (a failed analysis, an older run, another branch)."""
     project = get_project_for_user(request.user, slug)
-    report_run = latest_report_run(project)
+    report_run = report_run_latest(project)
     report = report_run.report if report_run else None
+    latest = run_latest_for(project)
+    active = run_active_for(project)
+    # The newest run is not the report's and ended without one: say so above the report.
+    newer = latest if latest and report_run != latest and not latest.is_active else None
     context = {
         "project": project,
         "manifest": manifest_latest(project),
         "report_run": report_run,
         "report": report,
         "groups": items_by_state(report),
-        "active": active_run(project),
+        "counts": state_counts(report),
+        "active": active,
+        "newer_run": newer,
+        "failed_run": latest if latest and latest.status in ("failed", "errored") else None,
+        "other_branch": bool(
+            report_run
+            and report_run.source_branch
+            and report_run.source_branch != project.default_branch
+        ),
+        "fix_run": run_fix_pending_for(project, report_run=report_run),
+        "needs_forge_token": _needs_forge_token(project),
         "can_analyze": user_can(request.user, project, Perm.ANALYZE),
         "can_provision": user_can(request.user, project, Perm.PROVISION),
         "can_manage": user_can(request.user, project, Perm.MANAGE),
     }
     return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+def project_skills(request: HttpRequest, slug: str) -> HttpResponse:
+    """BMAD agents and skills: declared in the manifest and/or installed, with the state
+    of their files in the latest report."""
+    project = get_project_for_user(request.user, slug)
+    latest = manifest_latest(project)
+    manifest = manifest_resolve(latest.yaml_text).manifest if latest is not None else None
+    rows, report_run = skills_for(project, manifest)
+    return render(
+        request,
+        "projects/project_skills.html",
+        {
+            "project": project,
+            "rows": rows,
+            "report_run": report_run,
+            "revision": latest.number if latest is not None else None,
+            "tab": "skills",
+            "can_manage": user_can(request.user, project, Perm.MANAGE),
+        },
+    )
 
 
 @login_required
@@ -125,11 +206,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
             else "Nothing changed: empty fields keep the stored values.",
         )
         return redirect("projects:project-credentials", slug=project.slug)
-    status = [
-        (f, label, project.has_secret(f))
-        for f, label in SECRET_FIELDS.items()
-        if not f.startswith("webhook_")
-    ]
+    status = [(f, SECRET_FIELDS[f], project.has_secret(f)) for f in services.TYPED_SECRET_FIELDS]
     return render(
         request,
         "projects/project_credentials.html",
@@ -146,7 +223,7 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_webhook(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    deliveries = list(deliveries_for(project)[:50])
+    deliveries = list(delivery_list_for(project)[:50])
     # While the worker settles deliveries, the list polls itself (htmx, this same URL).
     settling = any(delivery.pending for delivery in deliveries)
     ledger = {"project": project, "deliveries": deliveries, "settling": settling}
@@ -202,7 +279,7 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "project": project,
             "form": form,
-            "members": members_of(project),
+            "members": membership_list_for(project),
             "tab": "members",
             "can_manage": True,
         },
@@ -217,18 +294,18 @@ def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
     if membership is None:
         messages.error(request, "That membership no longer exists.")
         return redirect("projects:member-list", slug=project.slug)
-    owners = project.memberships.filter(role=Role.OWNER)
-    if membership.role == Role.OWNER and owners.count() == 1:
-        messages.error(request, "A project keeps at least one owner. Add another owner first.")
-        return redirect("projects:member-list", slug=project.slug)
-    services.role_revoke(
-        actor=request.user,
-        project=project,
-        role=Role(membership.role),
-        user=membership.user,
-        group=membership.group,
-    )
-    messages.success(request, "Role removed.")
+    try:
+        services.role_revoke(
+            actor=request.user,
+            project=project,
+            role=Role(membership.role),
+            user=membership.user,
+            group=membership.group,
+        )
+    except services.RoleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Role removed.")
     return redirect("projects:member-list", slug=project.slug)
 
 
@@ -252,16 +329,26 @@ def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    page = Paginator(project.audit_records.order_by("-seq"), 50).get_page(request.GET.get("page"))
-    rows = []
-    for record in page.object_list:
-        try:
-            payload = audit_payload(record)
-        except crypto.CryptoError:
-            payload = {"error": "cannot decrypt this payload"}
-        rows.append({"record": record, "payload": payload})
+    actors = audit_actor_names_for(project)
+    action = request.GET.get("action", "")
+    action = action if action in dict(ACTION_CHOICES) else ""
+    actor = request.GET.get("actor", "")
+    actor = actor if actor == "-" or actor in actors else ""
+    page, rows = audit_page_for_project(
+        project, action=action, actor=actor, page=request.GET.get("page")
+    )
     return render(
         request,
         "projects/project_audit.html",
-        {"project": project, "page": page, "rows": rows, "tab": "audit", "can_manage": True},
+        {
+            "project": project,
+            "page": page,
+            "rows": rows,
+            "action": action,
+            "actor": actor,
+            "actions": ACTION_CHOICES,
+            "actors": actors,
+            "tab": "audit",
+            "can_manage": True,
+        },
     )

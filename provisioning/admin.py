@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from provisioning.models import Run, RunLogEntry, WebhookDelivery
+from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
 
 
 class RunLogInline(admin.TabularInline):
@@ -83,8 +84,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay selected deliveries")
     def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        from provisioning.webhooks import WebhookReplayError, webhook_replay
-
         for delivery in queryset.defer(None).order_by("received", "id"):
             try:
                 result = webhook_replay(delivery=delivery, actor=request.user)

@@ -1,163 +1,47 @@
-"""RQ entry points and the one function that enqueues (STYLE.md points 4 and 11).
+"""RQ entry points, and nothing else (docs/architecture.md#jobs).
 
-Job functions take only ids, load the row and call one service.
+Each job takes only ids, loads what it needs and calls one service. Nothing imports this
+module: :mod:`provisioning.queue` enqueues the jobs by their dotted names, which keeps the
+run and webhook services free of an import back to here.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import uuid
-
-import django_rq
-import redis
 from django.conf import settings
-from django.utils import timezone
-from rq import Retry, get_current_job
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq import get_current_job
 
-from provisioning import git_ops
-from provisioning.models import ACTIVE_STATUSES, LogLevel, Run
-from provisioning.runtime import run_log
-
-logger = logging.getLogger(__name__)
-RETRY_INTERVALS = [10, 30, 90]
-
-# While this key exists a drain job for the project is queued, so the webhook receiver
-# enqueues at most one per project at a time (a burst costs one SET per delivery). It
-# expires in case the job is lost; the reconciler settles whatever that left behind.
-WEBHOOK_WAKE_KEY = "bmadweb:webhook-drain:{project_id}"
-WEBHOOK_WAKE_TTL_S = 30
-
-# Job id of runs executed in the calling process (CLI --wait): the reconciler judges them
-# by their heartbeat alone and never enqueues them.
-INLINE_JOB = "inline"
-
-
-def run_enqueue(*, run_id: int) -> bool:
-    """Enqueue the job for `run_id` exactly once.
-
-    The run's empty job_id is claimed with a compare-and-set first, so concurrent callers
-    (the on-commit hook and the reconciler) never enqueue the same run twice. If Redis is
-    down the claim is released and the run waits for the reconciler.
-    """
-    job_id = f"run-{run_id}-{uuid.uuid4().hex[:12]}"
-    claimed = Run.objects.filter(pk=run_id, job_id="", status__in=ACTIVE_STATUSES).update(
-        job_id=job_id, heartbeat=timezone.now()
-    )
-    if not claimed:
-        return False
-    try:
-        # "auto": enqueue now, not at the next commit (django-rq's default), so a queue
-        # outage is caught here and the claim released.
-        django_rq.get_queue("default", commit_mode="auto").enqueue(
-            run_job,
-            run_id,
-            job_id=job_id,
-            job_timeout=settings.RQ_JOB_TIMEOUT,
-            retry=Retry(max=settings.RUN_MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
-    except (redis.RedisError, OSError):
-        Run.objects.filter(pk=run_id, job_id=job_id).update(job_id="")
-        run = Run.objects.get(pk=run_id)
-        run_log(
-            run,
-            "Queue unavailable right now: this run stays queued and starts as soon as the "
-            "job queue is back.",
-            LogLevel.WARNING,
-        )
-        logger.warning("queue unavailable; run %s left pending", run_id)
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=8)
-def _redis_for(url: str) -> redis.Redis:
-    # One client (and connection pool) per process and URL: django-rq builds a new one on
-    # every call, which costs a connection per webhook request. redis-py resets the pool
-    # in a forked child.
-    return redis.Redis.from_url(url)
-
-
-def webhook_wake(*, project_id: int) -> None:
-    """Make sure a job will settle the project's pending webhook deliveries.
-
-    With the queue unavailable the deliveries stay safe in the ledger, and the reconciler
-    settles them once it is back.
-    """
-    key = WEBHOOK_WAKE_KEY.format(project_id=project_id)
-    config = settings.RQ_QUEUES["default"]
-    try:
-        conn = _redis_for(config["URL"])
-        if not conn.set(key, 1, nx=True, ex=WEBHOOK_WAKE_TTL_S):
-            return  # a drain job is queued and has not started yet: it will see them
-        try:
-            django_rq.get_queue("default", commit_mode="auto", connection=conn).enqueue(
-                webhook_drain_job,
-                project_id,
-                at_front=True,  # before long provisioning runs: forges expect a quick echo
-                job_timeout=settings.RQ_JOB_TIMEOUT,
-                retry=Retry(max=2, interval=[5, 30]),
-                result_ttl=60,
-                failure_ttl=7 * 86400,
-            )
-        except BaseException:
-            conn.delete(key)
-            raise
-    except (redis.RedisError, OSError):
-        logger.warning("queue unavailable; webhook deliveries of project %s wait", project_id)
+from provisioning import git_ops, queue
+from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
+from provisioning.runs.schedule import drift_checks_start
+from provisioning.runs.services import run_execute, runs_reconcile
+from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
 
 
 def webhook_drain_job(project_id: int) -> int:
     """RQ job: settle the project's pending webhook deliveries (audit, analysis)."""
-    from provisioning.webhooks import webhooks_drain  # webhooks enqueues through here
-
-    # Deleted first: a delivery stored from now on enqueues a new job, and one stored
+    # Cleared first: a delivery stored from now on enqueues a new job, and one stored
     # before is committed already, so the drain below sees it.
-    _redis_for(settings.RQ_QUEUES["default"]["URL"]).delete(
-        WEBHOOK_WAKE_KEY.format(project_id=project_id)
-    )
+    queue.webhook_wake_clear(project_id=project_id)
     return webhooks_drain(project_id=project_id)
 
 
 def run_job(run_id: int) -> None:
     """RQ job: advance one run (unless the run has been handed to another job since)."""
-    from provisioning.services import run_execute  # services enqueues through this module
-
     job = get_current_job()
     run_execute(run_id=run_id, job_id=job.id if job is not None else None)
+    campaign_run_settled(run_id=run_id)  # a campaign starts its next runs
 
 
 def reconcile_job() -> list[int]:
     """RQ job (scheduled): resume runs whose job was lost, and free the disk of clones
     that killed workers left behind (older than two job timeouts, so none in use)."""
-    from provisioning.services import runs_reconcile  # services enqueues through this module
-    from provisioning.webhooks import webhooks_reconcile
-
     git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
     touched = runs_reconcile()
+    campaigns_advance()
     webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
     return touched
 
 
-def job_is_alive(job_id: str) -> bool:
-    """False when the job is gone, finished or failed (its run was abandoned)."""
-    if not job_id:
-        return False
-    if job_id == INLINE_JOB:
-        return True  # executed by a CLI process: only its heartbeat tells
-    try:
-        job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
-    except NoSuchJobError:
-        return False
-    except (redis.RedisError, OSError):
-        return True  # cannot tell: do not resume a run that may still be running
-    return job.get_status() in (
-        JobStatus.QUEUED,
-        JobStatus.STARTED,
-        JobStatus.SCHEDULED,
-        JobStatus.DEFERRED,
-    )
+def drift_check_job() -> list[int]:
+    """RQ job (scheduled every minute): start the scheduled drift checks that are due."""
+    return drift_checks_start()

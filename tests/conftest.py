@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis, the standard actors and a demo project.
+"""Shared fixtures: a real Redis, the standard actors, a project factory and the demo
+projects.
 
 Redis: REDIS_URL when set (CI's second pass), otherwise an embedded redis-server on a
 unix socket in a temporary folder, exactly as a new user runs it.
@@ -6,15 +7,20 @@ unix socket in a temporary folder, exactly as a new user runs it.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
 from django.test import override_settings
 
 from bmadweb.embedded_redis import embedded_redis_start, embedded_redis_stop
+
+if TYPE_CHECKING:
+    from projects.models import Project
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +54,7 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn.flushdb()
 
 
-# --- The standard actors (STYLE.md point 16) ------------------------------------------
+# --- The standard actors (docs/architecture.md#tests) ---------------------------------
 
 
 @pytest.fixture
@@ -82,14 +88,52 @@ def local_repo_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def project(db, owner, viewer, local_repo_dir):  # type: ignore[no-untyped-def]
+def make_project(
+    request: pytest.FixtureRequest, db: None, tmp_path: Path
+) -> Callable[..., Project]:
+    """make_project(**overrides) -> Project, made as the UI makes one: through
+    projects.services.project_create, so audited and owned by its creator.
+
+    Defaults: a unique slug and name, `owner` as the creator (actor=... for another, or
+    actor=None for a project nobody owns), and a fresh empty local folder as the repository
+    (repo_url=str(bmad_remote) when the test needs a real bare remote). Other overrides go
+    to project_create (forge_kind, push_mode, secrets, ...); manifest=YAML also saves it as
+    the first revision.
+    """
+    from projects import services
+
+    numbers = itertools.count(1)
+
+    def make(*, manifest: str | None = None, **overrides: Any) -> Project:
+        number = next(numbers)
+        slug = overrides.setdefault("slug", f"project-{number}")
+        overrides.setdefault("name", f"Project {number}")
+        if "actor" not in overrides:
+            overrides["actor"] = request.getfixturevalue("owner")
+        if "repo_url" not in overrides:
+            repo = tmp_path / "repos" / f"{slug}.git"
+            repo.mkdir(parents=True, exist_ok=True)
+            overrides["repo_url"] = str(repo)
+        project = services.project_create(**overrides)
+        if manifest is not None:
+            services.manifest_save(
+                actor=overrides["actor"],
+                project=project,
+                yaml_text=manifest,
+                message="first manifest",
+            )
+        return project
+
+    return make
+
+
+@pytest.fixture
+def project(make_project, owner, viewer, local_repo_dir):  # type: ignore[no-untyped-def]
     """A project owned by `owner` and viewable by `viewer`; `outsider` holds no role."""
     from projects import services
     from projects.roles import Role
 
-    proj = services.project_create(
-        actor=owner, name="Health AI", slug="healthai", repo_url=str(local_repo_dir)
-    )
+    proj = make_project(name="Health AI", slug="healthai", repo_url=str(local_repo_dir))
     services.role_grant(actor=owner, project=proj, role=Role.VIEWER, user=viewer)
     return proj
 
@@ -103,23 +147,18 @@ def bmad_remote(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bmad_project(db, owner, bmad_remote):  # type: ignore[no-untyped-def]
+def bmad_project(make_project, bmad_remote):  # type: ignore[no-untyped-def]
     """A project on `bmad_remote` with the demo manifest saved, owned by `owner`."""
-    from projects import services
     from tests.repos import DEMO_MANIFEST
 
-    proj = services.project_create(
-        actor=owner,
+    return make_project(
         name="Health AI",
         slug="healthai",
         repo_url=str(bmad_remote),
         forge_kind="other",
         push_mode="branch",
+        manifest=DEMO_MANIFEST,
     )
-    services.manifest_save(
-        actor=owner, project=proj, yaml_text=DEMO_MANIFEST, message="first manifest"
-    )
-    return proj
 
 
 @pytest.fixture

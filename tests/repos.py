@@ -8,12 +8,13 @@ import os
 import subprocess
 from pathlib import Path
 
-from provisioning.bmad_builders import DEMO_MANIFEST, build_v64
+from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
 
 __all__ = [
     "DEMO_MANIFEST",
     "git",
     "make_remote",
+    "merge_branch",
     "push_change",
     "remote_branches",
     "remote_commits",
@@ -80,3 +81,11 @@ def push_change(bare: Path, tmp_path: Path, path: str, text: str, *, branch: str
     git("commit", "--quiet", "--message", f"edit {path}", cwd=work)
     git("push", "--quiet", "origin", branch, cwd=work)
     return git("rev-parse", "HEAD", cwd=work)
+
+
+def merge_branch(bare: Path, tmp_path: Path, branch: str, *, into: str = "main") -> None:
+    """The team fast-forwards `into` to `branch` on the remote (merging the pull request)."""
+    work = tmp_path / f"merge-{len(list(tmp_path.iterdir()))}"
+    git("clone", "--quiet", "--branch", into, str(bare), str(work), cwd=tmp_path)
+    git("merge", "--quiet", "--ff-only", f"origin/{branch}", cwd=work)
+    git("push", "--quiet", "origin", into, cwd=work)

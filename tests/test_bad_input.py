@@ -21,6 +21,7 @@ from bmadweb.tokens import token_create
 from projects.models import Membership, Project
 from projects.roles import Role
 from provisioning.models import Run
+from tests.projects.creators import creators_group
 from tests.repos import DEMO_MANIFEST
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_the_run_form_answers_a_bogus_kind_with_400_and_starts_nothing(
         reverse("provisioning:run-create", args=[bmad_project.slug]), {"kind": kind}
     )
     assert response.status_code == 400
-    assert response.content.decode() == "Choose what to run: analyze or provision."
+    assert response.content.decode() == "Choose what to run: analyze, provision or upgrade."
     assert not Run.objects.exists()
 
 
@@ -124,6 +125,7 @@ def _register(client, repo: Path, slug: str):  # type: ignore[no-untyped-def]
 def test_registering_a_taken_slug_is_a_form_error_and_keeps_the_first(
     client, project, outsider, tmp_path
 ):
+    outsider.groups.add(creators_group())  # registering needs the project creator permission
     client.force_login(outsider)
     response = _register(client, tmp_path, project.slug)
     assert response.status_code == 200
@@ -138,6 +140,7 @@ def test_registering_a_taken_slug_is_a_form_error_and_keeps_the_first(
 def test_registering_a_malformed_slug_is_a_form_error_and_saves_nothing(
     client, outsider, tmp_path, slug
 ):
+    outsider.groups.add(creators_group())  # registering needs the project creator permission
     client.force_login(outsider)
     response = _register(client, tmp_path, slug)
     assert response.status_code == 200

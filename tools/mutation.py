@@ -51,14 +51,14 @@ TARGETS = {
     # The checks' own unit tests: the receiver's tests (HTTP, database, queue) would take
     # hours over every mutant and add little.
     "webhook_checks": Target(
-        "provisioning/webhook_checks.py", ("tests/provisioning/test_webhook_checks.py",)
+        "provisioning/webhooks/checks.py", ("tests/provisioning/webhooks/test_checks_edges.py",)
     ),
     "urlpolicy": Target(
-        "provisioning/urlpolicy.py",
+        "provisioning/git_ops/urlpolicy.py",
         (
-            "tests/provisioning/test_urlpolicy.py",
-            "tests/provisioning/test_urlpolicy_names.py",
-            "tests/provisioning/test_urlpolicy_rules.py",
+            "tests/provisioning/git_ops/test_urlpolicy.py",
+            "tests/provisioning/git_ops/test_urlpolicy_names.py",
+            "tests/provisioning/git_ops/test_urlpolicy_rules.py",
         ),
     ),
     "audit": Target(

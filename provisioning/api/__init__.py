@@ -1,4 +1,4 @@
-"""The REST API (django-ninja), mounted at /api/v1/ (PRODUCT.md section 8).
+"""The REST API (django-ninja), mounted at /api/v1/ (docs/architecture.md#api).
 
 OpenAPI document at /api/v1/openapi.json, interactive docs at /api/v1/docs. Every
 operation needs a personal token in `Authorization: Bearer …`; every error is JSON

@@ -15,7 +15,7 @@ from ninja.security.http import HttpBearer
 
 from bmadweb.models import ApiToken
 from bmadweb.tokens import token_authenticate
-from provisioning.ratelimit import rate_limit_hit
+from provisioning.api.ratelimit import rate_limit_hit
 
 
 class RateLimited(Exception):

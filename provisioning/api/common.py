@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 
 from projects.permissions import get_project_for_user
 from projects.roles import Perm
-from provisioning.api_schemas import PageQuery
+from provisioning.api.schemas import PageQuery
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -74,6 +74,7 @@ def run_dict(run: Run) -> dict[str, Any]:
         "finished": run.finished,
         "needs_approval": run.needs_approval,
         "manifest_revision": run.manifest_revision.number if run.manifest_revision else None,
+        "target_version": run.target_version,
         "branch": run.branch,
         "commit_sha": run.commit_sha,
         "pr_url": run.pr_url,

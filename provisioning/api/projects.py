@@ -8,12 +8,12 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Status
 
 from projects.roles import Perm
-from projects.selectors import project_list_for_user
+from projects.selectors import manifest_resolve, project_list_for_user
 from projects.services import manifest_save
 from provisioning.api import reads
 from provisioning.api.auth import READ, WRITE
 from provisioning.api.common import api_user, page, project_for, revision_dict
-from provisioning.api_schemas import (
+from provisioning.api.schemas import (
     MANIFEST_MAX_BYTES,
     ManifestOut,
     ManifestSaveIn,
@@ -27,7 +27,8 @@ from provisioning.api_schemas import (
     ValidationOut,
     responses,
 )
-from provisioning.engine.manifest import ManifestError, load_manifest
+from provisioning.engine.manifest import ManifestError
+from provisioning.runs.selectors import report_run_latest
 
 router = Router(tags=["projects"])
 
@@ -106,7 +107,7 @@ def manifest_revisions(request: HttpRequest, slug: str, query: Query[PageQuery])
 def manifest_validate(request: HttpRequest, slug: str, body: ManifestValidateIn) -> dict[str, Any]:
     """Validate a manifest without saving it: every error with line and column."""
     project_for(request, slug)
-    result = load_manifest(_checked_size(body.yaml))
+    result = manifest_resolve(_checked_size(body.yaml))
     return {"valid": result.ok, "errors": [_error_dict(e) for e in result.errors]}
 
 
@@ -119,7 +120,7 @@ def manifest_put(request: HttpRequest, slug: str, body: ManifestSaveIn) -> Statu
     """Save a new revision (201), or 200 with the latest one when the text is unchanged.
     An invalid manifest is refused with every error (422) and nothing is saved."""
     project = project_for(request, slug, Perm.EDIT_MANIFEST)
-    result = load_manifest(_checked_size(body.yaml))
+    result = manifest_resolve(_checked_size(body.yaml))
     if not result.ok:
         raise ManifestRejected(result.errors)
     previous, _ = reads.latest_manifest(project)
@@ -135,7 +136,7 @@ def manifest_put(request: HttpRequest, slug: str, body: ManifestSaveIn) -> Statu
 )
 def report_get(request: HttpRequest, slug: str) -> dict[str, Any]:
     """The gap report of the latest finished analyze or provision run."""
-    run = reads.report_run_latest(project_for(request, slug))
+    run = report_run_latest(project_for(request, slug))
     if run is None or not isinstance(run.report, dict):
         raise Http404("This project has not been analysed yet: start an analyze run first.")
     report: dict[str, Any] = run.report
@@ -149,6 +150,7 @@ def report_get(request: HttpRequest, slug: str) -> dict[str, Any]:
         "findings": report.get("findings") or [],
         "items": report.get("items") or [],
         "notes": report.get("notes") or [],
+        "tooling": report.get("tooling"),
     }
 
 
@@ -160,7 +162,7 @@ def skills_get(request: HttpRequest, slug: str) -> dict[str, Any]:
     installed by the latest report, each with the state of its files."""
     project = project_for(request, slug)
     revision, manifest = reads.latest_manifest(project)
-    run = reads.report_run_latest(project)
+    run = report_run_latest(project)
     report = run.report if run is not None and isinstance(run.report, dict) else None
     rows = reads.skills_overview(manifest, report)
     return {

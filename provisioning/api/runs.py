@@ -8,10 +8,9 @@ from django.http import Http404, HttpRequest
 from ninja import Path, Query, Router, Status
 
 from projects.roles import Perm
-from provisioning import services
 from provisioning.api.auth import READ, RUN
 from provisioning.api.common import api_user, page, project_for, run_dict
-from provisioning.api_schemas import (
+from provisioning.api.schemas import (
     BusyOut,
     RunCreateIn,
     RunDetailOut,
@@ -22,7 +21,8 @@ from provisioning.api_schemas import (
     responses,
 )
 from provisioning.models import Run, RunKind, RunTrigger
-from provisioning.selectors import run_log_entries, runs_for
+from provisioning.runs import services
+from provisioning.runs.selectors import run_list_for, run_log_list
 
 router = Router(tags=["runs"])
 
@@ -47,8 +47,23 @@ WORKFLOWS = [
         "permission": "provision_project (operator, owner); approve_run to approve",
         "token_scope": "run",
     },
+    {
+        "kind": RunKind.UPGRADE.value,
+        "name": "Upgrade",
+        "description": "Run BMAD's official installer for target_version (an exact version) "
+        "in a sandbox, migrate 6.0-6.3 customizations to 6.4+ overrides, save and re-offer "
+        "hand edits to installer files, apply the manifest again, then commit everything on "
+        "a branch and open a pull/merge request. Waits for approval unless the project "
+        "skips it for upgrades.",
+        "permission": "provision_project (operator, owner); approve_run to approve",
+        "token_scope": "run",
+    },
 ]
-_KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
+_KIND_PERM = {
+    RunKind.ANALYZE: Perm.ANALYZE,
+    RunKind.PROVISION: Perm.PROVISION,
+    RunKind.UPGRADE: Perm.PROVISION,
+}
 
 
 class RunConflict(Exception):
@@ -84,7 +99,7 @@ def _detail(run: Run) -> dict[str, Any]:
         "attempts": run.attempts,
         "plan": plan,
         "diff": run.diff,
-        "log": run_log_entries(run),
+        "log": run_log_list(run),
     }
 
 
@@ -102,7 +117,7 @@ def workflow_list(request: HttpRequest) -> list[dict[str, str]]:
 def run_list(request: HttpRequest, slug: str, query: Query[RunQuery]) -> dict[str, Any]:
     """The project's runs, newest first, optionally filtered by kind and status."""
     project = project_for(request, slug)
-    runs = runs_for(project, kind=query.kind, status=query.status)
+    runs = run_list_for(project, kind=query.kind, status=query.status)
     runs = runs.select_related("manifest_revision")
     return page(runs, query, run_dict)
 
@@ -113,13 +128,18 @@ def run_list(request: HttpRequest, slug: str, query: Query[RunQuery]) -> dict[st
     auth=RUN,
 )
 def run_create(request: HttpRequest, slug: str, body: RunCreateIn) -> Status[dict[str, Any]]:
-    """Start an analyze (needs analyze_project) or provision run (needs provision_project).
-    A project with an active run answers 409 with that run's id."""
+    """Start an analyze (needs analyze_project), provision or upgrade run (both need
+    provision_project; an upgrade also needs target_version). A project with an active run
+    answers 409 with that run's id."""
     kind = RunKind(body.kind)
     project = project_for(request, slug, _KIND_PERM[kind])
     try:
         run = services.run_create(
-            project=project, kind=kind, actor=api_user(request), trigger=RunTrigger.API
+            project=project,
+            kind=kind,
+            actor=api_user(request),
+            trigger=RunTrigger.API,
+            target_version=(body.target_version or "") if kind == RunKind.UPGRADE else "",
         )
     except services.RunBusy as exc:
         raise RunConflict(str(exc), exc.active.pk if exc.active else None) from None

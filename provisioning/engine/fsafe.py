@@ -1,4 +1,4 @@
-"""Writing and deleting files inside a clone without ever leaving it (SECURITY.md §6).
+"""Writing and deleting files inside a clone without ever leaving it (docs/security.md#s6).
 
 A cloned repository is attacker-shaped: it may hold symlinks to anywhere, hard links,
 FIFOs, or paths that other systems read as ``.git``. Every component of a target path is

@@ -12,95 +12,11 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from provisioning.engine.manifest_rules import cross_check_errors, format_path
+from provisioning.engine.manifest_schema import Manifest, ManifestError
 from provisioning.engine.yamlsafe import PathKey, YamlDocument
 
-_AGENT_KEYS = ("principles", "menu", "communication_style", "role", "identity", "icon")
 _KIND_NAMES = {bool: "a yes/no value", int: "a number", float: "a number", type(None): "empty"}
-
-
-def format_path(path: PathKey) -> str:
-    """("leaders", 0, "id") -> "leaders[0].id"."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
-def cross_check_errors(value: Any) -> list[tuple[PathKey, str]]:
-    """Whole-manifest rules on a loaded (possibly invalid) value."""
-    if not isinstance(value, dict):
-        return []
-    problems = _duplicate_ids(value)
-    project = value.get("project")
-    if isinstance(project, dict):
-        for key in ("modules", "tools"):
-            problems += _duplicates_in(project.get(key), ("project", key))
-    problems += _agent_workflow_clashes(value)
-    return problems
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _duplicate_ids(value: dict[str, Any]) -> list[tuple[PathKey, str]]:
-    seen: dict[str, PathKey] = {}
-    problems: list[tuple[PathKey, str]] = []
-
-    def visit(item: Any, path: PathKey) -> None:
-        ident = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(ident, str):
-            return
-        key = ident.casefold()
-        if key in seen:
-            first = format_path(seen[key])
-            problems.append(((*path, "id"), f"the id {ident!r} is already used at {first}"))
-        else:
-            seen[key] = (*path, "id")
-
-    for i, leader in enumerate(_as_list(value.get("leaders"))):
-        visit(leader, ("leaders", i))
-        specialists = leader.get("specialists") if isinstance(leader, dict) else None
-        for j, specialist in enumerate(_as_list(specialists)):
-            visit(specialist, ("leaders", i, "specialists", j))
-    return problems
-
-
-def _duplicates_in(items: Any, path: PathKey) -> list[tuple[PathKey, str]]:
-    seen: set[str] = set()
-    problems: list[tuple[PathKey, str]] = []
-    for i, item in enumerate(_as_list(items)):
-        if isinstance(item, str):
-            if item in seen:
-                problems.append(((*path, i), f"{item!r} is listed more than once"))
-            seen.add(item)
-    return problems
-
-
-def _agent_workflow_clashes(value: dict[str, Any]) -> list[tuple[PathKey, str]]:
-    customizations = value.get("customizations")
-    if not isinstance(customizations, dict):
-        return []
-    agents = {
-        key
-        for key, body in customizations.items()
-        if isinstance(body, dict) and any(body.get(k) not in (None, [], ()) for k in _AGENT_KEYS)
-    }
-    problems: list[tuple[PathKey, str]] = []
-    for i, integration in enumerate(_as_list(value.get("integrations"))):
-        workflow = integration.get("workflow") if isinstance(integration, dict) else None
-        if workflow in agents:
-            problems.append(
-                (
-                    ("integrations", i, "workflow"),
-                    f"{workflow!r} is customized as an agent under customizations, "
-                    "so it cannot also take workflow hooks",
-                )
-            )
-    return problems
 
 
 def _message(error: Any, doc: YamlDocument, path: PathKey) -> str:
@@ -115,6 +31,8 @@ def _message(error: Any, doc: YamlDocument, path: PathKey) -> str:
         return "must be a list"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return "must be a mapping of keys to values"
+    if kind == "bool_type":
+        return "must be true or false"
     if kind == "literal_error":
         return f"must be one of: {error['ctx']['expected']}"
     if kind == "string_too_short":
@@ -145,8 +63,6 @@ def _unknown_field_message(loc: tuple[Any, ...]) -> str:
 
 def _fields_at(loc: tuple[Any, ...]) -> set[str]:
     """Field names (aliases) of the model found at `loc`, for "did you mean" hints."""
-    from provisioning.engine.manifest import Manifest
-
     model: type[BaseModel] | None = Manifest
     skip_key = False
     for part in loc:
@@ -186,8 +102,6 @@ def _lookup(value: Any, path: PathKey) -> Any:
 
 def validate_document(doc: YamlDocument) -> tuple[Any, ...]:
     """Every schema and cross-check error of a loaded document, positioned and sorted."""
-    from provisioning.engine.manifest import Manifest, ManifestError
-
     errors: list[ManifestError] = []
     try:
         Manifest.model_validate(doc.value, context={"skip_cross_checks": True})

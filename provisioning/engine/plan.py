@@ -1,16 +1,18 @@
 """Plans (file operations with reasons and diffs) from a gap report, and applying them.
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
-or skip - following PRODUCT.md section 3, and adds the new lock file as one more
-operation. Deletes and merges need approval. Conflicts that the 3-way merge cannot
-resolve are skipped and listed, never written with markers. `apply_plan` writes
+or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
+operation. Deletes and merges need approval. TOML and JSON files merge key by key
+(`tomlmerge`, `jsonmerge`), other files line by line (`merge`); conflicts that the merge
+cannot resolve are skipped and listed (with their key paths for TOML and JSON), never
+written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,10 +21,18 @@ from provisioning.engine import detect_read as rd
 from provisioning.engine.fsafe import check_writable, delete_file, write_file
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
+from provisioning.engine.jsonedit import JsonEditError
+from provisioning.engine.jsonmerge import JsonMergeResult, merge_json
 from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.tomledit import TomlEditError
+from provisioning.engine.tomlmerge import TomlMergeResult, merge_toml
+
+_KEYED_MERGES: dict[str, Callable[[str, str, str], TomlMergeResult | JsonMergeResult]] = {
+    ".toml": merge_toml,
+    ".json": merge_json,
+}
 
 
 class OpKind(StrEnum):
@@ -47,7 +57,8 @@ class Operation:
 class PlanConflict:
     path: str
     reason: str
-    hunks: tuple[ConflictHunk, ...] = ()
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML/JSON merges: the key paths both sides changed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,50 @@ def _skip(item: ManagedItem, reason: str = "") -> Operation:
     return Operation(OpKind.SKIP, item.path, reason or item.reason, state=item.state)
 
 
+@dataclass(frozen=True, slots=True)
+class MergeVerdict:
+    """What a plan does with a conflict item: merged `text`, or None when unresolved."""
+
+    text: str | None
+    reason: str
+    theirs: str | None = field(default=None, repr=False)
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+
+
+def merge_verdict(item: ManagedItem) -> MergeVerdict:
+    """The 3-way merge of a conflict item (the repository's edit with the generator's
+    change) as the planner does it: TOML and JSON key by key, other files line by line. The
+    reports' "merges cleanly" is this verdict, so they never disagree with the plan."""
+    try:
+        theirs = item.theirs
+    except (TomlEditError, JsonEditError) as exc:
+        return MergeVerdict(None, f"The last written base cannot be edited: {exc}.")
+    if item.base is None or item.current is None or theirs is None:
+        return MergeVerdict(None, item.reason, theirs)
+    keyed = _KEYED_MERGES.get(item.path[item.path.rfind(".") :])
+    if keyed is not None:
+        merged = keyed(item.base, item.current, theirs)
+        if merged.problem is not None:
+            reason = f"The file cannot be merged key by key: {merged.problem}."
+            return MergeVerdict(None, reason, theirs)
+        if merged.text is None:
+            keys = tuple(conflict.key for conflict in merged.conflicts)
+            reason = (
+                "Edited in the repository and changed by the generator at the same keys: "
+                f"{', '.join(keys)}."
+            )
+            return MergeVerdict(None, reason, theirs, keys=keys)
+        reason = "Edited in the repository and changed by the generator; merged key by key."
+        return MergeVerdict(merged.text, reason, theirs)
+    result = merge3(item.base, item.current, theirs)
+    if result.text is None:
+        reason = "Edited in the repository and changed by the generator in the same lines."
+        return MergeVerdict(None, reason, theirs, hunks=result.conflicts)
+    reason = "Edited in the repository and changed by the generator; merged cleanly."
+    return MergeVerdict(result.text, reason, theirs)
+
+
 class _Planner:
     def __init__(self, report: GapReport, force: bool) -> None:
         self.force = force
@@ -96,10 +151,10 @@ class _Planner:
         self.conflicts: list[PlanConflict] = []
         self.lock: dict[str, LockEntry] = {}
 
-    def _written(self, op: Operation, base: str) -> None:
+    def _written(self, op: Operation, base: str, item: ManagedItem) -> None:
         assert op.content is not None
         self.ops.append(op)
-        self.lock[op.path] = LockEntry(text_sha256(op.content), base)
+        self.lock[op.path] = LockEntry(text_sha256(op.content), _lock_base(item, base))
 
     def _keep_entry(self, path: str) -> None:
         if path in self.old:
@@ -117,40 +172,45 @@ class _Planner:
         expected = item.expected
         assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, expected), expected)
+        self._written(_write_op(kind, item, expected), expected, item)
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
         assert item.current is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.current), item.current)
+        base = _lock_base(item, item.current)
+        self.lock[item.path] = LockEntry(text_sha256(item.current), base)
 
     def _on_outdated(self, item: ManagedItem) -> None:
         expected = item.expected
         assert expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, expected), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected), expected, item)
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
         self._keep_entry(item.path)
 
     def _on_conflict(self, item: ManagedItem) -> None:
-        try:
-            theirs = item.theirs
-        except TomlEditError as exc:
-            self._unresolved(item, f"The last written base cannot be edited: {exc}.", ())
-            return
-        if item.base is None or item.current is None or theirs is None:
-            self._unresolved(item, item.reason, ())
-            return
-        result = merge3(item.base, item.current, theirs)
-        if result.text is None:
-            reason = "Edited in the repository and changed by the generator in the same lines."
-            self._unresolved(item, reason, result.conflicts)
-            return
-        reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._written(_write_op(OpKind.MERGE, item, result.text, reason), theirs)
+        verdict = merge_verdict(item)
+        if verdict.text is None or verdict.theirs is None:
+            self._unresolved(item, verdict.reason, hunks=verdict.hunks, keys=verdict.keys)
+        else:
+            self._merged(item, verdict.text, verdict.theirs, verdict.reason)
 
-    def _unresolved(self, item: ManagedItem, reason: str, hunks: tuple[ConflictHunk, ...]) -> None:
-        self.conflicts.append(PlanConflict(item.path, reason, hunks))
+    def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
+        """A clean merge: written (needs approval) unless it is the file as it is."""
+        if text == item.current:
+            self.lock[item.path] = LockEntry(text_sha256(text), _lock_base(item, theirs))
+            return
+        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs, item)
+
+    def _unresolved(
+        self,
+        item: ManagedItem,
+        reason: str,
+        *,
+        hunks: tuple[ConflictHunk, ...] = (),
+        keys: tuple[str, ...] = (),
+    ) -> None:
+        self.conflicts.append(PlanConflict(item.path, reason, hunks, keys))
         self.ops.append(_skip(item, f"Unresolved conflict, not written: {reason}"))
         self._keep_entry(item.path)
 
@@ -164,7 +224,12 @@ class _Planner:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected, item)
+
+
+def _lock_base(item: ManagedItem, text: str) -> str:
+    """The lock's base for `text` written at `item` (bmadweb's part of a shared JSON file)."""
+    return item.generated.lock_base(text) if item.generated is not None else text
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:

@@ -1,4 +1,4 @@
-"""Hardened YAML loading for manifests (SECURITY.md section 10).
+"""Hardened YAML loading for manifests (docs/security.md#s10).
 
 The document is checked as a stream of parser events *before* any Python object is
 built: a byte cap, no anchors or aliases (alias bombs blow up only on traversal), no tags

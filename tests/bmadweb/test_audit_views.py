@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from bmadweb.audit import audit_record
 from bmadweb.models import AuditRecord
-from projects import services
 
 pytestmark = pytest.mark.django_db
 
@@ -16,13 +15,9 @@ VERIFY = "ops:audit-verify"
 
 
 @pytest.fixture
-def foreign_project(outsider, tmp_path):  # type: ignore[no-untyped-def]
+def foreign_project(make_project, outsider):  # type: ignore[no-untyped-def]
     """A project the outsider owns and nobody else holds a role on."""
-    repo = tmp_path / "foreign.git"
-    repo.mkdir()
-    return services.project_create(
-        actor=outsider, name="Oscar's Secret Lab", slug="secretlab", repo_url=str(repo)
-    )
+    return make_project(actor=outsider, name="Oscar's Secret Lab", slug="secretlab")
 
 
 def _audit(client, **params):  # type: ignore[no-untyped-def]

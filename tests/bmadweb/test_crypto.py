@@ -12,8 +12,8 @@ from projects.models import Project
 pytestmark = pytest.mark.django_db
 
 
-def test_ciphertext_copied_to_another_project_is_refused(project, local_repo_dir):
-    other = Project.objects.create(name="Other", slug="other", repo_url=str(local_repo_dir))
+def test_ciphertext_copied_to_another_project_is_refused(project, make_project):
+    other = make_project()
     project.set_secret("forge_token", "tok-AAAA-1111")
     project.save()
     other.forge_token_enc = project.forge_token_enc

@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.urls import reverse
 from rq import Worker
 
-from bmadweb.selectors import readiness_report
+from bmadweb.selectors import readiness_get
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_a_check_that_never_returns_is_reported_as_timed_out_at_the_deadline():
 
     started = time.monotonic()
     try:
-        report = readiness_report({"stuck": stuck, "fine": lambda: None}, deadline_s=0.2)
+        report = readiness_get({"stuck": stuck, "fine": lambda: None}, deadline_s=0.2)
     finally:
         release.set()
     assert time.monotonic() - started < 0.5
@@ -158,7 +158,7 @@ def test_an_unexpected_exception_is_named_by_class_only():
     def leaky() -> None:
         raise RuntimeError("redis://user:s3cret@host failed")
 
-    report = readiness_report({"leaky": leaky})
+    report = readiness_get({"leaky": leaky})
     assert report.checks["leaky"].error == "failed (RuntimeError)"
 
 
@@ -177,7 +177,7 @@ def test_repeated_probes_of_a_hung_check_share_one_thread():
 
     try:
         for _ in range(3):
-            report = readiness_report({"stuck": stuck}, deadline_s=0.05)
+            report = readiness_get({"stuck": stuck}, deadline_s=0.05)
             assert report.failed == ["stuck"]
     finally:
         release.set()

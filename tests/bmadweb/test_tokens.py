@@ -1,5 +1,5 @@
 """Personal API tokens: hashed at rest, shown once, scoped, expiring, revocable, and
-managed only by their owner (SECURITY.md section 24)."""
+managed only by their owner (docs/security.md#s24)."""
 
 from __future__ import annotations
 

@@ -8,22 +8,14 @@ from tests.browser.conftest import browser_login
 
 
 def test_sign_in_shows_only_my_projects_on_the_dashboard(
-    page: Any, live_server: Any, shot: Any, django_user_model: Any, tmp_path: Any
+    page: Any, live_server: Any, shot: Any, django_user_model: Any, make_project: Any
 ) -> None:
     from playwright.sync_api import expect
 
-    from projects import services
-
     alice = django_user_model.objects.create_user("alice", password="alice-pass-12345")
     bob = django_user_model.objects.create_user("bob", password="bob-pass-12345")
-    (tmp_path / "a.git").mkdir()
-    (tmp_path / "b.git").mkdir()
-    services.project_create(
-        actor=alice, name="Alpha Site", slug="alpha", repo_url=str(tmp_path / "a.git")
-    )
-    services.project_create(
-        actor=bob, name="Bravo Site", slug="bravo", repo_url=str(tmp_path / "b.git")
-    )
+    make_project(actor=alice, name="Alpha Site")
+    make_project(actor=bob, name="Bravo Site")
 
     page.goto(f"{live_server.url}/")
     expect(page.locator("#id_username")).to_be_visible()  # anonymous → the login page

@@ -7,7 +7,12 @@ from typing import Any
 import httpx
 
 from tests.browser.conftest import browser_login
-from tests.provisioning.webhook_helpers import body_of, hook_url, push_payload, signed_headers
+from tests.provisioning.webhooks.webhook_helpers import (
+    body_of,
+    hook_url,
+    push_payload,
+    signed_headers,
+)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:

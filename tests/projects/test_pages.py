@@ -21,8 +21,15 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(name, kwargs=kwargs)
 
 
+def _creator(user):  # registering repositories needs the project creator permission
+    from tests.projects.creators import creators_group
+
+    user.groups.add(creators_group())
+    return user
+
+
 def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
-    client.force_login(outsider)
+    client.force_login(_creator(outsider))
     response = client.post(
         url("projects:project-create"),
         {
@@ -50,7 +57,7 @@ def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
     ],
 )
 def test_register_with_bad_url_shows_the_rule_inline_and_saves_nothing(client, outsider, bad):
-    client.force_login(outsider)
+    client.force_login(_creator(outsider))
     response = client.post(
         url("projects:project-create"),
         {
@@ -109,6 +116,24 @@ def test_credentials_are_write_only(client, project, owner):
     assert not project.has_secret("forge_token")
 
 
+def test_webhook_secrets_are_generated_never_typed(project, owner, local_repo_dir):
+    with pytest.raises(ValueError, match="generated"):
+        services.project_secret_set(
+            actor=owner, project=project, field="webhook_secret", value="typed-123"
+        )
+    with pytest.raises(ValueError, match="generated"):
+        services.project_create(
+            actor=owner,
+            name="Typed",
+            slug="typed",
+            repo_url=str(local_repo_dir),
+            secrets={"webhook_secret": "typed-123"},
+        )
+    services.webhook_secret_regenerate(actor=owner, project=project)
+    services.project_secret_set(actor=owner, project=project, field="webhook_secret", value="")
+    assert not project.has_secret("webhook_secret")
+
+
 def test_webhook_secret_is_shown_once(client, project, owner):
     client.force_login(owner)
     client.post(url("projects:webhook-regenerate", slug=project.slug))
@@ -135,7 +160,11 @@ def test_members_can_be_added_and_the_last_owner_stays(client, project, owner, o
     )
     assert "No user named" in unknown.content.decode()
     owner_row = project.memberships.get(role=Role.OWNER)
-    client.post(url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk))
+    refused = client.post(
+        url("projects:member-remove", slug=project.slug, membership_id=owner_row.pk), follow=True
+    )
+    assert refused.status_code == 200
+    assert services.LAST_OWNER_MESSAGE in refused.content.decode()
     assert project.memberships.filter(role=Role.OWNER).exists()
 
 
@@ -301,10 +330,8 @@ def test_live_region_polls_only_while_the_run_is_active(client, bmad_project, ow
     assert "hx-trigger" not in client.get(live).content.decode()
 
 
-def test_run_of_another_project_is_404(client, bmad_project, owner, local_repo_dir):
-    other = services.project_create(
-        actor=None, name="Other", slug="other", repo_url=str(local_repo_dir)
-    )
+def test_run_of_another_project_is_404(client, bmad_project, owner, make_project):
+    other = make_project(actor=None)
     run = Run.objects.create(project=other, kind=RunKind.ANALYZE)
     client.force_login(owner)
     assert (
@@ -322,10 +349,32 @@ def test_owner_sees_the_project_audit_decrypted(client, project, owner):
     assert "role.grant" in body
 
 
+def test_an_unreadable_audit_payload_is_named_on_the_page_and_in_the_admin(
+    client, project, owner, staff
+):
+    from bmadweb.models import AuditRecord
+
+    record = AuditRecord.objects.filter(project=project).order_by("seq").first()
+    AuditRecord.objects.filter(pk=record.pk).update(payload_enc="not-a-fernet-token")
+    client.force_login(owner)
+    page = client.get(url("projects:project-audit", slug=project.slug))
+    assert page.status_code == 200
+    assert "cannot decrypt this payload" in page.content.decode()
+    client.force_login(staff)
+    admin_page = client.get(reverse("admin:bmadweb_auditrecord_change", args=[record.pk]))
+    assert admin_page.status_code == 200
+    assert "&lt;cannot decrypt:" in admin_page.content.decode()
+
+
 def test_webhook_page_lists_deliveries_and_replays_one(
     client, project, owner, django_capture_on_commit_callbacks
 ):
-    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+    from tests.provisioning.webhooks.webhook_helpers import (
+        body_of,
+        deliver,
+        push_payload,
+        signed_headers,
+    )
 
     services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
     secret = services.webhook_secret_regenerate(actor=owner, project=project)
@@ -355,8 +404,13 @@ def test_webhook_page_lists_deliveries_and_replays_one(
 def test_webhook_ledger_polls_itself_only_while_deliveries_are_settling(
     client, project, owner, viewer
 ):
-    from provisioning.webhooks import webhooks_drain
-    from tests.provisioning.webhook_helpers import body_of, deliver, push_payload, signed_headers
+    from provisioning.webhooks.settle import webhooks_drain
+    from tests.provisioning.webhooks.webhook_helpers import (
+        body_of,
+        deliver,
+        push_payload,
+        signed_headers,
+    )
 
     secret = services.webhook_secret_regenerate(actor=owner, project=project)
     project.refresh_from_db()
@@ -463,3 +517,89 @@ def test_run_page_gives_a_short_run_its_duration_in_seconds(client, bmad_project
     Run.objects.filter(pk=short.pk).update(finished=started + timedelta(minutes=2))
     page = client.get(url("provisioning:run-detail", slug=bmad_project.slug, run_id=short.pk))
     assert "took 2\xa0minutes" in page.content.decode()
+
+
+def test_the_upgrade_button_starts_an_upgrade_run_for_an_exact_version(
+    client, bmad_project, owner, outsider
+):
+    client.force_login(owner)
+    page = client.get(bmad_project.get_absolute_url()).content.decode()
+    assert 'name="target_version"' in page
+    assert "Plan BMAD upgrade" in page
+    start = url("provisioning:run-create", slug=bmad_project.slug)
+    refused = client.post(start, {"kind": "upgrade", "target_version": "latest"}, follow=True)
+    assert "exact BMAD version" in refused.content.decode()
+    assert not Run.objects.exists()
+    services.role_grant(actor=None, project=bmad_project, role=Role.EDITOR, user=outsider)
+    client.force_login(outsider)
+    editor = client.post(start, {"kind": "upgrade", "target_version": "6.12.0"})
+    assert editor.status_code == 403  # upgrading needs the provision permission
+    client.force_login(owner)
+    response = client.post(start, {"kind": "upgrade", "target_version": "6.12.0"})
+    assert response.status_code == 302
+    run = Run.objects.get()
+    assert (run.kind, run.target_version) == (RunKind.UPGRADE, "6.12.0")
+
+
+def test_an_upgrade_run_page_shows_what_the_installer_changed(client, bmad_project, owner):
+    upgrade = {
+        "from": "6.0.4",
+        "to": "6.12.0",
+        "installer": {
+            "folders": [{"folder": ".claude/skills", "added": 214, "changed": 0, "deleted": 0}],
+            "added": 214,
+            "changed": 0,
+            "deleted": 0,
+            "fingerprint": "x",
+        },
+        "migrated": {
+            "agents": [
+                {
+                    "source": "_bmad/_config/agents/bmm-pm.customize.yaml",
+                    "skill": "bmad-agent-pm",
+                    "target": "_bmad/custom/bmad-agent-pm.toml",
+                    "keys": ["role"],
+                    "dropped": [],
+                    "removed": True,
+                }
+            ],
+            "notes": [],
+        },
+        "rescued": [],
+    }
+    plan = {"requires_approval": True, "change_count": 0, "operations": [], "conflicts": []}
+    run = Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.UPGRADE,
+        status=RunStatus.AWAITING_APPROVAL,
+        target_version="6.12.0",
+        plan={**plan, "notes": [], "upgrade": upgrade},
+    )
+    client.force_login(owner)
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "BMAD 6.0.4 → 6.12.0" in page
+    assert "upgrades BMAD with its official installer" in page
+    assert "bmad-agent-pm.toml" in page
+
+
+def test_project_page_shows_subagents_and_mcp_servers_declared_and_present(
+    client, bmad_project, owner, tmp_path
+):
+    from tests.provisioning.api.test_skills import MCP_MANIFEST, TEAM_TOKEN, analysed_report
+
+    Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.SUCCEEDED,
+        actor=owner,
+        report=analysed_report(tmp_path, MCP_MANIFEST),
+    )
+    client.force_login(owner)
+    body = client.get(url("projects:project-detail", slug=bmad_project.slug)).content.decode()
+    assert "Subagents and MCP servers" in body
+    assert "closed list" in body
+    assert '<td class="mono small">linear <span class="badge badge-sev-error">not allowed' in body
+    assert ".claude/agents/security-reviewer.md" in body
+    assert ".claude/agents/team-helper.md" in body
+    assert "MCP_SECRET_COMMITTED" in body
+    assert TEAM_TOKEN not in body

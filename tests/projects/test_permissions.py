@@ -68,12 +68,8 @@ def test_roles_granted_to_a_team_reach_its_members(project, outsider):
     assert list(project_list_for_user(outsider)) == [project]
 
 
-def test_project_list_shows_only_permitted_projects(
-    project, viewer, outsider, owner, local_repo_dir
-):
-    services.project_create(
-        actor=outsider, name="Oscar's", slug="oscars", repo_url=str(local_repo_dir)
-    )
+def test_project_list_shows_only_permitted_projects(project, viewer, outsider, make_project):
+    make_project(actor=outsider, slug="oscars")
     assert [p.slug for p in project_list_for_user(viewer)] == ["healthai"]
     assert [p.slug for p in project_list_for_user(outsider)] == ["oscars"]
 
@@ -94,3 +90,33 @@ def test_role_changes_are_audited(project, outsider):
     record = AuditRecord.objects.filter(action="role.grant").order_by("-seq").first()
     assert record is not None
     assert audit_payload(record) == {"role": "approver", "user": "oscar"}
+
+
+def test_revoking_the_last_owner_raises_and_changes_nothing(project, owner):
+    from bmadweb.models import AuditRecord
+
+    before = AuditRecord.objects.count()
+    with pytest.raises(services.RoleError, match="at least one owner"):
+        services.role_revoke(actor=owner, project=project, role=Role.OWNER, user=owner)
+    assert project.memberships.filter(role=Role.OWNER, user=owner).exists()
+    assert owner.has_perm(f"projects.{Perm.MANAGE}", project)
+    assert AuditRecord.objects.count() == before
+
+
+def test_an_owner_can_go_once_another_user_or_team_owns_the_project(project, owner, outsider):
+    team = Group.objects.create(name="platform")
+    services.role_grant(actor=owner, project=project, role=Role.OWNER, group=team)
+    services.role_revoke(actor=owner, project=project, role=Role.OWNER, user=owner)
+    assert not project.memberships.filter(role=Role.OWNER, user=owner).exists()
+    with pytest.raises(services.RoleError):
+        services.role_revoke(actor=None, project=project, role=Role.OWNER, group=team)
+    services.role_grant(actor=None, project=project, role=Role.OWNER, user=outsider)
+    services.role_revoke(actor=None, project=project, role=Role.OWNER, group=team)
+    assert list(project.memberships.filter(role=Role.OWNER).values_list("user", flat=True)) == [
+        outsider.pk
+    ]
+
+
+def test_revoking_a_role_nobody_holds_is_not_a_last_owner_error(project, outsider):
+    services.role_revoke(actor=None, project=project, role=Role.OWNER, user=outsider)
+    assert project.memberships.filter(role=Role.OWNER).count() == 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.provisioning.fakeforge import FakeForge
+from tests.provisioning.forges.fakeforge import FakeForge
 
 
 @pytest.fixture
@@ -31,15 +31,3 @@ def make_fake_forge() -> Iterator[Callable[..., FakeForge]]:
 def fake_forge(make_fake_forge: Callable[..., FakeForge]) -> FakeForge:
     """A fresh local forge with the default canary token."""
     return make_fake_forge()
-
-
-@pytest.fixture
-def hooked(project, owner):  # type: ignore[no-untyped-def]
-    """The standard project with a manifest and a webhook secret: (project, secret)."""
-    from projects import services
-    from tests.repos import DEMO_MANIFEST
-
-    services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST, message="first")
-    secret = services.webhook_secret_regenerate(actor=owner, project=project)
-    project.refresh_from_db()
-    return project, secret

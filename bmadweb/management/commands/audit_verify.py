@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from bmadweb import crypto
-from bmadweb.audit import audit_verify
+from bmadweb.selectors import audit_chain_verify
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = audit_verify()
+            result = audit_chain_verify()
         except crypto.KeyConfigError as exc:
             raise CommandError(str(exc)) from None
         if result.ok:

@@ -1,22 +1,24 @@
-"""`python manage.py bmad validate|analyze|plan|diff|provision|schema` — the engine from
-the command line, on a local checkout (--path) or a registered project (--project).
+"""`python manage.py bmad validate|analyze|plan|diff|apply|provision|upgrade|schema` — the
+engine from the command line, on a local checkout (--path) or a registered project
+(--project). `upgrade --to VERSION` runs BMAD's official installer: on a project as an
+upgrade run (a branch and pull request), on a checkout in its working tree.
 
-Exit codes: 0 = in sync / valid, 1 = drift / invalid, 2 = error. --format json prints
-one JSON document for CI.
+On a checkout it is the same code as the `bmadweb` command (no database needed):
+`analyze` without --manifest audits the BMAD install alone, and `apply` writes the plan
+into the working tree (never a commit). Exit codes: 0 = in sync / valid, 1 = drift /
+invalid / unresolved conflicts, 2 = error. --format json prints one JSON document for CI.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from provisioning import cli
-
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+from provisioning.cli import common
+from provisioning.cli.projects import dispatch
 
 
 class Command(BaseCommand):
@@ -25,13 +27,39 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "mode", choices=["validate", "analyze", "plan", "diff", "provision", "schema"]
+            "mode",
+            choices=[
+                "validate",
+                "analyze",
+                "plan",
+                "diff",
+                "apply",
+                "provision",
+                "upgrade",
+                "schema",
+            ],
         )
         where = parser.add_mutually_exclusive_group()
-        where.add_argument("--path", type=Path, help="a local checkout to read (never written)")
+        where.add_argument(
+            "--path",
+            type=Path,
+            help="a local checkout (read; apply writes into its working tree, never commits)",
+        )
         where.add_argument("--project", help="the slug of a registered project")
         parser.add_argument(
-            "--manifest", type=Path, help="manifest file (default: the project's latest revision)"
+            "--manifest",
+            type=Path,
+            help="manifest file (default: the project's latest revision; "
+            "analyze --path without it audits the install alone)",
+        )
+        parser.add_argument(
+            "--base-dir",
+            type=Path,
+            help="with --manifest: the folder of the base manifests `extends` names "
+            "(<name>.yaml; default: the manifest's folder); otherwise the stored bases",
+        )
+        parser.add_argument(
+            "--to", dest="target", metavar="VERSION", help="upgrade: the exact BMAD version"
         )
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument(
@@ -42,16 +70,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--approve",
             action="store_true",
-            help="provision: approve the plan if it needs approval",
+            help="provision, upgrade: approve the plan if it needs approval",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            outcome = cli.dispatch(**options)
-        except cli.CliError as exc:
-            outcome = cli.Outcome(EXIT_ERROR, {"error": str(exc)}, f"error: {exc}")
-        if options["format"] == "json":
-            self.stdout.write(json.dumps(outcome.data, indent=2, sort_keys=True))
-        else:
-            self.stdout.write(outcome.text)
+            outcome = dispatch(**options)
+        except common.CliError as exc:
+            outcome = common.error_outcome(exc)
+        self.stdout.write(common.rendered(outcome, options["format"]))
         sys.exit(outcome.code)

@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from provisioning.engine.bmad_facts import REMOVED_SKILL_IDS
 from provisioning.engine.manifest import (
     Manifest,
     load_manifest,
     manifest_json_schema,
     sha256,
 )
+from provisioning.engine.types import KNOWN_TOOLS
 
 GOOD = textwrap.dedent(
     """\
@@ -240,6 +242,61 @@ def test_json_schema_is_published_with_id_and_title() -> None:
     text = json.dumps(schema)
     assert "^[a-z0-9][a-z0-9-]{0,62}$" in text
     assert "claude-code" in text
+
+
+def test_a_leader_with_a_bmad_skill_id_is_refused_with_its_position() -> None:
+    errors = _errors(GOOD.replace("id: dev-leader", "id: bmad-agent-pm"))
+    assert errors["leaders[0].id"] == (
+        8,
+        9,
+        "`bmad-agent-pm` is a BMAD skill id: BMAD's installer owns the bmad- names and would "
+        "overwrite or delete this skill; choose an id without the bmad- prefix",
+    )
+
+
+@pytest.mark.parametrize("removed", ["bmad-agent-sm", "bmad-create-ux-design", "bmad-shard-doc"])
+def test_a_specialist_with_an_id_on_bmads_removal_list_is_refused(removed: str) -> None:
+    assert removed in REMOVED_SKILL_IDS
+    errors = _errors(GOOD.replace("id: frontend-specialist", f"id: {removed}"))
+    line, column, message = errors["leaders[0].specialists[0].id"]
+    assert (line, column) == (14, 13)
+    assert "removal list" in message
+    assert "deletes a skill folder" in message
+
+
+@pytest.mark.parametrize("own", ["bmad", "bmad-help", "bmad-os-thing", "bmadder"])
+def test_every_id_in_bmads_namespace_is_refused_for_own_skills(own: str) -> None:
+    errors = _errors(GOOD.replace("id: dev-leader", f"id: {own}"))
+    assert "choose an id" in errors["leaders[0].id"][2]
+
+
+def test_bmad_ids_stay_valid_as_customization_and_integration_targets() -> None:
+    result = load_manifest(GOOD.replace("workflow: bmad-create-prd", "workflow: bmad-prd"))
+    assert result.ok
+    assert result.manifest is not None
+    assert result.manifest.integrations[0].workflow == "bmad-prd"
+    assert "bmad-agent-pm" in result.manifest.customizations
+
+
+def test_every_bmad_platform_code_is_a_tool() -> None:
+    tools = "[claude-code, cursor, cline, kiro, codex, github-copilot, gemini, droid, rovo-dev]"
+    result = load_manifest(GOOD.replace("[claude-code, cursor]", tools))
+    assert result.ok
+    assert len(KNOWN_TOOLS) >= 40
+
+
+def test_an_unknown_tool_gets_the_closest_platform_code() -> None:
+    errors = _errors(GOOD.replace("[claude-code, cursor]", "[claude, cursor]"))
+    message = errors["project.tools[0]"][2]
+    assert message.startswith("unknown tool 'claude' (did you mean 'claude-code'?)")
+    assert "kiro" in message
+
+
+def test_json_schema_enumerates_the_tools_and_reserves_bmad_ids() -> None:
+    defs = manifest_json_schema()["$defs"]
+    assert defs["Project"]["properties"]["tools"]["items"]["enum"] == list(KNOWN_TOOLS)
+    for model in ("Leader", "Specialist"):
+        assert defs[model]["properties"]["id"]["not"] == {"pattern": "^bmad"}
 
 
 def test_sha256_of_text_is_stable_hex() -> None:

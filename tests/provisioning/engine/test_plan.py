@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +15,7 @@ from provisioning.engine.generator import generate
 from provisioning.engine.lockfile import parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH, UnsafePathError
+from provisioning.engine.pipeline import plan_to_dict
 from provisioning.engine.plan import Operation, OpKind, Plan, apply_plan, make_plan
 from tests.provisioning.engine.builders import build_v64, edit_file, write_file
 from tests.provisioning.engine.test_gap import FE_MD, INSTALL, LEADER_MD, manifest, provisioned
@@ -174,6 +178,22 @@ def test_apply_refuses_paths_outside_or_under_git(tmp_path: Path, rel: str) -> N
         apply_plan(tmp_path, plan)
 
 
+def test_team_agent_registrations_survive_every_run_and_ours_still_leave(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v64(root, tools=("claude-code",))
+    config = root / "_bmad/custom/config.toml"
+    config.write_text('[agents.team-helper]\nname = "Team helper"\n')
+    for _ in range(3):  # the lock's last written text holds the team's entry too
+        apply_plan(root, plan_for(root, manifest()))
+        assert "[agents.team-helper]" in config.read_text()
+    assert plan_for(root, manifest()).changes == ()
+    apply_plan(root, plan_for(root, manifest(specialists=1)))  # "be" is no longer declared
+    text = config.read_text()
+    assert "[agents.be]" not in text
+    assert "[agents.fe]" in text
+    assert "[agents.team-helper]" in text
+
+
 def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     build_v64(root, tools=("claude-code",))
@@ -199,7 +219,8 @@ def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path:
 
 
 def test_stale_command_wrappers_are_deleted_with_approval(tmp_path: Path) -> None:
-    from provisioning.bmad_builders import DEMO_MANIFEST, add_stale_command_wrappers, build_v64
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
+    from provisioning.demo.install_parts import add_stale_command_wrappers
     from provisioning.engine.manifest import load_manifest
     from provisioning.engine.pipeline import plan_repo
 
@@ -223,12 +244,10 @@ def test_stale_command_wrappers_are_deleted_with_approval(tmp_path: Path) -> Non
 
 def test_every_finding_called_fixable_is_planned(tmp_path: Path) -> None:
     """A finding says "fixable" only if provisioning really deals with it."""
-    from provisioning.bmad_builders import (
-        DEMO_MANIFEST,
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v4, build_v64
+    from provisioning.demo.install_parts import (
         add_orphaned_customize_yaml,
         add_stale_command_wrappers,
-        build_v4,
-        build_v64,
         edit_file,
     )
     from provisioning.engine.manifest import load_manifest
@@ -251,3 +270,157 @@ def test_every_finding_called_fixable_is_planned(tmp_path: Path) -> None:
     for finding in fixable:
         assert finding.paths, finding.code
         assert set(finding.paths) <= planned, finding.code
+
+
+# --- TOML is merged as TOML (docs/bmad.md#toml-merge) -------------------------------------
+
+LEADER_TOML = ".claude/skills/dev-leader/customize.toml"
+CONFIG_TOML = "_bmad/custom/config.toml"
+
+
+def _after_key(text: str, key: str, line: str) -> str:
+    """`text` with `line` inserted right after the line that sets `key`."""
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, old in enumerate(lines) if old.startswith(f"{key} ="))
+    return "".join([*lines[: at + 1], line + "\n", *lines[at + 1 :]])
+
+
+def _changed_agent_keys(old: Manifest, new: Manifest, path: str, table: str) -> dict[str, Any]:
+    """The keys of `table` whose generated value differs between two manifests."""
+    before = tomllib.loads(generate(old, INSTALL).by_path()[path].content)[table]
+    after = tomllib.loads(generate(new, INSTALL).by_path()[path].content)[table]
+    return {k: v for k, v in after.items() if before.get(k) != v}
+
+
+def test_team_edit_of_a_skill_customize_toml_merges_key_by_key(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    changed = _changed_agent_keys(
+        manifest(), manifest("Routes all the work."), LEADER_TOML, "agent"
+    )
+    assert changed, "the new description should change the generated [agent] table"
+    path = root / LEADER_TOML
+    key = next(iter(changed))
+    team = _after_key(path.read_text(), key, 'team_style = "terse"  # ours')
+    path.write_text("# Team: we tuned this agent.\n" + team)
+    plan = plan_for(root, manifest("Routes all the work."))
+    assert ops(plan)[LEADER_TOML] is OpKind.MERGE
+    assert plan.conflicts == ()
+    assert plan.requires_approval
+    apply_plan(root, plan)
+    merged = path.read_text()
+    assert merged.startswith("# Team: we tuned this agent.\n")
+    assert 'team_style = "terse"  # ours' in merged
+    agent = tomllib.loads(merged)["agent"]
+    assert {k: agent[k] for k in changed} == changed
+    after = analyze(root, manifest("Routes all the work."), INSTALL)
+    assert {i.path: i.state for i in after.items}[LEADER_TOML] is ItemState.MODIFIED
+
+
+def test_a_key_both_sides_changed_is_a_conflict_with_its_key_path(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    changed = _changed_agent_keys(
+        manifest(), manifest("Routes all the work."), LEADER_TOML, "agent"
+    )
+    key = next(k for k, v in changed.items() if isinstance(v, str))
+    path = root / LEADER_TOML
+    lines = [
+        f"{key} = {json.dumps('Team wording.')}" if line.startswith(f"{key} =") else line
+        for line in path.read_text().splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    before = path.read_text()
+    plan = plan_for(root, manifest("Routes all the work."))
+    assert ops(plan)[LEADER_TOML] is OpKind.SKIP
+    (conflict,) = (c for c in plan.conflicts if c.path == LEADER_TOML)
+    assert conflict.keys == (f"agent.{key}",)
+    assert f"agent.{key}" in conflict.reason
+    assert {"path": LEADER_TOML, "reason": conflict.reason, "keys": [f"agent.{key}"]} in (
+        plan_to_dict(plan)["conflicts"]
+    )
+    apply_plan(root, plan)
+    assert path.read_text() == before
+    assert "<<<<<<<" not in before
+
+
+def test_the_same_change_on_both_sides_needs_no_write(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    new = manifest("Routes all the work.")
+    path = root / LEADER_TOML
+    wanted = generate(new, INSTALL).by_path()[LEADER_TOML].content
+    path.write_text("# Team: already done by hand.\n" + wanted)
+    plan = plan_for(root, new)
+    assert LEADER_TOML not in {op.path for op in plan.changes}
+    assert LEADER_TOML not in {c.path for c in plan.conflicts}
+    apply_plan(root, plan)
+    lock = parse_lock((root / LOCK_PATH).read_text()).lock
+    assert lock.files[LEADER_TOML].base == wanted
+
+
+def test_team_keys_in_config_toml_next_to_bmadweb_keys_merge(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    path = root / CONFIG_TOML
+    path.write_text(_after_key(path.read_text(), "description", 'team_note = "platform"  # ours'))
+    plan = plan_for(root, manifest("Routes all the work."))
+    assert ops(plan)[CONFIG_TOML] is OpKind.MERGE
+    apply_plan(root, plan)
+    agent = tomllib.loads(path.read_text())["agents"]["dev-leader"]
+    assert agent["description"].startswith("Routes all the work. Use when")
+    assert 'team_note = "platform"  # ours' in path.read_text()
+
+
+def test_config_toml_key_both_sides_changed_is_reported_not_written(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    path = root / CONFIG_TOML
+    path.write_text(path.read_text().replace('"Routes work. Use when', '"Our own words. Use when'))
+    before = path.read_text()
+    plan = plan_for(root, manifest("Routes all the work."))
+    (conflict,) = plan.conflicts
+    assert conflict.keys == ("agents.dev-leader.description",)
+    apply_plan(root, plan)
+    assert path.read_text() == before
+
+
+def test_team_keys_in_an_override_survive_later_plans(tmp_path: Path) -> None:
+    """A team's own `role` next to the manifest's keys is not taken for a key bmadweb
+    wrote (and later removed as stale): the lock records bmadweb's keys alone."""
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import analyze_repo, plan_repo
+
+    demo = load_manifest(DEMO_MANIFEST).manifest
+    assert demo is not None
+    build_v64(tmp_path)
+    override = "_bmad/custom/bmad-agent-pm.toml"
+    write_file(tmp_path, override, '# ours\n[agent]\nrole = "Team PM"\n')
+    for _ in range(2):
+        _, plan = plan_repo(tmp_path, demo, manifest_revision="r1")
+        apply_plan(tmp_path, plan)
+    agent = tomllib.loads((tmp_path / override).read_text())["agent"]
+    assert agent["role"] == "Team PM"
+    assert agent["principles"] == ["Prefer short, bulleted PRDs."]
+    states = {i.path: i.state for i in analyze_repo(tmp_path, demo).report.items}
+    assert states[override] is ItemState.UP_TO_DATE
+
+
+def test_a_lock_written_before_keeps_the_team_keys_too(tmp_path: Path) -> None:
+    """A lock from before bmadweb recorded its own keys alone holds the whole file as
+    base; its team keys are still not removed as stale (docs/decisions.md#d42)."""
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+    from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import plan_repo
+
+    demo = load_manifest(DEMO_MANIFEST).manifest
+    assert demo is not None
+    build_v64(tmp_path)
+    override = "_bmad/custom/bmad-agent-pm.toml"
+    old = (
+        '[agent]\nrole = "Team PM"\npersistent_facts = ["file:{project-root}/docs/standards/*.md"]'
+        '\nprinciples = ["Prefer short, bulleted PRDs."]\n'
+    )
+    write_file(tmp_path, override, old)
+    lock = Lock("1.0.0", "r0", {override: LockEntry(text_sha256(old), old)})
+    write_file(tmp_path, LOCK_PATH, dumps_lock(lock))
+    _, plan = plan_repo(tmp_path, demo, manifest_revision="r1")
+    apply_plan(tmp_path, plan)
+    assert tomllib.loads((tmp_path / override).read_text())["agent"]["role"] == "Team PM"

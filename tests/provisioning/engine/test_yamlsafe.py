@@ -1,4 +1,4 @@
-"""Hostile and awkward YAML is refused quickly, with a 1-based position (SECURITY.md §10)."""
+"""Hostile and awkward YAML is refused quickly, with a 1-based position (docs/security.md#s10)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""Work folders: one temporary folder per run, removed in finally, and a sweep for those a
+killed worker left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from provisioning.git_ops.types import StrPath
+
+
+@contextlib.contextmanager
+def temp_workdir(base: StrPath | None = None, *, prefix: str = "bmadweb-") -> Iterator[Path]:
+    """A fresh 0700 directory under ``base``, removed when the block ends, however it ends."""
+    if base is not None:
+        Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    try:
+        yield path
+    finally:
+        remove_tree(path)
+
+
+def sweep_stale_workdirs(base: StrPath, *, older_than_s: float, prefix: str = "bmadweb-") -> int:
+    """Remove ``prefix*`` directories under ``base`` untouched for ``older_than_s`` seconds.
+
+    ``temp_workdir`` always cleans up after itself, except when its process is killed
+    (a worker SIGKILLed mid-run); this sweep, run by the scheduler, frees that disk.
+    Returns how many directories were removed. Symlinks are never followed.
+    """
+    root = Path(base)
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for entry in root.iterdir():
+        if not entry.name.startswith(prefix) or entry.is_symlink() or not entry.is_dir():
+            continue
+        if entry.lstat().st_mtime < cutoff:
+            remove_tree(entry)
+            removed += 1
+    return removed
+
+
+def remove_tree(path: Path) -> None:
+    def make_writable_and_retry(func: object, failed: str, _exc: BaseException) -> None:
+        # Read-only directories (a test fixture, a half-written clone) block unlinking.
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed), 0o700)
+            if callable(func):
+                func(failed)
+
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path, onexc=make_writable_and_retry)

@@ -1,0 +1,145 @@
+"""The one place that enqueues: runs (exactly once) and webhook drain jobs.
+
+Jobs are named by their dotted path, so this module does not import the job functions
+and the services that enqueue never import the modules the jobs call.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+
+import django_rq
+import redis
+from django.conf import settings
+from django.utils import timezone
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from provisioning.models import ACTIVE_STATUSES, LogLevel, Run
+from provisioning.runs.runlog import run_log
+
+logger = logging.getLogger(__name__)
+RETRY_INTERVALS = [10, 30, 90]
+
+# The jobs, by dotted name (RQ imports them in the worker).
+RUN_JOB = "provisioning.jobs.run_job"
+WEBHOOK_DRAIN_JOB = "provisioning.jobs.webhook_drain_job"
+
+
+# While this key exists a drain job for the project is queued, so the webhook receiver
+# enqueues at most one per project at a time (a burst costs one SET per delivery). It
+# expires in case the job is lost; the reconciler settles whatever that left behind.
+WEBHOOK_WAKE_KEY = "bmadweb:webhook-drain:{project_id}"
+
+WEBHOOK_WAKE_TTL_S = 30
+
+
+# Job id of runs executed in the calling process (CLI --wait): the reconciler judges them
+# by their heartbeat alone and never enqueues them.
+INLINE_JOB = "inline"
+
+
+def run_enqueue(*, run_id: int) -> bool:
+    """Enqueue the job for `run_id` exactly once.
+
+    The run's empty job_id is claimed with a compare-and-set first, so concurrent callers
+    (the on-commit hook and the reconciler) never enqueue the same run twice. If Redis is
+    down the claim is released and the run waits for the reconciler.
+    """
+    job_id = f"run-{run_id}-{uuid.uuid4().hex[:12]}"
+    claimed = Run.objects.filter(pk=run_id, job_id="", status__in=ACTIVE_STATUSES).update(
+        job_id=job_id, heartbeat=timezone.now()
+    )
+    if not claimed:
+        return False
+    try:
+        # "auto": enqueue now, not at the next commit (django-rq's default), so a queue
+        # outage is caught here and the claim released.
+        django_rq.get_queue("default", commit_mode="auto").enqueue(
+            RUN_JOB,
+            run_id,
+            job_id=job_id,
+            job_timeout=settings.RQ_JOB_TIMEOUT,
+            retry=Retry(max=settings.RUN_MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+    except (redis.RedisError, OSError):
+        Run.objects.filter(pk=run_id, job_id=job_id).update(job_id="")
+        run = Run.objects.get(pk=run_id)
+        run_log(
+            run,
+            "Queue unavailable right now: this run stays queued and starts as soon as the "
+            "job queue is back.",
+            LogLevel.WARNING,
+        )
+        logger.warning("queue unavailable; run %s left pending", run_id)
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def _redis_for(url: str) -> redis.Redis:
+    # One client (and connection pool) per process and URL: django-rq builds a new one on
+    # every call, which costs a connection per webhook request. redis-py resets the pool
+    # in a forked child.
+    return redis.Redis.from_url(url)
+
+
+def webhook_wake(*, project_id: int) -> None:
+    """Make sure a job will settle the project's pending webhook deliveries.
+
+    With the queue unavailable the deliveries stay safe in the ledger, and the reconciler
+    settles them once it is back.
+    """
+    key = WEBHOOK_WAKE_KEY.format(project_id=project_id)
+    config = settings.RQ_QUEUES["default"]
+    try:
+        conn = _redis_for(config["URL"])
+        if not conn.set(key, 1, nx=True, ex=WEBHOOK_WAKE_TTL_S):
+            return  # a drain job is queued and has not started yet: it will see them
+        try:
+            django_rq.get_queue("default", commit_mode="auto", connection=conn).enqueue(
+                WEBHOOK_DRAIN_JOB,
+                project_id,
+                at_front=True,  # before long provisioning runs: forges expect a quick echo
+                job_timeout=settings.RQ_JOB_TIMEOUT,
+                retry=Retry(max=2, interval=[5, 30]),
+                result_ttl=60,
+                failure_ttl=7 * 86400,
+            )
+        except BaseException:
+            conn.delete(key)
+            raise
+    except (redis.RedisError, OSError):
+        logger.warning("queue unavailable; webhook deliveries of project %s wait", project_id)
+
+
+def job_is_alive(job_id: str) -> bool:
+    """False when the job is gone, finished or failed (its run was abandoned)."""
+    if not job_id:
+        return False
+    if job_id == INLINE_JOB:
+        return True  # executed by a CLI process: only its heartbeat tells
+    try:
+        job = Job.fetch(job_id, connection=django_rq.get_connection("default"))
+    except NoSuchJobError:
+        return False
+    except (redis.RedisError, OSError):
+        return True  # cannot tell: do not resume a run that may still be running
+    return job.get_status() in (
+        JobStatus.QUEUED,
+        JobStatus.STARTED,
+        JobStatus.SCHEDULED,
+        JobStatus.DEFERRED,
+    )
+
+
+def webhook_wake_clear(*, project_id: int) -> None:
+    """Called by the drain job as it starts: the next delivery enqueues a new job."""
+    _redis_for(settings.RQ_QUEUES["default"]["URL"]).delete(
+        WEBHOOK_WAKE_KEY.format(project_id=project_id)
+    )

@@ -1,0 +1,344 @@
+"""The two phases of a run, executed inside an RQ job.
+
+plan_phase: fresh shallow clone → gap report → (provision) plan with diff → approval or
+apply. apply_phase: fresh clone → refuse if the default branch moved → re-plan and check
+it matches → write → deterministic commit → idempotent push → pull request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from projects.models import PushMode, SyncStatus
+from projects.selectors import manifest_resolve
+from provisioning import git_ops
+from provisioning.engine.manifest import Manifest
+from provisioning.engine.paths import UnsafePathError
+from provisioning.engine.pipeline import (
+    analyze_repo,
+    plan_diff,
+    plan_repo,
+    plan_to_dict,
+    report_to_dict,
+)
+from provisioning.engine.plan import Plan, apply_plan
+from provisioning.git_ops.urlpolicy import UrlPolicyError
+from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runs import pull_requests
+from provisioning.runs.history import lost_edit_findings_for
+from provisioning.runs.lifecycle import (
+    RunFailed,
+    RunRetry,
+    run_finish,
+    run_start_applying,
+    run_wait_for_approval,
+)
+from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
+from provisioning.runs.runlog import checkpoint, run_log
+
+
+def _manifest(run: Run) -> Manifest | None:
+    """The run's manifest; None for an analysis started before any manifest existed
+    (an install audit)."""
+    revision = run.manifest_revision
+    if revision is None:
+        if run.kind == RunKind.ANALYZE:
+            return None
+        raise RunFailed("The manifest revision of this run was deleted.")
+    result = manifest_resolve(revision.yaml_text, pinned=run.base_revisions or None)
+    if result.manifest is None:
+        first = "; ".join(f"line {e.line}: {e.message}" for e in result.errors[:3])
+        raise RunFailed(f"Manifest revision r{revision.number} is invalid: {first}")
+    run.effective_sha = result.effective_sha
+    return result.manifest
+
+
+def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
+    """A shallow clone; plan phases take `depth` commits, to read the recent history."""
+    project = run.project
+    run_log(run, f"Cloning {project.repo_url} ({project.default_branch}), shallow.")
+    try:
+        cloned = git_ops.clone(
+            project.repo_url,
+            dest,
+            branch=project.default_branch,
+            policy=git_policy(),
+            credentials=credentials_for(project),
+            depth=depth,
+        )
+    except git_ops.GitTimeout as exc:
+        raise RunRetry(f"Cloning timed out: {exc}") from None
+    except UrlPolicyError as exc:
+        raise RunFailed(f"The repository URL is not allowed: {exc.message}") from None
+    except git_ops.GitOpsError as exc:
+        raise RunFailed(f"Cloning failed: {exc}") from None
+    run_log(run, f"Cloned {project.default_branch} at {cloned.head_sha[:12]}.")
+    checkpoint(run, "after_clone")
+    return cloned
+
+
+def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], Plan]:
+    assert run.manifest_revision is not None
+    try:
+        revision = run.effective_sha or run.manifest_revision.sha256
+        analysis, plan = plan_repo(root, manifest, manifest_revision=revision)
+    except UnsafePathError as exc:
+        raise RunFailed(f"unsafe path in the repository: {exc}") from None
+    return report_to_dict(analysis.report), plan
+
+
+def _analyze(root: Path, manifest: Manifest | None) -> dict[str, object]:
+    """The gap report alone (an analysis makes no plan); without a manifest, an audit."""
+    try:
+        analysis = analyze_repo(root, manifest)
+    except UnsafePathError as exc:
+        raise RunFailed(f"unsafe path in the repository: {exc}") from None
+    report = report_to_dict(analysis.report)
+    report["audit"] = manifest is None
+    return report
+
+
+def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
+    bmad = report["bmad"]
+    assert isinstance(bmad, dict)
+    project = run.project
+    if report.get("audit"):
+        # An install audit judges no manifest: the project is not "in sync" with anything.
+        project.sync_status = SyncStatus.NEVER
+    else:
+        project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
+    project.bmad_version = bmad.get("version") or ""
+    project.bmad_generation = bmad.get("generation") or ""
+    project.last_analyzed_at = timezone.now()
+    project.save(
+        update_fields=[
+            "sync_status",
+            "bmad_version",
+            "bmad_generation",
+            "last_analyzed_at",
+            "updated_at",
+        ]
+    )
+    Run.objects.filter(pk=run.pk).update(
+        report=report,
+        base_sha=head_sha,
+        source_branch=project.default_branch,
+        heartbeat=timezone.now(),
+    )
+    counts = report.get("counts", {})
+    assert isinstance(counts, dict)
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
+    found = len(report["findings"])  # type: ignore[arg-type]
+    run_log(run, f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}.")
+
+
+def _add_lost_edits(run: Run, report: dict[str, object], cloned: git_ops.ClonedRepo) -> None:
+    """Add the hand edits an earlier BMAD update removed (read from the clone's history)."""
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    findings += lost_edit_findings_for(run, cloned)
+
+
+def plan_phase(run: Run) -> None:
+    manifest = _manifest(run)
+    with git_ops.temp_workdir(git_policy().temp_base) as tmp:
+        cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
+        if run.kind == RunKind.ANALYZE:
+            report = _analyze(cloned.path, manifest)
+            _add_lost_edits(run, report, cloned)
+            _record_report(run, report, cloned.head_sha)
+            run_finish(run, RunStatus.SUCCEEDED)
+            return
+        assert manifest is not None  # _manifest fails a provision run without one
+        report, plan = _plan(run, cloned.path, manifest)
+        _add_lost_edits(run, report, cloned)
+        _record_report(run, report, cloned.head_sha)
+        if not _store_plan(run, plan) or not run_start_applying(run):
+            return
+        # Applying right away: this clone is the one just planned on, so neither a
+        # second clone nor a second plan is needed (a retry starts in apply_phase).
+        sha = _write_commit_push(run, cloned, plan)
+    _finish_pushed(run, sha)
+
+
+def _store_plan(run: Run, plan: Plan) -> bool:
+    """Store the plan; True when it may be applied now (changes, no approval needed)."""
+    project = run.project
+    needs_approval = (
+        plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
+    )
+    Run.objects.filter(pk=run.pk).update(
+        plan=plan_to_dict(plan), diff=plan_diff(plan), needs_approval=needs_approval
+    )
+    for conflict in plan.conflicts:
+        run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
+    plan_conflicts = [conflict.path for conflict in plan.conflicts]
+    if not plan.changes and plan_conflicts:
+        run_finish(
+            run, RunStatus.NEEDS_ATTENTION, reason=_conflicts_reason(plan_conflicts, nothing=True)
+        )
+        return False
+    if not plan.changes:
+        run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
+        return False
+    run_log(run, f"Plan: {len(plan.changes)} file operations.")
+    run.refresh_from_db()
+    if needs_approval and run.approved_at is None:
+        run_wait_for_approval(run)
+        return False
+    return True
+
+
+def _target_branch(run: Run) -> str:
+    project = run.project
+    if project.push_mode == PushMode.DIRECT:
+        return project.default_branch
+    return f"bmadweb/{project.slug}/{run.pk}"
+
+
+def apply_phase(run: Run) -> None:
+    """Apply an approved (or interrupted) run in a fresh clone."""
+    run.refresh_from_db()
+    manifest = _manifest(run)
+    assert manifest is not None  # only provision runs apply
+    branch = _target_branch(run)
+    with git_ops.temp_workdir(git_policy().temp_base) as tmp:
+        cloned = _clone(run, tmp / "repo")
+        if run.project.push_mode == PushMode.DIRECT and run.commit_sha == cloned.head_sha:
+            # An earlier attempt pushed, then its worker died before recording it.
+            run_log(
+                run, f"Already pushed by an earlier attempt: {branch} at {cloned.head_sha[:12]}."
+            )
+            sha = run.commit_sha
+        else:
+            sha = _write_commit_push(run, cloned, _replan(run, cloned, manifest))
+    _finish_pushed(run, sha)
+
+
+def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
+    """The plan again, refusing if the repository changed since it was approved."""
+    if cloned.head_sha != run.base_sha:
+        raise RunFailed(
+            f"The default branch moved since the plan (planned on {run.base_sha[:12]}, "
+            f"now {cloned.head_sha[:12]}). Start a new provisioning run to re-plan."
+        )
+    _, plan = _plan(run, cloned.path, manifest)
+    _check_same_plan(run, plan)
+    return plan
+
+
+def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
+    """Write the files, commit and push; the commit id is recorded before the push so a
+    retry can recognise its own commit."""
+    try:
+        # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
+        result = apply_plan(
+            cloned.path, plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, git_policy())
+        )
+    except UnsafePathError as exc:
+        raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
+    run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
+    direct = run.project.push_mode == PushMode.DIRECT
+    branch = _target_branch(run)
+    sha = _commit(run, cloned, None if direct else branch)
+    Run.objects.filter(pk=run.pk).update(commit_sha=sha, heartbeat=timezone.now())
+    checkpoint(run, "after_commit")
+    _push(run, cloned, branch, sha, direct=direct)
+    return sha
+
+
+def _finish_pushed(run: Run, sha: str) -> None:
+    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention."""
+    checkpoint(run, "after_push")
+    branch = _target_branch(run)
+    direct = run.project.push_mode == PushMode.DIRECT
+    pr_url = _pull_request(run, branch) if not direct else ""
+    note = "" if pr_url else pull_requests.pull_request_skip_reason(run.project)
+    if not pr_url and not note:
+        note = "the forge token could not be read: set it again under Credentials"
+    pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url, "pr_note": note[:300]}
+    run.refresh_from_db()
+    conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
+    if conflicts:
+        reason = _conflicts_reason(conflicts, nothing=False)
+        run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **pushed)
+        return
+    run_finish(run, RunStatus.PUSHED, **pushed)
+
+
+def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:
+    """Why a run needs attention: the files its plan could not merge."""
+    listed = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    done = "Nothing else to change" if nothing else "The rest of the plan was pushed"
+    return (
+        f"{len(paths)} conflict{'s' if len(paths) != 1 else ''} left for the team, not written: "
+        f"{listed}. {done}; resolve the conflicts in the repository (or change the manifest) "
+        "and run again."
+    )
+
+
+def _check_same_plan(run: Run, plan: Plan) -> None:
+    stored = (run.plan or {}).get("operations", [])
+    now = plan_to_dict(plan)["operations"]
+    key = [(op["path"], op["action"]) for op in stored]
+    if key != [(op["path"], op["action"]) for op in now]:
+        raise RunFailed(
+            "The repository changed since the plan was made. Start a new "
+            "provisioning run to re-plan."
+        )
+
+
+def _commit(run: Run, cloned: git_ops.ClonedRepo, branch: str | None) -> str:
+    assert run.manifest_revision is not None
+    message = f"bmadweb: provision {run.project.name} (manifest r{run.manifest_revision.number})"
+    try:
+        sha = git_ops.commit_all(
+            cloned,
+            branch=branch,
+            message=message,
+            run_id=str(run.pk),
+            author_name=BMADWEB_IDENTITY.name,
+            author_email=BMADWEB_IDENTITY.email,
+            date=run.created,
+            policy=git_policy(),
+        )
+    except git_ops.NothingToCommit:
+        raise RunFailed("The plan wrote nothing new; the repository is already in sync.") from None
+    run_log(run, f"Committed {sha[:12]}" + (f" on {branch}." if branch else "."))
+    return sha
+
+
+def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct: bool) -> None:
+    project = run.project
+    try:
+        if direct:
+            result = git_ops.push_default(
+                cloned,
+                project.repo_url,
+                branch,
+                expected_remote_sha=run.base_sha,
+                credentials=credentials_for(project),
+                policy=git_policy(),
+            )
+        else:
+            result = git_ops.push_branch(
+                cloned,
+                project.repo_url,
+                branch,
+                credentials=credentials_for(project),
+                policy=git_policy(),
+            )
+    except git_ops.GitDiverged as exc:
+        raise RunFailed(f"The branch {branch} diverged on the remote: {exc}") from None
+    except git_ops.GitTimeout as exc:
+        raise RunRetry(f"Pushing timed out: {exc}") from None
+    except git_ops.GitOpsError as exc:
+        raise RunFailed(f"Push rejected: {exc}") from None
+    run_log(run, f"{result.message.capitalize()}: {branch} at {sha[:12]}.")
+
+
+def _pull_request(run: Run, branch: str) -> str:
+    return pull_requests.open_for_run(run, branch)

@@ -1,0 +1,275 @@
+"""Run lifecycle services: create, approve, cancel, execute, reconcile.
+
+    queued → running → (awaiting_approval →) applying → pushed / needs_attention
+                    ↘ succeeded (analyze) / no_changes / needs_attention / failed / errored
+                      / cancelled
+
+Upgrade runs follow the same path (runs/upgrade.py): the plan phase runs BMAD's
+official installer in the clone before planning, and waits for approval by default.
+
+needs_attention: the plan left unresolved conflicts; what could be written was pushed.
+
+The Run row exists before anything is enqueued; enqueueing happens on commit; at most
+one active run per project is enforced by a partial unique index. Every transition is
+audited.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bmadweb.logscrub import scrub
+from projects.models import Project
+from projects.selectors import base_numbers, manifest_latest, manifest_resolve
+from provisioning.models import (
+    ACTIVE_STATUSES,
+    LogLevel,
+    Run,
+    RunKind,
+    RunStatus,
+    RunTrigger,
+)
+from provisioning.queue import INLINE_JOB, job_is_alive, run_enqueue
+from provisioning.runs import execution, upgrade
+from provisioning.runs.lifecycle import (
+    Actor,
+    RunBusy,
+    RunError,
+    RunFailed,
+    RunRetry,
+    actor_fields,
+    audit_transition,
+    retry_or_fail,
+    run_finish,
+    transition,
+)
+from provisioning.runs.runlog import run_log
+
+
+def run_create(
+    *,
+    project: Project,
+    kind: RunKind,
+    actor: Actor = None,
+    trigger: RunTrigger = RunTrigger.MANUAL,
+    coalesce: bool = False,
+    enqueue: bool = True,
+    require_manifest: bool = False,
+    target_version: str = "",
+) -> Run:
+    """Create a queued run and enqueue it once the transaction commits.
+
+    An analysis may run before the project has a manifest: it is then an install audit
+    (the BMAD install and its findings), from which the editor offers a starter manifest.
+    Provisioning needs a manifest, and so does any run with `require_manifest` (webhooks).
+
+    With `coalesce`, a request while a run of the same kind is still queued returns that
+    run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
+    callers that execute the run inline (the CLI's --wait). An upgrade run needs the
+    exact BMAD version to upgrade to (`target_version`, e.g. "6.12.0").
+    """
+    revision = manifest_latest(project)
+    if revision is None and (kind != RunKind.ANALYZE or require_manifest):
+        what = "provisioning" if kind != RunKind.ANALYZE else "running"
+        raise RunError(f"This project has no manifest yet: save one before {what}.")
+    # The bases' revisions are pinned now, so approval and apply see the same manifest.
+    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names) if revision else {}
+    target_version = _checked_target(kind, target_version)
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(
+                project=project,
+                kind=kind,
+                trigger=trigger,
+                manifest_revision=revision,
+                base_revisions=pinned,
+                target_version=target_version,
+                job_id="" if enqueue else INLINE_JOB,
+                **actor_fields(actor),
+            )
+            extra = {"target_version": target_version} if target_version else {}
+            audit_transition(run, "create", actor, trigger=str(trigger), **extra)
+            if enqueue:
+                transaction.on_commit(partial(run_enqueue, run_id=run.pk))
+    except IntegrityError:
+        active = Run.objects.filter(project=project, status__in=ACTIVE_STATUSES).first()
+        if (
+            coalesce
+            and active is not None
+            and active.kind == kind
+            and active.status == RunStatus.QUEUED
+        ):
+            return active
+        raise RunBusy(active) from None
+    return run
+
+
+_EXACT_VERSION = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
+
+
+def _checked_target(kind: RunKind, target_version: str) -> str:
+    """The target of an upgrade run (other kinds take none)."""
+    target = (target_version or "").strip()
+    if kind != RunKind.UPGRADE:
+        if target:
+            raise RunError("Only upgrade runs take a BMAD version.")
+        return ""
+    if not _EXACT_VERSION.fullmatch(target):
+        raise RunError(
+            "Give the exact BMAD version to upgrade to, e.g. 6.12.0 (not a range or a tag)."
+        )
+    return target
+
+
+@transaction.atomic
+def run_approve(*, run: Run, actor: Actor, enqueue: bool = True) -> Run:
+    if not transition(
+        run,
+        RunStatus.APPLYING,
+        allowed=(RunStatus.AWAITING_APPROVAL,),
+        approved_by=actor if actor and actor.is_authenticated else None,
+        approved_at=timezone.now(),
+        job_id="" if enqueue else INLINE_JOB,
+    ):
+        raise RunError(
+            f"Run #{run.pk} is {run.get_status_display().lower()}, not awaiting approval."
+        )
+    run_log(run, f"Approved by {run.approved_by or 'system'}; applying.")
+    audit_transition(run, "approve", actor)
+    if enqueue:
+        transaction.on_commit(partial(run_enqueue, run_id=run.pk))
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, run: Run, actor: Actor) -> Run:
+    if not transition(
+        run,
+        RunStatus.CANCELLED,
+        allowed=(RunStatus.QUEUED, RunStatus.AWAITING_APPROVAL),
+        finished=timezone.now(),
+    ):
+        raise RunError(
+            f"Run #{run.pk} is {run.get_status_display().lower()} and can no longer be cancelled."
+        )
+    run_log(
+        run,
+        f"Cancelled by {actor.get_username() if actor and actor.is_authenticated else 'system'}.",
+    )
+    audit_transition(run, "cancel", actor)
+    return run
+
+
+# --- Execution (called by the RQ job) ----------------------------------------------------
+
+
+def run_execute(*, run_id: int, job_id: str | None = None) -> None:
+    """Do the next phase of a run. Expected failures end it *failed*, others *errored*;
+    RunRetry propagates so RQ retries the job with backoff.
+
+    `job_id` is the RQ job executing this (None: inline). A job that is no longer the
+    run's job (the reconciler replaced it after its worker died, and RQ later retried the
+    abandoned one) does nothing, so a run never executes twice at once.
+    """
+    run = Run.objects.select_related("project", "manifest_revision").get(pk=run_id)
+    if job_id is not None and run.job_id != job_id:
+        return
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        phase = "plan"
+        if not transition(
+            run,
+            RunStatus.RUNNING,
+            allowed=(RunStatus.QUEUED, RunStatus.RUNNING),
+            started=run.started or timezone.now(),
+            attempts=run.attempts + 1,
+        ):
+            return
+        if run.attempts == 1:
+            audit_transition(run, "start")
+    elif run.status == RunStatus.APPLYING:
+        phase = "apply"
+        run.attempts += 1
+        Run.objects.filter(pk=run.pk).update(attempts=run.attempts, heartbeat=timezone.now())
+    else:
+        return  # finished or waiting for approval: nothing to do
+    phases = upgrade if run.kind == RunKind.UPGRADE else execution
+    try:
+        if phase == "plan":
+            phases.plan_phase(run)
+        else:
+            phases.apply_phase(run)
+    except RunRetry as exc:
+        retry_or_fail(run, str(exc))
+        raise
+    except RunFailed as exc:
+        run_finish(run, RunStatus.FAILED, reason=str(exc))
+    except Exception as exc:
+        run_log(run, "Unexpected error:\n" + scrub(traceback.format_exc()), LogLevel.ERROR)
+        run_finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
+
+
+# --- Reconciliation (the scheduler calls this periodically) ------------------------------
+
+
+# Statuses in which a run needs a job to move on (awaiting approval waits for a person).
+_EXECUTABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.APPLYING)
+
+
+def runs_reconcile(*, stale_after: timedelta | None = None) -> list[int]:
+    """Re-enqueue runs whose job was lost (queue down at creation, or a worker that died).
+
+    Runs without a job are enqueued; queued runs whose job vanished, and running/applying
+    runs with no progress for `stale_after` or a dead job, go back to the queue (or fail
+    after the last attempt). Idempotent and safe to run concurrently: every hand-over is
+    a compare-and-set on the run's job id. Returns the ids of the runs it touched.
+    """
+    stale_after = (
+        stale_after if stale_after is not None else timedelta(seconds=settings.RUN_STALE_SECONDS)
+    )
+    touched: list[int] = []
+    for run in Run.objects.filter(status__in=_EXECUTABLE, job_id=""):
+        if run_enqueue(run_id=run.pk):
+            touched.append(run.pk)
+    cutoff = timezone.now() - stale_after
+    for run in Run.objects.filter(status__in=_EXECUTABLE).exclude(job_id=""):
+        if not _abandoned(run, cutoff):
+            continue
+        if run.attempts >= settings.RUN_MAX_ATTEMPTS:
+            touched.append(run.pk)
+            run_finish(
+                run,
+                RunStatus.FAILED,
+                reason=f"The worker stopped during the run {run.attempts} times; giving up.",
+            )
+            continue
+        # Compare-and-set on the job id: of two reconcilers racing, one resumes the run.
+        released = Run.objects.filter(pk=run.pk, status=run.status, job_id=run.job_id).update(
+            job_id="", heartbeat=timezone.now()
+        )
+        if not released:
+            continue
+        touched.append(run.pk)
+        if run.status != RunStatus.QUEUED:
+            run_log(
+                run, "The worker running this stopped unexpectedly; resuming.", LogLevel.WARNING
+            )
+        run_enqueue(run_id=run.pk)
+    return touched
+
+
+def _abandoned(run: Run, cutoff: datetime) -> bool:
+    """A queued run waits for its job however long the queue is (its job was given to it
+    before `cutoff`: not one being enqueued right now); a started run, or one executed
+    inline by the CLI, must also show progress since `cutoff`."""
+    alive = job_is_alive(run.job_id)
+    fresh = (run.heartbeat or run.created) > cutoff
+    if run.status == RunStatus.QUEUED and run.job_id != INLINE_JOB:
+        return not alive and not fresh
+    return not (alive and fresh)
