@@ -17,11 +17,14 @@ class AuditRecord(models.Model):
     seq = models.PositiveBigIntegerField(unique=True)
     created = models.DateTimeField()
     action = models.CharField(max_length=64, db_index=True)
+    # The MAC signs actor_id and project_id as written: deleting the user or the project
+    # must leave them as they are (no SET_NULL, no database constraint), or the chain breaks.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_name = models.CharField(max_length=150, blank=True)
@@ -29,7 +32,8 @@ class AuditRecord(models.Model):
         "projects.Project",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="audit_records",
     )
     project_slug = models.CharField(max_length=64, blank=True, db_index=True)

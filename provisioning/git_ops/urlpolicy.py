@@ -85,10 +85,27 @@ _BLOCKED_NAMES = frozenset(
         "instance-data.ec2.internal",
     }
 )
-_BLOCKED_SUFFIXES = (".localhost", ".localdomain", ".local", ".internal", ".home.arpa", ".arpa")
+# Names under these (and the bare names themselves: "internal", "local") are never public:
+# special-use and reverse-lookup domains, and the private top-level names of RFC 6762
+# appendix G that intranets use.
+_BLOCKED_SUFFIXES = (
+    ".localhost",
+    ".localdomain",
+    ".local",
+    ".internal",
+    ".home.arpa",
+    ".arpa",
+    ".intranet",
+    ".private",
+    ".corp",
+    ".home",
+    ".lan",
+)
 
-# Metadata endpoints that ipaddress alone calls global, plus ranges that embed an IPv4
-# address inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one.
+# Metadata endpoints that ipaddress alone calls global, ranges that embed an IPv4 address
+# inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one, and IPv6 ranges that
+# ipaddress calls global although they never are: site-local (deprecated, still routed
+# inside networks) and the documentation prefix 3fff::/20 (RFC 9637).
 _BLOCKED_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in (
@@ -101,6 +118,8 @@ _BLOCKED_NETWORKS = tuple(
         "64:ff9b::/96",
         "64:ff9b:1::/48",
         "fd00:ec2::254/128",
+        "fec0::/10",
+        "3fff::/20",
     )
 )
 
@@ -283,7 +302,7 @@ def _check_host(host: str) -> None:
         raise _fail("host", "The repository host is not a valid DNS name.")
     if _NUMERIC_LABEL_RE.match(labels[-1]):
         raise _fail("ip_literal", "IP addresses are not allowed as repository hosts.")
-    if name in _BLOCKED_NAMES or name.endswith(_BLOCKED_SUFFIXES):
+    if name in _BLOCKED_NAMES or f".{name}".endswith(_BLOCKED_SUFFIXES):
         raise _fail("blocked_host", "Local, internal and metadata host names are not allowed.")
 
 

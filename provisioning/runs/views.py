@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 
 from projects.permissions import get_project_for_user, require_post_after_lookup, user_can
@@ -61,9 +61,12 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         kind = RunKind(request.POST.get("kind", ""))
     except ValueError:
-        project = get_project_for_user(request.user, slug)
-        messages.error(request, "Choose what to run: analyze, provision or upgrade.")
-        return redirect("projects:project-detail", slug=project.slug)
+        get_project_for_user(request.user, slug)  # outsiders still get 404 first
+        # The page only offers valid kinds: anything else is a malformed request.
+        return HttpResponseBadRequest(
+            "Choose what to run: analyze, provision or upgrade.",
+            content_type="text/plain; charset=utf-8",
+        )
     project = get_project_for_user(request.user, slug, KIND_PERM[kind])
     try:
         run = services.run_create(

@@ -372,12 +372,12 @@ def repo_key(url: str) -> tuple[str, str] | None:
     do not matter. None for something that is not a repository address."""
     url = url.strip()
     if "://" in url:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("https", "http", "ssh", "git", "file"):
-            return None
-        try:
+        try:  # urlsplit refuses a malformed IPv6 host ("https://[::1/x")
+            parts = urlsplit(url)
             host = (parts.hostname or "").lower()
         except ValueError:
+            return None
+        if parts.scheme.lower() not in ("https", "http", "ssh", "git", "file"):
             return None
         path = parts.path
     elif match := _SCP.match(url):
@@ -386,7 +386,7 @@ def repo_key(url: str) -> tuple[str, str] | None:
         host, path = "", url
     else:
         return None
-    path = path.strip("/").removesuffix(".git").rstrip("/").casefold()
+    path = path.strip("/").casefold().removesuffix(".git").rstrip("/")
     return (host, path) if path else None
 
 

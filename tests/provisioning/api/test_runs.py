@@ -87,7 +87,7 @@ def test_provision_waits_for_approval_then_applies_when_approved(
     run_worker()
     detail = as_owner.get(f"/projects/healthai/runs/{run_id}").json()
     assert detail["status"] == "awaiting_approval"
-    assert detail["plan"]["change_count"] > 0
+    assert detail["plan"]["change_count"] == 20  # 16 skill files, 2 customizations, lock, config
     assert "+++ b/" in detail["diff"]
     with django_capture_on_commit_callbacks(execute=True):
         response = as_owner.post(f"/projects/healthai/runs/{run_id}/approve")

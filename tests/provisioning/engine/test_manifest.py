@@ -83,8 +83,8 @@ def test_id_no_is_an_error_with_a_quoting_hint() -> None:
 
 def test_unquoted_bmad_version_is_an_error_not_a_float() -> None:
     errors = _errors(GOOD.replace('">=6.4,<7"', "1.10"))
-    line, _column, message = errors["project.bmad_version"]
-    assert line == 4
+    line, column, message = errors["project.bmad_version"]
+    assert (line, column) == (4, 17)
     assert "'1.10'" in message
 
 
@@ -113,7 +113,13 @@ def test_every_error_is_reported_at_once_with_paths() -> None:
         "leaders[0].specialists[0].skill",
     }
     assert "did you mean 'skills'" in errors["leaders[0].specialists[0].skill"][2]
-    assert all(line >= 1 and column >= 1 for line, column, _ in errors.values())
+    positions = {path: (line, column) for path, (line, column, _) in errors.items()}
+    assert positions == {
+        "project.tools[1]": (6, 24),  # the value "vim"
+        "leaders[0].phase": (11, 12),  # the value "coding"
+        "leaders[0].specialists[0].id": (14, 13),  # the value "Frontend"
+        "leaders[0].specialists[0].skill": (17, 9),  # the unknown key itself
+    }
 
 
 def test_duplicate_ids_across_leaders_and_specialists_are_refused() -> None:
@@ -127,13 +133,13 @@ def test_duplicate_key_id_twice_is_a_clear_error() -> None:
     result = load_manifest(text)
     assert not result.ok
     assert "duplicate key 'id'" in result.errors[0].message
-    assert result.errors[0].line == 15
+    assert (result.errors[0].line, result.errors[0].column) == (15, 9)
 
 
 def test_missing_required_field_points_at_its_parent() -> None:
     errors = _errors(GOOD.replace("    name: Dev Leader\n", ""))
     assert errors["leaders[0].name"][2] == "the field 'name' is required"
-    assert errors["leaders[0].name"][0] == 8
+    assert errors["leaders[0].name"][:2] == (8, 5)  # the mapping that lacks it
 
 
 def test_unknown_tool_is_refused_with_the_known_list() -> None:

@@ -3,7 +3,9 @@
 Nothing the installer writes is committed: the installs are made once per session in a
 temporary folder (in parallel, a minute or so with a warm network) and each test copies
 the one it changes. Every test skips cleanly, with the reason, when npx is missing or an
-install fails or times out.
+install fails or times out; under BMADWEB_REQUIRE_ALL=1 (CI) it fails instead
+(tests/skips.py). The npm cache is npm_config_cache when set (CI sets one folder for its
+whole run), else a folder of this session.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from provisioning.engine.pipeline import analyze_repo, plan_repo
 from provisioning.engine.plan import apply_plan
 from provisioning.engine.types import Finding, Generation, Severity
 from tests.provisioning.engine.builders import edit_file, write_file
+from tests.skips import skip_or_fail
 
 pytestmark = pytest.mark.npx
 
@@ -84,9 +87,10 @@ def _upgrade(base: Outcome, target: Path, env: dict[str, str]) -> Outcome:
 def real_installs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     """All real installs of the module, made once, in parallel."""
     if shutil.which("npx") is None:
-        pytest.skip("npx is not installed")
+        skip_or_fail("npx is not installed")
     base = tmp_path_factory.mktemp("real-bmad")
-    env = {**os.environ, "npm_config_cache": str(base / "npm-cache"), "CI": "1"}
+    env = {**os.environ, "CI": "1"}
+    env.setdefault("npm_config_cache", str(base / "npm-cache"))
     env.pop("NODE_OPTIONS", None)
     with ThreadPoolExecutor(max_workers=len(INSTALLS)) as pool:
         futures = {
@@ -119,7 +123,7 @@ def installed(outcomes: dict[str, Outcome], key: str, tmp_path: Path) -> Path:
     """A private copy of one install (tests may edit it), or a skip with the reason."""
     outcome = outcomes[key]
     if isinstance(outcome, str):
-        pytest.skip(outcome)
+        skip_or_fail(outcome)
     copy = tmp_path / key
     shutil.copytree(outcome, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
     return copy
