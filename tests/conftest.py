@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
     if url:
+        # Parallel test processes (pytest-xdist) each get a database of their own, since
+        # tests flush theirs.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        if worker.startswith("gw") and worker[2:].isdigit():
+            url = url.rsplit("/", 1)[0] + f"/{int(worker[2:]) + 1}"
         yield url
         return
     data_dir = tmp_path_factory.mktemp("redis")
