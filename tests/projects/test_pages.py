@@ -615,3 +615,24 @@ def test_project_page_shows_subagents_and_mcp_servers_declared_and_present(
     assert ".claude/agents/team-helper.md" in body
     assert "MCP_SECRET_COMMITTED" in body
     assert TEAM_TOKEN not in body
+
+
+def test_skills_page_lists_mcp_servers_and_subagents_declared_and_present(
+    client, bmad_project, owner, tmp_path
+):
+    from tests.provisioning.api.test_skills import MCP_MANIFEST, TEAM_TOKEN, analysed_report
+
+    services.manifest_save(actor=owner, project=bmad_project, yaml_text=MCP_MANIFEST)
+    Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.SUCCEEDED,
+        actor=owner,
+        report=analysed_report(tmp_path, MCP_MANIFEST),
+    )
+    client.force_login(owner)
+    body = client.get(url("projects:project-skills", slug=bmad_project.slug)).content.decode()
+    assert '<td data-label="Kind">mcp-server</td>' in body
+    assert '<td data-label="Kind">subagent</td>' in body
+    assert '<td data-label="Skill" class="mono small wrap-anywhere">security-reviewer</td>' in body
+    assert TEAM_TOKEN not in body
