@@ -208,7 +208,8 @@ class AuditRow:
 def audit_actor_names_for(project: Project) -> list[str]:
     """The names that acted on the project, for the audit tab's filter."""
     names = project.audit_records.order_by().values_list("actor_name", flat=True).distinct()
-    return sorted({name for name in names if name})
+    # A damaged row may hold bytes instead of text: only real names are offered.
+    return sorted({name for name in names if isinstance(name, str) and name})
 
 
 def audit_page_for_project(
@@ -240,6 +241,10 @@ def audit_page_for_project(
                 payload = stored_payload(record)
             except crypto.CryptoError:
                 payload = {"error": "cannot decrypt this payload"}
-        sentence = audit_sentence(record.action, record.actor_name, payload)
+        sentence = (
+            f"Damaged record: {record.damage}."
+            if record.damage
+            else audit_sentence(record.action, record.actor_name, payload)
+        )
         rows.append(AuditRow(record, payload, sentence))
     return current, rows

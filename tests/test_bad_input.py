@@ -48,7 +48,13 @@ def test_the_run_form_answers_a_bogus_kind_with_400_and_starts_nothing(
         reverse("provisioning:run-create", args=[bmad_project.slug]), {"kind": kind}
     )
     assert response.status_code == 400
-    assert response.content.decode() == "Choose what to run: analyze, provision or upgrade."
+    expected = (
+        # a NUL never reaches the view: the unstorable-input middleware answers first
+        "The request carries a NUL character or text that is not valid Unicode."
+        if "\x00" in kind
+        else "Choose what to run: analyze, provision or upgrade."
+    )
+    assert response.content.decode() == expected
     assert not Run.objects.exists()
 
 

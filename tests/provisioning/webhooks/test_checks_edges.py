@@ -393,16 +393,24 @@ def test_a_push_reads_ref_commit_and_whether_the_branch_was_deleted() -> None:
     assert parse_push({"ref": "refs/heads/main", "after": COMMIT}) == Push(
         "refs/heads/main", COMMIT, deleted=False
     )
-    assert parse_push({"ref": "r", "after": "b" * 64}).after == "b" * 64
-    assert parse_push({"ref": "r", "after": "0" * 40}).deleted
-    assert parse_push({"ref": "r", "after": COMMIT, "deleted": True}).deleted
-    assert not parse_push({"ref": "r", "after": COMMIT, "deleted": "true"}).deleted
-    assert parse_push({"ref": "r" * 255, "after": COMMIT}).ref == "r" * 255
+    ref = "refs/heads/r"
+    assert parse_push({"ref": ref, "after": "b" * 64}).after == "b" * 64
+    assert parse_push({"ref": ref, "after": "0" * 40}).deleted
+    assert parse_push({"ref": ref, "after": COMMIT, "deleted": True}).deleted
+    assert not parse_push({"ref": ref, "after": COMMIT, "deleted": "true"}).deleted
+    longest = "refs/heads/" + "r" * 244
+    assert parse_push({"ref": longest, "after": COMMIT}).ref == longest
 
 
-@pytest.mark.parametrize("ref", [None, "", 7, ["refs/heads/main"], "r" * 256])
+@pytest.mark.parametrize("ref", [None, "", 7, ["refs/heads/main"]])
 def test_a_push_without_a_usable_ref_is_refused(ref: Any) -> None:
     with pytest.raises(PayloadError, match=r"^a push payload needs a 'ref'$"):
+        parse_push({"ref": ref, "after": COMMIT})
+
+
+@pytest.mark.parametrize("ref", ["r", "refs/heads/" + "r" * 245, "refs/heads/a..b"])
+def test_a_push_whose_ref_git_would_refuse_is_refused(ref: str) -> None:
+    with pytest.raises(PayloadError, match=r"^the push's 'ref' is not a valid git reference"):
         parse_push({"ref": ref, "after": COMMIT})
 
 
