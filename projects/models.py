@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -164,7 +165,7 @@ class Revision(models.Model):
         abstract = True
         ordering = ["-number"]
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Integrity, not business logic: revisions are history and never change.
         if self.pk is not None:
             raise ValueError(

@@ -16,7 +16,7 @@ def test_a_saved_project_revision_cannot_be_changed(make_project, owner):
     project = make_project(manifest=DEMO_MANIFEST)
     revision = project.revisions.get()
     revision.yaml_text = "changed"
-    with pytest.raises(ValueError, match="^manifest revisions are immutable"):
+    with pytest.raises(ValueError, match=r"^manifest revisions are immutable"):
         revision.save()
     revision.refresh_from_db()
     assert revision.yaml_text == DEMO_MANIFEST
@@ -25,7 +25,7 @@ def test_a_saved_project_revision_cannot_be_changed(make_project, owner):
 def test_a_saved_base_revision_cannot_be_changed(staff):
     revision = services.base_save(actor=staff, name="platform", yaml_text=BASE)
     revision.yaml_text = "changed"
-    with pytest.raises(ValueError, match="^base manifest revisions are immutable"):
+    with pytest.raises(ValueError, match=r"^base manifest revisions are immutable"):
         revision.save()
     revision.refresh_from_db()
     assert revision.yaml_text == BASE
