@@ -177,3 +177,40 @@ def test_campaign_actions_are_audited(make_project, owner) -> None:  # type: ign
     assert created["campaign"] == campaign.pk
     assert sorted(created["projects"]) == sorted(p.slug for p in projects)
     assert audit_payload(records[3])["not_started"] == 2
+
+
+def test_an_upgrade_campaign_needs_an_exact_version_and_gives_it_to_every_run(  # type: ignore[no-untyped-def]
+    make_project, owner, tmp_path, django_capture_on_commit_callbacks
+) -> None:
+    from bmadweb.models import AuditRecord
+
+    projects = _projects(make_project, tmp_path, 3)
+    for target in ("", "latest", ">=6.12"):
+        with pytest.raises(services.CampaignError, match="exact BMAD version"):
+            services.campaign_create(
+                actor=owner, name="up", kind=RunKind.UPGRADE, projects=projects,
+                target_version=target,
+            )  # fmt: skip
+    assert not Campaign.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = services.campaign_create(
+            actor=owner, name="up", kind=RunKind.UPGRADE, projects=projects,
+            concurrency=2, target_version="6.12.0",
+        )  # fmt: skip
+    runs = list(Run.objects.filter(campaign=campaign))
+    assert len(runs) == 2  # the limit
+    assert {(r.kind, r.target_version) for r in runs} == {(RunKind.UPGRADE, "6.12.0")}
+    assert not campaign.items.filter(state=CampaignItemState.FAILED).exists()
+    created = AuditRecord.objects.filter(action="run.create").count()
+    assert created == 2  # the campaign is named at creation, no second write of the run
+
+
+def test_a_campaign_with_a_version_for_another_kind_is_refused(  # type: ignore[no-untyped-def]
+    make_project, owner, tmp_path
+) -> None:
+    projects = _projects(make_project, tmp_path, 1)
+    with pytest.raises(services.CampaignError, match="Only upgrade runs take a BMAD version"):
+        services.campaign_create(
+            actor=owner, name="x", kind=RunKind.ANALYZE, projects=projects,
+            target_version="6.12.0",
+        )  # fmt: skip
