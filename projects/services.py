@@ -179,7 +179,12 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
         cleared = credentials_left_behind(before=before, after=after, project=project)
         for field in cleared:
             project.set_secret(field, "")
-        project.save()
+        # Only what changed: a whole-row save would write back the scheduler's
+        # next_drift_check_at as it was when this request read the row.
+        fields = [*changed, *(f"{field}_enc" for field in cleared), "updated_at"]
+        if "drift_check_hours" in changed:
+            fields.append("next_drift_check_at")
+        project.save(update_fields=fields)
         payload: dict[str, Any] = {"changes": changed}
         if cleared:
             payload["credentials_cleared"] = cleared

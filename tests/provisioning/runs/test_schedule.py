@@ -150,3 +150,21 @@ def test_a_scheduler_tick_runs_the_due_check_to_the_end(
     run_worker()  # the analysis
     run = Run.objects.get(project=bmad_project)
     assert (run.trigger, run.status) == (RunTrigger.SCHEDULE, RunStatus.SUCCEEDED)
+
+
+def test_a_settings_save_never_writes_back_the_schedulers_next_check(make_project, owner):
+    """The page read the row before the scheduler moved the next check on: saving
+    another setting must not put the old, already-used slot back."""
+    project = make_project(manifest=DEMO_MANIFEST, drift_check_hours=6)
+    now = timezone.now()
+    Project.objects.filter(pk=project.pk).update(next_drift_check_at=now - timedelta(minutes=1))
+    stale = Project.objects.get(pk=project.pk)  # what the settings page loaded
+    assert len(drift_checks_start(now=now)) == 1  # the scheduler claims the due check
+    moved = Project.objects.get(pk=project.pk).next_drift_check_at
+    assert moved is not None
+    assert moved > now
+    services.project_update(actor=owner, project=stale, name="Renamed")
+    fresh = Project.objects.get(pk=project.pk)
+    assert fresh.name == "Renamed"
+    assert fresh.next_drift_check_at == moved
+    assert Run.objects.filter(trigger=RunTrigger.SCHEDULE).count() == 1
