@@ -230,7 +230,7 @@ def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
     return plan
 
 
-def _refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
+def refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
     """Fail before the first write when the plan writes into a submodule: git would
     commit the rest and silently leave those files out (docs/security.md#s6)."""
     if not submodules:
@@ -254,7 +254,7 @@ def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
     """Write the files, commit and push; the commit id is recorded before the push so a
     retry can recognise its own commit."""
     policy = git_policy()
-    _refuse_submodule_targets(plan, git_ops.tracked_submodules(cloned, policy))
+    refuse_submodule_targets(plan, git_ops.tracked_submodules(cloned, policy))
     try:
         # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
         result = apply_plan(
