@@ -11,6 +11,7 @@ from projects.roles import Role
 from provisioning.campaigns import services
 from provisioning.models import (
     Campaign,
+    CampaignItem,
     CampaignItemState,
     CampaignStatus,
     Run,
@@ -152,6 +153,59 @@ def test_pages_select_start_and_show_a_campaign(  # type: ignore[no-untyped-def]
     client.force_login(outsider)
     assert client.get(campaign.get_absolute_url()).status_code == 404
     assert client.post(reverse("campaigns:campaign-cancel", args=[campaign.pk])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("post", "expected"),
+    [
+        ({"kind": "bogus"}, {"kind": RunKind.ANALYZE}),  # an unknown kind: analyze
+        ({"concurrency": "abc"}, {"concurrency": 4}),  # not a number: the default
+        ({"concurrency": "0"}, {"concurrency": 1}),
+        ({"concurrency": "999"}, {"concurrency": services.MAX_CONCURRENCY}),
+        ({"name": ""}, {"name": "analyze campaign"}),
+        ({"name": "n" * 500}, {"name": "n" * 120}),
+        # Another owner's project is not among the caller's: never part of a campaign.
+        ({"project": ["theirs"]}, "Select at least one project."),
+        ({"project": ["mine", "theirs"]}, {"items": ["mine"]}),
+    ],
+    ids=[
+        "bogus-kind",
+        "concurrency-abc",
+        "concurrency-0",
+        "concurrency-999",
+        "name-empty",
+        "name-500",
+        "only-foreign-project",
+        "foreign-project-beside-own",
+    ],
+)
+def test_the_campaign_form_clamps_or_refuses_bad_input(  # type: ignore[no-untyped-def]
+    client, make_project, owner, outsider, post, expected
+) -> None:
+    make_project(slug="mine", manifest=DEMO_MANIFEST)
+    theirs = make_project(slug="theirs", manifest=DEMO_MANIFEST, actor=outsider)
+    client.force_login(owner)
+    form = {"kind": "analyze", "project": ["mine"], "name": "Checked", **post}
+    response = client.post(reverse("campaigns:campaign-new"), form)
+    if isinstance(expected, str):
+        assert response.status_code == 200  # the form again, with the reason
+        assert expected in response.content.decode()
+        assert not Campaign.objects.exists()
+        return
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302
+    assert response.url == campaign.get_absolute_url()
+    items = sorted(campaign.items.values_list("project__slug", flat=True))
+    want = {"kind": RunKind.ANALYZE, "concurrency": 4, "name": "Checked", "items": ["mine"]}
+    want.update(expected)
+    got = {
+        "kind": campaign.kind,
+        "concurrency": campaign.concurrency,
+        "name": campaign.name,
+        "items": items,
+    }
+    assert got == want
+    assert not CampaignItem.objects.filter(project=theirs).exists()
 
 
 def test_campaign_actions_are_audited(make_project, owner) -> None:  # type: ignore[no-untyped-def]

@@ -135,6 +135,37 @@ def test_the_settings_page_sets_the_interval(client, owner, project):
     assert b"Scheduled drift checks" in client.get(url).content
 
 
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("2161", "less than or equal to 2160"),
+        ("-1", "greater than or equal to 0"),
+        ("abc", "Enter a whole number"),
+    ],
+)
+def test_the_settings_page_refuses_a_bad_interval(client, owner, make_project, value, error):
+    project = make_project(manifest=DEMO_MANIFEST, drift_check_hours=6)
+    client.force_login(owner)
+    url = f"/p/{project.slug}/settings/"
+    form = {
+        "name": project.name,
+        "repo_url": project.repo_url,
+        "default_branch": "main",
+        "forge_kind": project.forge_kind,
+        "forge_api_url": "",
+        "push_mode": project.push_mode,
+        "drift_check_hours": value,
+    }
+    response = client.post(url, form)
+    assert response.status_code == 200  # the form again, with its error
+    errors = response.context["form"].errors
+    assert list(errors) == ["drift_check_hours"]
+    assert error in errors["drift_check_hours"][0]
+    assert error in response.content.decode()
+    project.refresh_from_db()
+    assert project.drift_check_hours == 6
+
+
 def test_a_scheduler_tick_runs_the_due_check_to_the_end(
     bmad_project, redis_conn, run_worker, django_capture_on_commit_callbacks
 ):
