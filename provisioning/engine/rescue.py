@@ -80,17 +80,18 @@ def with_bases(
     only when its hash is the one the repository's installer recorded."""
     out = []
     for edit in saved:
-        base = read_text(pristine_root, edit.path)
-        expected = hashes.get(edit.path, "")
-        if base is not None and expected and _sha256(base)[: len(expected)] == expected:
+        data = rd.read_capped(pristine_root, edit.path, _MAX_TEXT).data
+        base = rd.decode_text(data) if data is not None else None
+        if data is not None and base is not None and _recorded(data, hashes.get(edit.path, "")):
             out.append(SavedEdit(edit.path, edit.skill, edit.edited, base))
         else:
             out.append(edit)
     return out
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _recorded(data: bytes, expected: str) -> bool:
+    """The installer hashes a file's bytes (a BOM included), not its decoded text."""
+    return bool(expected) and hashlib.sha256(data).hexdigest()[: len(expected)] == expected
 
 
 def patch_path(skill: str | None) -> str:
