@@ -126,13 +126,9 @@ def merges_cleanly(item: ManagedItem) -> bool:
     return item.state is ItemState.CONFLICT and merge_verdict(item).text is not None
 
 
-def sync_status(report: GapReport) -> str:
+def _status(report: GapReport, clean: set[str]) -> str:
     """ "in_sync", "drift" or "conflict" for a project's status badge. An edit that
     merges cleanly with the generator's change is drift (a plan merges it), not conflict."""
-    return _status(report, {i.path for i in report.items if merges_cleanly(i)})
-
-
-def _status(report: GapReport, clean: set[str]) -> str:
     if any(i.state is ItemState.CONFLICT and i.path not in clean for i in report.items):
         return "conflict"
     errors = any(f.severity is Severity.ERROR for f in report.findings)
