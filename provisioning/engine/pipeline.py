@@ -14,7 +14,13 @@ from typing import Any
 
 from provisioning.engine.detect import detect_install
 from provisioning.engine.findings import installation_findings
-from provisioning.engine.gap import GapReport, ItemState, ManagedItem, analyze_generated
+from provisioning.engine.gap import (
+    GapReport,
+    ItemState,
+    ManagedItem,
+    analyze_generated,
+    read_lock,
+)
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.mcp_inventory import tooling_to_dict
@@ -111,8 +117,7 @@ def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
     """Without a manifest: the audit's report, and a plan that only migrates 6.0-style
     customizations and removes stale leftovers (no managed files, the lock untouched)."""
     report = audit_repo(root)
-    locked = analyze_generated(root, Generated(()), report.install).lock.files
-    migration = plan_migration(root, report.install, managed=locked)
+    migration = plan_migration(root, report.install, managed=read_lock(root).files)
     report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
     plan = make_plan(report, Generated(()), root=root)
     kept = tuple(op for op in plan.operations if op.path != LOCK_PATH)
