@@ -4,6 +4,7 @@
     bmadweb analyze  [--path DIR] [--manifest bmadweb.yaml]
     bmadweb plan|diff|apply --path DIR --manifest bmadweb.yaml
     bmadweb upgrade  --path DIR --to 6.12.0 [--manifest bmadweb.yaml]
+    (with --manifest, `--base-dir DIR` says where the bases `extends` names are)
     bmadweb schema
 
 No database, no settings and no git: this module imports nothing of Django (an import
@@ -94,7 +95,11 @@ def run(args: argparse.Namespace) -> Outcome:
     try:
         if args.mode == "upgrade":
             return upgrade_outcome(
-                path=args.path, target=args.to, manifest=args.manifest, timeout_s=args.timeout
+                path=args.path,
+                target=args.to,
+                manifest=args.manifest,
+                base_dir=args.base_dir,
+                timeout_s=args.timeout,
             )
         return path_dispatch(
             mode=args.mode, path=args.path, manifest=args.manifest, base_dir=args.base_dir

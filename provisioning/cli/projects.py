@@ -132,7 +132,13 @@ def dispatch(
         return schema_outcome()
     if mode == "upgrade":
         return _upgrade(
-            path=path, project=project, manifest=manifest, target=target, wait=wait, approve=approve
+            path=path,
+            project=project,
+            manifest=manifest,
+            base_dir=base_dir,
+            target=target,
+            wait=wait,
+            approve=approve,
         )
     if mode == "apply" and project:
         raise CliError(
@@ -167,13 +173,14 @@ def _upgrade(
     path: Path | None,
     project: str | None,
     manifest: Path | None,
+    base_dir: Path | None,
     target: str | None,
     wait: bool,
     approve: bool,
 ) -> Outcome:
     """On a project: an upgrade run (its latest manifest); on a checkout: the working tree."""
     if project is None:
-        return upgrade_outcome(path=path, target=target, manifest=manifest)
+        return upgrade_outcome(path=path, target=target, manifest=manifest, base_dir=base_dir)
     if manifest is not None:
         raise CliError("an upgrade run uses the project's latest manifest; drop --manifest")
     if not target:

@@ -21,12 +21,14 @@ from provisioning.cli.common import (
     EXIT_OK,
     CliError,
     Outcome,
+    file_lookup,
     read_manifest_file,
     render_plan,
     validate_outcome,
 )
 from provisioning.cli.paths import checkout_root
-from provisioning.engine.manifest import Manifest, load_manifest, sha256
+from provisioning.engine.extends import resolve_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
 from provisioning.engine.pipeline import analyze_repo, audit_repo, plan_to_dict, report_to_dict
 from provisioning.engine.plan import apply_plan
@@ -69,8 +71,15 @@ class _Installer:
 
 
 def upgrade_outcome(
-    *, path: Path | None, target: str | None, manifest: Path | None, timeout_s: float | None = None
+    *,
+    path: Path | None,
+    target: str | None,
+    manifest: Path | None,
+    base_dir: Path | None = None,
+    timeout_s: float | None = None,
 ) -> Outcome:
+    """`extends` in the manifest resolves as in the other modes: from `<base_dir>/<name>.yaml`,
+    by default beside the manifest; the lock records the effective manifest's revision."""
     if not target:
         raise CliError("upgrade needs --to VERSION, the exact BMAD version (e.g. 6.12.0)")
     root = checkout_root(path)
@@ -78,10 +87,11 @@ def upgrade_outcome(
     revision = ""
     if manifest is not None:
         text = read_manifest_file(manifest)
-        loaded = load_manifest(text)
-        if loaded.manifest is None:
-            return validate_outcome(text)
-        parsed, revision = loaded.manifest, sha256(text)
+        lookup = file_lookup(manifest, base_dir)
+        resolved = resolve_manifest(text, lookup)
+        if resolved.manifest is None:
+            return validate_outcome(text, lookup)
+        parsed, revision = resolved.manifest, resolved.effective_sha
     policy = installer_policy(os.environ, timeout_s or DEFAULT_TIMEOUT_S)
     with tempfile.TemporaryDirectory(prefix="bmadweb-upgrade-") as work:
         try:

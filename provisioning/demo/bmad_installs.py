@@ -33,14 +33,6 @@ from provisioning.demo.install_parts import (
     write_skills,
     yaml_list,
 )
-
-# Re-exported (``X as X``) for the demo seed and the tests: edits made after a build.
-from provisioning.demo.install_parts import (
-    add_orphaned_customize_yaml as add_orphaned_customize_yaml,
-)
-from provisioning.demo.install_parts import add_stale_command_wrappers as add_stale_command_wrappers
-from provisioning.demo.install_parts import edit_file as edit_file
-from provisioning.demo.install_parts import write_file as write_file
 from provisioning.engine.types import Generation
 
 # The demo project's manifest (seed_demo) and the tests' standard manifest: two leaders,

@@ -21,7 +21,6 @@ base and the line and column inside it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ import yaml
 
 from provisioning.engine.manifest_checks import validate_document
 from provisioning.engine.manifest_rules import format_path
-from provisioning.engine.manifest_schema import Manifest, ManifestError
+from provisioning.engine.manifest_schema import Manifest, ManifestError, sha256
 from provisioning.engine.paths import is_valid_id
 from provisioning.engine.yamlsafe import PathKey, Position, YamlDocument, YamlError, load_yaml
 
@@ -72,10 +71,6 @@ class ResolvedManifest:
     @property
     def base_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.bases)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(slots=True)
@@ -171,7 +166,7 @@ class _Resolver:
         if text is None:
             self.error(where, path, f"{via}there is no base manifest named {name!r}")
             return None
-        self.bases.setdefault(name, _sha(text))
+        self.bases.setdefault(name, sha256(text))
         try:
             doc = load_yaml(text)
         except YamlError as exc:
@@ -392,10 +387,10 @@ def resolve_manifest(text: str, lookup: BaseLookup | None = None) -> ResolvedMan
     unique = tuple(sorted(dict.fromkeys(errors), key=lambda e: (e.line, e.column, e.path)))
     bases = tuple(resolver.bases.items())
     if bases:
-        joined = "\n".join([_sha(text), *(f"{name} {digest}" for name, digest in bases)])
-        effective_sha = _sha(joined)
+        joined = "\n".join([sha256(text), *(f"{name} {digest}" for name, digest in bases)])
+        effective_sha = sha256(joined)
     else:
-        effective_sha = _sha(text)
+        effective_sha = sha256(text)
     if unique:
         return ResolvedManifest(None, unique, provenance, bases, effective_sha, merged.value)
     manifest = Manifest.model_validate(merged.value)

@@ -8,7 +8,7 @@ files are matched with a small, documented approximation of git's rules.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,9 @@ def edited_files(install: BmadInstall, root: Path) -> list[str]:
     return [rel for (rel, _), flag in zip(items, flags, strict=True) if flag]
 
 
-def _skill_of(rel: str, folders: list[str]) -> str | None:
+def skill_of(rel: str, folders: Iterable[str]) -> str | None:
+    """The skill a repo-relative path belongs to: the folder right under one of the tool
+    skill `folders` (e.g. `.claude/skills/<skill>/…`), None for any other path."""
     for folder in folders:
         if rel.startswith(folder + "/"):
             return rel[len(folder) + 1 :].split("/", 1)[0]
@@ -53,7 +55,7 @@ def edited_file_findings(install: BmadInstall, root: Path) -> list[Finding]:
     folders = skill_folders(root, install.generation)
     groups: dict[str | None, list[str]] = {}
     for rel in edited:
-        groups.setdefault(_skill_of(rel, folders), []).append(rel)
+        groups.setdefault(skill_of(rel, folders), []).append(rel)
     return [_edited_finding(install, skill, paths) for skill, paths in groups.items()]
 
 

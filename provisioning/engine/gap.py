@@ -249,6 +249,13 @@ def _orphans(reader: _Reader, lock: Lock, targets: set[str]) -> list[ManagedItem
     return items
 
 
+def read_lock(root: Path) -> Lock:
+    """The lock file as the gap analysis reads it: an absent, unsafe or unreadable lock is
+    an empty one."""
+    text, _ = _Reader(root).read(LOCK_PATH, MAX_LOCK_BYTES)
+    return parse_lock(text).lock
+
+
 def analyze_generated(
     root: Path,
     generated: Generated,

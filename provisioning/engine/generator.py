@@ -17,6 +17,7 @@ import yaml
 
 from provisioning.engine import paths
 from provisioning.engine.bmad_names import agent_list, legacy_agent
+from provisioning.engine.findings_tools import SKILL_GENERATIONS
 from provisioning.engine.generator_claude import claude_outputs, released_outputs
 from provisioning.engine.manifest import Customization, Leader, Manifest, Specialist
 from provisioning.engine.templates import skills as tpl
@@ -44,7 +45,6 @@ _CUSTOM_HEADER = (
 )
 _AGENTS_HEADER = "# Team overrides for _bmad/config.toml (custom agents registered by bmadweb).\n"
 _UPGRADE = "upgrade to BMAD 6.4+ (recommended)"
-_SKILL_GENERATIONS = (Generation.V6_1, Generation.V6_3, Generation.V6_4)
 
 
 class InPlaceEdit(Protocol):
@@ -249,7 +249,7 @@ def _notes(manifest: Manifest, install: BmadInstall) -> list[str]:
                 "menu) do not apply and are not written; the other keys are."
             )
     has_agents = bool(manifest.leaders)
-    skills_ok = gen in _SKILL_GENERATIONS
+    skills_ok = gen in SKILL_GENERATIONS
     if has_agents and not skills_ok:
         first = "6.1+" if gen is Generation.V6_0 else "6.4+"
         notes.append(
@@ -326,7 +326,7 @@ def generate(manifest: Manifest, install: BmadInstall) -> Generated:
     """Every file the manifest implies for this install, sorted by path, and notes."""
     gen = install.generation
     files: list[GeneratedFile] = []
-    if gen in _SKILL_GENERATIONS:
+    if gen in SKILL_GENERATIONS:
         files.extend(_skill_files(manifest, install))
     if gen is Generation.V6_4:
         registration = _registration(manifest)

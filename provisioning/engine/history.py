@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from provisioning.engine import detect_read as rd
+from provisioning.engine.findings_files import skill_of
 from provisioning.engine.types import KNOWN_TOOLS, Finding, Generation, Severity, skill_dir_for
 
 CODE = "BMAD_HAND_EDIT_LOST"
@@ -71,10 +72,7 @@ def watched_paths() -> list[str]:
 
 
 def _skill_of(path: str) -> str | None:
-    for folder in skill_folders():
-        if path.startswith(folder + "/"):
-            return path[len(folder) + 1 :].split("/", 1)[0]
-    return None
+    return skill_of(path, skill_folders())
 
 
 def installer_owned(path: str) -> bool:

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning.engine.tomlmerge import ABSENT, key_part, same
+from provisioning.engine.tomlmerge import ABSENT, join_key, same
 
 ROOT_KEY = "(the whole document)"
 _INDENT = re.compile(r"\n([ \t]+)\S")
@@ -95,10 +95,6 @@ def dumps_like(value: Any, like: str | None) -> str:
     return text + "\n" if newline else text
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{key_part(name)}" if path else key_part(name)
-
-
 class _Merger:
     def __init__(self) -> None:
         self.conflicts: list[JsonKeyConflict] = []
@@ -121,7 +117,7 @@ class _Merger:
         merged: dict[str, Any] = {}
         for key in [*ours, *(k for k in theirs if k not in ours)]:
             b, o, t = (side.get(key, ABSENT) for side in (base, ours, theirs))
-            value = self.value(b, o, t, _join(path, key))
+            value = self.value(b, o, t, join_key(path, key))
             if value is not ABSENT:
                 merged[key] = value
         return merged

@@ -169,7 +169,9 @@ def _as_dict(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A list or tuple of the raw document as a list; anything else as an empty one (the
+    cross checks run before the schema, so a value may have any type)."""
     return list(value) if isinstance(value, list | tuple) else []
 
 
@@ -236,7 +238,7 @@ def _named_values(
 
 def _plain_values(name: str, server: dict[Any, Any]) -> list[tuple[PathKey, str]]:
     problems: list[tuple[PathKey, str]] = []
-    args = _as_list(server.get("args"))
+    args = as_list(server.get("args"))
     for i, arg in enumerate(args):
         if not isinstance(arg, str):
             continue
@@ -259,7 +261,7 @@ def _plain_values(name: str, server: dict[Any, Any]) -> list[tuple[PathKey, str]
 def _agent_errors(value: dict[str, Any], servers: dict[Any, Any]) -> list[tuple[PathKey, str]]:
     problems: list[tuple[PathKey, str]] = []
     seen: dict[str, int] = {}
-    for i, agent in enumerate(_as_list(value.get("claude_agents"))):
+    for i, agent in enumerate(as_list(value.get("claude_agents"))):
         if not isinstance(agent, dict):
             continue
         ident = agent.get("id")
@@ -269,7 +271,7 @@ def _agent_errors(value: dict[str, Any], servers: dict[Any, Any]) -> list[tuple[
                 problems.append((("claude_agents", i, "id"), message))
             seen.setdefault(ident, i)
         listed: set[str] = set()
-        for j, server in enumerate(_as_list(agent.get("mcp_servers"))):
+        for j, server in enumerate(as_list(agent.get("mcp_servers"))):
             path: PathKey = ("claude_agents", i, "mcp_servers", j)
             if not isinstance(server, str):
                 continue

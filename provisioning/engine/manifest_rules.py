@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.engine.manifest_mcp import mcp_cross_check_errors
+from provisioning.engine.manifest_mcp import as_list, mcp_cross_check_errors
 from provisioning.engine.yamlsafe import PathKey
 
 _AGENT_KEYS = ("principles", "menu", "communication_style", "role", "identity", "icon")
@@ -36,10 +36,6 @@ def cross_check_errors(value: Any) -> list[tuple[PathKey, str]]:
     return problems
 
 
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
 def _duplicate_ids(value: dict[str, Any]) -> list[tuple[PathKey, str]]:
     seen: dict[str, PathKey] = {}
     problems: list[tuple[PathKey, str]] = []
@@ -55,10 +51,10 @@ def _duplicate_ids(value: dict[str, Any]) -> list[tuple[PathKey, str]]:
         else:
             seen[key] = (*path, "id")
 
-    for i, leader in enumerate(_as_list(value.get("leaders"))):
+    for i, leader in enumerate(as_list(value.get("leaders"))):
         visit(leader, ("leaders", i))
         specialists = leader.get("specialists") if isinstance(leader, dict) else None
-        for j, specialist in enumerate(_as_list(specialists)):
+        for j, specialist in enumerate(as_list(specialists)):
             visit(specialist, ("leaders", i, "specialists", j))
     return problems
 
@@ -66,7 +62,7 @@ def _duplicate_ids(value: dict[str, Any]) -> list[tuple[PathKey, str]]:
 def _duplicates_in(items: Any, path: PathKey) -> list[tuple[PathKey, str]]:
     seen: set[str] = set()
     problems: list[tuple[PathKey, str]] = []
-    for i, item in enumerate(_as_list(items)):
+    for i, item in enumerate(as_list(items)):
         if isinstance(item, str):
             if item in seen:
                 problems.append(((*path, i), f"{item!r} is listed more than once"))
@@ -84,7 +80,7 @@ def _agent_workflow_clashes(value: dict[str, Any]) -> list[tuple[PathKey, str]]:
         if isinstance(body, dict) and any(body.get(k) not in (None, [], ()) for k in _AGENT_KEYS)
     }
     problems: list[tuple[PathKey, str]] = []
-    for i, integration in enumerate(_as_list(value.get("integrations"))):
+    for i, integration in enumerate(as_list(value.get("integrations"))):
         workflow = integration.get("workflow") if isinstance(integration, dict) else None
         if workflow in agents:
             problems.append(

@@ -29,12 +29,12 @@ from typing import Any
 from provisioning.engine import detect_read as rd
 from provisioning.engine import secretscan
 from provisioning.engine.gap import GapReport, ManagedItem
-from provisioning.engine.generator_claude import MCP_KIND
+from provisioning.engine.generator_claude import MCP_KIND, MCP_ROOT
 from provisioning.engine.jsonedit import JsonEntriesEdit
 from provisioning.engine.jsonmerge import JsonTextError, load_json
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.mcp_inventory import ServerRow, SubagentRow, ToolingInventory
-from provisioning.engine.paths import CLAUDE_AGENTS_DIR
+from provisioning.engine.paths import CLAUDE_AGENTS_DIR, CURSOR_MCP_PATH, MCP_JSON_PATH
 from provisioning.engine.plan import Plan
 from provisioning.engine.tomlmerge import key_part, same
 from provisioning.engine.types import Finding, Severity
@@ -42,8 +42,8 @@ from provisioning.engine.types import Finding, Severity
 MCP_FINDING_CODES = ("MCP_SECRET_COMMITTED", "MCP_SERVER_NOT_ALLOWED", "MCP_CONFIG_UNREADABLE")
 # Project MCP files and the object that holds their servers.
 MCP_CONFIGS: tuple[tuple[str, str], ...] = (
-    (".mcp.json", "mcpServers"),  # Claude Code
-    (".cursor/mcp.json", "mcpServers"),  # Cursor
+    (MCP_JSON_PATH, MCP_ROOT),  # Claude Code
+    (CURSOR_MCP_PATH, MCP_ROOT),  # Cursor
     (".vscode/mcp.json", "servers"),  # VS Code, GitHub Copilot
     (".roo/mcp.json", "mcpServers"),  # Roo Code
     (".kiro/settings/mcp.json", "mcpServers"),  # Kiro

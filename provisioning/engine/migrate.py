@@ -207,8 +207,12 @@ def _has_value(value: object) -> bool:
 # ---------------------------------------------------------------- finding the skill
 
 
-def _agent_skills(root: Path) -> set[str]:
-    """Skill ids that have an `[agent]` table in their customize.toml (6.4+)."""
+def _agent_skills(root: Path, install: BmadInstall) -> set[str]:
+    """Skill ids that have an `[agent]` table in their customize.toml (6.4+): detection's
+    classification of BMAD's skills, or, when the install names no skills (no readable
+    skill-manifest.csv), the tool skill folders read here."""
+    if install.skills:
+        return {skill for skill, block in install.skill_blocks.items() if block == "agent"}
     found: set[str] = set()
     for folder in skill_folders(root, Generation.V6_4):
         for name, is_dir in rd.list_dir(root, folder):
@@ -321,14 +325,16 @@ def plan_migration(
     sources = [p for p in legacy_yaml_files(root) if p not in managed]
     if not sources:
         return Migration()
-    return _Migrator(root, owned or {}).run(sources)
+    return _Migrator(root, install, owned or {}).run(sources)
 
 
 class _Migrator:
-    def __init__(self, root: Path, owned: Mapping[str, Collection[str]]) -> None:
+    def __init__(
+        self, root: Path, install: BmadInstall, owned: Mapping[str, Collection[str]]
+    ) -> None:
         self.root = root
         self.owned = owned
-        self.skills = _agent_skills(root)
+        self.skills = _agent_skills(root, install)
         self.writes: dict[str, tuple[str | None, str]] = {}
         self.deletes: dict[str, str] = {}
         self.agents: list[MigratedAgent] = []

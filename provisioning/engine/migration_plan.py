@@ -10,7 +10,7 @@ operations of their own; the YAML files it replaces are deleted (which needs app
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 from provisioning.engine.gap import GapReport, classify
 from provisioning.engine.generator import Generated
@@ -104,10 +104,6 @@ def _combined(op: Operation, before: str | None, migrated: str) -> Operation:
     return dataclasses.replace(
         op, kind=kind, reason=reason, diff=unified_diff(op.path, before, op.content)
     )
-
-
-def migrated_paths(migration: Migration) -> Collection[str]:
-    return [*migration.writes, *migration.deletes]
 
 
 def migration_dict(migration: Migration) -> Mapping[str, object]:

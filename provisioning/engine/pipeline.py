@@ -14,7 +14,13 @@ from typing import Any
 
 from provisioning.engine.detect import detect_install
 from provisioning.engine.findings import installation_findings
-from provisioning.engine.gap import GapReport, ItemState, ManagedItem, analyze_generated
+from provisioning.engine.gap import (
+    GapReport,
+    ItemState,
+    ManagedItem,
+    analyze_generated,
+    read_lock,
+)
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.mcp_inventory import tooling_to_dict
@@ -111,8 +117,7 @@ def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
     """Without a manifest: the audit's report, and a plan that only migrates 6.0-style
     customizations and removes stale leftovers (no managed files, the lock untouched)."""
     report = audit_repo(root)
-    locked = analyze_generated(root, Generated(()), report.install).lock.files
-    migration = plan_migration(root, report.install, managed=locked)
+    migration = plan_migration(root, report.install, managed=read_lock(root).files)
     report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
     plan = make_plan(report, Generated(()), root=root)
     kept = tuple(op for op in plan.operations if op.path != LOCK_PATH)
@@ -126,13 +131,9 @@ def merges_cleanly(item: ManagedItem) -> bool:
     return item.state is ItemState.CONFLICT and merge_verdict(item).text is not None
 
 
-def sync_status(report: GapReport) -> str:
+def _status(report: GapReport, clean: set[str]) -> str:
     """ "in_sync", "drift" or "conflict" for a project's status badge. An edit that
     merges cleanly with the generator's change is drift (a plan merges it), not conflict."""
-    return _status(report, {i.path for i in report.items if merges_cleanly(i)})
-
-
-def _status(report: GapReport, clean: set[str]) -> str:
     if any(i.state is ItemState.CONFLICT and i.path not in clean for i in report.items):
         return "conflict"
     errors = any(f.severity is Severity.ERROR for f in report.findings)

@@ -107,7 +107,7 @@ class MergeVerdict:
     reason: str
     theirs: str | None = field(default=None, repr=False)
     hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
-    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+    keys: tuple[str, ...] = ()  # TOML/JSON merges: the key paths both sides changed differently
 
 
 def merge_verdict(item: ManagedItem) -> MergeVerdict:

@@ -21,7 +21,7 @@ from typing import Any
 
 from provisioning.engine import detect_read as rd
 from provisioning.engine.detect_managed import skill_folders
-from provisioning.engine.findings_files import edited_files
+from provisioning.engine.findings_files import edited_files, skill_of
 from provisioning.engine.merge import merge3
 from provisioning.engine.paths import CUSTOM_DIR, is_safe_relpath
 from provisioning.engine.plan import Operation, OpKind, unified_diff
@@ -50,13 +50,6 @@ class Rescue:
     notes: tuple[str, ...] = ()
 
 
-def _skill_of(path: str, folders: Iterable[str]) -> str | None:
-    for folder in folders:
-        if path.startswith(folder + "/"):
-            return path[len(folder) + 1 :].split("/", 1)[0]
-    return None
-
-
 def read_text(root: Path, rel: str) -> str | None:
     data = rd.read_capped(root, rel, _MAX_TEXT).data
     return rd.decode_text(data) if data is not None else None
@@ -69,7 +62,7 @@ def capture_edits(root: Path, install: BmadInstall) -> list[SavedEdit]:
     for path in edited_files(install, root):
         text = read_text(root, path)
         if text is not None and is_safe_relpath(path):
-            saved.append(SavedEdit(path, _skill_of(path, folders), text))
+            saved.append(SavedEdit(path, skill_of(path, folders), text))
     return saved
 
 
@@ -80,17 +73,18 @@ def with_bases(
     only when its hash is the one the repository's installer recorded."""
     out = []
     for edit in saved:
-        base = read_text(pristine_root, edit.path)
-        expected = hashes.get(edit.path, "")
-        if base is not None and expected and _sha256(base)[: len(expected)] == expected:
+        data = rd.read_capped(pristine_root, edit.path, _MAX_TEXT).data
+        base = rd.decode_text(data) if data is not None else None
+        if data is not None and base is not None and _recorded(data, hashes.get(edit.path, "")):
             out.append(SavedEdit(edit.path, edit.skill, edit.edited, base))
         else:
             out.append(edit)
     return out
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _recorded(data: bytes, expected: str) -> bool:
+    """The installer hashes a file's bytes (a BOM included), not its decoded text."""
+    return bool(expected) and hashlib.sha256(data).hexdigest()[: len(expected)] == expected
 
 
 def patch_path(skill: str | None) -> str:

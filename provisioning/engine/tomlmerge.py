@@ -82,7 +82,8 @@ def key_part(name: str) -> str:
     return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
 
 
-def _join(path: str, name: str) -> str:
+def join_key(path: str, name: str) -> str:
+    """The dotted path of key `name` under `path` (`""` for the top level)."""
     return f"{path}.{key_part(name)}" if path else key_part(name)
 
 
@@ -135,7 +136,7 @@ class _Merger:
         merged: dict[str, Any] = {}
         for key in [*ours, *(k for k in theirs if k not in ours)]:
             b, o, t = (side.get(key, ABSENT) for side in (base, ours, theirs))
-            value = self.value(b, o, t, _join(path, key))
+            value = self.value(b, o, t, join_key(path, key))
             if value is not ABSENT:
                 merged[key] = value
         return merged

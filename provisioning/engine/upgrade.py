@@ -40,7 +40,7 @@ from provisioning.engine.types import BmadInstall, Generation
 
 # The generations whose installs the official installer can update in place.
 _UPGRADABLE = (Generation.V6_0, Generation.V6_1, Generation.V6_3, Generation.V6_4)
-_EXACT = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
+EXACT_VERSION_RE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ def check_target(install: BmadInstall, target: str) -> str:
             f"({install.generation.value}). Install BMAD 6.4 or later by hand first."
         )
     current, wanted = rd.parse_version(install.version), rd.parse_version(target)
-    if wanted is None or not _EXACT.fullmatch(target):
+    if wanted is None or not EXACT_VERSION_RE.fullmatch(target):
         raise UpgradeRefused(f"{target!r} is not an exact BMAD version such as 6.12.0.")
     if wanted < Version("6.0.4"):
         raise UpgradeRefused("bmadweb upgrades to BMAD 6.0.4 or later.")

@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.engine.upgrade import InstallRequest
+from provisioning.engine.paths import ID_RE
+from provisioning.engine.upgrade import EXACT_VERSION_RE, InstallRequest
 
 MIN_NODE_MAJOR = 20
-_VERSION_RE = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
-_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\r")
 _NODE_VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 _ACTIONS = ("install", "update", "quick-update")
@@ -140,10 +139,10 @@ def check_node(sandbox: Path, policy: InstallerPolicy) -> str:
 
 def installer_argv(request: InstallRequest, policy: InstallerPolicy) -> list[str]:
     """The literal command: the package pinned to an exact version, names checked."""
-    if not _VERSION_RE.fullmatch(request.version):
+    if not EXACT_VERSION_RE.fullmatch(request.version):
         raise InstallerError(f"{request.version!r} is not an exact BMAD version such as 6.12.0")
     names = [*request.modules, *request.tools]
-    bad = [n for n in names if not _NAME_RE.fullmatch(n)]
+    bad = [n for n in names if not ID_RE.fullmatch(n)]
     if bad:
         raise InstallerError(f"not a BMAD module or tool name: {bad[0]!r}")
     if request.action is not None and request.action not in _ACTIONS:

@@ -10,33 +10,24 @@
 - `.claude/agents/<id>.md`: YAML front matter `name`, `description`, `tools` (comma
   separated, omitted to inherit every tool), `model`, and `mcpServers` (the names of
   the project's servers the subagent may use); the body is the system prompt. The
-  description is written as a JSON string, which YAML reads as the same text, so no
-  manifest value can break the front matter. When a subagent lists its tools, each MCP
-  server it may use is added as `mcp__<server>` (all of that server's tools).
+  description is written by `yaml_quoted` (templates/yamltext.py), which YAML reads as
+  the same text, so no manifest value can break the front matter. When a subagent lists
+  its tools, each MCP server it may use is added as `mcp__<server>` (all of that
+  server's tools).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from provisioning.engine.manifest import ClaudeAgent, McpServer
 from provisioning.engine.secretscan import REFERENCE
+from provisioning.engine.templates.yamltext import yaml_quoted
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _PLAIN_LIST = re.compile(r"[A-Za-z][A-Za-z0-9_*]*(?:, [A-Za-z][A-Za-z0-9_*]*)*")
-# Characters YAML does not accept as they are (DEL, C1 controls, non-characters) or reads as
-# line breaks (NEL, LS, PS) or a byte-order mark: JSON leaves them unescaped.
-_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
-
-
-def yaml_quoted(value: str) -> str:
-    """`value` as a YAML double-quoted scalar: a JSON string, with the characters YAML
-    refuses or reads differently (`_NOT_YAML`) escaped too."""
-    text = json.dumps(value, ensure_ascii=False)
-    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def yaml_text(value: str, *, plain: re.Pattern[str] = _PLAIN) -> str:

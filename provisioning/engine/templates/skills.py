@@ -11,17 +11,17 @@ older generations, which have no resolver, the persona is written into SKILL.md 
 Domain-aware flavours: a healthcare/compliance domain adds data-protection steps, a QA
 domain adds acceptance-criteria and evidence steps, anything else gets the generic text.
 Everything is built from validated manifest values; front matter strings are emitted as
-JSON strings (valid YAML) and TOML strings through `toml_string`, so no value can break
-the file's syntax.
+YAML double-quoted scalars through `yaml_quoted` and TOML strings through `toml_string`,
+so no value can break the file's syntax.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from provisioning.engine.manifest import Leader, Specialist
+from provisioning.engine.templates.yamltext import yaml_quoted
 from provisioning.engine.tomledit import toml_string
 
 GENERATED_NOTICE = (
@@ -194,8 +194,7 @@ def roster_entry(persona: Persona) -> dict[str, str]:
 
 
 def _front_matter(persona: Persona) -> str:
-    quoted = json.dumps(persona.description, ensure_ascii=False)
-    return f"---\nname: {persona.id}\ndescription: {quoted}\n---\n"
+    return f"---\nname: {persona.id}\ndescription: {yaml_quoted(persona.description)}\n---\n"
 
 
 _CONVENTIONS = """\

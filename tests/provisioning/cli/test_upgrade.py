@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from provisioning.cli.common import file_lookup
 from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v60
 from provisioning.demo.install_parts import add_orphaned_customize_yaml
+from provisioning.engine.extends import resolve_manifest
 from provisioning.models import Run, RunKind, RunStatus
 from tests.provisioning.cli.cli_helpers import bmad
 from tests.provisioning.installer.fakes import calls, fake_installer
@@ -92,6 +94,59 @@ def test_upgrade_without_a_manifest_migrates_and_says_what_it_did(legacy, bins) 
     assert "_bmad/_config/agents/bmm-pm.customize.yaml -> _bmad/custom/bmad-agent-pm.toml" in out
     assert "nothing committed" in out
     assert not (legacy / "_bmad/custom/bmadweb.lock.json").exists()
+
+
+def _split_into_corp_base(legacy: Path, where: Path) -> None:
+    """The manifest's leaders move into a base `corp.yaml` in `where`; the manifest extends it."""
+    head_, _, rest = DEMO_MANIFEST.partition("leaders:")
+    where.mkdir(exist_ok=True)
+    (where / "corp.yaml").write_text("apiVersion: bmadweb/v1\nleaders:" + rest, encoding="utf-8")
+    (legacy / "bmadweb.yaml").write_text(head_ + "extends: [corp]\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("beside", [True, False])
+def test_upgrade_resolves_extends_like_the_other_modes(legacy, bins, tmp_path, beside) -> None:  # type: ignore[no-untyped-def]
+    _, env = bins
+    bases = legacy if beside else tmp_path / "bases"
+    _split_into_corp_base(legacy, bases)
+    args = ["upgrade", "--to", "6.12.0", "--manifest", "bmadweb.yaml", "--format", "json"]
+    if not beside:
+        args += ["--base-dir", str(bases)]
+    code, out, err = script(legacy, env, *args)
+    assert "no base manifest named" not in out + err
+    assert code == 0, out + err
+    data = json.loads(out)
+    assert data["status"] == "in_sync"
+    assert any("dev-leader" in path for path in data["applied"]["written"])
+    lock = json.loads((legacy / "_bmad/custom/bmadweb.lock.json").read_text())
+    text = (legacy / "bmadweb.yaml").read_text()
+    expected = resolve_manifest(text, file_lookup(legacy / "bmadweb.yaml", bases)).effective_sha
+    assert lock["manifest_revision"] == expected
+
+
+@pytest.mark.django_db
+def test_manage_py_upgrade_on_a_checkout_passes_base_dir(
+    legacy, bins, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    _, env = bins
+    for key in ("BMADWEB_NPX", "BMADWEB_NODE"):
+        monkeypatch.setenv(key, env[key])
+    bases = tmp_path / "bases"
+    _split_into_corp_base(legacy, bases)
+    manifest = str(legacy / "bmadweb.yaml")
+    code, out = bmad(
+        "upgrade",
+        "--path",
+        str(legacy),
+        "--to",
+        "6.12.0",
+        "--manifest",
+        manifest,
+        "--base-dir",
+        str(bases),
+    )
+    assert "no base manifest named" not in out
+    assert code == 0, out
 
 
 @pytest.mark.parametrize(

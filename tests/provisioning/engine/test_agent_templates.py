@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 import yaml
 
 from provisioning.engine.manifest import Leader, Specialist
 from provisioning.engine.templates import skills as tpl
+from provisioning.engine.templates.yamltext import yaml_quoted
 
 
 def _leader(description: str = "Routes engineering requests.", **extra: object) -> Leader:
@@ -104,3 +106,16 @@ def test_specialist_menu_hands_back_to_its_leader_and_joins_its_team() -> None:
 def test_quotes_and_markup_in_manifest_text_cannot_break_front_matter() -> None:
     skill_md = tpl.leader_skill_md(_leader('Says "hi": then\\ leaves --- ok'))
     assert _front_matter(skill_md)["description"].startswith('Says "hi": then\\ leaves --- ok')
+
+
+@pytest.mark.parametrize(
+    "char", ["\x7f", "\x80", "\x85", "\x9f", "\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff"]
+)
+def test_front_matter_reads_back_exactly_whatever_the_characters(char: str) -> None:
+    value = f'{char}Dev{char} "Leader" \\ {char}--- ok{char}'
+    assert yaml.safe_load(f"description: {yaml_quoted(value)}\n") == {"description": value}
+    # Unvalidated on purpose: the template must hold even for what the manifest refuses.
+    update = {"name": f"Dev{char} Leader", "description": f"Routes{char} work."}
+    leader = _leader().model_copy(update=update)
+    meta = _front_matter(tpl.leader_skill_md(leader))
+    assert meta["description"] == tpl.persona_of(leader, leader).description

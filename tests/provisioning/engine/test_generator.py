@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import yaml
 from provisioning.engine.detect import detect_install
 from provisioning.engine.generator import GENERATOR_VERSION, generate
 from provisioning.engine.manifest import Manifest, load_manifest
-from provisioning.engine.templates.skills import flavour_of
+from provisioning.engine.templates.skills import flavour_of, persona_of
 from provisioning.engine.types import BmadInstall, Generation
 from tests.provisioning.engine.builders import build_v64
 
@@ -133,6 +134,32 @@ def test_hostile_text_cannot_break_toml_or_front_matter() -> None:
     assert nasty in parsed["agent"]["identity"]
     meta = yaml.safe_load(files[".claude/skills/x/SKILL.md"].split("---\n")[1])
     assert meta["name"] == "x"
+
+
+# The manifest refuses DEL and most C0/C1 controls, but accepts these.
+@pytest.mark.parametrize("char", ["\x80", "\x85", "\x9f", "\u2028", "\u2029", "\ufeff"])
+def test_characters_json_leaves_unescaped_cannot_break_skill_front_matter(char: str) -> None:
+    hostile = {"name": f"Dev{char} Leader", "domain": f"eng{char}ineering"}
+    specialist = {"id": "fe", "name": f"Front{char}end", "domain": f"front{char}end"}
+    leader = {"id": "dev-leader", **hostile, "description": f"Routes{char} work.{char}"}
+    text = json.dumps(
+        {
+            "apiVersion": "bmadweb/v1",
+            "project": {"name": "demo", "bmad_version": ">=6.4,<7", "tools": ["claude-code"]},
+            "leaders": [{**leader, "specialists": [specialist]}],
+        }
+    )
+    loaded = load_manifest(text)
+    assert loaded.manifest is not None, loaded.errors
+    files = _contents(loaded.manifest)
+    (parsed_leader,) = loaded.manifest.leaders
+    for agent in (parsed_leader, *parsed_leader.specialists):
+        skill_md = files[f".claude/skills/{agent.id}/SKILL.md"]
+        meta = yaml.safe_load(skill_md.split("---\n")[1])
+        assert meta == {
+            "name": agent.id,
+            "description": persona_of(agent, parsed_leader).description,
+        }
 
 
 def test_tomlkit_edit_keeps_a_teams_comment_and_keys() -> None:

@@ -14,7 +14,6 @@ from provisioning.engine.pipeline import (
     plan_repo,
     plan_to_dict,
     report_to_dict,
-    sync_status,
 )
 from provisioning.engine.types import Finding, Severity
 from tests.provisioning.engine.builders import write_file
@@ -74,7 +73,7 @@ def test_a_literal_secret_in_any_mcp_file_is_an_error_that_never_shows_it(
     assert "mcpServers.grafana.args[1] (a literal value after --api-key)" in claude.explanation
     vscode = next(f for f in found if f.paths == (".vscode/mcp.json",))
     assert "servers.github.headers.Authorization (a GitHub token)" in vscode.explanation
-    assert sync_status(analysis.report) == "drift"
+    assert report_to_dict(analysis.report)["status"] == "drift"
     # The secret is nowhere in what bmadweb stores or shows: report, plan, diffs.
     _, plan = plan_repo(root, as_manifest(manifest_data()), manifest_revision="x")
     said = everything_said(report_to_dict(analysis.report), plan_to_dict(plan))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from provisioning.demo.bmad_installs import DEMO_MANIFEST
 from provisioning.engine.detect import detect_install
+from provisioning.engine.gap import analyze_generated, read_lock
+from provisioning.engine.generator import Generated
+from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
 from provisioning.engine.manifest import Manifest, load_manifest
 from provisioning.engine.migrate import map_customization, plan_migration, target_skill
+from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.pipeline import analyze_repo, plan_cleanup, plan_repo
 from provisioning.engine.plan import OpKind, Plan, apply_plan
 from tests.provisioning.engine.builders import (
@@ -242,3 +247,36 @@ def test_a_template_maps_to_nothing() -> None:
     }
     mapped = map_customization(template)
     assert (mapped.values, mapped.dropped) == ({}, [])
+
+
+def test_the_agent_skills_are_the_ones_detection_classified(tmp_path: Path) -> None:
+    root = upgraded(tmp_path)
+    add_orphaned_customize_yaml(root)
+    install = detect_install(root)
+    assert install.skills
+    assert install.skill_blocks.get("bmad-agent-pm") == "agent"
+    # The skill folders are not read again: detection already said which skills are agents.
+    removed = list(root.glob("*/skills/bmad-agent-pm/customize.toml"))
+    assert removed
+    for path in removed:
+        path.unlink()
+    migration = plan_migration(root, install)
+    assert "_bmad/custom/bmad-agent-pm.toml" in migration.writes
+    # Without a skill list from BMAD, the folders are read (here: no agent left for PM).
+    bare = dataclasses.replace(install, skills=(), skill_blocks={})
+    fallback = plan_migration(root, bare)
+    assert "_bmad/custom/bmad-agent-pm.toml" not in fallback.writes
+    assert any("bmm-pm" in note and "no agent skill" in note for note in fallback.notes)
+
+
+def test_cleanup_leaves_the_yaml_bmadweb_wrote_to_the_lock(tmp_path: Path) -> None:
+    root = upgraded(tmp_path)
+    ours = "_bmad/_config/agents/bmad-agent-pm.customize.yaml"
+    write_file(root, ours, "memories: [x]\n")
+    lock = Lock(files={ours: LockEntry(text_sha256("memories: [x]\n"), "memories: [x]\n")})
+    write_file(root, LOCK_PATH, dumps_lock(lock))
+    assert read_lock(root) == analyze_generated(root, Generated(()), detect_install(root)).lock
+    assert set(read_lock(root).files) == {ours}
+    _, plan = plan_cleanup(root)
+    assert ours not in kinds(plan)
+    assert LOCK_PATH not in kinds(plan)
