@@ -118,7 +118,9 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
     }
 
 
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
+def plan_to_dict(plan: Plan, *, diffs: bool = True) -> dict[str, Any]:
+    """The plan as JSON-safe data; each operation's diff is computed here, once (none
+    without `diffs`)."""
     return {
         "requires_approval": plan.requires_approval,
         "change_count": len(plan.changes),
@@ -128,7 +130,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "action": str(op.kind),
                 "reason": op.reason,
                 "state": str(op.state) if op.state else None,
-                "diff": op.diff,
+                "diff": op.diff if diffs else "",
             }
             for op in plan.operations
         ],
@@ -139,10 +141,11 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_diff(plan: Plan) -> str:
-    """All operations' diffs as one patch, in path order."""
-    return "".join(
-        op.diff
-        for op in sorted(plan.operations, key=lambda o: o.path)
-        if op.kind is not OpKind.SKIP
-    )
+def plan_diff(plan: Plan | dict[str, Any]) -> str:
+    """All operations' diffs as one patch, in path order. Given `plan_to_dict`'s data, it
+    joins the diffs computed there instead of computing them again."""
+    if isinstance(plan, Plan):
+        ops = [(op.path, op.diff) for op in plan.operations if op.kind is not OpKind.SKIP]
+    else:
+        ops = [(op["path"], op["diff"]) for op in plan["operations"] if op["action"] != "skip"]
+    return "".join(diff for _, diff in sorted(ops, key=lambda pair: pair[0]))

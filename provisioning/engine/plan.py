@@ -2,7 +2,9 @@
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
-operation. Deletes and merges need approval. TOML files merge key by key (`tomlmerge`),
+operation. Deletes and merges need approval. An operation keeps the text it replaces and
+computes its diff only when asked (`Operation.diff`): a plan that is only compared,
+applied or counted never pays for diffs. TOML files merge key by key (`tomlmerge`),
 other files line by line (`merge`); conflicts that the merge cannot resolve are skipped
 and listed (with their key paths for TOML), never written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
@@ -11,7 +13,7 @@ without ever following a symlink (every parent is opened with O_NOFOLLOW).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -41,8 +43,16 @@ class Operation:
     path: str
     reason: str
     content: str | None = field(default=None, repr=False)  # new text; None for delete/skip
-    diff: str = field(default="", repr=False)  # unified diff, old -> new
+    before: str | None = field(default=None, repr=False, compare=False)  # the text it replaces
     state: ItemState | None = None  # the gap state that led here (None for the lock)
+
+    @property
+    def diff(self) -> str:
+        """Unified diff, old -> new (computed on each access: callers keep the result)."""
+        if self.kind is OpKind.SKIP:
+            return ""
+        new = None if self.kind is OpKind.DELETE else self.content
+        return unified_diff(self.path, self.before, new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +81,37 @@ class Plan:
 
 def unified_diff(path: str, old: str | None, new: str | None) -> str:
     """Git-style unified diff of one file (/dev/null for a missing side)."""
-    lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True),
-        (new or "").splitlines(keepends=True),
-        fromfile=f"a/{path}" if old is not None else "/dev/null",
-        tofile=f"b/{path}" if new is not None else "/dev/null",
-    )
+    old_lines = (old or "").splitlines(keepends=True)
+    new_lines = (new or "").splitlines(keepends=True)
+    fromfile = f"a/{path}" if old is not None else "/dev/null"
+    tofile = f"b/{path}" if new is not None else "/dev/null"
+    lines: Iterable[str]
+    if not old_lines or not new_lines:
+        # A created or deleted file is one hunk of one side: what difflib gives, without
+        # matching lines first (most of a first provisioning is such files).
+        lines = _one_sided(fromfile, tofile, old_lines, new_lines)
+    else:
+        lines = difflib.unified_diff(old_lines, new_lines, fromfile=fromfile, tofile=tofile)
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
 
 
+def _one_sided(fromfile: str, tofile: str, old: list[str], new: list[str]) -> list[str]:
+    """difflib.unified_diff's output when one side has no lines (nothing if both)."""
+    if not old and not new:
+        return []
+    sign, lines = ("-", old) if old else ("+", new)
+    size = len(lines)
+    shown = "1" if size == 1 else f"1,{size}"
+    ranges = f"-{shown} +0,0" if old else f"-0,0 +{shown}"
+    return [f"--- {fromfile}\n", f"+++ {tofile}\n", f"@@ {ranges} @@\n"] + [
+        sign + line for line in lines
+    ]
+
+
 def _write_op(kind: OpKind, item: ManagedItem, content: str, reason: str = "") -> Operation:
-    diff = unified_diff(item.path, item.current, content)
-    return Operation(kind, item.path, reason or item.reason, content, diff, item.state)
+    return Operation(kind, item.path, reason or item.reason, content, item.current, item.state)
 
 
 def _skip(item: ManagedItem, reason: str = "") -> Operation:
@@ -190,8 +217,8 @@ class _Planner:
         self._keep_entry(item.path)
 
     def _on_orphaned(self, item: ManagedItem) -> None:
-        diff = unified_diff(item.path, item.current, None)
-        self.ops.append(Operation(OpKind.DELETE, item.path, item.reason, None, diff, item.state))
+        op = Operation(OpKind.DELETE, item.path, item.reason, None, item.current, item.state)
+        self.ops.append(op)
 
     def _on_unmanaged(self, item: ManagedItem) -> None:
         expected = item.expected if self.force else None
@@ -207,10 +234,8 @@ def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:
     if text == report.lock_text:
         return None
     kind = OpKind.CREATE if report.lock_text is None else OpKind.UPDATE
-    diff = unified_diff(LOCK_PATH, report.lock_text, text)
-    return Operation(
-        kind, LOCK_PATH, "Records what bmadweb wrote, for the next analysis.", text, diff
-    )
+    reason = "Records what bmadweb wrote, for the next analysis."
+    return Operation(kind, LOCK_PATH, reason, text, report.lock_text)
 
 
 def make_plan(
@@ -246,8 +271,8 @@ def _cleanup_operations(report: GapReport, root: Path | None) -> list[Operation]
             continue
         for path in finding.paths:
             if path.endswith(".md"):  # wrapper files only, never a folder
-                diff = unified_diff(path, _current_text(root, path), None)
-                ops.append(Operation(OpKind.DELETE, path, finding.title, diff=diff))
+                before = _current_text(root, path)
+                ops.append(Operation(OpKind.DELETE, path, finding.title, before=before))
     return ops
 
 

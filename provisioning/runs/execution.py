@@ -125,8 +125,9 @@ def _store_plan(run: Run, plan: Plan) -> bool:
     needs_approval = (
         plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
     )
+    data = plan_to_dict(plan)  # every diff computed here, once
     Run.objects.filter(pk=run.pk).update(
-        plan=plan_to_dict(plan), diff=plan_diff(plan), needs_approval=needs_approval
+        plan=data, diff=plan_diff(data), needs_approval=needs_approval
     )
     for conflict in plan.conflicts:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
@@ -233,9 +234,8 @@ def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:
 
 def _check_same_plan(run: Run, plan: Plan) -> None:
     stored = (run.plan or {}).get("operations", [])
-    now = plan_to_dict(plan)["operations"]
     key = [(op["path"], op["action"]) for op in stored]
-    if key != [(op["path"], op["action"]) for op in now]:
+    if key != [(op.path, str(op.kind)) for op in plan.operations]:  # no diffs needed
         raise RunFailed(
             "The repository changed since the plan was made. Start a new "
             "provisioning run to re-plan."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -9,14 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provisioning.engine.gap import ItemState, analyze
 from provisioning.engine.generator import generate
 from provisioning.engine.lockfile import parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH, UnsafePathError
-from provisioning.engine.pipeline import plan_to_dict
-from provisioning.engine.plan import Operation, OpKind, Plan, apply_plan, make_plan
+from provisioning.engine.pipeline import plan_diff, plan_to_dict
+from provisioning.engine.plan import (
+    Operation,
+    OpKind,
+    Plan,
+    apply_plan,
+    make_plan,
+    unified_diff,
+)
 from tests.provisioning.engine.builders import build_v64, edit_file, write_file
 from tests.provisioning.engine.test_gap import FE_MD, INSTALL, LEADER_MD, manifest, provisioned
 
@@ -367,3 +377,40 @@ def test_config_toml_key_both_sides_changed_is_reported_not_written(tmp_path: Pa
     assert conflict.keys == ("agents.dev-leader.description",)
     apply_plan(root, plan)
     assert path.read_text() == before
+
+
+_TEXTS = st.text(alphabet=st.sampled_from(["a", "b", " ", "\n", "\r", "\x0c", "é"]), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXTS, created=st.booleans(), absent=st.booleans())
+def test_diffs_of_created_and_deleted_files_are_difflibs(
+    text: str, created: bool, absent: bool
+) -> None:
+    """The one-sided fast path prints exactly what difflib does (headers, ranges, the
+    "No newline" marker), for a missing side given as None or as empty text."""
+    empty = None if absent else ""
+    old, new = (empty, text) if created else (text, empty)
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        fromfile="a/x.md" if old is not None else "/dev/null",
+        tofile="b/x.md" if new is not None else "/dev/null",
+    )
+    expected = "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+    assert unified_diff("x.md", old, new) == expected
+
+
+def test_diffs_are_computed_when_asked_and_stored_once(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    edit_file(root, FE_MD)
+    plan = plan_for(root, manifest("Routes all the work."))
+    data = plan_to_dict(plan)
+    changed = [op for op in plan.operations if op.kind is not OpKind.SKIP]
+    assert [op["diff"] for op in data["operations"] if op["action"] != "skip"] == [
+        op.diff for op in changed
+    ]
+    assert plan_diff(data) == plan_diff(plan)
+    assert all(op["diff"] == "" for op in plan_to_dict(plan, diffs=False)["operations"])
