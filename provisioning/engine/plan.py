@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from provisioning.engine import detect_read as rd
-from provisioning.engine.fsafe import check_writable, delete_file, write_file
+from provisioning.engine.fsafe import SafeTree
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
 from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
@@ -288,22 +288,30 @@ class ApplyResult:
     skipped: tuple[str, ...]
 
 
+def check_plan(root: Path, plan: Plan, *, tracked_symlinks: Collection[str] = ()) -> None:
+    """Raise UnsafePathError unless every change of the plan can be written or deleted
+    under `root` without a link (what `apply_plan` checks before its first write)."""
+    with SafeTree(root, tracked_symlinks=tracked_symlinks) as tree:
+        for op in plan.changes:
+            tree.check(op.path)
+
+
 def apply_plan(root: Path, plan: Plan, *, tracked_symlinks: Collection[str] = ()) -> ApplyResult:
     """Write the plan's changes under `root`. Every target is checked before the first
     write, so an unsafe path (UnsafePathError) leaves the repository untouched.
     `tracked_symlinks`: the paths git records as symlinks (see `fsafe`), refused too."""
-    links = tracked_symlinks
-    for op in plan.changes:
-        check_writable(root, op.path, tracked_symlinks=links)
     written: list[str] = []
     deleted: list[str] = []
-    ordered = sorted(plan.changes, key=lambda op: op.path == LOCK_PATH)  # lock last
-    for op in ordered:
-        if op.kind is OpKind.DELETE:
-            delete_file(root, op.path, tracked_symlinks=links)
-            deleted.append(op.path)
-        elif op.content is not None:
-            write_file(root, op.path, op.content, tracked_symlinks=links)
-            written.append(op.path)
+    with SafeTree(root, tracked_symlinks=tracked_symlinks) as tree:
+        for op in plan.changes:
+            tree.check(op.path)
+        ordered = sorted(plan.changes, key=lambda op: op.path == LOCK_PATH)  # lock last
+        for op in ordered:
+            if op.kind is OpKind.DELETE:
+                tree.delete(op.path)
+                deleted.append(op.path)
+            elif op.content is not None:
+                tree.write(op.path, op.content)
+                written.append(op.path)
     skipped = tuple(op.path for op in plan.operations if op.kind is OpKind.SKIP)
     return ApplyResult(tuple(written), tuple(deleted), skipped)
