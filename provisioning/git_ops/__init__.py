@@ -27,6 +27,7 @@ used. Nothing else in bmadweb may run git. No Django here: settings arrive as a
 """
 
 from provisioning.engine.paths import UnsafePathError as UnsafePath
+from provisioning.git_ops.commits import FileChanges, commit_files
 from provisioning.git_ops.files import safe_delete, safe_write, tracked_symlinks
 from provisioning.git_ops.process import git_env, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
@@ -58,6 +59,7 @@ from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir
 __all__ = [
     "ClonedRepo",
     "Credentials",
+    "FileChanges",
     "GitCommandFailed",
     "GitDiverged",
     "GitLimitExceeded",
@@ -71,6 +73,7 @@ __all__ = [
     "UnsafePath",
     "clone",
     "commit_all",
+    "commit_files",
     "git_env",
     "head_sha",
     "init_bare_from_tree",
