@@ -2,7 +2,8 @@
 
 plan_phase: fresh shallow clone → gap report → (provision) plan with diff → approval or
 apply. apply_phase: fresh clone → refuse if the default branch moved → re-plan and check
-it matches → write → deterministic commit → idempotent push → pull request.
+it matches → check the targets → deterministic commit of the plan's texts → idempotent
+push → pull request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from provisioning.engine.pipeline import (
     plan_to_dict,
     report_to_dict,
 )
-from provisioning.engine.plan import Plan, apply_plan
+from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import pull_requests
@@ -186,19 +187,21 @@ def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
 
 
 def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
-    """Write the files, commit and push; the commit id is recorded before the push so a
-    retry can recognise its own commit."""
-    try:
-        # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
-        result = apply_plan(
-            cloned.path, plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, git_policy())
-        )
-    except UnsafePathError as exc:
-        raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
-    run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
+    """Check every target as the link-safe writer would, commit the plan's texts, push;
+    the commit id is recorded before the push so a retry can recognise its own commit.
+
+    The texts go straight into git objects (git_ops.commit_files): the commit is the one
+    writing them into the clone and committing the work tree would make, without the
+    writes, the walk over the whole tree and its re-hashing."""
+    changes = {op.path: op.content if op.kind is not OpKind.DELETE else None for op in plan.changes}
     direct = run.project.push_mode == PushMode.DIRECT
     branch = _target_branch(run)
-    sha = _commit(run, cloned, None if direct else branch)
+    try:
+        # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
+        check_plan(cloned.path, plan, tracked_symlinks=cloned.tracked_symlinks)
+        sha = _commit(run, cloned, changes, None if direct else branch)
+    except UnsafePathError as exc:
+        raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
     Run.objects.filter(pk=run.pk).update(commit_sha=sha, heartbeat=timezone.now())
     checkpoint(run, "after_commit")
     _push(run, cloned, branch, sha, direct=direct)
@@ -242,12 +245,17 @@ def _check_same_plan(run: Run, plan: Plan) -> None:
         )
 
 
-def _commit(run: Run, cloned: git_ops.ClonedRepo, branch: str | None) -> str:
+def _commit(
+    run: Run, cloned: git_ops.ClonedRepo, changes: git_ops.FileChanges, branch: str | None
+) -> str:
     assert run.manifest_revision is not None
     message = f"bmadweb: provision {run.project.name} (manifest r{run.manifest_revision.number})"
+    written = sum(content is not None for content in changes.values())
+    run_log(run, f"Writing {written} files, deleting {len(changes) - written}.")
     try:
-        sha = git_ops.commit_all(
+        sha = git_ops.commit_files(
             cloned,
+            changes,
             branch=branch,
             message=message,
             run_id=str(run.pk),
@@ -273,6 +281,7 @@ def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct
                 expected_remote_sha=run.base_sha,
                 credentials=credentials_for(project),
                 policy=git_policy(),
+                sha=sha,
             )
         else:
             result = git_ops.push_branch(
@@ -281,6 +290,7 @@ def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct
                 branch,
                 credentials=credentials_for(project),
                 policy=git_policy(),
+                sha=sha,
             )
     except git_ops.GitDiverged as exc:
         raise RunFailed(f"The branch {branch} diverged on the remote: {exc}") from None
