@@ -117,7 +117,7 @@ def plan_phase(run: Run) -> None:
         # Applying right away: this clone is the one just planned on, so neither a
         # second clone nor a second plan is needed (a retry starts in apply_phase).
         sha = _write_commit_push(run, cloned, plan)
-    _finish_pushed(run, sha)
+    _finish_pushed(run, sha, plan)
 
 
 def _store_plan(run: Run, plan: Plan) -> bool:
@@ -208,14 +208,20 @@ def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
     return sha
 
 
-def _finish_pushed(run: Run, sha: str) -> None:
-    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention."""
+def _finish_pushed(run: Run, sha: str, plan: Plan | None = None) -> None:
+    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention.
+
+    `plan`: the plan just stored and applied (its conflicts are the stored ones); without
+    it the stored plan is read."""
     checkpoint(run, "after_push")
     branch = _target_branch(run)
     direct = run.project.push_mode == PushMode.DIRECT
     pr_url = _pull_request(run, branch) if not direct else ""
     run.refresh_from_db()
-    conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
+    if plan is not None:
+        conflicts = [conflict.path for conflict in plan.conflicts]
+    else:
+        conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
     if conflicts:
         reason = _conflicts_reason(conflicts, nothing=False)
         pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url}
