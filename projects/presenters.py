@@ -6,6 +6,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from provisioning.engine.pipeline import operation_diff
+
 # Order and wording of item states on the gap report.
 STATE_ORDER = ["conflict", "unmanaged", "outdated", "missing", "orphaned", "modified", "up-to-date"]
 STATE_HELP = {
@@ -47,13 +49,15 @@ def diff_lines(diff: str) -> list[DiffLine]:
     return rows
 
 
-def plan_rows(plan: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Operations that change something, each with its coloured diff lines."""
+def plan_rows(plan: dict[str, Any] | None, patch: str = "") -> list[dict[str, Any]]:
+    """Operations that change something, each with its coloured diff lines (cut from the
+    run's `patch`, where the run keeps each diff)."""
     rows = []
     for op in (plan or {}).get("operations", []):
         if op["action"] == "skip":
             continue
-        rows.append({**op, "lines": diff_lines(op.get("diff", ""))})
+        diff = operation_diff(op, patch)
+        rows.append({**op, "diff": diff, "lines": diff_lines(diff)})
     return rows
 
 

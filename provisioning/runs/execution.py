@@ -16,12 +16,7 @@ from projects.models import PushMode, SyncStatus
 from provisioning import git_ops
 from provisioning.engine.manifest import Manifest, load_manifest
 from provisioning.engine.paths import UnsafePathError
-from provisioning.engine.pipeline import (
-    plan_diff,
-    plan_repo,
-    plan_to_dict,
-    report_to_dict,
-)
+from provisioning.engine.pipeline import plan_record, plan_repo, report_to_dict
 from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
@@ -126,10 +121,8 @@ def _store_plan(run: Run, plan: Plan) -> bool:
     needs_approval = (
         plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
     )
-    data = plan_to_dict(plan)  # every diff computed here, once
-    Run.objects.filter(pk=run.pk).update(
-        plan=data, diff=plan_diff(data), needs_approval=needs_approval
-    )
+    data, patch = plan_record(plan)  # every diff computed here, once, and stored once
+    Run.objects.filter(pk=run.pk).update(plan=data, diff=patch, needs_approval=needs_approval)
     for conflict in plan.conflicts:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
     plan_conflicts = [conflict.path for conflict in plan.conflicts]

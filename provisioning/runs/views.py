@@ -79,7 +79,7 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
     return {
         "project": run.project,
         "run": run,
-        "plan_rows": plan_rows(run.plan),
+        "plan_rows": plan_rows(run.plan, run.diff),
         "log": run_log_list(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,

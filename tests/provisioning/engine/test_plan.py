@@ -18,7 +18,13 @@ from provisioning.engine.generator import generate
 from provisioning.engine.lockfile import parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH, UnsafePathError
-from provisioning.engine.pipeline import plan_diff, plan_to_dict
+from provisioning.engine.pipeline import (
+    operation_diff,
+    plan_diff,
+    plan_record,
+    plan_to_dict,
+    stored_operations,
+)
 from provisioning.engine.plan import (
     Operation,
     OpKind,
@@ -414,3 +420,18 @@ def test_diffs_are_computed_when_asked_and_stored_once(tmp_path: Path) -> None:
     ]
     assert plan_diff(data) == plan_diff(plan)
     assert all(op["diff"] == "" for op in plan_to_dict(plan, diffs=False)["operations"])
+
+
+def test_a_run_stores_each_diff_once_in_the_patch(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    edit_file(root, FE_MD)
+    plan = plan_for(root, manifest("Routes all the work."))
+    data, patch = plan_record(plan)
+    assert patch == plan_diff(plan)
+    assert all("diff" not in op for op in data["operations"])
+    for op, stored in zip(plan.operations, data["operations"], strict=True):
+        assert operation_diff(stored, patch) == op.diff
+    expected = plan_to_dict(plan)["operations"]
+    assert stored_operations(data, patch) == expected
+    # A plan stored before the patch held the only copy still shows its diffs.
+    assert stored_operations(plan_to_dict(plan), "") == expected
