@@ -13,7 +13,7 @@ without ever following a symlink (every parent is opened with O_NOFOLLOW).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -81,33 +81,48 @@ class Plan:
 
 def unified_diff(path: str, old: str | None, new: str | None) -> str:
     """Git-style unified diff of one file (/dev/null for a missing side)."""
-    old_lines = (old or "").splitlines(keepends=True)
-    new_lines = (new or "").splitlines(keepends=True)
     fromfile = f"a/{path}" if old is not None else "/dev/null"
     tofile = f"b/{path}" if new is not None else "/dev/null"
-    lines: Iterable[str]
-    if not old_lines or not new_lines:
+    if not old or not new:
         # A created or deleted file is one hunk of one side: what difflib gives, without
         # matching lines first (most of a first provisioning is such files).
-        lines = _one_sided(fromfile, tofile, old_lines, new_lines)
-    else:
-        lines = difflib.unified_diff(old_lines, new_lines, fromfile=fromfile, tofile=tofile)
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+        return _one_sided(fromfile, tofile, old or "", new or "")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=fromfile,
+        tofile=tofile,
     )
+    return "".join(map(_marked, lines))
 
 
-def _one_sided(fromfile: str, tofile: str, old: list[str], new: list[str]) -> list[str]:
-    """difflib.unified_diff's output when one side has no lines (nothing if both)."""
-    if not old and not new:
-        return []
-    sign, lines = ("-", old) if old else ("+", new)
-    size = len(lines)
+def _marked(line: str) -> str:
+    return line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+# Line boundaries str.splitlines knows besides LF: a text without them splits at LF only.
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_sided(fromfile: str, tofile: str, old: str, new: str) -> str:
+    """difflib.unified_diff's output (marked like `unified_diff`) when one side is empty:
+    every line of the other side, signed (nothing if both are empty)."""
+    sign, text = ("-", old) if old else ("+", new)
+    if not text:
+        return ""
+    if any(mark in text for mark in _OTHER_BREAKS):
+        lines = text.splitlines(keepends=True)
+        size, body = len(lines), "".join(_marked(sign + line) for line in lines)
+    else:  # LF-only text (the usual case): one pass of str methods, no list of lines
+        size = text.count("\n") + (not text.endswith("\n"))
+        body = sign + text.replace("\n", "\n" + sign)
+        if text.endswith("\n"):
+            body = body[: -len(sign)]
+        else:
+            body += "\n\\ No newline at end of file\n"
     shown = "1" if size == 1 else f"1,{size}"
     ranges = f"-{shown} +0,0" if old else f"-0,0 +{shown}"
-    return [f"--- {fromfile}\n", f"+++ {tofile}\n", f"@@ {ranges} @@\n"] + [
-        sign + line for line in lines
-    ]
+    return f"--- {fromfile}\n+++ {tofile}\n@@ {ranges} @@\n{body}"
 
 
 def _write_op(kind: OpKind, item: ManagedItem, content: str, reason: str = "") -> Operation:
