@@ -21,8 +21,12 @@ time (this process plus its finished children, git included); both ratios must s
 within the target. The baseline's own time is printed too: a ratio only compares with
 one measured against a baseline of about the same time.
 
-Usage: uv run python bench/provision.py [--runs 5] [--profile FILE]. The last line
-printed is JSON.
+--phases N times each phase of N more runs (clone, detection, gap, plan, diffs, database
+writes, checks, commit, push, every git step), inclusive and exclusive of the phases
+inside it; --profile FILE saves a cProfile (CPU clock) of one more run.
+
+Usage: uv run python bench/provision.py [--runs 5] [--phases N] [--profile FILE]. The
+last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -277,6 +281,119 @@ def profile_once(owner: Any, remote: Path, yaml_text: str, out: Path) -> None:
     pstats.Stats(str(out)).sort_stats("cumulative").print_stats(30)
 
 
+# Where a run's time goes (--phases): the functions a run passes through, by the module
+# that defines them, and what they do. Functions one version of the code lacks are
+# skipped, so the same accounting runs on older commits too.
+PHASES = (
+    ("provisioning.runs.services", "run_create", "run_create: the run row, its audit record"),
+    ("provisioning.runs.services", "run_execute", "run_execute"),
+    ("provisioning.runs.execution", "_clone", "clone"),
+    ("provisioning.git_ops.process", "tree_bytes", "disk budget: walks of the clone"),
+    ("provisioning.runs.execution", "_plan", "plan_repo"),
+    ("provisioning.engine.pipeline", "detect_install", "detect the install"),
+    ("provisioning.engine.pipeline", "installation_findings", "installation findings"),
+    ("provisioning.engine.pipeline", "generate", "generate the files"),
+    ("provisioning.engine.pipeline", "analyze_generated", "gap report"),
+    ("provisioning.engine.pipeline", "make_plan", "plan"),
+    ("provisioning.runs.execution", "_record_report", "store the report (database)"),
+    ("provisioning.runs.execution", "_store_plan", "store the plan (database)"),
+    ("provisioning.engine.pipeline", "plan_to_dict", "plan as data"),
+    ("provisioning.engine.pipeline", "plan_diff", "the patch"),
+    ("provisioning.engine.pipeline", "plan_record", "the diffs, once (plan_record)"),
+    ("provisioning.runs.lifecycle", "run_start_applying", "status: applying (database)"),
+    ("provisioning.engine.plan", "apply_plan", "write the files"),
+    ("provisioning.engine.plan", "check_plan", "check the targets"),
+    ("provisioning.git_ops.files", "tracked_symlinks", "tracked symlinks"),
+    ("provisioning.runs.execution", "_commit", "commit"),
+    ("provisioning.runs.execution", "_push", "push"),
+    ("provisioning.runs.execution", "_finish_pushed", "finish: status, audit (database)"),
+    ("provisioning.runs.runlog", "run_log", "run log lines (database)"),
+    ("provisioning.git_ops.workdir", "remove_tree", "remove folders (clone, git homes)"),
+)
+
+
+class PhaseClock:
+    """Wall and CPU time (this process and its finished children) per phase, as a call
+    tree: each phase inclusive and exclusive ("own") of the phases inside it."""
+
+    def __init__(self) -> None:
+        # call path -> [calls, wall, cpu, own wall, own cpu]
+        self.totals: dict[tuple[str, ...], list[float]] = {}
+        self.stack: list[list[Any]] = []
+        self.undo: list[tuple[Any, str, Any]] = []
+
+    def _wrap(self, label: str, func: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            name = f"git {kwargs.get('step', '?')}" if label == "git" else label
+            path = (*self.stack[-1][0], name) if self.stack else (name,)
+            frame = [path, time.perf_counter(), cpu_s(), 0.0, 0.0]
+            self.stack.append(frame)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.stack.pop()
+                wall, cpu = time.perf_counter() - frame[1], cpu_s() - frame[2]
+                row = self.totals.setdefault(path, [0, 0.0, 0.0, 0.0, 0.0])
+                row[0] += 1
+                row[1] += wall
+                row[2] += cpu
+                row[3] += wall - frame[3]
+                row[4] += cpu - frame[4]
+                if self.stack:
+                    self.stack[-1][3] += wall
+                    self.stack[-1][4] += cpu
+
+        return timed
+
+    def __enter__(self) -> PhaseClock:
+        import importlib
+
+        targets = [*PHASES, ("provisioning.git_ops.process", "run_git", "git")]
+        for module_name, name, label in targets:
+            try:
+                original = getattr(importlib.import_module(module_name), name)
+            except (ImportError, AttributeError):
+                continue  # not in this version of the code
+            timed = self._wrap(label, original)
+            for module in list(sys.modules.values()):  # every module that imported it by name
+                if getattr(module, "__name__", "").startswith("provisioning") and (
+                    getattr(module, name, None) is original
+                ):
+                    setattr(module, name, timed)
+                    self.undo.append((module, name, original))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for module, name, original in reversed(self.undo):
+            setattr(module, name, original)
+
+    def report(self, runs: int) -> None:
+        heading = "phase, per run (a nested phase is part of its parent's time)"
+        print(f"{heading:<62} {'CPU ms':>7} {'own CPU':>8} {'wall ms':>8}")
+        steps = 0.0
+        for path in sorted(self.totals, key=self._order):
+            calls, wall, cpu, _, own_cpu = self.totals[path]
+            steps += calls / runs if path[-1].startswith("git ") else 0
+            times = f" x{calls / runs:g}" if calls != runs else ""
+            label = f"{'  ' * (len(path) - 1)}{path[-1]}{times}"
+            print(f"{label:<62} {cpu / runs * 1000:7.1f} {own_cpu / runs * 1000:8.1f} "
+                  f"{wall / runs * 1000:8.1f}")  # fmt: skip
+        print(f"git steps per run: {steps:g}")
+
+    def _order(self, path: tuple[str, ...]) -> list[float]:
+        """Depth first, the costliest (CPU) first among siblings."""
+        return [-self.totals[path[: i + 1]][2] for i in range(len(path))]
+
+
+def phases(owner: Any, seed: Path, tmp: Path, yaml_text: str, runs: int) -> None:
+    """More runs with each phase timed (a few microseconds per timed call)."""
+    with PhaseClock() as clock:
+        for i in range(runs):
+            provision_once(owner, fresh_remote(seed, tmp, f"phases{i}"), 900 + i, yaml_text)
+    print(f"where the time goes, {runs} more runs (CPU: this process and git):")
+    clock.report(runs)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -292,6 +409,9 @@ def main() -> None:
     parser.add_argument("--per-leader", type=int, default=10)
     parser.add_argument("--extra-files", type=int, default=1000, help="padding files in the repo")
     parser.add_argument("--profile", type=Path, help="also profile one more run into FILE")
+    parser.add_argument(
+        "--phases", type=int, default=0, metavar="N", help="also time each phase of N more runs"
+    )
     args = parser.parse_args()
     yaml_text = manifest_yaml(args.leaders, args.per_leader)
     load_before = os.getloadavg()[0]
@@ -328,6 +448,8 @@ def main() -> None:
             repo_files = int(git("ls-tree", "-r", "--name-only", "main", cwd=seed).count("\n")) + 1
             if args.profile:
                 profile_once(owner, fresh_remote(seed, tmp, "profile"), yaml_text, args.profile)
+            if args.phases:
+                phases(owner, seed, tmp, yaml_text, args.phases)
         finally:
             embedded_redis_stop(var_dir / "redis")
     report(args, runs, bases, warmup, files, repo_files, rss_before, gitpython_loaded, load_before)
