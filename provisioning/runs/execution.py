@@ -107,7 +107,7 @@ def plan_phase(run: Run) -> None:
         if run.kind == RunKind.ANALYZE:
             run_finish(run, RunStatus.SUCCEEDED)
             return
-        if not _store_plan(run, plan) or not run_start_applying(run):
+        if not _store_plan(run, plan):
             return
         # Applying right away: this clone is the one just planned on, so neither a
         # second clone nor a second plan is needed (a retry starts in apply_phase).
@@ -116,30 +116,35 @@ def plan_phase(run: Run) -> None:
 
 
 def _store_plan(run: Run, plan: Plan) -> bool:
-    """Store the plan; True when it may be applied now (changes, no approval needed)."""
+    """Store the plan with the run's next status, in one update; True when the run moved
+    to applying (changes, no approval needed).
+
+    One update rather than two: on SQLite, changing any column rewrites the whole row,
+    and the row now holds the plan's diffs."""
     project = run.project
     needs_approval = (
         plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
     )
     data, patch = plan_record(plan)  # every diff computed here, once, and stored once
-    Run.objects.filter(pk=run.pk).update(plan=data, diff=patch, needs_approval=needs_approval)
+    stored = {"plan": data, "diff": patch, "needs_approval": needs_approval}
     for conflict in plan.conflicts:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
     plan_conflicts = [conflict.path for conflict in plan.conflicts]
     if not plan.changes and plan_conflicts:
-        run_finish(
-            run, RunStatus.NEEDS_ATTENTION, reason=_conflicts_reason(plan_conflicts, nothing=True)
-        )
+        reason = _conflicts_reason(plan_conflicts, nothing=True)
+        run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **stored)
         return False
     if not plan.changes:
-        run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
+        run_finish(
+            run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.", **stored
+        )
         return False
     run_log(run, f"Plan: {len(plan.changes)} file operations.")
     run.refresh_from_db()
     if needs_approval and run.approved_at is None:
-        run_wait_for_approval(run)
+        run_wait_for_approval(run, **stored)
         return False
-    return True
+    return run_start_applying(run, **stored)
 
 
 def _target_branch(run: Run) -> str:
