@@ -21,7 +21,7 @@ The server runs 4 gunicorn workers like the Dockerfile (gthread, one thread each
 clients' connections are kept alive). Loopback only, bounded in time and connections.
 
 Usage: uv run python bench/webhooks.py [--seconds 10] [--clients 2] [--connections 4]
-       [--workers 4] [--threads 1]. The last line printed is JSON.
+       [--workers 4] [--threads 1] [--rounds 4]. The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="rounds the seconds of each kind are split into"
+        "--rounds", type=int, default=4, help="rounds the seconds of each kind are split into"
     )
     args = parser.parse_args()
     if not (1 <= args.clients <= 8 and 1 <= args.connections <= 32 and args.seconds <= 120):
