@@ -1,9 +1,18 @@
 # bmadweb production image: gunicorn for the web, the same image runs RQ workers.
-FROM python:3.12-slim AS base
+# Debian 13 (trixie): its nodejs package is the Node 20 LTS line, which upgrade runs need
+# to start BMAD's official installer (npx bmad-method@<version>; the package needs 20.12+).
+FROM python:3.12-slim-trixie AS base
+# The Node line is pinned (Debian's security updates within it still apply); npm is
+# whatever trixie ships with it.
+ARG NODE_DEBIAN_VERSION=20.19.*
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv PATH=/opt/venv/bin:$PATH BMADWEB_ENV=production
 RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client \
-    && rm -rf /var/lib/apt/lists/* && pip install --no-cache-dir uv \
+        "nodejs=${NODE_DEBIAN_VERSION}" npm \
+    && rm -rf /var/lib/apt/lists/* \
+    && node -e 'const [major, minor] = process.versions.node.split(".").map(Number); \
+        if (major < 20 || (major === 20 && minor < 12)) { console.error("node " + process.version + " is too old for upgrade runs"); process.exit(1); }' \
+    && npx --version && pip install --no-cache-dir uv \
     && useradd --create-home --uid 10001 bmadweb
 WORKDIR /app
 COPY pyproject.toml uv.lock .python-version ./

@@ -1,9 +1,12 @@
-"""Benchmark: gap analysis of 1,000 specialists against a 6.4-shaped repo of 5,000+ files.
+"""Benchmark: gap analysis of 1,000 specialists, 50 MCP servers and 100 Claude Code
+subagents against a 6.4-shaped repo of 5,000+ files.
 
 Builds everything under a temporary folder: a BMAD 6.4 fixture install padded to more
-than 5,000 files, a manifest of 50 leaders x 20 specialists for two tools, provisioned
-once (so every managed file and the lock exist), then a few hand edits and one changed
-leader so that several item states appear. `analyze_repo()` (install detection,
+than 5,000 files, a manifest of 50 leaders x 20 specialists for two tools, 50 MCP
+servers (in .mcp.json and .cursor/mcp.json) and 100 subagents, provisioned once (so
+every managed file and the lock exist), then a few hand edits (skills, a subagent, a
+team server and a team key in .mcp.json) and one changed leader and server so that
+several item states appear. `analyze_repo()` (install detection,
 installation findings, generation and the gap report: what a run does) runs N times; the
 baseline is reading and sha256-hashing the same target files in the same run. The two
 alternate (and swap which goes first), and each is measured in wall time and in CPU time
@@ -45,10 +48,48 @@ from provisioning.engine.plan import apply_plan
 # at (wall time and CPU time alike); the time itself depends on the machine.
 TARGET_RATIO = 4.0
 DOMAINS = ("frontend", "clinical data", "quality assurance", "payments")
+MCP_SERVERS = 50
+SUBAGENTS = 100
+
+
+def mcp_servers(count: int, first_version: str = "1") -> dict[str, Any]:
+    servers: dict[str, Any] = {}
+    for i in range(count):
+        if i % 5 == 4:
+            servers[f"remote-{i}"] = {
+                "type": "http",
+                "url": f"https://mcp-{i}.example.test/mcp",
+                "headers": {"Authorization": f"Bearer ${{REMOTE_{i}_TOKEN}}"},
+            }
+        else:
+            version = first_version if i == 0 else "1"
+            servers[f"server-{i}"] = {
+                "command": "npx",
+                "args": ["-y", f"@example/mcp-server-{i}@{version}"],
+                "env": {f"SERVER_{i}_TOKEN": f"${{SERVER_{i}_TOKEN}}", "LOG_LEVEL": "info"},
+            }
+    return servers
+
+
+def subagents(count: int, servers: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"subagent-{i}",
+            "description": f"Reviews area {i} of the code base. Use proactively.",
+            "tools": ["Read", "Grep", "Glob"] if i % 2 else [],
+            "model": "sonnet" if i % 3 else "inherit",
+            "mcp_servers": [servers[i % len(servers)], servers[(i * 7 + 1) % len(servers)]],
+            "body": f"You review area {i}.\n\nReport findings by severity.\n",
+        }
+        for i in range(count)
+    ]
 
 
 def bench_manifest(
-    leaders: int, per_leader: int, first_description: str = "Routes work."
+    leaders: int,
+    per_leader: int,
+    first_description: str = "Routes work.",
+    first_server_version: str = "1",
 ) -> Manifest:
     data: dict[str, Any] = {
         "apiVersion": "bmadweb/v1",
@@ -77,7 +118,10 @@ def bench_manifest(
             for i in range(leaders)
         ],
         "customizations": {"bmad-agent-pm": {"principles": ["Short PRDs."]}},
+        "mcp_servers": mcp_servers(MCP_SERVERS, first_server_version),
+        "mcp_servers_closed": True,
     }
+    data["claude_agents"] = subagents(SUBAGENTS, sorted(data["mcp_servers"]))
     return Manifest.model_validate(data)
 
 
@@ -88,6 +132,13 @@ def build_repo(root: Path, manifest: Manifest) -> int:
         path = root / f".claude/skills/spec-{i}-0/SKILL.md"
         path.write_text(path.read_text() + "\nTeam note.\n")
     (root / ".claude/skills/leader-0/SKILL.md").write_text("hand edit\n")
+    agent = root / ".claude/agents/subagent-1.md"  # modified
+    agent.write_text(agent.read_text() + "\nTeam note.\n")
+    mcp = root / ".mcp.json"  # a team server and a team key in one of ours: a merge below
+    config = json.loads(mcp.read_text())
+    config["mcpServers"]["team-own"] = {"command": "team-mcp"}
+    config["mcpServers"]["server-0"]["timeout"] = 30
+    mcp.write_text(json.dumps(config, indent=2) + "\n")
     return sum(1 for p in root.rglob("*") if p.is_file())
 
 
@@ -111,7 +162,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bmadweb-bench-") as tmp:
         root = Path(tmp) / "repo"
         files = build_repo(root, bench_manifest(50, 20))
-        manifest = bench_manifest(50, 20, "Routes all the work.")  # leader-0 now differs
+        # leader-0 and server-0 now differ
+        manifest = bench_manifest(50, 20, "Routes all the work.", first_server_version="2")
         analysis = analyze_repo(root, manifest)  # also the warm-up (imports, caches)
         report = analysis.report
         targets = [f.path for f in analysis.generated.files] + [LOCK_PATH]

@@ -7,14 +7,19 @@ rotation keeps the chain valid (docs/security.md#s21).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from bmadweb import crypto
+from bmadweb.logscrub import scrub
 from bmadweb.models import AuditHead, AuditRecord
 
 if TYPE_CHECKING:
@@ -110,7 +115,8 @@ def _new_record(entry: AuditEntry, *, seq: int, prev_mac: str, key_id: str) -> A
     actor_id = actor.pk if actor is not None else None
     actor_name = actor.get_username() if actor is not None else ""
     project = entry.project
-    clean_payload = json.loads(json.dumps(dict(entry.payload or {}), default=str))
+    # Secrets in any spelling are scrubbed from every text of the payload (security.md#s8).
+    clean_payload = _scrubbed(json.loads(json.dumps(dict(entry.payload or {}), default=str)))
     canonical = _canonical(
         seq=seq,
         created=created.isoformat(),
@@ -136,6 +142,16 @@ def _new_record(entry: AuditEntry, *, seq: int, prev_mac: str, key_id: str) -> A
     )
 
 
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    return value
+
+
 def audit_payload(record: AuditRecord) -> dict[str, Any]:
     """Decrypted payload of a record (raises crypto.CryptoError when it cannot)."""
     return dict(json.loads(crypto.decrypt(record.payload_enc, context=_context(record.seq))))
@@ -149,21 +165,134 @@ class VerifyResult:
     reason: str = ""
 
 
-def _records() -> Iterator[AuditRecord]:
-    # Projects and actors may be gone; only copied columns matter for the chain.
-    return AuditRecord.objects.order_by("seq").iterator(chunk_size=2000)
+# --- Reading stored records without trusting any column ------------------------------
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TEXT_COLUMNS = ("action", "actor_name", "project_slug", "payload_enc", "mac_key_id")
 
 
-def _check_one(record: AuditRecord, expected_seq: int, prev_mac: str) -> str:
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as stored, every column checked for its type; `damage` names the first
+    column that cannot be read ("" when all can). Read through `stored_records`, so a
+    corrupt value (a timestamp PostgreSQL holds as 'infinity', text in a number column on
+    SQLite) names its record instead of crashing the reader."""
+
+    seq: int | None
+    created: datetime | None
+    created_text: str
+    action: str
+    actor_id: int | None
+    actor_name: str
+    project_id: int | None
+    project_slug: str
+    payload_enc: str
+    mac_key_id: str
+    prev_mac: str
+    mac: str
+    damage: str = ""
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _optional_int(value: object) -> tuple[int | None, bool]:
+    if value is None:
+        return None, True
+    return (value, True) if type(value) is int else (None, False)
+
+
+def _parse_created(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _stored(row: Sequence[Any]) -> StoredRecord:
+    (seq, created_text, action, actor_id, actor_name, project_id, project_slug, payload_enc,
+     mac_key_id, prev_mac, mac) = row  # fmt: skip
+    damage = []
+    if type(seq) is not int:
+        damage.append("its sequence number is not a number")
+    created = _parse_created(created_text)
+    if created is None:
+        damage.append("its time is not a valid timestamp")
+    for name, value in zip(
+        _TEXT_COLUMNS, (action, actor_name, project_slug, payload_enc, mac_key_id), strict=True
+    ):
+        if not isinstance(value, str):
+            damage.append(f"its {name} is not text")
+    actor, actor_ok = _optional_int(actor_id)
+    project, project_ok = _optional_int(project_id)
+    if not (actor_ok and project_ok):
+        damage.append("its actor or project id is not a number")
+    for name, value in (("previous MAC", prev_mac), ("MAC", mac)):
+        if not (isinstance(value, str) and (_HEX64.match(value) or value == GENESIS)):
+            damage.append(f"its {name} is not 64 hexadecimal digits")
+    return StoredRecord(
+        seq=seq if type(seq) is int else None,
+        created=created,
+        created_text=_text(created_text)[:40],
+        action=_text(action),
+        actor_id=actor,
+        actor_name=_text(actor_name),
+        project_id=project,
+        project_slug=_text(project_slug),
+        payload_enc=_text(payload_enc),
+        mac_key_id=_text(mac_key_id),
+        prev_mac=_text(prev_mac),
+        mac=_text(mac),
+        damage="; ".join(damage),
+    )
+
+
+def stored_records(
+    records: QuerySet[AuditRecord], *, window: slice | None = None
+) -> Iterator[StoredRecord]:
+    """`records` (any filter and order, then `window`) as StoredRecords, in chunks. The
+    timestamp is read as text and parsed here, so no stored value can make this fail."""
+    rows = records.annotate(created_text=Cast("created", output_field=TextField())).values_list(
+        "seq", "created_text", "action", "actor_id", "actor_name", "project_id",
+        "project_slug", "payload_enc", "mac_key_id", "prev_mac", "mac",
+    )  # fmt: skip
+    if window is not None:
+        rows = rows[window]
+    for row in rows.iterator(chunk_size=2000):
+        yield _stored(row)
+
+
+def stored_payload(record: StoredRecord) -> dict[str, Any]:
+    """Decrypted payload of a stored record (raises crypto.CryptoError when it cannot,
+    also for plaintext that is not a JSON object)."""
+    if record.seq is None:
+        raise crypto.CryptoError("the record has no readable sequence number")
+    try:
+        data = json.loads(crypto.decrypt(record.payload_enc, context=_context(record.seq)))
+    except (ValueError, TypeError):
+        raise crypto.CryptoError("the payload is not a JSON object") from None
+    if not isinstance(data, dict):
+        raise crypto.CryptoError("the payload is not a JSON object")
+    return data
+
+
+def _check_one(record: StoredRecord, expected_seq: int, prev_mac: str) -> str:
     """Return why `record` breaks the chain, or "" when it is sound."""
+    if record.damage:
+        return f"it is damaged: {record.damage}"
     if record.seq != expected_seq:
         return f"expected record #{expected_seq} next, found #{record.seq} (missing or moved)"
     if not crypto.constant_time_equal(record.prev_mac, prev_mac):
         return "its link to the previous record does not match"
     try:
-        payload = audit_payload(record)
+        payload = stored_payload(record)
     except crypto.CryptoError:
         return "its payload cannot be decrypted (edited or foreign ciphertext)"
+    assert record.created is not None  # no damage
     canonical = _canonical(
         seq=record.seq,
         created=record.created.isoformat(),
@@ -183,21 +312,23 @@ def _check_one(record: AuditRecord, expected_seq: int, prev_mac: str) -> str:
     return ""
 
 
-def audit_verify() -> VerifyResult:
-    """Walk the whole chain; name the first record that breaks it."""
-    prev_mac, expected_seq, checked = GENESIS, 1, 0
-    for record in _records():
+def audit_verify(*, after_seq: int = 0, after_mac: str = GENESIS) -> VerifyResult:
+    """Walk the chain (from the record after `after_seq`, whose MAC is `after_mac`, to the
+    head); name the first record that breaks it. Never raises on stored data."""
+    prev_mac, expected_seq, checked = after_mac, after_seq + 1, 0
+    records = AuditRecord.objects.order_by("seq")
+    for record in stored_records(records.filter(seq__gt=after_seq) if after_seq else records):
         reason = _check_one(record, expected_seq, prev_mac)
         if reason:
-            return VerifyResult(False, checked, record.seq, reason)
-        prev_mac, expected_seq, checked = record.mac, record.seq + 1, checked + 1
-    head = AuditHead.objects.filter(id=1).first()
-    if head is not None and (head.seq != expected_seq - 1 or (checked and head.mac != prev_mac)):
+            return VerifyResult(False, checked, record.seq or expected_seq, reason)
+        prev_mac, expected_seq, checked = record.mac, expected_seq + 1, checked + 1
+    head = AuditHead.objects.filter(id=1).values_list("seq", "mac").first()
+    if head is not None and (head[0] != expected_seq - 1 or (checked and head[1] != prev_mac)):
         return VerifyResult(
             False,
             checked,
             expected_seq,
-            f"the chain ends at #{expected_seq - 1} but #{head.seq} was written "
+            f"the chain ends at #{expected_seq - 1} but #{head[0]} was written "
             "(records deleted from the end)",
         )
     return VerifyResult(True, checked)

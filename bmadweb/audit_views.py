@@ -5,19 +5,27 @@ records of projects they own (MANAGE) and their own account-level records — se
 bmadweb.selectors.audit_records_for_user. Newest first, `?page=` and `?page_size=`
 (at most 200), `?project=<slug>` (404 without view permission, 403 without MANAGE).
 /audit/verify: superusers only; 200 when the chain is intact, 409 naming the first bad
-record otherwise.
+(or damaged) record otherwise; `?since=checkpoint` checks from the last checkpoint on and
+fails when it is stale.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from bmadweb.selectors import AuditPage, audit_chain_verify, audit_page_for_user
+from bmadweb.selectors import (
+    AuditPage,
+    audit_chain_verify,
+    audit_chain_verify_since_checkpoint,
+    audit_page_for_user,
+)
 from projects.permissions import get_project_for_user
 from projects.roles import Perm
 
@@ -84,7 +92,11 @@ def audit_verify_view(request: HttpRequest) -> JsonResponse:
         return _error("Sign in to verify the audit log.", 401)
     if not request.user.is_superuser:
         return _error("Only platform owners may verify the audit log.", 403)
-    result = audit_chain_verify()
+    if request.GET.get("since") == "checkpoint":
+        max_age = timedelta(seconds=2 * settings.AUDIT_CHECKPOINT_SECONDS + 300)
+        result = audit_chain_verify_since_checkpoint(max_age=max_age)
+    else:
+        result = audit_chain_verify()
     body = {
         "ok": result.ok,
         "checked": result.checked,

@@ -1,4 +1,6 @@
-"""Sign-in and sign-out, with audit records and a brute-force lockout."""
+"""Sign-in and sign-out, audited through bmadweb.services. The brute-force lockout is
+django-axes, configured in bmadweb.lockout (docs/security.md#s23); the services audit
+what it decided."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 
-from bmadweb.selectors import login_locked
+from bmadweb.lockout import lockout_decision
+from bmadweb.proxies import client_address
 from bmadweb.services import (
     auth_login_failure_record,
     auth_login_record,
@@ -17,48 +20,28 @@ from bmadweb.services import (
 )
 
 
-def _address(request: HttpRequest) -> str:
-    # REMOTE_ADDR comes from the socket (or a trusted proxy setting), unlike
-    # X-Forwarded-For, which any client can forge to dodge a per-address limit.
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
-class ThrottledAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked": "Too many failed sign-ins. Wait %(minutes)s minutes, or ask a platform "
-        "owner to reset your password.",
-    }
-
-    def clean(self) -> dict[str, Any]:
-        username = self.data.get("username", "")
-        if self.request is not None and login_locked(
-            username=username, address=_address(self.request)
-        ):
-            from django.core.exceptions import ValidationError
-
-            raise ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"minutes": settings.LOGIN_LOCKOUT_SECONDS // 60},
-            )
-        return super().clean()
-
-
 class LoginView(auth_views.LoginView):
-    form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if settings.OIDC_ISSUER:  # single sign-on (bmadweb.oidc)
+            context["sso_name"] = settings.OIDC_PROVIDER_NAME
+            context["sso_failed"] = self.request.GET.get("sso") == "failed"
+        return context
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        auth_login_record(user=form.get_user(), address=_address(self.request))
+        auth_login_record(user=form.get_user(), address=client_address(self.request))
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        decision = lockout_decision(self.request)
         auth_login_failure_record(
             username=str(form.data.get("username", "")),
-            address=_address(self.request),
-            already_locked=form.has_error("__all__", "locked"),
+            address=client_address(self.request),
+            already_locked=decision.already_locked,
+            locked=decision.locked,
         )
         return super().form_invalid(form)
 

@@ -91,10 +91,35 @@ def _project_and_webhook_families() -> Iterator[Metric]:
     yield family
 
 
+def _audit_families() -> Iterator[Metric]:
+    state = selectors.audit_chain_state()
+    yield GaugeMetricFamily(
+        "bmadweb_audit_chain_length",
+        "Records in the audit chain (its head's sequence number); it never shrinks.",
+        value=state.length,
+    )
+    yield GaugeMetricFamily(
+        "bmadweb_audit_head_mac_prefix",
+        "The first 48 bits of the audit chain head's MAC, as a number (compare with a "
+        "checkpoint of the same length).",
+        value=int(state.head_mac[:12], 16),
+    )
+    yield GaugeMetricFamily(
+        "bmadweb_audit_checkpoint_length",
+        "Chain length named by the last signed audit checkpoint (0 before the first).",
+        value=state.checkpoint_length,
+    )
+    yield GaugeMetricFamily(
+        "bmadweb_audit_checkpoint_timestamp_seconds",
+        "When the last signed audit checkpoint was written (Unix time, 0 before the first).",
+        value=state.checkpoint_time,
+    )
+
+
 def _database_families() -> Iterator[Metric]:
     up = GaugeMetricFamily("bmadweb_database_up", "1 when the database answered this scrape.")
     try:
-        families = [*_run_families(), *_project_and_webhook_families()]
+        families = [*_run_families(), *_project_and_webhook_families(), *_audit_families()]
     except DatabaseError as exc:
         logger.warning("metrics: database unavailable (%s)", type(exc).__name__)
         up.add_metric([], 0)

@@ -17,11 +17,14 @@ class AuditRecord(models.Model):
     seq = models.PositiveBigIntegerField(unique=True)
     created = models.DateTimeField()
     action = models.CharField(max_length=64, db_index=True)
+    # The MAC signs actor_id and project_id as written: deleting the user or the project
+    # must leave them as they are (no SET_NULL, no database constraint), or the chain breaks.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_name = models.CharField(max_length=150, blank=True)
@@ -29,7 +32,8 @@ class AuditRecord(models.Model):
         "projects.Project",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="audit_records",
     )
     project_slug = models.CharField(max_length=64, blank=True, db_index=True)
@@ -59,19 +63,6 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head at #{self.seq}"
-
-
-class LoginThrottle(models.Model):
-    """Failed sign-ins per account and per client address (REMOTE_ADDR, never a header a
-    client can forge), for the brute-force lockout."""
-
-    key = models.CharField(max_length=200, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    first_failure = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.failures} failures"
 
 
 class ApiToken(models.Model):
@@ -111,3 +102,27 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.SCOPES and bool(getattr(self, f"scope_{scope}"))
+
+
+class OidcIdentity(models.Model):
+    """The account an identity provider's subject signs in as (docs/security.md#s23).
+
+    Single sign-on links by (issuer, subject), never by e-mail address, so an identity
+    provider account cannot take over a local (break-glass) account that happens to share
+    an address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -1,5 +1,5 @@
-"""Platform read-side queries: the audit log a user may see and the chain check, the
-sign-in lockout, readiness checks and the state behind /metrics.
+"""Platform read-side queries: the audit log a user may see and the chain check,
+readiness checks and the state behind /metrics.
 
 Everything here only reads. Redis is always reached through a client with short socket
 timeouts, so a hung Redis costs a bounded wait instead of a stuck request.
@@ -13,21 +13,34 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import django_rq
 import redis
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django_rq.workers import get_worker_class
 
 from bmadweb import crypto
-from bmadweb.audit import VerifyResult, audit_verify
-from bmadweb.models import AuditRecord, LoginThrottle
+from bmadweb.audit import (
+    GENESIS,
+    StoredRecord,
+    VerifyResult,
+    audit_verify,
+    stored_payload,
+    stored_records,
+)
+from bmadweb.audit_checkpoint import (
+    Checkpoint,
+    audit_head,
+    audit_last_checkpoint,
+    audit_verify_since_checkpoint,
+)
+from bmadweb.models import AuditRecord
 from projects.models import Project
 from projects.roles import Perm
-from projects.selectors import audit_payload_read, project_list_for_user
+from projects.selectors import project_list_for_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -101,53 +114,72 @@ class AuditPage:
         return self.page * self.page_size < self.count
 
 
-def _entry(record: AuditRecord) -> AuditEntry:
-    payload, reason = audit_payload_read(record)
+def _entry(record: StoredRecord) -> AuditEntry:
+    payload: dict[str, Any] | None = None
+    error = f"damaged: {record.damage}" if record.damage else ""
+    if not error:
+        try:
+            payload = stored_payload(record)
+        except crypto.CryptoError:
+            error = "cannot decrypt"
     return AuditEntry(
-        seq=record.seq,
-        created=record.created.isoformat(),
+        seq=record.seq if record.seq is not None else -1,
+        created=record.created.isoformat() if record.created else record.created_text,
         action=record.action,
         actor=record.actor_name,
         project=record.project_slug,
         payload=payload,
-        # A fixed phrase: the page is read by more people than the admin.
-        error="cannot decrypt" if reason else "",
+        # Fixed phrases: the page is read by more people than the admin.
+        error=error,
     )
 
 
 def audit_page_for_user(
     user: User | AnonymousUser, *, project: Project | None, page: int, page_size: int
 ) -> AuditPage:
-    """One page (1-based) of the records `user` may read, payloads decrypted."""
+    """One page (1-based) of the records `user` may read, payloads decrypted; a record
+    with a damaged column is listed with an error naming it instead of failing the page."""
     records = audit_records_for_user(user, project=project)
     start = (page - 1) * page_size
-    rows = list(records[start : start + page_size])
+    rows = stored_records(records, window=slice(start, start + page_size))
     return AuditPage(
         count=records.count(), page=page, page_size=page_size, entries=[_entry(r) for r in rows]
     )
 
 
-def audit_chain_verify() -> VerifyResult:
-    """Walk the whole audit chain and name the first record that breaks it (raises
+@dataclass(frozen=True)
+class AuditChainState:
+    length: int
+    head_mac: str
+    checkpoint_length: int
+    checkpoint_time: float  # Unix seconds, 0 without a checkpoint
+
+
+def audit_chain_state() -> AuditChainState:
+    """The chain's length and head, and the last checkpoint, for /metrics."""
+    head = audit_head()
+    checkpoint = audit_last_checkpoint()
+    return AuditChainState(
+        length=head.seq,
+        head_mac=head.mac,
+        checkpoint_length=checkpoint.seq if checkpoint else 0,
+        checkpoint_time=checkpoint.created.timestamp() if checkpoint else 0.0,
+    )
+
+
+def audit_chain_verify(*, after_seq: int = 0, after_mac: str = GENESIS) -> VerifyResult:
+    """Walk the audit chain (from the start, or after a checkpoint's record `after_seq`
+    whose MAC is `after_mac`) and name the first record that breaks it (raises
     crypto.KeyConfigError when the audit key ring is unusable)."""
-    return audit_verify()
+    return audit_verify(after_seq=after_seq, after_mac=after_mac)
 
 
-# --- Sign-in lockout ----------------------------------------------------------------
-
-
-def login_throttle_keys(*, username: str, address: str) -> list[str]:
-    """The throttle rows a sign-in attempt counts against: the account name tried and the
-    client address (REMOTE_ADDR: never a header a client can forge)."""
-    return [f"user:{username.strip().lower()[:150]}", f"addr:{address}"]
-
-
-def login_locked(*, username: str, address: str) -> bool:
-    """Whether sign-ins with this name or from this address are locked out right now."""
-    return LoginThrottle.objects.filter(
-        key__in=login_throttle_keys(username=username, address=address),
-        locked_until__gt=timezone.now(),
-    ).exists()
+def audit_chain_verify_since_checkpoint(
+    *, max_age: timedelta, anchor: Checkpoint | None = None
+) -> VerifyResult:
+    """Check the chain from the newest trusted checkpoint on (the chain's last one, at
+    most `max_age` old, or the newer `anchor` kept outside the database)."""
+    return audit_verify_since_checkpoint(max_age=max_age, anchor=anchor)
 
 
 # --- Redis and RQ -------------------------------------------------------------------

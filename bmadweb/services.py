@@ -15,29 +15,24 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from bmadweb import crypto
 from bmadweb.audit import audit_record
-from bmadweb.models import AuditRecord, LoginThrottle
-from bmadweb.selectors import login_throttle_keys
+from bmadweb.models import AuditRecord
 from projects.models import SECRET_FIELDS, Project
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 # --- Sign-in events -----------------------------------------------------------------
+# The lockout itself is django-axes (bmadweb.lockout): it counts the failures and decides
+# the lockouts; these services audit what it decided.
 
 
-@transaction.atomic
 def auth_login_record(*, user: User, address: str) -> AuditRecord:
-    """A successful sign-in: forget the failures counted against the name and the
-    address, and audit it."""
-    LoginThrottle.objects.filter(
-        key__in=login_throttle_keys(username=user.get_username(), address=address)
-    ).delete()
-    return audit_record(action="auth.login", actor=user)
+    """A successful sign-in, audited (axes forgets the failures counted against it)."""
+    return audit_record(action="auth.login", actor=user, payload={"address": address})
 
 
 def auth_logout_record(*, user: User | AnonymousUser) -> AuditRecord | None:
@@ -49,24 +44,27 @@ def auth_logout_record(*, user: User | AnonymousUser) -> AuditRecord | None:
 
 @transaction.atomic
 def auth_login_failure_record(
-    *, username: str, address: str, already_locked: bool = False
+    *,
+    username: str,
+    address: str,
+    already_locked: bool = False,
+    locked: Sequence[str] = (),
 ) -> AuditRecord:
     """A refused sign-in, audited as `auth.login_failed` with the name tried and the
     address (never the password).
 
-    Unless it was refused because the name or the address is locked already, it counts
-    against both; the failure that reaches LOGIN_FAILURE_LIMIT within
-    LOGIN_LOCKOUT_SECONDS locks them for LOGIN_LOCKOUT_SECONDS, audited by
-    `auth_lockout_record`.
+    `already_locked`: axes refused it because a lockout was in force (not counted).
+    `locked`: the counters this failure made reach their limit ("account_at_address",
+    "account"); the lockout is then audited by `auth_lockout_record`, once, as axes does
+    not count attempts refused during a lockout.
     """
     username = username[:150]
     record = audit_record(
         action="auth.login_failed", payload={"username": username, "address": address}
     )
-    if not already_locked:
-        locked, until = _login_failure_count(username=username, address=address)
-        if locked:
-            auth_lockout_record(username=username, address=address, locked=locked, until=until)
+    if locked and not already_locked:
+        until = timezone.now() + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+        auth_lockout_record(username=username, address=address, locked=locked, until=until)
     return record
 
 
@@ -74,7 +72,8 @@ def auth_login_failure_record(
 def auth_lockout_record(
     *, username: str, address: str, locked: Sequence[str], until: datetime
 ) -> AuditRecord:
-    """Audit a lockout: which of the name and the address is locked, and until when."""
+    """Audit a lockout: which counters locked (the account at that address, the account
+    from every address), and until when."""
     return audit_record(
         action="auth.lockout",
         payload={
@@ -86,29 +85,49 @@ def auth_lockout_record(
     )
 
 
-def _login_failure_count(*, username: str, address: str) -> tuple[list[str], datetime]:
-    """Count one failure against the name and the address and lock whichever reaches
-    the limit. Returns what this failure locked ("username", "address") and until when."""
-    now = timezone.now()
-    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-    locked = []
-    for key in login_throttle_keys(username=username, address=address):
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
-            key=key, defaults={"first_failure": now}
-        )
-        if row.first_failure < now - window:
-            # A plain value: F("failures") + 1 would add to the stale count in the row.
-            row.failures, row.first_failure, row.locked_until = 1, now, None
-        else:
-            row.failures = F("failures") + 1
-        row.save()
-        row.refresh_from_db()
-        if row.failures >= settings.LOGIN_FAILURE_LIMIT:
-            if row.locked_until is None or row.locked_until <= now:
-                locked.append("username" if key.startswith("user:") else "address")
-            row.locked_until = now + window
-            row.save(update_fields=["locked_until"])
-    return locked, now + window
+# --- Single sign-on (bmadweb.oidc) -----------------------------------------------------
+
+
+def auth_oidc_account_create_record(*, user: User, issuer: str, subject: str) -> AuditRecord:
+    """An account made for a first sign-in through the identity provider, audited with
+    the (issuer, subject) it is linked by."""
+    return audit_record(
+        action="auth.oidc_account_create",
+        actor=user,
+        payload={"issuer": issuer, "subject": subject},
+    )
+
+
+def auth_oidc_login_record(
+    *,
+    user: User,
+    issuer: str,
+    groups_added: Sequence[str],
+    groups_removed: Sequence[str],
+    address: str,
+) -> AuditRecord:
+    """A sign-in through the identity provider, with the groups and the staff and
+    superuser flags its claims set."""
+    return audit_record(
+        action="auth.login",
+        actor=user,
+        payload={
+            "via": "oidc",
+            "issuer": issuer,
+            "groups_added": list(groups_added),
+            "groups_removed": list(groups_removed),
+            "staff": user.is_staff,
+            "superuser": user.is_superuser,
+            "address": address,
+        },
+    )
+
+
+def auth_oidc_failure_record(*, reason: str, address: str) -> AuditRecord:
+    """A sign-in through the identity provider that failed (`reason` is our own words)."""
+    return audit_record(
+        action="auth.login_failed", payload={"via": "oidc", "reason": reason, "address": address}
+    )
 
 
 # --- Key rotation -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from bmadweb.devkeys import dev_key
 from bmadweb.envconf import env_bool, env_choice, env_int, env_list, env_str
+from bmadweb.proxies import trusted_proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BMADWEB_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "django_rq",
     "django_htmx",
     "ninja",  # serves the API docs' Swagger UI locally (no CDN under the CSP)
+    "axes",  # the sign-in lockout (bmadweb.lockout)
     "bmadweb",
     "projects",
     "provisioning",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "bmadweb.metrics_middleware.RequestLatencyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "bmadweb.request_guard.RefuseUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +78,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost: with DEBUG on, error answers become the styled pages, and the CSP and
+    # security headers above still apply to them.
+    "bmadweb.error_views.ErrorPageMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "bmadweb.urls"
@@ -148,23 +155,48 @@ METRICS_MEMORY_LIMIT_BYTES = env_int("BMADWEB_MEMORY_LIMIT_MB", 512, minimum=16)
 # Probes and scrapers speak plain HTTP inside the network: a redirect would hide a 503.
 SECURE_REDIRECT_EXEMPT = [r"^health(/ready)?$", r"^metrics$"]
 
+# --- Audit: a signed checkpoint of the chain's length and head every so often ---------
+AUDIT_CHECKPOINT_SECONDS = env_int("BMADWEB_AUDIT_CHECKPOINT_SECONDS", 3600, minimum=60)
+
 # --- Repositories ------------------------------------------------------------------
 # Local paths and file:// URLs as repository URLs: development and tests only. A system
 # check (bmadweb.checks) refuses this with DEBUG off outside the test runner.
 ALLOW_LOCAL_REPOS = env_bool("BMADWEB_ALLOW_LOCAL_REPOS", default=DEBUG and not PRODUCTION)
+# Local repositories must lie under this folder (development: the demo's repositories
+# live under var/demo).
+LOCAL_REPOS_ROOT = Path(env_str("BMADWEB_LOCAL_REPOS_ROOT") or VAR_DIR).resolve()
 REPO_MAX_BYTES = env_int("BMADWEB_REPO_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# Files in one repository's tip, checked before checkout with the byte budget.
+REPO_MAX_FILES = env_int("BMADWEB_REPO_MAX_FILES", 20_000, minimum=1)
 GIT_TIMEOUT_S = env_int("BMADWEB_GIT_TIMEOUT", 120, minimum=1)
+# Upgrade runs: the npm registry BMAD's installer is fetched from (empty: npm's default);
+# the installer's time limit is GIT_TIMEOUT_S.
+# Commits a plan phase clones and reads for hand edits a BMAD update removed (1: none).
+HISTORY_DEPTH = min(env_int("BMADWEB_HISTORY_DEPTH", 100, minimum=1), 1000)
+NPM_REGISTRY = env_str("BMADWEB_NPM_REGISTRY") or ""
+INSTALLER_NPX = env_str("BMADWEB_NPX") or "npx"
+INSTALLER_NODE = env_str("BMADWEB_NODE") or "node"
 WORK_DIR = Path(env_str("BMADWEB_WORK_DIR") or VAR_DIR / "work")
 RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 # Seconds without progress after which a running run counts as abandoned by a dead worker.
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 # Tests only: where crash tests make runs pause at named checkpoints.
 RUN_CHECKPOINT_DIR = None if PRODUCTION else env_str("BMADWEB_RUN_CHECKPOINT_DIR")
+# Scheduled drift checks: the default interval in hours of projects that leave theirs
+# empty (0: off), and how many checks one scheduler tick starts at most (the rest wait
+# for the next tick, a minute later).
+DRIFT_CHECK_DEFAULT_HOURS = env_int("BMADWEB_DRIFT_CHECK_HOURS", 0, minimum=0)
+DRIFT_CHECK_MAX_PER_TICK = env_int("BMADWEB_DRIFT_CHECK_MAX_PER_TICK", 20, minimum=1)
 # Largest webhook body accepted (bytes); bigger deliveries get 413 before any HMAC.
 WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Deliveries that prove nothing (bad signature, too large) recorded in the ledger per
+# project, provider and source address in ten minutes; beyond it they get 429 and are
+# only counted.
+WEBHOOK_REFUSED_LIMIT = env_int("BMADWEB_WEBHOOK_REFUSED_LIMIT", 30, minimum=1)
 
 # --- Auth, sessions, security headers ------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out attempts
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -173,8 +205,57 @@ LOGIN_REDIRECT_URL = "projects:project-list"
 LOGOUT_REDIRECT_URL = "login"
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous sees nothing
+# Sign-in lockout (django-axes, bmadweb.lockout): failures per (account, client address)
+# and per account from anywhere, each with its limit, forgotten after the lockout time.
 LOGIN_FAILURE_LIMIT = env_int("BMADWEB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int(
+    "BMADWEB_LOGIN_ACCOUNT_FAILURE_LIMIT", 4 * LOGIN_FAILURE_LIMIT, minimum=1
+)
 LOGIN_LOCKOUT_SECONDS = env_int("BMADWEB_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; the
+# client address is the first hop, from the right, that is not one of them.
+TRUSTED_PROXIES = env_list("BMADWEB_TRUSTED_PROXIES")
+try:
+    trusted_proxy_networks(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"BMADWEB_TRUSTED_PROXIES: {exc}") from None
+AXES_HANDLER = "bmadweb.lockout.AccountAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_FAILURE_LIMIT = "bmadweb.lockout.failure_limit"  # read from the settings above at each use
+AXES_COOLOFF_TIME = "bmadweb.lockout.cool_off"
+AXES_USERNAME_CALLABLE = "bmadweb.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "bmadweb.lockout.lockout_client_address"
+AXES_LOCKOUT_CALLABLE = "bmadweb.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout lasts its stated time
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log already
+AXES_VERBOSE = False
+# --- Single sign-on: OpenID Connect (bmadweb.oidc), off unless an issuer is set ------
+OIDC_ISSUER = env_str("BMADWEB_OIDC_ISSUER") or ""
+OIDC_RP_CLIENT_ID = env_str("BMADWEB_OIDC_CLIENT_ID") or ""
+OIDC_RP_CLIENT_SECRET = env_str("BMADWEB_OIDC_CLIENT_SECRET") or ""
+OIDC_RP_SIGN_ALGO = env_choice(
+    "BMADWEB_OIDC_SIGN_ALGO", "rs256", ("rs256", "es256", "ps256")
+).upper()
+OIDC_RP_SCOPES = env_str("BMADWEB_OIDC_SCOPES") or "openid email profile"
+OIDC_GROUPS_CLAIM = env_str("BMADWEB_OIDC_GROUPS_CLAIM") or "groups"
+OIDC_GROUP_MAP = env_list("BMADWEB_OIDC_GROUP_MAP")  # "idp-group=django-group,..."
+OIDC_STAFF_GROUPS = env_list("BMADWEB_OIDC_STAFF_GROUPS")
+OIDC_SUPERUSER_GROUPS = env_list("BMADWEB_OIDC_SUPERUSER_GROUPS")
+OIDC_PROVIDER_NAME = env_str("BMADWEB_OIDC_PROVIDER_NAME") or "single sign-on"
+OIDC_TIMEOUT = env_int("BMADWEB_OIDC_TIMEOUT", 5, minimum=1)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_CREATE_USER = True
+OIDC_AUTHENTICATE_CLASS = "bmadweb.oidc.OidcSignIn"
+OIDC_CALLBACK_CLASS = "bmadweb.oidc.OidcCallback"
+if OIDC_ISSUER:
+    if not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "BMADWEB_OIDC_CLIENT_ID and BMADWEB_OIDC_CLIENT_SECRET must be set with "
+            "BMADWEB_OIDC_ISSUER"
+        )
+    AUTHENTICATION_BACKENDS.append("bmadweb.oidc.OidcBackend")
 # REST API: requests per minute per token, and the longest lifetime a token may have.
 API_RATE_LIMIT = env_int("BMADWEB_API_RATE_LIMIT", 100, minimum=1)
 API_TOKEN_MAX_DAYS = env_int("BMADWEB_API_TOKEN_MAX_DAYS", 365, minimum=1)
@@ -190,6 +271,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "bmadweb.error_views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

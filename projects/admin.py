@@ -19,8 +19,17 @@ from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 
 from projects import services
-from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
+from projects.models import (
+    SECRET_FIELDS,
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+)
 from projects.roles import Role
+from projects.selectors import base_lookup
+from provisioning.engine.extends import check_base
 
 ROLES_REFUSED = "_bmadweb_roles_refused"  # request attribute: the role services said no
 
@@ -122,7 +131,15 @@ class ProjectAdmin(GuardedModelAdmin):
             (None, {"fields": ["name", "slug", "repo_url", "default_branch"]}),
             (
                 "Forge and push",
-                {"fields": ["forge_kind", "forge_api_url", "push_mode", "require_approval"]},
+                {
+                    "fields": [
+                        "forge_kind",
+                        "forge_api_url",
+                        "push_mode",
+                        "require_approval",
+                        "upgrades_skip_approval",
+                    ]
+                },
             ),
             ("Credentials (write-only)", {"fields": secrets}),
             ("Status", {"fields": self.readonly_fields}),
@@ -141,15 +158,26 @@ class ProjectAdmin(GuardedModelAdmin):
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
         data = form.cleaned_data
         fields = {f: data[f] for f in services.EDITABLE_FIELDS if f in data}
+        secrets = form.secret_changes()
         if change:
             # The form has copied its values onto `obj`; the service compares them with
-            # the stored row, so it gets a fresh one.
-            project = services.project_update(
+            # the stored row, so it gets a fresh one. Credentials follow their target: the
+            # service clears those made for an old address (services.credentials_left_behind).
+            updated = services.project_update(
                 actor=request.user, project=Project.objects.get(pk=obj.pk), **fields
             )
+            project = updated.project
+            for field in updated.credentials_cleared:
+                if field not in secrets:
+                    self.message_user(
+                        request,
+                        f"{SECRET_FIELDS[field]} was cleared: it was made for the old "
+                        "address. Enter it again.",
+                        level=messages.WARNING,
+                    )
         else:
             project = services.project_create(actor=request.user, slug=data["slug"], **fields)
-        for field, value in form.secret_changes().items():
+        for field, value in secrets.items():
             services.project_secret_set(
                 actor=request.user, project=project, field=field, value=value
             )
@@ -232,3 +260,46 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class BaseRevisionForm(forms.ModelForm):
+    """A new revision typed in the admin goes through the same validated service."""
+
+    class Meta:
+        model = BaseManifestRevision
+        fields = ["base", "yaml_text", "message"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        base, text = data.get("base"), data.get("yaml_text")
+        if base is not None and text:
+            errors = check_base(base.name, text, base_lookup())
+            if errors:
+                raise forms.ValidationError(
+                    [f"line {e.line}, column {e.column}: {e.message}" for e in errors]
+                )
+        return data
+
+
+@admin.register(BaseManifest)
+class BaseManifestAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created"]
+    search_fields = ["name", "description"]
+
+
+@admin.register(BaseManifestRevision)
+class BaseManifestRevisionAdmin(admin.ModelAdmin):
+    """Revisions are immutable: adding one saves a new revision through base_save."""
+
+    form = BaseRevisionForm
+    list_display = ["base", "number", "author_name", "message", "created"]
+    list_filter = ["base"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = services.base_save(
+            actor=request.user, name=obj.base.name, yaml_text=obj.yaml_text, message=obj.message
+        )
+        obj.pk = saved.pk

@@ -27,6 +27,8 @@ class ProjectCreateForm(forms.ModelForm):
         ]
         help_texts = {
             "slug": "Short name used in URLs and branch names: lowercase letters, digits, hyphens.",
+            "forge_kind": "GitHub, GitLab and Gitea pull requests need a forge API token: add "
+            "it under Credentials once the repository is registered.",
         }
         widgets = {
             "repo_url": forms.TextInput(

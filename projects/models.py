@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -19,6 +19,9 @@ BRANCH_VALIDATOR = RegexValidator(
     "A branch name: letters, digits, '.', '_', '-' and '/', not starting with '-', "
     "without '..' and not ending in '.lock'.",
 )
+
+
+MAX_DRIFT_CHECK_HOURS = 24 * 90
 
 
 class ForgeKind(models.TextChoices):
@@ -74,6 +77,11 @@ class Project(models.Model):
     require_approval = models.BooleanField(
         default=False, help_text="Every provisioning plan waits for an approver."
     )
+    upgrades_skip_approval = models.BooleanField(
+        "apply BMAD upgrades without approval",
+        default=False,
+        help_text="Upgrade runs wait for an approver unless this is set.",
+    )
     clone_token_enc = models.TextField(blank=True, editable=False)
     ssh_private_key_enc = models.TextField(blank=True, editable=False)
     forge_token_enc = models.TextField(blank=True, editable=False)
@@ -88,6 +96,16 @@ class Project(models.Model):
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField("last push seen", null=True, blank=True)
     last_push_sha = models.CharField(max_length=64, blank=True)
+    drift_check_hours = models.PositiveSmallIntegerField(
+        "drift check every (hours)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_DRIFT_CHECK_HOURS)],
+        help_text="Scheduled analysis every this many hours. Empty uses the platform "
+        "default; 0 turns scheduled checks off for this project.",
+    )
+    # When the scheduler starts the next check (None: computed at its next tick).
+    next_drift_check_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -196,3 +214,51 @@ class Membership(models.Model):
     def __str__(self) -> str:
         who = self.user or self.group
         return f"{who} is {self.role} of {self.project}"
+
+
+class BaseManifest(models.Model):
+    """A named base manifest that project manifests list under `extends` (staff keep it)."""
+
+    name = models.SlugField(
+        max_length=63, unique=True, help_text="The name manifests write under extends."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:base-edit", kwargs={"name": self.name})
+
+
+class BaseManifestRevision(models.Model):
+    """An immutable revision of a base manifest."""
+
+    base = models.ForeignKey(BaseManifest, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    yaml_text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150, blank=True)
+    message = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["base", "number"], name="base_revision_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.base.name} r{self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("base manifest revisions are immutable; save a new revision instead")
+        super().save(*args, **kwargs)

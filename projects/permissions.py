@@ -31,6 +31,18 @@ def get_project_for_user(user: User | AnonymousUser, slug: str, perm: Perm = Per
     return project
 
 
+REGISTER_PERM = "projects.add_project"
+PROJECT_CREATORS_GROUP = "Project creators"
+
+
+def can_register_projects(user: User | AnonymousUser) -> bool:
+    """Who may register repositories: staff, and whoever platform owners granted the
+    "add project" permission (directly, or through the "Project creators" group)."""
+    if not user.is_authenticated:
+        return False
+    return bool(user.is_staff or user.has_perm(REGISTER_PERM))
+
+
 def user_can(user: User | AnonymousUser, project: Project, perm: Perm) -> bool:
     return bool(user.has_perm(f"projects.{perm}", project))
 

@@ -8,9 +8,22 @@ from typing import Any
 
 from provisioning.engine.pipeline import operation_diff
 
-# Order and wording of item states on the gap report.
-STATE_ORDER = ["conflict", "unmanaged", "outdated", "missing", "orphaned", "modified", "up-to-date"]
+# Order and wording of item states on the gap report. "merges-cleanly" is a conflict
+# whose 3-way merge succeeds: shown as "modified (merges cleanly)", not as a conflict.
+STATE_ORDER = [
+    "conflict",
+    "unmanaged",
+    "outdated",
+    "missing",
+    "orphaned",
+    "merges-cleanly",
+    "modified",
+    "up-to-date",
+]
+STATE_LABEL = {"merges-cleanly": "modified (merges cleanly)"}
 STATE_HELP = {
+    "merges-cleanly": "Edited in the repository, and the generator's output changed in other "
+    "lines. Provisioning merges both (after approval); your edit is kept.",
     "missing": "Declared in the manifest but not in the repository. Provisioning creates it.",
     "up-to-date": "Exactly what the generator produces now. Nothing to do.",
     "outdated": "Untouched since bmadweb wrote it, and the generator output changed. "
@@ -32,6 +45,12 @@ class DiffLine:
     text: str
 
 
+# A file's diff longer than this many lines starts collapsed on the run page.
+LONG_DIFF_LINES = 80
+# Review order: what removes or merges the team's work first, new files last.
+ACTION_ORDER = {"delete": 0, "merge": 1, "update": 2, "create": 3}
+
+
 def diff_lines(diff: str) -> list[DiffLine]:
     rows = []
     for line in diff.splitlines():
@@ -50,25 +69,62 @@ def diff_lines(diff: str) -> list[DiffLine]:
 
 
 def plan_rows(plan: dict[str, Any] | None, patch: str = "") -> list[dict[str, Any]]:
-    """Operations that change something, each with its coloured diff lines (cut from the
-    run's `patch`, where the run keeps each diff)."""
+    """Operations that change something, in review order (deletes and merges first), each
+    with its diff lines (cut from the run's `patch`, where the run keeps each diff), +/-
+    counts, an anchor and whether it starts expanded."""
+    ops = [op for op in (plan or {}).get("operations", []) if op.get("action") != "skip"]
+    ops.sort(key=lambda op: (ACTION_ORDER.get(str(op.get("action")), 9), str(op.get("path"))))
     rows = []
-    for op in (plan or {}).get("operations", []):
-        if op["action"] == "skip":
-            continue
+    for number, op in enumerate(ops, start=1):
         diff = operation_diff(op, patch)
-        rows.append({**op, "diff": diff, "lines": diff_lines(diff)})
+        lines = diff_lines(diff)
+        added = sum(1 for line in lines if line.css == "diff-add")
+        removed = sum(1 for line in lines if line.css == "diff-del")
+        action = str(op.get("action"))
+        rows.append(
+            {
+                **op,
+                "diff": diff,
+                "anchor": f"op-{number}",
+                "lines": lines,
+                "added": added,
+                "removed": removed,
+                "long": len(lines) > LONG_DIFF_LINES,
+                "needs_review": action in ("delete", "merge"),
+                "open": action in ("delete", "merge")
+                or (action == "update" and len(lines) <= LONG_DIFF_LINES),
+            }
+        )
     return rows
+
+
+def _display_state(item: dict[str, Any]) -> str:
+    if item.get("state") == "conflict" and item.get("merges_cleanly"):
+        return "merges-cleanly"
+    return str(item.get("state", ""))
 
 
 def items_by_state(report: dict[str, Any] | None) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in (report or {}).get("items", []):
-        groups.setdefault(item["state"], []).append(item)
+        groups.setdefault(_display_state(item), []).append(item)
     return [
-        {"state": s, "help": STATE_HELP.get(s, ""), "items": groups[s]}
+        {
+            "state": s,
+            "label": STATE_LABEL.get(s, s),
+            "help": STATE_HELP.get(s, ""),
+            "items": groups[s],
+        }
         for s in STATE_ORDER
         if s in groups
+    ]
+
+
+def state_counts(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """(state, label, count) of the report's items as the page groups them."""
+    return [
+        {"state": g["state"], "label": g["label"], "count": len(g["items"])}
+        for g in items_by_state(report)
     ]
 
 

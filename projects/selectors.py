@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from guardian.shortcuts import get_objects_for_user
 
 from bmadweb import crypto
-from bmadweb.audit import audit_payload
+from bmadweb.audit import StoredRecord, audit_payload, stored_payload, stored_records
 from bmadweb.labels import closed_label
-from projects.models import ManifestRevision, Membership, Project, SyncStatus
+from projects.audit_sentences import audit_sentence
+from projects.models import (
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+    SyncStatus,
+)
 from projects.roles import Perm
+from provisioning.engine.extends import BaseLookup, ResolvedManifest, extends_of, resolve_manifest
 from provisioning.project_status import last_run_annotations
 
 if TYPE_CHECKING:
@@ -38,8 +48,108 @@ def project_list_for_user(
     ).order_by("name")
 
 
+def project_ids_user_can(
+    user: User | AnonymousUser, perm: Perm, project_ids: Iterable[int]
+) -> set[int]:
+    """Which of `project_ids` the user holds `perm` on (one query, for a page of rows)."""
+    ids = list(project_ids)
+    if not user.is_authenticated or not ids:
+        return set()
+    allowed = get_objects_for_user(
+        user,
+        f"projects.{perm}",
+        klass=Project.objects.filter(pk__in=ids),
+        accept_global_perms=False,
+    )
+    return set(allowed.values_list("pk", flat=True))
+
+
 def manifest_latest(project: Project) -> ManifestRevision | None:
     return project.revisions.order_by("-number").first()
+
+
+# --- Base manifests -------------------------------------------------------------------
+
+
+def base_list() -> QuerySet[BaseManifest]:
+    return BaseManifest.objects.order_by("name")
+
+
+def base_get(name: str) -> BaseManifest | None:
+    return BaseManifest.objects.filter(name=name).first()
+
+
+def base_revision_latest(base: BaseManifest) -> BaseManifestRevision | None:
+    return base.revisions.order_by("-number").first()
+
+
+def base_lookup(
+    pinned: Mapping[str, int] | None = None, overrides: Mapping[str, str] | None = None
+) -> BaseLookup:
+    """Base texts for `resolve_manifest`: the latest revisions, or the revision numbers a
+    run pinned, with `overrides` (name -> text) for "what would this change" previews."""
+    cache: dict[str, str | None] = {}
+
+    def lookup(name: str) -> str | None:
+        if overrides and name in overrides:
+            return overrides[name]
+        if name not in cache:
+            revisions = BaseManifestRevision.objects.filter(base__name=name)
+            if pinned and name in pinned:
+                revisions = revisions.filter(number=pinned[name])
+            found = revisions.order_by("-number").first()
+            cache[name] = found.yaml_text if found else None
+        return cache[name]
+
+    return lookup
+
+
+def base_numbers(names: Iterable[str]) -> dict[str, int]:
+    """The latest revision number of each named base (what a run pins)."""
+    rows = (
+        BaseManifestRevision.objects.filter(base__name__in=list(names))
+        .values_list("base__name")
+        .annotate(n=Max("number"))
+    )
+    return {name: n for name, n in rows}
+
+
+def manifest_resolve(text: str, *, pinned: Mapping[str, int] | None = None) -> ResolvedManifest:
+    """A project manifest's text with its `extends` resolved (the effective manifest)."""
+    return resolve_manifest(text, base_lookup(pinned))
+
+
+@dataclass(frozen=True)
+class BaseImpact:
+    project: Project
+    changes: bool  # the effective manifest differs with the new text
+    valid: bool  # the project manifest still resolves without errors
+
+
+def base_impact(name: str, new_text: str | None = None) -> list[BaseImpact]:
+    """Projects whose latest manifest uses base `name` (directly or through another base)
+    and whether `new_text` would change their effective manifest."""
+    found: list[BaseImpact] = []
+    latest = ManifestRevision.objects.filter(
+        pk__in=Subquery(
+            ManifestRevision.objects.filter(project=OuterRef("project"))
+            .order_by("-number")
+            .values("pk")[:1]
+        )
+    ).select_related("project")
+    for revision in latest.order_by("project__name"):
+        if not extends_of(revision.yaml_text):
+            continue
+        now = manifest_resolve(revision.yaml_text)
+        if name not in now.base_names:
+            continue
+        if new_text is None:
+            found.append(BaseImpact(revision.project, False, now.ok))
+            continue
+        after = resolve_manifest(revision.yaml_text, base_lookup(overrides={name: new_text}))
+        changed = dict(after.effective) != dict(now.effective)
+        found.append(BaseImpact(revision.project, changed, after.ok))
+    return found
 
 
 def membership_list_for(project: Project) -> QuerySet[Membership]:
@@ -90,20 +200,51 @@ def audit_payload_read(record: AuditRecord) -> tuple[dict[str, Any] | None, str]
 
 @dataclass(frozen=True)
 class AuditRow:
-    record: AuditRecord
+    record: StoredRecord
     payload: dict[str, Any]
+    sentence: str = ""  # the event in one sentence (projects.audit_sentences)
+
+
+def audit_actor_names_for(project: Project) -> list[str]:
+    """The names that acted on the project, for the audit tab's filter."""
+    names = project.audit_records.order_by().values_list("actor_name", flat=True).distinct()
+    # A damaged row may hold bytes instead of text: only real names are offered.
+    return sorted({name for name in names if isinstance(name, str) and name})
 
 
 def audit_page_for_project(
-    project: Project, *, page: str | int | None
+    project: Project,
+    *,
+    action: str = "",
+    actor: str = "",
+    page: str | int | None,
 ) -> tuple[Page[Any], list[AuditRow]]:
-    """One page of `project`'s audit records, newest first, payloads decrypted (the
-    caller has checked the manage permission)."""
-    current = Paginator(project.audit_records.order_by("-seq"), AUDIT_PAGE_SIZE).get_page(page)
+    """One page of `project`'s audit records, newest first, payloads decrypted and each
+    read as one sentence (the caller has checked the manage permission). `action` filters
+    by prefix ("run."), `actor` by name ("-" for bmadweb itself). Read as stored
+    (docs/security.md#s21): a damaged column names its record instead of failing the page."""
+    records = project.audit_records.order_by("-seq")
+    if action:
+        records = records.filter(action__startswith=action)
+    if actor == "-":
+        records = records.filter(actor_name="")
+    elif actor:
+        records = records.filter(actor_name=actor)
+    current = Paginator(records, AUDIT_PAGE_SIZE).get_page(page)
+    window = slice(max(current.start_index() - 1, 0), current.end_index())
     rows = []
-    for record in current.object_list:
-        payload, _reason = audit_payload_read(record)
-        if payload is None:
-            payload = {"error": "cannot decrypt this payload"}
-        rows.append(AuditRow(record, payload))
+    for record in stored_records(records, window=window):
+        if record.damage:
+            payload: dict[str, Any] = {"error": f"damaged: {record.damage}"}
+        else:
+            try:
+                payload = stored_payload(record)
+            except crypto.CryptoError:
+                payload = {"error": "cannot decrypt this payload"}
+        sentence = (
+            f"Damaged record: {record.damage}."
+            if record.damage
+            else audit_sentence(record.action, record.actor_name, payload)
+        )
+        rows.append(AuditRow(record, payload, sentence))
     return current, rows

@@ -7,21 +7,31 @@ transaction, so an action and its audit trail commit or fail together.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as pysecrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from bmadweb.audit import audit_record
-from projects.models import SECRET_FIELDS, ManifestRevision, Membership, Project
+from projects.models import (
+    SECRET_FIELDS,
+    BaseManifest,
+    BaseManifestRevision,
+    ManifestRevision,
+    Membership,
+    Project,
+)
 from projects.roles import Role, perms_for_roles
-from provisioning.engine.manifest import load_manifest
+from projects.selectors import base_lookup
+from provisioning.engine.extends import check_base, resolve_manifest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -36,6 +46,8 @@ EDITABLE_FIELDS = (
     "forge_api_url",
     "push_mode",
     "require_approval",
+    "upgrades_skip_approval",
+    "drift_check_hours",
 )
 
 # Credentials a person types in. Webhook secrets are generated (webhook_secret_regenerate),
@@ -91,22 +103,86 @@ def project_create(
     return project
 
 
+# Credentials belong to the place they were made for (docs/security.md#s8): a token for
+# one host must not follow the project to another.
+REPO_CREDENTIALS = ("clone_token", "ssh_private_key")
+FORGE_CREDENTIALS = ("forge_token",)
+_SCHEME_HOST = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?(\[[^\]]*\]|[^/:?#]*)(?::(\d*))?"
+)
+_SCP_HOST = re.compile(r"^(?:[^@/:]*@)?([^@/:]+):")
+
+
+def repo_target(url: str) -> str:
+    """Where a repository URL's credentials go: its host (any scheme or user), or the
+    local path for a local repository."""
+    url = (url or "").strip()
+    if url.startswith("/") or url.lower().startswith("file:"):
+        return "local:" + url.removeprefix("file://")
+    if match := _SCHEME_HOST.match(url):
+        return match.group(1).lower()
+    if match := _SCP_HOST.match(url):
+        return match.group(1).lower()
+    return url.lower()
+
+
+def forge_target(api_url: str, repo_url: str) -> str:
+    """Where the forge token goes: the API URL's host and port, or (no API URL) the
+    repository's host, from which the default API address is derived."""
+    if not api_url:
+        return "repo:" + repo_target(repo_url)
+    match = _SCHEME_HOST.match(api_url.strip())
+    return f"{match.group(1).lower()}:{match.group(2) or ''}" if match else api_url.lower()
+
+
+def credentials_left_behind(
+    *, before: tuple[str, str], after: tuple[str, str], project: Project
+) -> list[str]:
+    """The stored credentials tied to a target (repository host, forge API address) that
+    moved from `before` to `after` (each (repo_url, forge_api_url))."""
+    fields: list[str] = []
+    if repo_target(before[0]) != repo_target(after[0]):
+        fields += REPO_CREDENTIALS
+    if forge_target(before[1], before[0]) != forge_target(after[1], after[0]):
+        fields += FORGE_CREDENTIALS
+    return [field for field in fields if project.has_secret(field)]
+
+
+@dataclass(frozen=True)
+class ProjectUpdated:
+    project: Project
+    changed: list[str]
+    credentials_cleared: list[str]
+
+
 @transaction.atomic
-def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project:
+def project_update(*, actor: Actor, project: Project, **changes: Any) -> ProjectUpdated:
+    """Change settings. Moving the repository to another host, or the forge API to
+    another address, clears the credentials tied to the old one: they must be entered
+    again for the new target (the result names them, and so does the audit record)."""
     changed = {}
+    before = (project.repo_url, project.forge_api_url)
     for field, value in changes.items():
         if field not in EDITABLE_FIELDS:
             raise ValueError(f"{field} cannot be changed here")
         if getattr(project, field) != value:
             changed[field] = {"from": getattr(project, field), "to": value}
             setattr(project, field, value)
+    cleared: list[str] = []
     if changed:
+        if "drift_check_hours" in changed:
+            project.next_drift_check_at = None  # the scheduler places the next check anew
         project.full_clean()
+        after = (project.repo_url, project.forge_api_url)
+        cleared = credentials_left_behind(before=before, after=after, project=project)
+        for field in cleared:
+            project.set_secret(field, "")
         project.save()
-        audit_record(
-            action="project.update", actor=actor, project=project, payload={"changes": changed}
-        )
-    return project
+        payload: dict[str, Any] = {"changes": changed}
+        if cleared:
+            payload["credentials_cleared"] = cleared
+        audit_record(action="project.update", actor=actor, project=project, payload=payload)
+    return ProjectUpdated(project, sorted(changed), cleared)
 
 
 @transaction.atomic
@@ -210,6 +286,20 @@ class RoleError(ValueError):
 LAST_OWNER_MESSAGE = "A project keeps at least one owner. Add another owner first."
 
 
+class LastOwner(RoleError):
+    """Revoking this role would leave the project without an owner."""
+
+    def __init__(self) -> None:
+        super().__init__(LAST_OWNER_MESSAGE)
+
+
+def _lock_project(project: Project) -> None:
+    """Serialise writers of one project's roles or revisions: the project row is locked
+    (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions already
+    serialise every writer) until the caller's transaction ends."""
+    Project.objects.select_for_update().filter(pk=project.pk).values_list("pk").first()
+
+
 @transaction.atomic
 def role_revoke(
     *,
@@ -219,21 +309,17 @@ def role_revoke(
     user: User | None = None,
     group: Group | None = None,
 ) -> None:
-    """Remove a role; raises RoleError, changing nothing, when it would leave the project
-    without an owner (a user or a team holding the owner role)."""
+    """Revoke one role. Raises LastOwner (a RoleError), changing nothing, rather than
+    leave the project without an owner (a user or a team holding the owner role): the
+    check and the delete happen under the project's lock, so two owners removing each
+    other at the same moment cannot both succeed."""
     who = _principal(user, group)
-    rows = Membership.objects.filter(project=project, role=role, **who)
-    if role == Role.OWNER:
-        # Lock the owner rows, so two owners removing each other cannot both pass.
-        owners = set(
-            Membership.objects.select_for_update()
-            .filter(project=project, role=Role.OWNER)
-            .values_list("pk", flat=True)
-        )
-        leaving = set(rows.values_list("pk", flat=True))
-        if leaving and not owners - leaving:
-            raise RoleError(LAST_OWNER_MESSAGE)
-    deleted, _ = rows.delete()
+    _lock_project(project)
+    memberships = Membership.objects.filter(project=project, role=role)
+    owner_leaving = role == Role.OWNER and memberships.filter(**who).exists()
+    if owner_leaving and not memberships.exclude(**who).exists():
+        raise LastOwner
+    deleted, _ = memberships.filter(**who).delete()
     _sync_object_perms(project, user or group)  # type: ignore[arg-type]
     if deleted:
         audit_record(
@@ -271,15 +357,42 @@ def manifest_save(
     Raises ManifestInvalid with every error (nothing is saved). An unchanged text returns
     the latest revision instead of a duplicate.
     """
-    result = load_manifest(yaml_text)
+    result = resolve_manifest(yaml_text, base_lookup())
     if not result.ok:
         raise ManifestInvalid(result.errors)
     digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
-    latest = project.revisions.select_for_update().order_by("-number").first()
+    # Concurrent saves queue on the project's lock, so each reads the number the previous
+    # one wrote (locking the latest revision locked nothing before the first one).
+    _lock_project(project)
+    latest = project.revisions.order_by("-number").first()
     if latest is not None and latest.sha256 == digest:
         return latest
     number = (project.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
-    revision = ManifestRevision.objects.create(
+    try:
+        with transaction.atomic():
+            revision = _revision_create(project, number, yaml_text, digest, actor, message)
+    except IntegrityError:
+        raise ManifestConflict from None
+    audit_record(
+        action="manifest.save",
+        actor=actor,
+        project=project,
+        payload={"revision": number, "sha256": digest, "message": message[:200]},
+    )
+    return revision
+
+
+class ManifestConflict(Exception):
+    """Another save took this revision number first; the caller may retry (HTTP 409)."""
+
+    def __init__(self) -> None:
+        super().__init__("Another change to this manifest was saved at the same moment: reload it.")
+
+
+def _revision_create(
+    project: Project, number: int, yaml_text: str, digest: str, actor: Actor, message: str
+) -> ManifestRevision:
+    return ManifestRevision.objects.create(
         project=project,
         number=number,
         yaml_text=yaml_text,
@@ -288,10 +401,49 @@ def manifest_save(
         author_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
         message=message[:200],
     )
+
+
+class NotStaff(Exception):
+    """Only platform staff keep base manifests."""
+
+
+@transaction.atomic
+def base_save(
+    *, actor: Actor, name: str, yaml_text: str, message: str = "", description: str = ""
+) -> BaseManifestRevision:
+    """Store a new immutable revision of base manifest `name` (created on first save).
+
+    Staff only (NotStaff otherwise); ManifestInvalid with every error positioned in the
+    base's text; an unchanged text returns the latest revision.
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_staff:
+        raise NotStaff("Only platform staff can change base manifests.")
+    errors = check_base(name, yaml_text, base_lookup())
+    if errors:
+        raise ManifestInvalid(errors)
+    base, _ = BaseManifest.objects.select_for_update().get_or_create(
+        name=name, defaults={"description": description[:200]}
+    )
+    if description and description != base.description:
+        base.description = description[:200]
+        base.save(update_fields=["description"])
+    digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+    latest = base.revisions.order_by("-number").first()
+    if latest is not None and latest.sha256 == digest:
+        return latest
+    number = (latest.number if latest else 0) + 1
+    revision = BaseManifestRevision.objects.create(
+        base=base,
+        number=number,
+        yaml_text=yaml_text,
+        sha256=digest,
+        author=actor,
+        author_name=actor.get_username(),
+        message=message[:200],
+    )
     audit_record(
-        action="manifest.save",
+        action="base.save",
         actor=actor,
-        project=project,
-        payload={"revision": number, "sha256": digest, "message": message[:200]},
+        payload={"base": name, "revision": number, "sha256": digest, "message": message[:200]},
     )
     return revision

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects import manifest_views, views
+from projects import base_views, manifest_views, views
 
 app_name = "projects"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("projects/new/", views.project_create, name="project-create"),
     path("schema/manifest-v1.json", manifest_views.manifest_schema, name="manifest-schema"),
+    path("bases/", base_views.base_index, name="base-index"),
+    path("bases/<slug:name>/", base_views.base_edit, name="base-edit"),
     path("p/<slug:slug>/", views.project_detail, name="project-detail"),
     path("p/<slug:slug>/settings/", views.project_settings, name="project-settings"),
     path("p/<slug:slug>/credentials/", views.project_credentials, name="project-credentials"),
@@ -21,6 +23,7 @@ urlpatterns = [
     ),
     path("p/<slug:slug>/delete/", views.project_delete, name="project-delete"),
     path("p/<slug:slug>/audit/", views.project_audit, name="project-audit"),
+    path("p/<slug:slug>/skills/", views.project_skills, name="project-skills"),
     path("p/<slug:slug>/manifest/", manifest_views.manifest_edit, name="manifest-edit"),
     path(
         "p/<slug:slug>/manifest/validate/",
@@ -35,5 +38,8 @@ urlpatterns = [
     ),
     path(
         "p/<slug:slug>/manifest/compare/", manifest_views.manifest_compare, name="manifest-compare"
+    ),
+    path(
+        "p/<slug:slug>/manifest/restore/", manifest_views.manifest_restore, name="manifest-restore"
     ),
 ]

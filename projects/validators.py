@@ -17,7 +17,9 @@ def validate_repo_url(value: str) -> None:
     The message names the rule that was broken, so the person can fix the URL.
     """
     try:
-        check_repo_url(value, allow_local=settings.ALLOW_LOCAL_REPOS)
+        check_repo_url(
+            value, allow_local=settings.ALLOW_LOCAL_REPOS, local_root=settings.LOCAL_REPOS_ROOT
+        )
     except UrlPolicyError as exc:
         raise ValidationError(
             "%(message)s (rule: %(rule)s)",
@@ -26,7 +28,7 @@ def validate_repo_url(value: str) -> None:
         ) from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -43,7 +45,7 @@ def validate_forge_api_url(value: str) -> None:
     if (
         settings.ALLOW_LOCAL_REPOS
         and parts.scheme in ("http", "https")
-        and _is_loopback(parts.hostname or "")
+        and is_loopback_host(parts.hostname or "")
     ):
         return
     try:

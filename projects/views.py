@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,22 +14,35 @@ from django.views.decorators.http import require_http_methods
 
 from bmadweb.http import HtmxHttpRequest
 from projects import forms, services
-from projects.models import SECRET_FIELDS, SyncStatus
+from projects.audit_sentences import ACTION_CHOICES
+from projects.models import SECRET_FIELDS, ForgeKind, Project, PushMode, SyncStatus
 from projects.permissions import (
+    can_register_projects,
     get_project_for_user,
     methods_after_lookup,
     require_post_after_lookup,
     user_can,
 )
-from projects.presenters import items_by_state
+from projects.presenters import items_by_state, state_counts
 from projects.roles import Perm, Role
 from projects.selectors import (
+    audit_actor_names_for,
     audit_page_for_project,
     manifest_latest,
+    manifest_resolve,
     membership_list_for,
+    project_ids_user_can,
     project_list_for_dashboard,
 )
-from provisioning.project_status import delivery_list_for, report_run_latest, run_active_for
+from provisioning.project_status import (
+    delivery_list_signed_for,
+    refusal_summary_for,
+    report_run_latest,
+    run_active_for,
+    run_fix_pending_for,
+    run_latest_for,
+    skills_for,
+)
 
 DASHBOARD_PAGE_SIZE = 25
 
@@ -41,13 +56,19 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(
         project_list_for_dashboard(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
     ).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
     context = {
-        "projects": page.object_list,
+        "projects": rows,
         "page": page,
         "query": query,
         "status": status,
         "statuses": SyncStatus.choices,
         "filtered": bool(query or status),
+        "can_register": can_register_projects(request.user),
+        # Retry buttons only where the person may start an analysis.
+        "can_retry": project_ids_user_can(
+            request.user, Perm.ANALYZE, [p.pk for p in rows if p.sync_status == SyncStatus.ERROR]
+        ),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "projects/project_list.html#results", context)
@@ -57,32 +78,92 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
+    if not can_register_projects(request.user):
+        raise PermissionDenied(
+            "Registering repositories needs the project creator permission: ask a platform "
+            "owner to add you to the “Project creators” group."
+        )
     form = forms.ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = services.project_create(actor=request.user, **form.cleaned_data)
-        messages.success(request, f"{project.name} registered. Next: write its manifest.")
+        messages.success(
+            request,
+            f"{project.name} registered. Next: write its manifest, or analyze the install "
+            "first to start from what is installed.",
+        )
+        if _needs_forge_token(project):
+            messages.warning(
+                request,
+                f"Pull requests on {project.get_forge_kind_display()} will need a forge token: "
+                "add one under Credentials before provisioning.",
+            )
         return redirect("projects:manifest-edit", slug=project.slug)
     return render(request, "projects/project_create.html", {"form": form})
 
 
+def _needs_forge_token(project: Project) -> bool:
+    return (
+        project.push_mode == PushMode.PULL_REQUEST
+        and project.forge_kind != ForgeKind.OTHER
+        and not project.has_secret("forge_token")
+    )
+
+
 @login_required
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """The gap report: installation findings and managed items by state."""
+    """The gap report: installation findings and managed items by state, and whatever
+    keeps it from being current (a failed analysis, an older run, another branch)."""
     project = get_project_for_user(request.user, slug)
     report_run = report_run_latest(project)
     report = report_run.report if report_run else None
+    latest = run_latest_for(project)
+    active = run_active_for(project)
+    # The newest run is not the report's and ended without one: say so above the report.
+    newer = latest if latest and report_run != latest and not latest.is_active else None
     context = {
         "project": project,
         "manifest": manifest_latest(project),
         "report_run": report_run,
         "report": report,
         "groups": items_by_state(report),
-        "active": run_active_for(project),
+        "counts": state_counts(report),
+        "active": active,
+        "newer_run": newer,
+        "failed_run": latest if latest and latest.status in ("failed", "errored") else None,
+        "other_branch": bool(
+            report_run
+            and report_run.source_branch
+            and report_run.source_branch != project.default_branch
+        ),
+        "fix_run": run_fix_pending_for(project, report_run=report_run),
+        "needs_forge_token": _needs_forge_token(project),
         "can_analyze": user_can(request.user, project, Perm.ANALYZE),
         "can_provision": user_can(request.user, project, Perm.PROVISION),
         "can_manage": user_can(request.user, project, Perm.MANAGE),
     }
     return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+def project_skills(request: HttpRequest, slug: str) -> HttpResponse:
+    """BMAD agents and skills: declared in the manifest and/or installed, with the state
+    of their files in the latest report."""
+    project = get_project_for_user(request.user, slug)
+    latest = manifest_latest(project)
+    manifest = manifest_resolve(latest.yaml_text).manifest if latest is not None else None
+    rows, report_run = skills_for(project, manifest)
+    return render(
+        request,
+        "projects/project_skills.html",
+        {
+            "project": project,
+            "rows": rows,
+            "report_run": report_run,
+            "revision": latest.number if latest is not None else None,
+            "tab": "skills",
+            "can_manage": user_can(request.user, project, Perm.MANAGE),
+        },
+    )
 
 
 @login_required
@@ -94,12 +175,20 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         # is_valid() already copied the new values onto `project`; reload it, or the
         # service sees no change and saves nothing.
         project.refresh_from_db()
-        services.project_update(
+        updated = services.project_update(
             actor=request.user,
             project=project,
             **{f: form.cleaned_data[f] for f in services.EDITABLE_FIELDS},
         )
         messages.success(request, "Settings saved.")
+        if updated.credentials_cleared:
+            names = ", ".join(SECRET_FIELDS[f] for f in updated.credentials_cleared)
+            messages.warning(
+                request,
+                "The repository or forge moved to another address, so the credentials "
+                f"made for the old one were cleared: {names}. Enter them again under "
+                "Credentials.",
+            )
         return redirect("projects:project-settings", slug=project.slug)
     project.refresh_from_db()  # an invalid form must not show unsaved values as saved
     return render(
@@ -144,10 +233,18 @@ def project_credentials(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_webhook(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    deliveries = list(delivery_list_for(project)[:50])
+    # Signed deliveries only: refused requests are counted per source below them, so a
+    # flood of forgeries cannot push genuine deliveries off the page.
+    deliveries = list(delivery_list_signed_for(project)[:50])
     # While the worker settles deliveries, the list polls itself (htmx, this same URL).
     settling = any(delivery.pending for delivery in deliveries)
-    ledger = {"project": project, "deliveries": deliveries, "settling": settling}
+    ledger = {
+        "project": project,
+        "deliveries": deliveries,
+        "settling": settling,
+        "refusals": refusal_summary_for(project),
+        "refused_limit": settings.WEBHOOK_REFUSED_LIMIT,
+    }
     if request.htmx and request.htmx.target == "deliveries":
         return render(request, "projects/project_webhook.html#deliveries", ledger)
     new_secret = request.session.pop(f"new-webhook-secret-{project.pk}", None)
@@ -250,9 +347,26 @@ def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def project_audit(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, Perm.MANAGE)
-    page, rows = audit_page_for_project(project, page=request.GET.get("page"))
+    actors = audit_actor_names_for(project)
+    action = request.GET.get("action", "")
+    action = action if action in dict(ACTION_CHOICES) else ""
+    actor = request.GET.get("actor", "")
+    actor = actor if actor == "-" or actor in actors else ""
+    page, rows = audit_page_for_project(
+        project, action=action, actor=actor, page=request.GET.get("page")
+    )
     return render(
         request,
         "projects/project_audit.html",
-        {"project": project, "page": page, "rows": rows, "tab": "audit", "can_manage": True},
+        {
+            "project": project,
+            "page": page,
+            "rows": rows,
+            "action": action,
+            "actor": actor,
+            "actions": ACTION_CHOICES,
+            "actors": actors,
+            "tab": "audit",
+            "can_manage": True,
+        },
     )

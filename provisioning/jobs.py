@@ -10,7 +10,10 @@ from __future__ import annotations
 from django.conf import settings
 from rq import get_current_job
 
+from bmadweb.audit_checkpoint import audit_checkpoint
 from provisioning import git_ops, queue
+from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
+from provisioning.runs.schedule import drift_checks_start
 from provisioning.runs.services import run_execute, runs_reconcile
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
 
@@ -27,6 +30,7 @@ def run_job(run_id: int) -> None:
     """RQ job: advance one run (unless the run has been handed to another job since)."""
     job = get_current_job()
     run_execute(run_id=run_id, job_id=job.id if job is not None else None)
+    campaign_run_settled(run_id=run_id)  # a campaign starts its next runs
 
 
 def reconcile_job() -> list[int]:
@@ -34,5 +38,21 @@ def reconcile_job() -> list[int]:
     that killed workers left behind (older than two job timeouts, so none in use)."""
     git_ops.sweep_stale_workdirs(settings.WORK_DIR, older_than_s=2 * settings.RQ_JOB_TIMEOUT)
     touched = runs_reconcile()
+    campaigns_advance()
     webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
     return touched
+
+
+def audit_checkpoint_job() -> int:
+    """RQ job (scheduled): append a signed checkpoint of the audit chain's length and head
+    (docs/security.md#s21) and keep its signed copy in Redis as the next job's anchor.
+    While the chain no longer extends that anchor, no checkpoint is written (and the job
+    fails, loudly): the stale-checkpoint alert and `audit_verify --since-checkpoint` say so."""
+    checkpoint = audit_checkpoint(previous=queue.audit_anchor_get())
+    queue.audit_anchor_set(checkpoint)
+    return checkpoint.record_seq
+
+
+def drift_check_job() -> list[int]:
+    """RQ job (scheduled every minute): start the scheduled drift checks that are due."""
+    return drift_checks_start()

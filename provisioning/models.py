@@ -7,10 +7,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from bmadweb import crypto
+
 
 class RunKind(models.TextChoices):
     ANALYZE = "analyze", "Analyze"
     PROVISION = "provision", "Provision"
+    # Runs BMAD's official installer for a newer version, then re-applies the manifest.
+    UPGRADE = "upgrade", "Upgrade"
 
 
 class RunStatus(models.TextChoices):
@@ -44,6 +48,15 @@ class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     API = "api", "API"
     CLI = "cli", "Command line"
+    CAMPAIGN = "campaign", "Campaign"
+
+
+class PullRequestState(models.TextChoices):
+    """What the forge last told us (webhooks) about a run's pull request."""
+
+    OPEN = "open", "Open"
+    MERGED = "merged", "Merged"
+    CLOSED = "closed", "Closed"
 
 
 class Run(models.Model):
@@ -70,9 +83,14 @@ class Run(models.Model):
     job_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat = models.DateTimeField(null=True, blank=True)  # last sign of progress
+    # Upgrade runs: the exact BMAD version the official installer is pinned to.
+    target_version = models.CharField("target BMAD version", max_length=40, blank=True)
     # Results
     base_sha = models.CharField(
         "default branch commit the plan was made on", max_length=64, blank=True
+    )
+    source_branch = models.CharField(
+        "branch analysed", max_length=100, blank=True, help_text="The default branch then."
     )
     report = models.JSONField(null=True, blank=True)  # gap report
     plan = models.JSONField(null=True, blank=True)  # file operations with reasons
@@ -85,7 +103,26 @@ class Run(models.Model):
     branch = models.CharField(max_length=200, blank=True)
     commit_sha = models.CharField(max_length=64, blank=True)
     pr_url = models.URLField(blank=True)
+    pr_note = models.CharField(
+        "why no pull request was opened", max_length=300, blank=True, default=""
+    )
     failure_reason = models.TextField(blank=True)
+    # Base manifests the run resolved `extends` with: {name: revision number}.
+    base_revisions = models.JSONField(default=dict, blank=True)
+    pr_state = models.CharField(
+        "pull request state", max_length=16, choices=PullRequestState, blank=True
+    )
+    pr_state_at = models.DateTimeField(null=True, blank=True)
+    campaign = models.ForeignKey(
+        "provisioning.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+    )
+
+    # Set while executing (not stored): the effective manifest's revision id.
+    effective_sha: str = ""
 
     class Meta:
         ordering = ["-created"]
@@ -243,3 +280,146 @@ class WebhookDelivery(models.Model):
     @property
     def replayable(self) -> bool:
         return self.signature_ok and self.body is not None
+
+
+class WebhookRefusal(models.Model):
+    """Deliveries that proved nothing (signature did not verify, body too large), counted
+    per project, provider, source address and ten-minute window (docs/security.md#s11).
+
+    The ledger keeps a row for at most BMADWEB_WEBHOOK_REFUSED_LIMIT of them per source and
+    window; the rest are answered 429 and only counted here (`dropped`), so a flood of
+    forgeries can neither fill the ledger nor push genuine deliveries off the page. Their
+    audit is one record per row and drain (`audited` is how many it covered so far), not
+    one per request.
+    """
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="webhook_refusals"
+    )
+    provider = models.CharField(max_length=16, choices=WebhookProvider)
+    source = models.CharField(max_length=64, blank=True)
+    window_start = models.DateTimeField()
+    refused = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)
+    audited = models.PositiveIntegerField(default=0)
+    last_reason = models.CharField(max_length=200, blank=True)
+    last_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "provider", "source", "window_start"],
+                name="webhook_refusal_one_row_per_window",
+            )
+        ]
+        indexes = [models.Index(fields=["project", "-last_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.refused} refused from {self.source or '?'} ({self.provider})"
+
+
+# --- Campaigns ---------------------------------------------------------------------------
+
+
+class CampaignStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CampaignItemState(models.TextChoices):
+    PENDING = "pending", "Waiting to start"
+    ACTIVE = "active", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Campaign(models.Model):
+    """One kind of run (analyze, provision, and later upgrade) over many projects, at most
+    `concurrency` at a time; one approval may cover all of them."""
+
+    name = models.CharField(max_length=120)
+    # Any RunKind value; a CharField so that new kinds need no migration here.
+    kind = models.CharField(max_length=16)
+    status = models.CharField(
+        max_length=16, choices=CampaignStatus, default=CampaignStatus.RUNNING, db_index=True
+    )
+    concurrency = models.PositiveSmallIntegerField(default=4)
+    selection = models.JSONField(default=dict, blank=True)  # how the projects were chosen
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("campaigns:campaign-detail", kwargs={"campaign_id": self.pk})
+
+
+class CampaignItem(models.Model):
+    """One project of a campaign, and its latest run."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(
+        max_length=16, choices=CampaignItemState, default=CampaignItemState.PENDING, db_index=True
+    )
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaign_items"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "project"], name="campaign_project_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.project_id} ({self.state})"
+
+
+class ForgeSource(models.Model):
+    """An organisation or group whose repositories staff discover and register in bulk.
+
+    Its API token is stored encrypted, bound to this row (bmadweb.crypto); new projects
+    registered from it receive the same token as their clone and forge token.
+    """
+
+    kind = models.CharField(max_length=16)
+    org_url = models.CharField("organisation or group URL", max_length=500)
+    api_url = models.CharField("forge API URL", max_length=500, blank=True)
+    token_enc = models.TextField(blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.org_url} ({self.kind})"
+
+    def _context(self) -> str:
+        return f"forge-source:{self.pk}:token"
+
+    def set_token(self, value: str) -> None:
+        """Needs a saved row (the ciphertext is bound to its id)."""
+        self.token_enc = crypto.encrypt(value, context=self._context()) if value else ""
+
+    def get_token(self) -> str:
+        return crypto.decrypt(self.token_enc, context=self._context()) if self.token_enc else ""

@@ -18,6 +18,7 @@ from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from bmadweb.audit_checkpoint import Checkpoint, checkpoint_parse
 from provisioning.models import ACTIVE_STATUSES, LogLevel, Run
 from provisioning.runs.runlog import run_log
 
@@ -143,3 +144,28 @@ def webhook_wake_clear(*, project_id: int) -> None:
     _redis_for(settings.RQ_QUEUES["default"]["URL"]).delete(
         WEBHOOK_WAKE_KEY.format(project_id=project_id)
     )
+
+
+AUDIT_ANCHOR_KEY = "bmadweb:audit:checkpoint"
+
+
+def audit_anchor_get() -> Checkpoint | None:
+    """The last audit checkpoint kept in Redis (outside the database), signature checked;
+    None when Redis has none, cannot be reached, or holds one that does not verify."""
+    try:
+        raw = _redis_for(settings.RQ_QUEUES["default"]["URL"]).get(AUDIT_ANCHOR_KEY)
+    except (redis.RedisError, OSError):
+        logger.warning("queue unavailable; the audit checkpoint anchor cannot be read")
+        return None
+    if raw is None:
+        return None
+    try:
+        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+        return checkpoint_parse(text)
+    except ValueError as exc:
+        logger.error("the audit checkpoint anchor in Redis is not valid: %s", exc)
+        return None
+
+
+def audit_anchor_set(checkpoint: Checkpoint) -> None:
+    _redis_for(settings.RQ_QUEUES["default"]["URL"]).set(AUDIT_ANCHOR_KEY, checkpoint.line())

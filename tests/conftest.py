@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
     if url:
+        # Parallel test processes (pytest-xdist) each get a database of their own, since
+        # tests flush theirs.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        if worker.startswith("gw") and worker[2:].isdigit():
+            url = url.rsplit("/", 1)[0] + f"/{int(worker[2:]) + 1}"
         yield url
         return
     data_dir = tmp_path_factory.mktemp("redis")
@@ -43,6 +48,16 @@ def _redis_settings(redis_url: str, django_db_blocker: object) -> Iterator[None]
     # Tests create many users: a fast hasher keeps them quick (never used outside tests).
     fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with override_settings(REDIS_URL=redis_url, RQ_QUEUES=queues, PASSWORD_HASHERS=fast):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_repos_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local repositories must lie under BMADWEB_LOCAL_REPOS_ROOT: the tests' own ones
+    live under pytest's temporary folder (worker processes read the variable)."""
+    root = tmp_path_factory.getbasetemp().resolve()
+    os.environ["BMADWEB_LOCAL_REPOS_ROOT"] = str(root)
+    with override_settings(LOCAL_REPOS_ROOT=root):
         yield
 
 

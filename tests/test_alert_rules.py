@@ -1,4 +1,4 @@
-"""deploy/prometheus/alerts.yml: the four alerts exist, with their severities, and every
+"""deploy/prometheus/alerts.yml: the alerts exist, with their severities, and every
 metric they use is one a real /metrics scrape exposes (or Prometheus's own `up`)."""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ EXPECTED = {
     "BmadwebEndpointDown": "critical",
     "BmadwebRequestLatencyHigh": "warning",
     "BmadwebMemoryHigh": "warning",
+    "BmadwebAuditChainShrank": "critical",
+    "BmadwebAuditCheckpointStale": "warning",
 }
 PROMETHEUS_OWN = {"up"}  # written by Prometheus for every target
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or"}
@@ -52,7 +54,7 @@ def test_metric_name_extraction_skips_functions_labels_and_keywords():
     assert metric_names(expr) == {"a_bucket", "b", "up"}
 
 
-def test_the_four_alerts_exist_with_their_severities():
+def test_the_alerts_exist_with_their_severities():
     alerts = _alerts()
     assert {name: rule["labels"]["severity"] for name, rule in alerts.items()} == EXPECTED
 
@@ -85,3 +87,13 @@ def test_every_metric_the_alerts_use_is_exposed(client, settings, redis_conn):
     used = set().union(*(metric_names(rule["expr"]) for rule in _alerts().values()))
     assert used - exposed - PROMETHEUS_OWN == set()
     assert "bmadweb_runs_total" in used
+
+
+def test_the_chain_shrinking_fires_and_growing_does_not():
+    """The shrink rule compares the chain's length with the longest seen in a day: its
+    expression reads the length twice, once through max_over_time, and fires on '<'."""
+    expr = " ".join(_alerts()["BmadwebAuditChainShrank"]["expr"].split())
+    assert "bmadweb_audit_chain_length" in expr
+    assert "max_over_time(bmadweb_audit_chain_length" in expr
+    assert " < " in expr
+    assert _alerts()["BmadwebAuditChainShrank"]["for"] == "0m"

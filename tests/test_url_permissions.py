@@ -32,9 +32,15 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Routes without object identifiers, each with the reason it needs no object check.
 ALLOWLIST_EXACT = {
     "login/": "the sign-in form, anonymous by design",
+    "favicon.ico": "a redirect to the public icon",
     "logout/": "acts only on the caller's own session",
+    "oidc/authenticate/": "starts single sign-on, anonymous by design (404 when it is off)",
+    "oidc/callback/": "single sign-on's return: state, nonce and PKCE checked (test_oidc)",
     "": "the dashboard: lists only permitted projects (test_lists_never_show_foreign_objects)",
-    "projects/new/": "registers a new project that the caller then owns",
+    "projects/new/": "registers a new project that the caller then owns; needs the "
+    "project creator permission (test_registering_needs_the_project_creator_permission)",
+    "fleet/": "counts, lists and approvals of permitted projects only "
+    "(test_lists_never_show_foreign_objects, tests/provisioning/campaigns/test_fleet.py)",
     "schema/manifest-v1.json": "the public JSON Schema of manifests",
     "health": "liveness, no data",
     "health/ready": "readiness, no data",
@@ -47,6 +53,11 @@ ALLOWLIST_EXACT = {
 ALLOWLIST_PREFIXES = {
     "admin/": "platform owners only (Django admin and RQ dashboard: staff_member_required)",
     "api/": "the REST API: token authentication and its own permission tests",
+    "bases/": "base manifests: platform staff only (403 for everyone else, test_bases.py)",
+    "campaigns/": "campaigns: listed and shown only where a project is visible, every run "
+    "checked per project (tests/provisioning/campaigns)",
+    "discover/": "repository discovery: platform staff only (403 for everyone else, "
+    "tests/provisioning/discovery)",
     "hooks/": "webhook receivers: authenticated by the forge's signature, tested there",
 }
 
@@ -66,6 +77,8 @@ ROUTE_PERMS: dict[str, dict[str, Perm]] = {
     "projects:manifest-preview": {"POST": Perm.VIEW},
     "projects:manifest-history": {"GET": Perm.VIEW},
     "projects:manifest-compare": {"GET": Perm.VIEW},
+    "projects:manifest-restore": {"POST": Perm.EDIT_MANIFEST},
+    "projects:project-skills": {"GET": Perm.VIEW},
     "provisioning:run-list": {"GET": Perm.VIEW},
     "provisioning:run-create": {"POST": Perm.ANALYZE},  # kind=analyze; provision below
     "provisioning:run-detail": {"GET": Perm.VIEW},
@@ -79,7 +92,10 @@ USER_OBJECT_ROUTES = {
     "account:token-revoke": "API tokens belong to the user who made them",
 }
 QUERY = {"projects:manifest-compare": "?a=1&b=2"}
-POST_DATA = {"provisioning:run-create": {"kind": "analyze"}}
+POST_DATA = {
+    "provisioning:run-create": {"kind": "analyze"},
+    "projects:manifest-restore": {"revision": "1"},
+}
 MISSING_SLUG = "no-such-project"
 MISSING_ID = 2_000_000_000
 
@@ -302,20 +318,22 @@ def _page(client: Client, path: str) -> str:
 
 
 def test_lists_never_show_foreign_objects(world, outsider, owner) -> None:  # type: ignore[no-untyped-def]
-    lists = ("/", "/?q=health", "/audit", "/account/tokens/")
+    lists = ("/", "/?q=health", "/audit", "/account/tokens/", "/fleet/?status=never")
     # The owner sees the objects in every list, so their absence below is meaningful.
     as_owner = Client()
     as_owner.force_login(owner)
     for path, shown in zip(
-        lists, ("Health AI", "healthai", "healthai", world.token_prefix), strict=True
+        lists, ("Health AI", "healthai", "healthai", world.token_prefix, "Health AI"), strict=True
     ):
         assert shown in _page(as_owner, path), path
 
     client = Client()
     client.force_login(outsider)
-    dashboard, search, audit, tokens = (_page(client, path) for path in lists)
+    dashboard, search, audit, tokens, fleet = (_page(client, path) for path in lists)
     assert "Mine" in dashboard
     assert "Health AI" not in dashboard
+    assert "Mine" in fleet
+    assert "Health AI" not in fleet
     assert "healthai" not in search
     assert "healthai" not in audit
     assert client.get("/audit?project=healthai").status_code == 404

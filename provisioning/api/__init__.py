@@ -94,6 +94,11 @@ def _manifest_rejected(request: HttpRequest, exc: projects.ManifestRejected) -> 
     return _error(request, 422, str(exc), errors=exc.errors)
 
 
+@api.exception_handler(projects.ManifestConflict)
+def _manifest_conflict(request: HttpRequest, exc: projects.ManifestConflict) -> HttpResponse:
+    return _error(request, 409, str(exc))
+
+
 @api.exception_handler(runs.RunConflict)
 def _run_conflict(request: HttpRequest, exc: runs.RunConflict) -> HttpResponse:
     return _error(request, 409, str(exc), active_run_id=exc.active_run_id)

@@ -74,6 +74,7 @@ def run_dict(run: Run) -> dict[str, Any]:
         "finished": run.finished,
         "needs_approval": run.needs_approval,
         "manifest_revision": run.manifest_revision.number if run.manifest_revision else None,
+        "target_version": run.target_version,
         "branch": run.branch,
         "commit_sha": run.commit_sha,
         "pr_url": run.pr_url,

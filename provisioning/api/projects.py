@@ -8,8 +8,8 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Status
 
 from projects.roles import Perm
-from projects.selectors import project_list_for_user
-from projects.services import manifest_save
+from projects.selectors import manifest_resolve, project_list_for_user
+from projects.services import ManifestConflict, manifest_save
 from provisioning.api import reads
 from provisioning.api.auth import READ, WRITE
 from provisioning.api.common import api_user, page, project_for, revision_dict
@@ -27,7 +27,7 @@ from provisioning.api.schemas import (
     ValidationOut,
     responses,
 )
-from provisioning.engine.manifest import ManifestError, load_manifest
+from provisioning.engine.manifest import ManifestError
 from provisioning.runs.selectors import report_run_latest
 
 router = Router(tags=["projects"])
@@ -107,20 +107,23 @@ def manifest_revisions(request: HttpRequest, slug: str, query: Query[PageQuery])
 def manifest_validate(request: HttpRequest, slug: str, body: ManifestValidateIn) -> dict[str, Any]:
     """Validate a manifest without saving it: every error with line and column."""
     project_for(request, slug)
-    result = load_manifest(_checked_size(body.yaml))
+    result = manifest_resolve(_checked_size(body.yaml))
     return {"valid": result.ok, "errors": [_error_dict(e) for e in result.errors]}
 
 
 @router.put(
     "/projects/{slug}/manifest",
-    response=responses({200: ManifestOut, 201: ManifestOut}, 400, 401, 403, 404, 413, 422, 429),
+    response=responses(
+        {200: ManifestOut, 201: ManifestOut}, 400, 401, 403, 404, 409, 413, 422, 429
+    ),
     auth=WRITE,
 )
 def manifest_put(request: HttpRequest, slug: str, body: ManifestSaveIn) -> Status[dict[str, Any]]:
     """Save a new revision (201), or 200 with the latest one when the text is unchanged.
-    An invalid manifest is refused with every error (422) and nothing is saved."""
+    An invalid manifest is refused with every error (422) and nothing is saved; 409 when
+    a save at the same moment took the revision number (send it again)."""
     project = project_for(request, slug, Perm.EDIT_MANIFEST)
-    result = load_manifest(_checked_size(body.yaml))
+    result = manifest_resolve(_checked_size(body.yaml))
     if not result.ok:
         raise ManifestRejected(result.errors)
     previous, _ = reads.latest_manifest(project)
@@ -150,6 +153,7 @@ def report_get(request: HttpRequest, slug: str) -> dict[str, Any]:
         "findings": report.get("findings") or [],
         "items": report.get("items") or [],
         "notes": report.get("notes") or [],
+        "tooling": report.get("tooling"),
     }
 
 
@@ -169,3 +173,6 @@ def skills_get(request: HttpRequest, slug: str) -> dict[str, Any]:
         "manifest_revision": revision.number if revision is not None else None,
         "skills": [row.__dict__ for row in rows],
     }
+
+
+__all__ = ["ManifestConflict"]

@@ -47,8 +47,23 @@ WORKFLOWS = [
         "permission": "provision_project (operator, owner); approve_run to approve",
         "token_scope": "run",
     },
+    {
+        "kind": RunKind.UPGRADE.value,
+        "name": "Upgrade",
+        "description": "Run BMAD's official installer for target_version (an exact version) "
+        "in a sandbox, migrate 6.0-6.3 customizations to 6.4+ overrides, save and re-offer "
+        "hand edits to installer files, apply the manifest again, then commit everything on "
+        "a branch and open a pull/merge request. Waits for approval unless the project "
+        "skips it for upgrades.",
+        "permission": "provision_project (operator, owner); approve_run to approve",
+        "token_scope": "run",
+    },
 ]
-_KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
+_KIND_PERM = {
+    RunKind.ANALYZE: Perm.ANALYZE,
+    RunKind.PROVISION: Perm.PROVISION,
+    RunKind.UPGRADE: Perm.PROVISION,
+}
 
 
 class RunConflict(Exception):
@@ -113,13 +128,18 @@ def run_list(request: HttpRequest, slug: str, query: Query[RunQuery]) -> dict[st
     auth=RUN,
 )
 def run_create(request: HttpRequest, slug: str, body: RunCreateIn) -> Status[dict[str, Any]]:
-    """Start an analyze (needs analyze_project) or provision run (needs provision_project).
-    A project with an active run answers 409 with that run's id."""
+    """Start an analyze (needs analyze_project), provision or upgrade run (both need
+    provision_project; an upgrade also needs target_version). A project with an active run
+    answers 409 with that run's id."""
     kind = RunKind(body.kind)
     project = project_for(request, slug, _KIND_PERM[kind])
     try:
         run = services.run_create(
-            project=project, kind=kind, actor=api_user(request), trigger=RunTrigger.API
+            project=project,
+            kind=kind,
+            actor=api_user(request),
+            trigger=RunTrigger.API,
+            target_version=(body.target_version or "") if kind == RunKind.UPGRADE else "",
         )
     except services.RunBusy as exc:
         raise RunConflict(str(exc), exc.active.pk if exc.active else None) from None

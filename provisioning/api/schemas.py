@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from provisioning.models import RunKind, RunStatus
 
@@ -19,7 +19,7 @@ MANIFEST_MAX_BYTES = 256 * 1024
 # cap; the handler then checks the exact UTF-8 size and answers 413.
 _YAML_MAX_CHARS = 2 * MANIFEST_MAX_BYTES
 
-RunKindName = Literal["analyze", "provision"]
+RunKindName = Literal["analyze", "provision", "upgrade"]
 RunStatusName = Literal[
     "queued",
     "running",
@@ -84,6 +84,7 @@ class ProjectOut(Schema):
     forge_kind: str
     push_mode: str
     require_approval: bool
+    upgrades_skip_approval: bool
     sync_status: str
     bmad_version: str
     bmad_generation: str
@@ -161,7 +162,31 @@ class ValidationOut(Schema):
 
 
 class RunCreateIn(_Input):
+    # An upgrade needs target_version; the document says so (JSON Schema if/then), and
+    # the validator below holds it. Other kinds ignore it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "upgrade"}}, "required": ["kind"]},
+            "then": {
+                "required": ["target_version"],
+                "properties": {"target_version": {"type": "string"}},
+            },
+        }
+    )
+
     kind: RunKindName
+    target_version: str | None = Field(
+        None,
+        max_length=40,
+        pattern=r"^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z][0-9A-Za-z.]{0,30})?$",
+        description="upgrade runs (required there): the exact BMAD version, e.g. 6.12.0",
+    )
+
+    @model_validator(mode="after")
+    def _upgrade_has_a_version(self) -> RunCreateIn:
+        if self.kind == "upgrade" and not self.target_version:
+            raise ValueError("an upgrade run needs target_version, e.g. 6.12.0")
+        return self
 
 
 class RunQuery(PageQuery):
@@ -180,6 +205,7 @@ class RunOut(Schema):
     finished: datetime | None
     needs_approval: bool
     manifest_revision: int | None
+    target_version: str
     branch: str
     commit_sha: str
     pr_url: str
@@ -260,6 +286,33 @@ class BmadInstallOut(Schema):
     customization_style: str | None = None
 
 
+class McpServerOut(Schema):
+    name: str
+    declared: bool
+    allowed: bool = Field(..., description="False for a server a closed list does not allow.")
+    state: str = Field(
+        ...,
+        description="bmadweb's entry for it: up-to-date, modified, missing or conflict; "
+        "'unmanaged' for a server the manifest does not declare.",
+    )
+    paths: list[str] = Field(..., description="The MCP configuration files that hold it.")
+
+
+class SubagentOut(Schema):
+    id: str
+    declared: bool
+    present: bool
+    state: str
+    path: str
+
+
+class ToolingOut(Schema):
+    mcp_servers_closed: bool
+    mcp_configs: list[str]
+    mcp_servers: list[McpServerOut]
+    subagents: list[SubagentOut]
+
+
 class ReportOut(Schema):
     run_id: int
     run_kind: str
@@ -270,19 +323,30 @@ class ReportOut(Schema):
     findings: list[FindingOut]
     items: list[ItemOut]
     notes: list[str]
+    tooling: ToolingOut | None = Field(
+        None,
+        description="Claude Code subagents and MCP servers, declared versus present "
+        "(absent from reports made before they were analysed).",
+    )
 
 
 class SkillOut(Schema):
     id: str
-    kind: Literal["leader", "specialist", "customization", "installed"]
+    kind: Literal["leader", "specialist", "customization", "installed", "subagent", "mcp-server"]
     declared: bool
     installed: bool
     state: str = Field(
         ...,
         description="Worst state of the skill's files in the latest report, "
-        "or 'not-analysed' when the project has no report yet.",
+        "or 'not-analysed' when the project has no report yet; 'unmanaged' for a "
+        "subagent or MCP server present in the repository that bmadweb does not manage.",
     )
     paths: list[str]
+    allowed: bool | None = Field(
+        None,
+        description="MCP servers: false for one a closed list (mcp_servers_closed) "
+        "does not allow; null for the other kinds.",
+    )
 
 
 class SkillsOut(Schema):

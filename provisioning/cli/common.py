@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioning.engine.manifest import load_manifest, manifest_json_schema
+from provisioning.engine.extends import BaseLookup, resolve_manifest
+from provisioning.engine.manifest import manifest_json_schema
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -41,8 +42,8 @@ def rendered(outcome: Outcome, output_format: str) -> str:
     return outcome.text
 
 
-def validate_outcome(text: str) -> Outcome:
-    result = load_manifest(text)
+def validate_outcome(text: str, lookup: BaseLookup | None = None) -> Outcome:
+    result = resolve_manifest(text, lookup)
     errors = [
         {"line": e.line, "column": e.column, "path": e.path, "message": e.message}
         for e in result.errors
@@ -112,3 +113,18 @@ def read_manifest_file(manifest: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CliError(f"{manifest} is not UTF-8 text") from None
+
+
+def file_lookup(manifest: Path | None, base_dir: Path | None) -> BaseLookup:
+    """Base manifests from files: `<base_dir>/<name>.yaml` (or `.yml`), by default in the
+    manifest's own folder. Names are ids, so they cannot leave the folder."""
+    folder = base_dir if base_dir is not None else (manifest.parent if manifest else Path())
+
+    def lookup(name: str) -> str | None:
+        for suffix in (".yaml", ".yml"):
+            candidate = folder / f"{name}{suffix}"
+            if candidate.is_file():
+                return read_manifest_file(candidate)
+        return None
+
+    return lookup

@@ -16,13 +16,15 @@ from provisioning.cli.common import (
     EXIT_OK,
     CliError,
     Outcome,
+    file_lookup,
     read_manifest_file,
     render_plan,
     render_report,
     schema_outcome,
     validate_outcome,
 )
-from provisioning.engine.manifest import Manifest, load_manifest, sha256
+from provisioning.engine.extends import resolve_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
 from provisioning.engine.pipeline import (
     analyze_repo,
@@ -37,8 +39,11 @@ from provisioning.engine.plan import Plan, apply_plan
 PATH_MODES = ("validate", "analyze", "plan", "diff", "apply", "schema")
 
 
-def path_dispatch(*, mode: str, path: Path | None, manifest: Path | None) -> Outcome:
-    """One mode on a checkout with a manifest file (or, for `analyze`, without one)."""
+def path_dispatch(
+    *, mode: str, path: Path | None, manifest: Path | None, base_dir: Path | None = None
+) -> Outcome:
+    """One mode on a checkout with a manifest file (or, for `analyze`, without one).
+    `extends` is resolved from `<base_dir>/<name>.yaml`, by default beside the manifest."""
     if mode not in PATH_MODES:
         raise CliError(f"unknown mode {mode!r}; choose one of {', '.join(PATH_MODES)}")
     if mode == "schema":
@@ -46,17 +51,18 @@ def path_dispatch(*, mode: str, path: Path | None, manifest: Path | None) -> Out
     if mode == "validate":
         if manifest is None:
             raise CliError("validate needs --manifest FILE")
-        return validate_outcome(read_manifest_file(manifest))
+        return validate_outcome(read_manifest_file(manifest), file_lookup(manifest, base_dir))
     root = checkout_root(path)
     if manifest is None:
         if mode == "analyze":
             return audit_outcome(root)
         raise CliError(f"{mode} needs --manifest FILE (only analyze can audit the install alone)")
     text = read_manifest_file(manifest)
-    parsed = load_manifest(text)
+    lookup = file_lookup(manifest, base_dir)
+    parsed = resolve_manifest(text, lookup)
     if parsed.manifest is None:
-        return validate_outcome(text)
-    return engine_outcome(mode, root, parsed.manifest, sha256(text))
+        return validate_outcome(text, lookup)
+    return engine_outcome(mode, root, parsed.manifest, parsed.effective_sha)
 
 
 def checkout_root(path: Path | None) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from projects.models import Project
-from projects.selectors import manifest_latest
+from projects.selectors import base_lookup, manifest_latest
 from provisioning import git_ops
 from provisioning.cli.common import (
     EXIT_DRIFT,
@@ -21,23 +21,32 @@ from provisioning.cli.common import (
     EXIT_OK,
     CliError,
     Outcome,
+    file_lookup,
     read_manifest_file,
     render_report,
     schema_outcome,
     validate_outcome,
 )
 from provisioning.cli.paths import engine_outcome, path_dispatch
-from provisioning.engine.manifest import Manifest, load_manifest, sha256
+from provisioning.cli.upgrade import upgrade_outcome
+from provisioning.engine.extends import resolve_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.pipeline import stored_operations
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy
 
 
-def run_for_project(project: Project, kind: RunKind, *, wait: bool, approve: bool) -> Outcome:
+def run_for_project(
+    project: Project, kind: RunKind, *, wait: bool, approve: bool, target: str = ""
+) -> Outcome:
     try:
         run = services.run_create(
-            project=project, kind=kind, trigger=RunTrigger.CLI, enqueue=not wait
+            project=project,
+            kind=kind,
+            trigger=RunTrigger.CLI,
+            enqueue=not wait,
+            target_version=target,
         )
     except services.RunError as exc:
         raise CliError(str(exc)) from None
@@ -72,6 +81,7 @@ def _summary(run: Run) -> dict[str, object]:
         "status": run.status,
         "branch": run.branch,
         "commit": run.commit_sha,
+        "target_version": run.target_version,
         "pr_url": run.pr_url,
         "failure_reason": run.failure_reason,
     }
@@ -113,12 +123,18 @@ def dispatch(
     path: Path | None = None,
     project: str | None = None,
     manifest: Path | None = None,
+    base_dir: Path | None = None,
     wait: bool = False,
     approve: bool = False,
+    target: str | None = None,
     **_: Any,
 ) -> Outcome:
     if mode == "schema":
         return schema_outcome()
+    if mode == "upgrade":
+        return _upgrade(
+            path=path, project=project, manifest=manifest, target=target, wait=wait, approve=approve
+        )
     if mode == "apply" and project:
         raise CliError(
             "apply writes into a local checkout (--path DIR); "
@@ -127,14 +143,15 @@ def dispatch(
     if project is None and mode != "provision":
         if path is None and mode != "validate":
             raise CliError("give --path DIR (a local checkout) or --project SLUG")
-        return path_dispatch(mode=mode, path=path, manifest=manifest)
+        return path_dispatch(mode=mode, path=path, manifest=manifest, base_dir=base_dir)
     proj = _project(project) if project else None
     text = _manifest_text(manifest, proj)
+    lookup = file_lookup(manifest, base_dir) if manifest is not None else base_lookup()
     if mode == "validate":
-        return validate_outcome(text)
-    parsed = load_manifest(text)
+        return validate_outcome(text, lookup)
+    parsed = resolve_manifest(text, lookup)
     if parsed.manifest is None:
-        return validate_outcome(text)
+        return validate_outcome(text, lookup)
     if mode in ("analyze", "provision") and proj is not None and path is None:
         return run_for_project(proj, RunKind(mode), wait=wait, approve=approve)
     if mode == "provision":
@@ -143,7 +160,27 @@ def dispatch(
             "use 'plan --path DIR' to preview the changes for a checkout"
         )
     assert proj is not None
-    return _engine(mode, parsed.manifest, text, proj)
+    return _engine(mode, parsed.manifest, parsed.effective_sha, proj)
+
+
+def _upgrade(
+    *,
+    path: Path | None,
+    project: str | None,
+    manifest: Path | None,
+    target: str | None,
+    wait: bool,
+    approve: bool,
+) -> Outcome:
+    """On a project: an upgrade run (its latest manifest); on a checkout: the working tree."""
+    if project is None:
+        return upgrade_outcome(path=path, target=target, manifest=manifest)
+    if manifest is not None:
+        raise CliError("an upgrade run uses the project's latest manifest; drop --manifest")
+    if not target:
+        raise CliError("upgrade needs --to VERSION, the exact BMAD version (e.g. 6.12.0)")
+    proj = _project(project)
+    return run_for_project(proj, RunKind.UPGRADE, wait=wait, approve=approve, target=target)
 
 
 def _project(slug: str) -> Project:
@@ -153,7 +190,7 @@ def _project(slug: str) -> Project:
     return found
 
 
-def _engine(mode: str, manifest: Manifest, text: str, project: Project) -> Outcome:
+def _engine(mode: str, manifest: Manifest, revision: str, project: Project) -> Outcome:
     """`analyze`, `plan` or `diff` on a fresh clone of the project's default branch."""
     policy = git_policy()
     with git_ops.temp_workdir(policy.temp_base) as tmp:
@@ -167,7 +204,7 @@ def _engine(mode: str, manifest: Manifest, text: str, project: Project) -> Outco
             )
         except git_ops.GitOpsError as exc:
             raise CliError(f"cloning {project.slug} failed: {exc}") from None
-        return engine_outcome(mode, cloned.path, manifest, sha256(text))
+        return engine_outcome(mode, cloned.path, manifest, revision)
 
 
 def _manifest_text(manifest: Path | None, project: Project | None) -> str:

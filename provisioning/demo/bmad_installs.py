@@ -80,7 +80,7 @@ customizations:
     persistent_facts: ["file:{project-root}/docs/standards/*.md"]
     principles: ["Prefer short, bulleted PRDs."]
 integrations:
-  - workflow: bmad-create-prd
+  - workflow: bmad-prd
     phase: planning
     activation_steps_append: ["Consult the qa-leader skill for acceptance criteria."]
 """

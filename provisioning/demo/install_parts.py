@@ -330,6 +330,36 @@ def add_orphaned_customize_yaml(root: Path, *, customized: bool = True) -> tuple
     return rels
 
 
+def add_shims(
+    root: Path, shims: dict[str, str], *, module: str = "bmm", installed: bool = False
+) -> str:
+    """A 6.12-style deprecated-skills table in `_bmad/<module>/v6-shims/README.md` (shim id ->
+    the id it forwards to, "" when it keeps its own workflow). With `installed`, the shims
+    are also skill-manifest rows whose description opens with "Deprecated", as when the
+    installer ran with `--shims`. Returns the README's path."""
+    rows = "".join(
+        f"| `{old}` | {f'`{new}`' if new else 'kept whole'} |\n" for old, new in shims.items()
+    )
+    rel = f"_bmad/{module}/v6-shims/README.md"
+    write_file(root, rel, f"# Old skill ids (fixture)\n\n| old | now |\n|---|---|\n{rows}")
+    if installed:
+        manifest = root / "_bmad/_config/skill-manifest.csv"
+        extra = [
+            [
+                old,
+                old,
+                f"Deprecated: forwards to {new}." if new else "Deprecated.",
+                module,
+                f"_bmad/{module}/v6-shims/{old}/SKILL.md",
+            ]
+            for old, new in shims.items()
+        ]
+        body = csv_text(["x"], extra).split("\n", 1)[1]
+        with manifest.open("a", encoding="utf-8") as fh:
+            fh.write(body)
+    return rel
+
+
 def customize_yaml(*, role: str = "", principles: Sequence[str] = ()) -> str:
     """A 6.0-style `<module>-<agent>.customize.yaml`; empty values mean "no change"."""
     items = "".join(f"\n    - {p}" for p in principles) if principles else " []"

@@ -2,22 +2,28 @@
 
 `detect_install(root)` looks at evidence on disk first (folders, `customize.toml`,
 `bmad-skill-manifest.yaml`, agents copied into `_bmad`), then at the version recorded in
-the installer's manifest, and returns a `BmadInstall`. It reads a directory that may be
-damaged or hostile, so it never raises: every problem met becomes a `Finding` in
-`BmadInstall.problems`. Installer-managed file hashes are collected from
+the installer's manifest, and returns a `BmadInstall`. The tools are the ones BMAD's own
+manifest records (`ides:`, v4 `ides_setup:`); folders on disk stand in only when that
+manifest cannot be read, and then only BMAD's own skills count, never bmadweb's. It reads
+a directory that may be damaged or hostile, so it never raises: every problem met becomes
+a `Finding` in `BmadInstall.problems`. Installer-managed file hashes are collected from
 `files-manifest.csv` (6.x) or `install-manifest.yaml` (v4) and mapped to repo paths,
 including the skill copies under each tool folder.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from provisioning.engine import detect_read as rd
-from provisioning.engine.detect_managed import files_manifest_hashes, skill_bases, skill_folders
+from provisioning.engine.bmad_facts import V4_IDE_TO_CODE
+from provisioning.engine.detect_managed import files_manifest_hashes, skill_folders
+from provisioning.engine.detect_roster import read_roster
 from provisioning.engine.detect_scan import Scan
+from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.types import (
     KNOWN_TOOLS,
     BmadInstall,
@@ -44,6 +50,7 @@ class _Facts:
     version: str | None = None
     modules: list[str] = field(default_factory=list)
     ides: list[str] = field(default_factory=list)
+    ides_recorded: bool = False  # the manifest holds a list of tools (possibly empty)
     hashes: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,10 +103,13 @@ def _detect_v4(scan: Scan) -> BmadInstall:
     doc = _yaml_doc(scan, rel, data, "v4 install manifest")
     if doc is not None:
         facts.version = rd.normalize_version(doc.get("version"))
-        facts.ides = _names(doc.get("ides_setup"))
+        facts.ides = [V4_IDE_TO_CODE.get(n, n) for n in _names(doc.get("ides_setup"))]
+        facts.ides_recorded = _is_list_or_empty(doc, "ides_setup")
         facts.modules = ["core", *_names(doc.get("expansion_packs"))]
         facts.hashes = _v4_hashes(doc.get("files"))
-    tools = _merge(facts.ides, _v4_tools_on_disk(scan.root))
+    tools = (
+        tuple(dict.fromkeys(facts.ides)) if facts.ides_recorded else _v4_tools_on_disk(scan.root)
+    )
     return BmadInstall(
         Generation.V4,
         version=facts.version,
@@ -109,6 +119,7 @@ def _detect_v4(scan: Scan) -> BmadInstall:
         customization_style=_STYLE[Generation.V4],
         managed_hashes=facts.hashes,
         problems=tuple(scan.problems),
+        tools_recorded=facts.ides_recorded,
     )
 
 
@@ -130,13 +141,13 @@ def _v4_hashes(files: object) -> dict[str, str]:
     return out
 
 
-def _v4_tools_on_disk(root: Path) -> list[str]:
-    found = []
+def _v4_tools_on_disk(root: Path) -> tuple[str, ...]:
+    found: list[str] = []
     if rd.is_dir(root, ".claude/commands/BMad"):
         found.append("claude-code")
     if rd.is_dir(root, ".cursor/rules/bmad"):
         found.append("cursor")
-    return found
+    return tuple(found)
 
 
 # ---------------------------------------------------------------- 6.x
@@ -145,10 +156,13 @@ def _v4_tools_on_disk(root: Path) -> list[str]:
 def _detect_v6(scan: Scan, bmad: str, cfg: str) -> BmadInstall:
     facts = _read_manifest_yaml(scan, f"{bmad}/{cfg}/manifest.yaml")
     generation = _decide_generation(scan, bmad, cfg, facts.version)
-    skills = skill_bases(scan, f"{bmad}/{cfg}/skill-manifest.csv", bmad)
-    facts.hashes = files_manifest_hashes(scan, bmad, cfg, generation, skills)
+    roster = read_roster(scan, bmad, cfg)
+    facts.hashes = files_manifest_hashes(scan, bmad, cfg, generation, roster.bases)
     modules = facts.modules or _modules_on_disk(scan.root, bmad)
-    tools = _merge(facts.ides, _v6_tools_on_disk(scan.root, generation))
+    if facts.ides_recorded:
+        tools = tuple(dict.fromkeys(facts.ides))
+    else:
+        tools = _v6_tools_on_disk(scan.root, generation, roster.skills)
     return BmadInstall(
         generation,
         version=facts.version,
@@ -158,7 +172,35 @@ def _detect_v6(scan: Scan, bmad: str, cfg: str) -> BmadInstall:
         customization_style=_STYLE[generation],
         managed_hashes=facts.hashes,
         problems=tuple(scan.problems),
+        tools_recorded=facts.ides_recorded,
+        skills=roster.skills,
+        shims=roster.shims,
+        agents=roster.agents,
+        skill_blocks=_skill_blocks(scan, generation, roster.skills),
     )
+
+
+_BLOCK_LINE = re.compile(r"^\[(agent|workflow)\]\s*(?:#.*)?$", re.MULTILINE)
+
+
+def _skill_blocks(scan: Scan, generation: Generation, skills: tuple[str, ...]) -> dict[str, str]:
+    """Which table ("agent" or "workflow") each BMAD skill's own customize.toml opens,
+    from the first tool folder that holds it (6.4+; BMAD's skills only, never ours)."""
+    if generation is not Generation.V6_4:
+        return {}
+    folders = skill_folders(scan.root, generation)
+    blocks: dict[str, str] = {}
+    for skill in skills:
+        for folder in folders:
+            rel = f"{folder}/{skill}/customize.toml"
+            if not rd.is_file(scan.root, rel):
+                continue
+            data = scan.read(rel, "skill customization")
+            found = _BLOCK_LINE.search(data.decode("utf-8", "replace")) if data else None
+            if found:
+                blocks[skill] = found.group(1)
+            break
+    return blocks
 
 
 def _read_manifest_yaml(scan: Scan, rel: str) -> _Facts:
@@ -182,6 +224,7 @@ def _read_manifest_yaml(scan: Scan, rel: str) -> _Facts:
         scan.damaged(rel, "BMAD manifest", f"records a version that is not one: {str(raw)[:40]!r}")
     facts.modules = _names(doc.get("modules"))
     facts.ides = _names(doc.get("ides"))
+    facts.ides_recorded = _is_list_or_empty(doc, "ides")
     return facts
 
 
@@ -194,6 +237,11 @@ def _yaml_doc(scan: Scan, rel: str, data: bytes | None, what: str) -> dict[str, 
     return doc
 
 
+def _is_list_or_empty(doc: dict[str, Any], key: str) -> bool:
+    """The installer wrote `key` as a list, or as an empty value (no tools chosen)."""
+    return key in doc and (doc[key] is None or isinstance(doc[key], list))
+
+
 def _names(value: object) -> list[str]:
     """Names from a list of strings (alpha.22) or of mappings with `name` (later)."""
     if not isinstance(value, list):
@@ -204,10 +252,6 @@ def _names(value: object) -> list[str]:
         if isinstance(name, str) and name.strip() and name.strip() not in out:
             out.append(name.strip()[:100])
     return out
-
-
-def _merge(first: list[str], second: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys([*first, *second]))
 
 
 def _modules_on_disk(root: Path, bmad: str) -> list[str]:
@@ -249,13 +293,20 @@ def _has_skill_file(root: Path, folders: list[str], name: str) -> bool:
     return False
 
 
+def _has_team_overrides(root: Path, bmad: str) -> bool:
+    """`<bmad>/custom/` holding anything but bmadweb's own lock file, which bmadweb writes
+    there for every generation it provisions (docs/bmad.md#lock-file)."""
+    lock = LOCK_PATH.rpartition("/")[2]
+    return any(name != lock for name, _ in rd.list_dir(root, f"{bmad}/custom"))
+
+
 def _layout_generation(root: Path, bmad: str, cfg: str) -> Generation | None:
     """The generation the folders on disk show, None when they show nothing decisive."""
     if cfg == "_cfg":
         return Generation.V6_ALPHA
     v64_folders = skill_folders(root, Generation.V6_4)
     if (
-        rd.is_dir(root, f"{bmad}/custom")
+        _has_team_overrides(root, bmad)
         or rd.is_file(root, f"{bmad}/config.toml")
         or _has_skill_file(root, v64_folders, "customize.toml")
     ):
@@ -321,15 +372,25 @@ def command_wrappers(root: Path) -> list[str]:
     return _command_wrappers(root)
 
 
-def _v6_tools_on_disk(root: Path, generation: Generation) -> list[str]:
+def _v6_tools_on_disk(
+    root: Path, generation: Generation, skills: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Tools whose folders hold BMAD's own skills (its skill ids, or `bmad*` names when the
+    ids are unknown): a stand-in for the `ides:` list of an unreadable manifest."""
+    ids = set(skills)
+
+    def bmad_owned(name: str) -> bool:
+        return name in ids if ids else name.startswith("bmad")
+
+    folders = [skill_dir_for(generation, tool) for tool in KNOWN_TOOLS]
+    shared = {f for f in folders if f is not None and folders.count(f) > 1}
     found: list[str] = []
-    for tool in KNOWN_TOOLS:
-        folder = skill_dir_for(generation, tool)
-        if folder == ".agents/skills":
-            continue  # shared by many tools: the folder alone cannot say which
-        if folder and any(d and n.startswith("bmad") for n, d in rd.list_dir(root, folder)):
+    for tool, folder in zip(KNOWN_TOOLS, folders, strict=True):
+        if folder is None or folder in shared:
+            continue  # a folder several tools share cannot say which of them is set up
+        if any(d and bmad_owned(n) for n, d in rd.list_dir(root, folder)):
             found.append(tool)
     for tool, base in _COMMAND_DIRS.items():
         if tool not in found and any(n.startswith("bmad") for n, _ in rd.list_dir(root, base)):
             found.append(tool)
-    return found
+    return tuple(found)

@@ -15,29 +15,12 @@ from provisioning.engine.detect_scan import Scan
 from provisioning.engine.types import KNOWN_TOOLS, Generation, skill_dir_for
 
 _FILES_COLUMNS = ("type", "name", "module", "path", "hash")
-_SKILLS_COLUMNS = ("canonicalid", "name", "description", "module", "path")
 
 
 def skill_folders(root: Path, generation: Generation) -> list[str]:
     """Tool skill folders of `generation` that exist in the repo (e.g. .claude/skills)."""
     dirs = {skill_dir_for(generation, tool) for tool in KNOWN_TOOLS}
     return sorted(d for d in dirs if d is not None and rd.is_dir(root, d))
-
-
-def skill_bases(scan: Scan, rel: str, bmad: str) -> dict[str, str]:
-    """skill source folder (relative to the BMAD dir) -> skill id, from skill-manifest.csv."""
-    data = scan.read(rel, "skill manifest")
-    if data is None:
-        return {}
-    table = rd.read_csv_table(data, _SKILLS_COLUMNS)
-    out: dict[str, str] = {}
-    for row in table.rows:
-        path = row.get("path", "").strip().removeprefix(f"{bmad}/")
-        base = path.rpartition("/")[0] if path.endswith(".md") else path
-        skill_id = (row.get("canonicalid") or row.get("name") or "").strip()
-        if skill_id and rd.is_safe_relpath(base) and rd.is_safe_relpath(skill_id):
-            out[base] = skill_id
-    return out
 
 
 def files_manifest_hashes(

@@ -175,6 +175,29 @@ def load_yaml_mapping(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return doc, None
 
 
+def yaml_carries_values(data: bytes) -> bool:
+    """True when a YAML mapping holds at least one non-empty value. BMAD 6.0 - 6.2 install
+    a `*.customize.yaml` template per agent in which every value is empty."""
+    doc, _ = load_yaml_mapping(data)
+    try:
+        return doc is not None and _non_empty(doc, budget=[2000])
+    except RecursionError:
+        return False
+
+
+def _non_empty(value: object, budget: list[int]) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    if isinstance(value, dict):
+        return any(_non_empty(v, budget) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_empty(v, budget) for v in value) if value else False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None and value is not False
+
+
 def _short(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()
     return (first[0] if first else exc.__class__.__name__)[:120]

@@ -1,9 +1,10 @@
 """Installation findings (docs/bmad.md#item-states): what is wrong with a repo's BMAD install.
 
 `installation_findings` compares a detected `BmadInstall` with what the bmadweb manifest
-requires (version range, modules, tools) and looks for the leftovers and mistakes real
-teams hit (docs/bmad.md#findings). Every finding has a stable code; the codes
-are listed in `FINDING_CODES`. Nothing here writes or raises on damaged input.
+requires (version range, modules, tools, the BMAD skills and agents it targets) and looks
+for the leftovers and mistakes real teams hit (docs/bmad.md#findings). Every finding has a
+stable code; the codes are listed in `FINDING_CODES`. Nothing here writes or raises on
+damaged input.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from provisioning.engine import detect_read as rd
 from provisioning.engine.detect import command_wrappers
 from provisioning.engine.findings_files import edited_file_findings, personal_file_findings
-from provisioning.engine.types import (
-    KNOWN_TOOLS,
-    BmadInstall,
-    Finding,
-    Generation,
-    Severity,
-    skill_dir_for,
+from provisioning.engine.findings_targets import target_findings
+from provisioning.engine.findings_tools import (
+    SKILL_GENERATIONS,
+    tool_findings,
+    v4_install_command,
+    v6_update_command,
 )
+from provisioning.engine.types import BmadInstall, Finding, Generation, Severity
 
 FINDING_CODES: tuple[str, ...] = (
     "BMAD_NOT_INSTALLED",
@@ -34,12 +35,18 @@ FINDING_CODES: tuple[str, ...] = (
     "BMAD_REQUIRED_VERSION_INVALID",
     "BMAD_MODULE_MISSING",
     "BMAD_TOOL_UNKNOWN",
+    "BMAD_TOOL_NOT_INSTALLED",
     "BMAD_TOOL_FOLDER_MISSING",
+    "BMAD_SKILL_RENAMED",
+    "BMAD_SKILL_NOT_INSTALLED",
+    "BMAD_AGENT_NOT_INSTALLED",
     "BMAD_LEGACY_V4_LEFTOVER",
     "BMAD_STALE_COMMAND_WRAPPERS",
     "BMAD_ORPHANED_CUSTOMIZE_YAML",
     "BMAD_MANAGED_FILE_EDITED",
     "BMAD_PERSONAL_FILE_COMMITTED",
+    # from the repository's history (history.py; runs read it, the path CLI does not)
+    "BMAD_HAND_EDIT_LOST",
     # problems met while reading (detect.py)
     "BMAD_MANIFEST_MISSING",
     "BMAD_MANIFEST_DAMAGED",
@@ -51,10 +58,10 @@ FINDING_CODES: tuple[str, ...] = (
     "BMAD_DETECTION_FAILED",
 )
 
-_SKILL_GENERATIONS = (Generation.V6_1, Generation.V6_3, Generation.V6_4)
 _WHY_UNSUPPORTED = {
     Generation.V4: "BMAD 4 keeps everything in .bmad-core/ and is customized by editing files "
-    "in place, which every update overwrites.",
+    "in place, which every update overwrites. BMAD 6 does not migrate it: its installer sets "
+    "up _bmad/ beside .bmad-core/ and leaves the v4 files alone.",
     Generation.V6_ALPHA: "This early BMAD 6 alpha predates the stable layout; its folders and "
     "customization files were renamed since.",
     Generation.V6_0: "BMAD 6.0 has no skills; agents are customized with *.customize.yaml "
@@ -64,6 +71,8 @@ _WHY_UNSUPPORTED = {
     Generation.V6_3: "BMAD 6.3 offers no customization at all: every change to a skill is "
     "lost on the next update.",
 }
+# BMAD 4's .bmad-core holds the agile agents that BMAD 6 splits into `core` and `bmm`.
+_V4_MODULES = frozenset({"core", "bmm"})
 
 
 def installation_findings(
@@ -73,16 +82,28 @@ def installation_findings(
     required_version: str | None,
     required_modules: Sequence[str],
     required_tools: Sequence[str],
+    integrations: Sequence[str] = (),
+    customizations: Sequence[str] = (),
+    own_skills: Sequence[str] = (),
 ) -> list[Finding]:
-    """Findings for `install` against the manifest's requirements, most important first."""
+    """Findings for `install` against the manifest's requirements, most important first.
+
+    `integrations` are the workflows the manifest hooks into, `customizations` its
+    customization keys and `own_skills` the ids of its leaders and specialists."""
     root = Path(root)
     if install.generation is Generation.NONE:
         return [_not_installed(), *install.problems]
     found: list[Finding] = []
     found += _generation_findings(install)
     found += _version_findings(install, required_version)
-    found += [_module_missing(m) for m in required_modules if m not in install.modules]
-    found += _tool_findings(install, root, required_tools)
+    found += _module_findings(install, required_modules)
+    found += tool_findings(install, root, required_tools)
+    found += target_findings(
+        install,
+        integrations=integrations,
+        customizations=customizations,
+        own_skills=own_skills,
+    )
     found += _legacy_findings(install, root)
     found += edited_file_findings(install, root)
     found += personal_file_findings(install, root)
@@ -114,9 +135,19 @@ def _not_installed() -> Finding:
     )
 
 
-# Generations bmadweb still provisions (skills and *.customize.yaml), but that the next
-# BMAD upgrade will leave behind.
-_LEGACY_SUPPORTED = (Generation.V6_0, Generation.V6_1)
+# Generations bmadweb provisions (skills and/or *.customize.yaml), but that the next BMAD
+# upgrade will leave behind. None of these findings is an error by itself: a manifest whose
+# range admits the version has accepted the generation (BMAD_VERSION_OUT_OF_RANGE is the
+# error when it does not).
+_LEGACY_SUPPORTED = (Generation.V6_0, Generation.V6_1, Generation.V6_3)
+_LEGACY_DOES = {
+    Generation.V6_0: " bmadweb still provisions its agent customizations, in its "
+    "*.customize.yaml format; custom skills need 6.1+.",
+    Generation.V6_1: " bmadweb still provisions it: custom skills, and agent customizations "
+    "in its *.customize.yaml format.",
+    Generation.V6_3: " bmadweb writes the custom skills; customizations, integrations and "
+    "agent registration need 6.4 or later.",
+}
 
 
 def _generation_findings(install: BmadInstall) -> list[Finding]:
@@ -124,28 +155,45 @@ def _generation_findings(install: BmadInstall) -> list[Finding]:
     if why is None:
         return []
     found = install.version or f"generation {install.generation.value}"
+    paths = [install.bmad_dir] if install.bmad_dir else []
     if install.generation in _LEGACY_SUPPORTED:
         return [
             _finding(
                 "BMAD_GENERATION_LEGACY",
                 Severity.WARNING,
-                f"BMAD {found} uses a customization format that 6.4 and later ignore",
-                why + " bmadweb still provisions it, in its *.customize.yaml format.",
-                "Plan an upgrade to BMAD 6.4 or later; bmadweb will then move your "
-                "customizations to _bmad/custom/<skill>.toml.",
-                paths=[install.bmad_dir] if install.bmad_dir else [],
+                f"BMAD {found} is a layout that 6.4 and later replace",
+                why + _LEGACY_DOES[install.generation],
+                "Plan an upgrade to BMAD 6.4 or later (`npx bmad-method@latest install "
+                "--action update`); bmadweb then writes your customizations to "
+                "_bmad/custom/<skill>.toml.",
+                paths=paths,
             )
         ]
+    if install.generation is Generation.V4:
+        tools = ",".join(install.tools) or "claude-code"
+        advice = (
+            "To move to BMAD 6: run `npx bmad-method@latest install --modules bmm --tools "
+            f"{tools}` in the repository, carry what you changed in .bmad-core/ over to the "
+            "bmadweb manifest, then delete .bmad-core/, .claude/commands/BMad/ and "
+            ".cursor/rules/bmad/. To stay on BMAD 4 (bmadweb then only reports), repair it "
+            f"with `{v4_install_command(install, install.tools)}` and choose to reinstall."
+        )
+    else:
+        tools = ",".join(install.tools) or "claude-code"
+        advice = (
+            "BMAD's own advice for these early alphas is a fresh install: keep what you "
+            f"customized, delete {install.bmad_dir or 'the bmad folder'}/, run `npx "
+            f"bmad-method@latest install --modules bmm --tools {tools}`, then carry the "
+            "customizations into the bmadweb manifest."
+        )
     return [
         _finding(
             "BMAD_GENERATION_UNSUPPORTED",
-            Severity.ERROR,
+            Severity.WARNING,
             f"BMAD {found} is a layout bmadweb cannot provision",
-            why + " bmadweb writes skills and customizations for BMAD 6.0-6.2 (customize.yaml)"
-            " and 6.4+ (_bmad/custom/*.toml) only.",
-            "Upgrade BMAD to 6.4 or later (`npx bmad-method@latest install`), move existing "
-            "customizations to _bmad/custom/<skill>.toml, and remove the leftovers reported.",
-            paths=[install.bmad_dir] if install.bmad_dir else [],
+            why + " bmadweb writes nothing for it.",
+            advice,
+            paths=paths,
         )
     ]
 
@@ -186,7 +234,11 @@ def _version_findings(install: BmadInstall, required: str | None) -> list[Findin
             )
         ]
     version = rd.parse_version(install.version)
-    if version is not None and spec.contains(version, prereleases=True):
+    try:
+        in_range = version is not None and spec.contains(version, prereleases=True)
+    except ValueError:  # a number too long to compare (the schema refuses those)
+        in_range = False
+    if in_range:
         return []
     return [
         _finding(
@@ -200,60 +252,38 @@ def _version_findings(install: BmadInstall, required: str | None) -> list[Findin
     ]
 
 
-def _module_missing(module: str) -> Finding:
+def _module_findings(install: BmadInstall, required: Sequence[str]) -> list[Finding]:
+    have = set(install.modules) | (_V4_MODULES if install.generation is Generation.V4 else set())
+    missing = [m for m in required if m not in have]
+    wanted = list(dict.fromkeys([*install.modules, *missing]))
+    return [_module_missing(install, m, wanted) for m in missing]
+
+
+def _module_missing(install: BmadInstall, module: str, wanted: list[str]) -> Finding:
+    if install.generation is Generation.V4:
+        explanation = (
+            f"The manifest requires module '{module}', which BMAD 4 does not have: its "
+            ".bmad-core/ covers core and bmm, and its add-ons are expansion packs."
+        )
+        advice = (
+            f"Move to BMAD 6 for '{module}' (`npx bmad-method@latest install --modules "
+            f"bmm,{module}`), or drop it from the manifest. A v4 expansion pack is added "
+            "with `--expansion-packs <pack>`."
+        )
+    else:
+        explanation = (
+            f"The manifest requires module '{module}' but the BMAD install does not list it."
+        )
+        advice = (
+            "Re-run the installer with every module the project uses: "
+            f"`{v6_update_command(install, 'modules', wanted)}`."
+        )
     return _finding(
         "BMAD_MODULE_MISSING",
         Severity.ERROR,
         f"BMAD module '{module}' is not installed",
-        f"The manifest requires module '{module}' but the BMAD install does not list it.",
-        f"Re-run the installer with `--modules {module}` (keep the modules already installed).",
-    )
-
-
-def _tool_findings(install: BmadInstall, root: Path, tools: Sequence[str]) -> list[Finding]:
-    found: list[Finding] = []
-    for tool in tools:
-        if tool not in KNOWN_TOOLS:
-            found.append(_tool_unknown(tool))
-        elif not _tool_present(install, root, tool):
-            folder = skill_dir_for(install.generation, tool)
-            found.append(_tool_missing(tool, folder))
-    return found
-
-
-def _tool_present(install: BmadInstall, root: Path, tool: str) -> bool:
-    if install.generation not in _SKILL_GENERATIONS:
-        return tool in install.tools
-    folder = skill_dir_for(install.generation, tool)
-    if folder is None:
-        return False
-    return any(
-        is_dir and rd.is_file(root, f"{folder}/{name}/SKILL.md")
-        for name, is_dir in rd.list_dir(root, folder)
-    )
-
-
-def _tool_unknown(tool: str) -> Finding:
-    return _finding(
-        "BMAD_TOOL_UNKNOWN",
-        Severity.WARNING,
-        f"bmadweb does not know the tool '{tool}'",
-        f"'{tool}' is not one of the assistants bmadweb knows ({', '.join(KNOWN_TOOLS)}), so "
-        "it cannot tell where its skills belong.",
-        "Check the spelling of the tool in the bmadweb manifest.",
-    )
-
-
-def _tool_missing(tool: str, folder: str | None) -> Finding:
-    where = f" ({folder}/)" if folder else ""
-    return _finding(
-        "BMAD_TOOL_FOLDER_MISSING",
-        Severity.ERROR,
-        f"BMAD is not set up for {tool}",
-        f"The manifest requires {tool}, but its skill folder{where} holds no BMAD skills, "
-        f"so {tool} users cannot call BMAD.",
-        f"Re-run the BMAD installer with `--tools {tool}` (keep the other tools).",
-        paths=[folder] if folder else [],
+        explanation,
+        advice,
     )
 
 
@@ -264,7 +294,7 @@ def _legacy_findings(install: BmadInstall, root: Path) -> list[Finding]:
     found: list[Finding] = []
     if install.generation is not Generation.V4:
         found += _v4_leftover(root)
-    if install.generation in _SKILL_GENERATIONS:
+    if install.generation in SKILL_GENERATIONS:
         wrappers = command_wrappers(root)
         if wrappers:
             found.append(_stale_wrappers(wrappers))
@@ -339,23 +369,4 @@ def _orphaned_customize_yaml(root: Path, bmad: str) -> list[Finding]:
 def _carries_customization(root: Path, rel: str) -> bool:
     """True when the YAML holds at least one non-empty value (the template holds none)."""
     data = rd.read_capped(root, rel, cap=256 * 1024).data
-    if data is None:
-        return False
-    doc, _ = rd.load_yaml_mapping(data)
-    try:
-        return doc is not None and _non_empty(doc, budget=[2000])
-    except RecursionError:
-        return False
-
-
-def _non_empty(value: object, budget: list[int]) -> bool:
-    budget[0] -= 1
-    if budget[0] < 0:
-        return False
-    if isinstance(value, dict):
-        return any(_non_empty(v, budget) for v in value.values())
-    if isinstance(value, list):
-        return any(_non_empty(v, budget) for v in value) if value else False
-    if isinstance(value, str):
-        return bool(value.strip())
-    return value is not None and value is not False
+    return data is not None and rd.yaml_carries_values(data)

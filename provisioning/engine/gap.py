@@ -17,11 +17,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from provisioning.engine.generator import Generated, GeneratedFile, generate
+from provisioning.engine import detect_read as rd
+from provisioning.engine.generator import (
+    Generated,
+    GeneratedFile,
+    InPlaceEdit,
+    generate,
+    with_released,
+)
 from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.mcp_inventory import ToolingInventory
 from provisioning.engine.paths import LOCK_PATH, relpath_problem
-from provisioning.engine.tomledit import TomlEdit
 from provisioning.engine.types import BmadInstall, Finding
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -54,9 +61,12 @@ _REASONS = {
         "A file bmadweb did not write sits at this path; it is only replaced with force."
     ),
 }
-_TOML_CONFLICT = (
+_KEYED_CONFLICT = (
     "Edited in the repository and the generator's output changed; a key-by-key 3-way "
     "merge with the last written base is needed."
+)
+_TEMPLATE_FILLED = (
+    "BMAD's installer left an empty template here; bmadweb fills it with the manifest's values."
 )
 _SECTION_MISSING = (
     "bmadweb's entries are not in this file yet; they will be added and the rest of the file kept."
@@ -99,6 +109,7 @@ class GapReport:
     notes: tuple[str, ...] = ()
     lock: Lock = field(default_factory=Lock, repr=False)
     lock_text: str | None = field(default=None, repr=False)
+    tooling: ToolingInventory | None = field(default=None, repr=False)  # MCP, subagents
 
     def counts(self) -> dict[str, int]:
         """Number of items per state, every state present."""
@@ -167,6 +178,8 @@ def _plain_state(gf: GeneratedFile, current: str | None, base: str | None) -> tu
         return ItemState.MISSING, ""
     if current == gf.content:
         return ItemState.UP_TO_DATE, ""
+    if base is None and _blank_agent_template(gf, current):
+        return ItemState.MISSING, _TEMPLATE_FILLED
     if base is None:
         return ItemState.UNMANAGED, ""
     if gf.content == base:
@@ -176,7 +189,19 @@ def _plain_state(gf: GeneratedFile, current: str | None, base: str | None) -> tu
     return ItemState.CONFLICT, ""
 
 
-def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tuple[ItemState, str]:
+def _blank_agent_template(gf: GeneratedFile, current: str) -> bool:
+    """BMAD 6.0 - 6.2's own empty `<module>-<agent>.customize.yaml`, which holds no value a
+    team set: bmadweb may fill it without force (docs/bmad.md#gen-6-0)."""
+    return (
+        gf.kind == "customization"
+        and gf.path.endswith(".customize.yaml")
+        and not rd.yaml_carries_values(current.encode("utf-8", "surrogatepass"))
+    )
+
+
+def _in_place_state(
+    edit: InPlaceEdit, current: str | None, base: str | None
+) -> tuple[ItemState, str]:
     """Same rules as `_plain_state`, decided from plain values without re-rendering."""
     if current is None:
         return ItemState.MISSING, ""
@@ -186,7 +211,7 @@ def _in_place_state(edit: TomlEdit, current: str | None, base: str | None) -> tu
         return ItemState.MISSING, _SECTION_MISSING
     if edit.problem(base) is None and not edit.changes(base, base):
         return ItemState.MODIFIED, ""
-    if current == base:
+    if edit.untouched(current, base):  # only bmadweb's part
         return ItemState.OUTDATED, ""
     return ItemState.CONFLICT, ""
 
@@ -203,8 +228,8 @@ def classify(gf: GeneratedFile, current: str | None, base: str | None) -> Manage
                 gf.path, ItemState.CONFLICT, reason, gf.kind, current=current, base=base
             )
         state, reason = _in_place_state(gf.edit, current, base)
-    if state is ItemState.CONFLICT and gf.path.endswith(".toml"):
-        reason = reason or _TOML_CONFLICT
+    if state is ItemState.CONFLICT and gf.path.endswith((".toml", ".json")):
+        reason = reason or _KEYED_CONFLICT
     return ManagedItem(
         gf.path, state, reason or _REASONS[state], gf.kind, current=current, base=base, generated=gf
     )
@@ -238,6 +263,9 @@ def analyze_generated(
     notes = [*generated.notes, *(f"Lock file: {p}" for p in lock_read.problems)]
     if lock_unsafe:
         notes.append(f"Lock file ignored: {lock_unsafe}")
+    generated = with_released(
+        generated, lock_read.lock.files, lambda p: reader.read(p)[0] is not None
+    )
     items: list[ManagedItem] = []
     for gf in generated.files:
         current, unsafe = reader.read(gf.path)

@@ -31,6 +31,8 @@ def _message(error: Any, doc: YamlDocument, path: PathKey) -> str:
         return "must be a list"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return "must be a mapping of keys to values"
+    if kind == "bool_type":
+        return "must be true or false"
     if kind == "literal_error":
         return f"must be one of: {error['ctx']['expected']}"
     if kind == "string_too_short":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioning.engine.manifest_mcp import mcp_cross_check_errors
 from provisioning.engine.yamlsafe import PathKey
 
 _AGENT_KEYS = ("principles", "menu", "communication_style", "role", "identity", "icon")
@@ -31,6 +32,7 @@ def cross_check_errors(value: Any) -> list[tuple[PathKey, str]]:
         for key in ("modules", "tools"):
             problems += _duplicates_in(project.get(key), ("project", key))
     problems += _agent_workflow_clashes(value)
+    problems += mcp_cross_check_errors(value)
     return problems
 
 

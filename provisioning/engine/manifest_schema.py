@@ -6,12 +6,14 @@ never silently turned into `False` or `1.1`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from provisioning.engine.bmad_names import reserved_id_problem
+from provisioning.engine.manifest_mcp import ClaudeAgent, McpServer, ServerName
 from provisioning.engine.manifest_rules import cross_check_errors, format_path
 from provisioning.engine.paths import ID_PATTERN, ID_RE, is_valid_id
 from provisioning.engine.types import KNOWN_TOOLS
@@ -43,6 +47,14 @@ def _check_id(value: str) -> str:
     return value
 
 
+def _check_own_id(value: str) -> str:
+    """Ids of bmadweb's own skills stay out of BMAD's names (docs/bmad.md#bmad-judges)."""
+    problem = reserved_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _check_line(value: str) -> str:
     if "\n" in value or "\r" in value:
         raise ValueError("must fit on one line")
@@ -55,21 +67,37 @@ def _check_text(value: str) -> str:
     return value
 
 
+MAX_SPECIFIER_LENGTH = 100
+MAX_VERSION_DIGITS = 9
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
 def _check_specifier(value: str) -> str:
+    """A version range that validates also evaluates: bounded in length and in the digits
+    of each number (a 5,000-digit number parses, then fails to compare in the run)."""
+    if not value.strip():
+        raise ValueError("must not be empty; write e.g. '>=6.4,<7'")
+    if len(value) > MAX_SPECIFIER_LENGTH:
+        raise ValueError(f"must be at most {MAX_SPECIFIER_LENGTH} characters")
+    if any(len(run) > MAX_VERSION_DIGITS for run in _DIGIT_RUN.findall(value)):
+        raise ValueError(f"version numbers may have at most {MAX_VERSION_DIGITS} digits each")
     try:
-        SpecifierSet(value)
-    except InvalidSpecifier:
+        SpecifierSet(value).contains(Version("0"), prereleases=True)
+    except (InvalidSpecifier, ValueError):
         raise ValueError(
             f"{value!r} is not a version range; write e.g. '>=6.4,<7' or '==6.12.0'"
         ) from None
-    if not value.strip():
-        raise ValueError("must not be empty; write e.g. '>=6.4,<7'")
     return value
 
 
 def _check_tool(value: str) -> str:
     if value not in KNOWN_TOOLS:
-        raise ValueError(f"unknown tool {value!r}; known tools: {', '.join(KNOWN_TOOLS)}")
+        close = difflib.get_close_matches(value, KNOWN_TOOLS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"unknown tool {value!r}{hint}; tools are BMAD's platform codes, the values of "
+            f"its installer's --tools: {', '.join(KNOWN_TOOLS)}"
+        )
     return value
 
 
@@ -78,6 +106,14 @@ def _id_schema() -> WithJsonSchema:
 
 
 Id = Annotated[str, Strict(), AfterValidator(_check_id), _id_schema()]
+# A leader's or specialist's id: also the folder name of a skill bmadweb writes.
+OwnId = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_check_id),
+    AfterValidator(_check_own_id),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN, "not": {"pattern": "^bmad"}}),
+]
 Line = Annotated[str, Strict(), Field(min_length=1, max_length=200), AfterValidator(_check_line)]
 Text = Annotated[str, Strict(), Field(max_length=4000), AfterValidator(_check_text)]
 VersionRange = Annotated[
@@ -107,7 +143,7 @@ class Project(BaseModel):
 class Specialist(BaseModel):
     model_config = _MODEL
 
-    id: Id
+    id: OwnId
     name: Line
     domain: Line
     skills: tuple[Line, ...] = ()
@@ -117,7 +153,7 @@ class Specialist(BaseModel):
 class Leader(BaseModel):
     model_config = _MODEL
 
-    id: Id
+    id: OwnId
     name: Line
     domain: Line
     phase: Phase | None = None
@@ -174,6 +210,7 @@ class Manifest(BaseModel):
         extra="forbid",
         populate_by_name=True,
         json_schema_extra={"$id": SCHEMA_ID, "title": "bmadweb manifest v1"},
+        hide_input_in_errors=True,  # a refused manifest may hold a secret: never echo it
     )
 
     api_version: Literal["bmadweb/v1"] = Field(alias="apiVersion")
@@ -181,6 +218,9 @@ class Manifest(BaseModel):
     leaders: tuple[Leader, ...] = ()
     customizations: dict[Id, Customization] = Field(default_factory=dict)
     integrations: tuple[Integration, ...] = ()
+    mcp_servers: dict[ServerName, McpServer] = Field(default_factory=dict)
+    mcp_servers_closed: Annotated[bool, Strict()] = False
+    claude_agents: tuple[ClaudeAgent, ...] = ()
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> Manifest:

@@ -103,6 +103,18 @@ def custom_toml(skill_id: str) -> str:
     return f"{CUSTOM_DIR}/{_checked_id(skill_id)}.toml"
 
 
-def legacy_customize_yaml(skill_id: str) -> str:
-    """`_bmad/_config/agents/<skill>.customize.yaml` (6.0.x - 6.2)."""
-    return f"{LEGACY_AGENTS_DIR}/{_checked_id(skill_id)}.customize.yaml"
+def legacy_customize_yaml(module: str, agent: str) -> str:
+    """`_bmad/_config/agents/<module>-<agent>.customize.yaml`, the file BMAD 6.0.x - 6.2
+    reads for one agent (docs/bmad.md#gen-6-0), e.g. `bmm-pm.customize.yaml`."""
+    return f"{LEGACY_AGENTS_DIR}/{_checked_id(module)}-{_checked_id(agent)}.customize.yaml"
+
+
+# Claude Code and Cursor read these fixed paths (docs/bmad.md#mcp-files).
+MCP_JSON_PATH = ".mcp.json"
+CURSOR_MCP_PATH = ".cursor/mcp.json"
+CLAUDE_AGENTS_DIR = ".claude/agents"
+
+
+def claude_agent_file(agent_id: str) -> str:
+    """`.claude/agents/<id>.md`, a Claude Code subagent."""
+    return f"{CLAUDE_AGENTS_DIR}/{_checked_id(agent_id)}.md"

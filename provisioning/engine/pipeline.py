@@ -7,27 +7,48 @@ report for the same repository and manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from provisioning.engine.detect import detect_install
 from provisioning.engine.findings import installation_findings
-from provisioning.engine.gap import GapReport, ItemState, analyze_generated
+from provisioning.engine.gap import GapReport, ItemState, ManagedItem, analyze_generated
 from provisioning.engine.generator import GENERATOR_VERSION, Generated, generate
 from provisioning.engine.manifest import Manifest
-from provisioning.engine.plan import OpKind, Plan, make_plan
-from provisioning.engine.types import Severity
+from provisioning.engine.mcp_inventory import tooling_to_dict
+from provisioning.engine.mcp_review import review_tooling, withhold_secrets
+from provisioning.engine.migrate import Migration, plan_migration
+from provisioning.engine.migration_plan import (
+    add_migration,
+    manifest_owned_keys,
+    mark_fixable,
+    migration_dict,
+    with_migration,
+)
+from provisioning.engine.paths import LOCK_PATH
+from provisioning.engine.plan import OpKind, Plan, make_plan, merge_verdict
+from provisioning.engine.types import Finding, Severity
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
     report: GapReport
     generated: Generated
+    # 6.0-style customizations a plan moves to 6.4+ overrides (docs/bmad.md#migration)
+    migration: Migration = field(default_factory=Migration)
 
 
-def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
-    """Read-only gap analysis of the checkout at `root` against `manifest`."""
+def analyze_repo(root: Path, manifest: Manifest | None) -> Analysis:
+    """Read-only gap analysis of the checkout at `root` against `manifest`.
+
+    Without a manifest it is an install audit (`audit_repo`): the install is detected and
+    judged on its own (no version, module or tool requirements), and no managed item is
+    listed.
+    """
+    if manifest is None:
+        return Analysis(audit_repo(root), Generated(files=()))
     install = detect_install(root)
     findings = installation_findings(
         install,
@@ -35,14 +56,23 @@ def analyze_repo(root: Path, manifest: Manifest) -> Analysis:
         required_version=manifest.project.bmad_version,
         required_modules=manifest.project.modules,
         required_tools=manifest.project.tools,
+        integrations=[i.workflow for i in manifest.integrations],
+        customizations=list(manifest.customizations),
+        own_skills=[agent.id for agent in manifest.all_agents()],
     )
     generated = generate(manifest, install)
-    return Analysis(analyze_generated(root, generated, install, findings=findings), generated)
+    report = analyze_generated(root, generated, install, findings=findings)
+    found, tooling = review_tooling(root, manifest, report)
+    report = dataclasses.replace(report, findings=(*report.findings, *found), tooling=tooling)
+    owned = manifest_owned_keys(generated)
+    migration = plan_migration(root, install, managed=report.lock.files, owned=owned)
+    report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
+    return Analysis(report, generated, migration)
 
 
 AUDIT_NOTE = (
-    "No manifest given: only the BMAD install was audited. Give a manifest to compare the "
-    "repository with it."
+    "No manifest yet: this is an install audit (the BMAD install and its findings). "
+    "Managed files are compared once there is a manifest."
 )
 
 
@@ -53,7 +83,14 @@ def audit_repo(root: Path) -> GapReport:
     findings = installation_findings(
         install, root=root, required_version=None, required_modules=(), required_tools=()
     )
-    return GapReport(install=install, findings=tuple(findings), items=(), notes=(AUDIT_NOTE,))
+    found, tooling = review_tooling(root, None)
+    return GapReport(
+        install=install,
+        findings=(*findings, *found),
+        items=(),
+        notes=(AUDIT_NOTE,),
+        tooling=tooling,
+    )
 
 
 def plan_repo(
@@ -61,49 +98,77 @@ def plan_repo(
 ) -> tuple[Analysis, Plan]:
     analysis = analyze_repo(root, manifest)
     plan = make_plan(
-        analysis.report,
+        with_migration(analysis.report, analysis.migration),
         analysis.generated,
         force=force,
         manifest_revision=manifest_revision,
         root=root,
     )
-    return analysis, plan
+    return analysis, withhold_secrets(add_migration(plan, analysis.migration))
+
+
+def plan_cleanup(root: Path) -> tuple[Analysis, Plan]:
+    """Without a manifest: the audit's report, and a plan that only migrates 6.0-style
+    customizations and removes stale leftovers (no managed files, the lock untouched)."""
+    report = audit_repo(root)
+    locked = analyze_generated(root, Generated(()), report.install).lock.files
+    migration = plan_migration(root, report.install, managed=locked)
+    report = dataclasses.replace(report, findings=mark_fixable(report.findings, migration))
+    plan = make_plan(report, Generated(()), root=root)
+    kept = tuple(op for op in plan.operations if op.path != LOCK_PATH)
+    plan = add_migration(dataclasses.replace(plan, operations=kept), migration)
+    return Analysis(report, Generated(()), migration), plan
+
+
+def merges_cleanly(item: ManagedItem) -> bool:
+    """Whether a conflict item merges with the generator's change without conflicts, by
+    the planner's own verdict (TOML key by key, other files line by line)."""
+    return item.state is ItemState.CONFLICT and merge_verdict(item).text is not None
 
 
 def sync_status(report: GapReport) -> str:
-    """ "in_sync", "drift" or "conflict" for a project's status badge."""
-    if any(item.state is ItemState.CONFLICT for item in report.items):
+    """ "in_sync", "drift" or "conflict" for a project's status badge. An edit that
+    merges cleanly with the generator's change is drift (a plan merges it), not conflict."""
+    return _status(report, {i.path for i in report.items if merges_cleanly(i)})
+
+
+def _status(report: GapReport, clean: set[str]) -> str:
+    if any(i.state is ItemState.CONFLICT and i.path not in clean for i in report.items):
         return "conflict"
     errors = any(f.severity is Severity.ERROR for f in report.findings)
     return "in_sync" if report.in_sync and not errors else "drift"
 
 
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": str(f.severity),
+        "title": f.title,
+        "explanation": f.explanation,
+        "recommendation": f.recommendation,
+        "fixable": f.fixable,
+        "paths": list(f.paths),
+    }
+
+
 def report_to_dict(report: GapReport) -> dict[str, Any]:
     install = report.install
+    clean = {i.path for i in report.items if merges_cleanly(i)}
     return {
         "bmad": {
             "generation": str(install.generation),
             "version": install.version,
             "modules": list(install.modules),
             "tools": list(install.tools),
+            "tools_recorded": install.tools_recorded,
+            "agents": [list(agent) for agent in install.agents],
             "bmad_dir": install.bmad_dir,
             "customization_style": install.customization_style,
         },
         "generator_version": GENERATOR_VERSION,
-        "status": sync_status(report),
+        "status": _status(report, clean),
         "counts": report.counts(),
-        "findings": [
-            {
-                "code": f.code,
-                "severity": str(f.severity),
-                "title": f.title,
-                "explanation": f.explanation,
-                "recommendation": f.recommendation,
-                "fixable": f.fixable,
-                "paths": list(f.paths),
-            }
-            for f in report.findings
-        ],
+        "findings": [finding_to_dict(f) for f in report.findings],
         "items": [
             {
                 "path": i.path,
@@ -111,11 +176,18 @@ def report_to_dict(report: GapReport) -> dict[str, Any]:
                 "kind": i.kind,
                 "reason": i.reason,
                 "unsafe": i.unsafe,
+                "merges_cleanly": i.path in clean,
             }
             for i in report.items
         ],
         "notes": list(report.notes),
+        **({"tooling": tooling_to_dict(report.tooling)} if report.tooling else {}),
     }
+
+
+def migration_to_dict(analysis: Analysis) -> dict[str, Any]:
+    """What the plan migrates (docs/bmad.md#migration), JSON-safe."""
+    return dict(migration_dict(analysis.migration))
 
 
 def plan_to_dict(plan: Plan, *, diffs: bool = True) -> dict[str, Any]:

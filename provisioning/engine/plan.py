@@ -4,16 +4,17 @@
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
 operation. Deletes and merges need approval. An operation keeps the text it replaces and
 computes its diff only when asked (`Operation.diff`): a plan that is only compared,
-applied or counted never pays for diffs. TOML files merge key by key (`tomlmerge`),
-other files line by line (`merge`); conflicts that the merge cannot resolve are skipped
-and listed (with their key paths for TOML), never written with markers. `apply_plan` writes
+applied or counted never pays for diffs. TOML and JSON files merge key by key
+(`tomlmerge`, `jsonmerge`), other files line by line (`merge`); conflicts that the merge
+cannot resolve are skipped and listed (with their key paths for TOML and JSON), never
+written with markers. `apply_plan` writes
 without ever following a symlink (every parent is opened with O_NOFOLLOW).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -22,11 +23,18 @@ from provisioning.engine import detect_read as rd
 from provisioning.engine.fsafe import SafeTree
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
+from provisioning.engine.jsonedit import JsonEditError
+from provisioning.engine.jsonmerge import JsonMergeResult, merge_json
 from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
 from provisioning.engine.merge import ConflictHunk, merge3
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.tomledit import TomlEditError
-from provisioning.engine.tomlmerge import merge_toml
+from provisioning.engine.tomlmerge import TomlMergeResult, merge_toml
+
+_KEYED_MERGES: dict[str, Callable[[str, str, str], TomlMergeResult | JsonMergeResult]] = {
+    ".toml": merge_toml,
+    ".json": merge_json,
+}
 
 
 class OpKind(StrEnum):
@@ -60,7 +68,7 @@ class PlanConflict:
     path: str
     reason: str
     hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
-    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+    keys: tuple[str, ...] = ()  # TOML/JSON merges: the key paths both sides changed differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,50 @@ def _skip(item: ManagedItem, reason: str = "") -> Operation:
     return Operation(OpKind.SKIP, item.path, reason or item.reason, state=item.state)
 
 
+@dataclass(frozen=True, slots=True)
+class MergeVerdict:
+    """What a plan does with a conflict item: merged `text`, or None when unresolved."""
+
+    text: str | None
+    reason: str
+    theirs: str | None = field(default=None, repr=False)
+    hunks: tuple[ConflictHunk, ...] = ()  # line merges: the overlapping hunks
+    keys: tuple[str, ...] = ()  # TOML merges: the key paths both sides changed differently
+
+
+def merge_verdict(item: ManagedItem) -> MergeVerdict:
+    """The 3-way merge of a conflict item (the repository's edit with the generator's
+    change) as the planner does it: TOML and JSON key by key, other files line by line. The
+    reports' "merges cleanly" is this verdict, so they never disagree with the plan."""
+    try:
+        theirs = item.theirs
+    except (TomlEditError, JsonEditError) as exc:
+        return MergeVerdict(None, f"The last written base cannot be edited: {exc}.")
+    if item.base is None or item.current is None or theirs is None:
+        return MergeVerdict(None, item.reason, theirs)
+    keyed = _KEYED_MERGES.get(item.path[item.path.rfind(".") :])
+    if keyed is not None:
+        merged = keyed(item.base, item.current, theirs)
+        if merged.problem is not None:
+            reason = f"The file cannot be merged key by key: {merged.problem}."
+            return MergeVerdict(None, reason, theirs)
+        if merged.text is None:
+            keys = tuple(conflict.key for conflict in merged.conflicts)
+            reason = (
+                "Edited in the repository and changed by the generator at the same keys: "
+                f"{', '.join(keys)}."
+            )
+            return MergeVerdict(None, reason, theirs, keys=keys)
+        reason = "Edited in the repository and changed by the generator; merged key by key."
+        return MergeVerdict(merged.text, reason, theirs)
+    result = merge3(item.base, item.current, theirs)
+    if result.text is None:
+        reason = "Edited in the repository and changed by the generator in the same lines."
+        return MergeVerdict(None, reason, theirs, hunks=result.conflicts)
+    reason = "Edited in the repository and changed by the generator; merged cleanly."
+    return MergeVerdict(result.text, reason, theirs)
+
+
 class _Planner:
     def __init__(self, report: GapReport, force: bool) -> None:
         self.force = force
@@ -141,10 +193,10 @@ class _Planner:
         self.conflicts: list[PlanConflict] = []
         self.lock: dict[str, LockEntry] = {}
 
-    def _written(self, op: Operation, base: str) -> None:
+    def _written(self, op: Operation, base: str, item: ManagedItem) -> None:
         assert op.content is not None
         self.ops.append(op)
-        self.lock[op.path] = LockEntry(text_sha256(op.content), base)
+        self.lock[op.path] = LockEntry(text_sha256(op.content), _lock_base(item, base))
 
     def _keep_entry(self, path: str) -> None:
         if path in self.old:
@@ -162,62 +214,35 @@ class _Planner:
         expected = item.expected
         assert expected is not None
         kind = OpKind.CREATE if item.current is None else OpKind.UPDATE
-        self._written(_write_op(kind, item, expected), expected)
+        self._written(_write_op(kind, item, expected), expected, item)
 
     def _on_up_to_date(self, item: ManagedItem) -> None:
         assert item.current is not None
-        self.lock[item.path] = LockEntry(text_sha256(item.current), item.current)
+        base = _lock_base(item, item.current)
+        self.lock[item.path] = LockEntry(text_sha256(item.current), base)
 
     def _on_outdated(self, item: ManagedItem) -> None:
         expected = item.expected
         assert expected is not None
-        self._written(_write_op(OpKind.UPDATE, item, expected), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected), expected, item)
 
     def _on_modified(self, item: ManagedItem) -> None:
         self.ops.append(_skip(item))
         self._keep_entry(item.path)
 
     def _on_conflict(self, item: ManagedItem) -> None:
-        try:
-            theirs = item.theirs
-        except TomlEditError as exc:
-            self._unresolved(item, f"The last written base cannot be edited: {exc}.")
-            return
-        if item.base is None or item.current is None or theirs is None:
-            self._unresolved(item, item.reason)
-            return
-        if item.path.endswith(".toml"):
-            self._merge_toml(item, item.base, item.current, theirs)
-            return
-        result = merge3(item.base, item.current, theirs)
-        if result.text is None:
-            reason = "Edited in the repository and changed by the generator in the same lines."
-            self._unresolved(item, reason, hunks=result.conflicts)
-            return
-        reason = "Edited in the repository and changed by the generator; merged cleanly."
-        self._merged(item, result.text, theirs, reason)
-
-    def _merge_toml(self, item: ManagedItem, base: str, current: str, theirs: str) -> None:
-        result = merge_toml(base, current, theirs)
-        if result.problem is not None:
-            self._unresolved(item, f"The file cannot be merged key by key: {result.problem}.")
-        elif result.text is None:
-            keys = tuple(conflict.key for conflict in result.conflicts)
-            reason = (
-                "Edited in the repository and changed by the generator at the same keys: "
-                f"{', '.join(keys)}."
-            )
-            self._unresolved(item, reason, keys=keys)
+        verdict = merge_verdict(item)
+        if verdict.text is None or verdict.theirs is None:
+            self._unresolved(item, verdict.reason, hunks=verdict.hunks, keys=verdict.keys)
         else:
-            reason = "Edited in the repository and changed by the generator; merged key by key."
-            self._merged(item, result.text, theirs, reason)
+            self._merged(item, verdict.text, verdict.theirs, verdict.reason)
 
     def _merged(self, item: ManagedItem, text: str, theirs: str, reason: str) -> None:
         """A clean merge: written (needs approval) unless it is the file as it is."""
         if text == item.current:
-            self.lock[item.path] = LockEntry(text_sha256(text), theirs)
+            self.lock[item.path] = LockEntry(text_sha256(text), _lock_base(item, theirs))
             return
-        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs)
+        self._written(_write_op(OpKind.MERGE, item, text, reason), theirs, item)
 
     def _unresolved(
         self,
@@ -241,7 +266,12 @@ class _Planner:
             self.ops.append(_skip(item))
             return
         reason = "A file bmadweb did not write is replaced because force was requested."
-        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected)
+        self._written(_write_op(OpKind.UPDATE, item, expected, reason), expected, item)
+
+
+def _lock_base(item: ManagedItem, text: str) -> str:
+    """The lock's base for `text` written at `item` (bmadweb's part of a shared JSON file)."""
+    return item.generated.lock_base(text) if item.generated is not None else text
 
 
 def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:

@@ -26,8 +26,21 @@ def _install_from(report: dict[str, Any] | None) -> tuple[BmadInstall, str]:
             version=bmad.get("version"),
             modules=tuple(bmad.get("modules", ())),
             tools=tuple(bmad.get("tools", ())),
+            tools_recorded=bmad.get("tools_recorded") is True,
+            agents=_agents(bmad.get("agents")),
         ),
         f"Previewing for the BMAD {bmad.get('version') or ''} install found by the last analysis.",
+    )
+
+
+def _agents(value: object) -> tuple[tuple[str, str], ...]:
+    """(module, agent) pairs as the report stores them; anything else is dropped."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        (item[0], item[1])
+        for item in value
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
     )
 
 

@@ -87,6 +87,26 @@ def _plain(text: str | None) -> dict[str, Any]:
     return _loaded(text)[0] or {}
 
 
+def same_values(a: str | None, b: str | None) -> bool:
+    """Whether two TOML texts hold the same values (comments and layout aside); texts
+    that are not valid TOML compare as text."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        return tomllib.loads(a) == tomllib.loads(b)
+    except tomllib.TOMLDecodeError:
+        return False
+
+
+def _written_by_us(previous: str | None, header: str) -> str | None:
+    """`previous` when it is bmadweb's own output (it starts with bmadweb's header), else
+    None. A lock written before bmadweb recorded its own keys alone (docs/decisions.md#d41)
+    holds the whole file, team keys included; those must not read as keys bmadweb wrote."""
+    return previous if previous is not None and previous.startswith(header) else None
+
+
 def _sub(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
@@ -167,7 +187,7 @@ def edit_block(
     if current is None:  # a new file: plain text, fast and the same bytes every time
         return f"{header}\n{_fresh_table(block, values)}"
     now = _plain(current)
-    before = _sub(_plain(previous), block)
+    before = _sub(_plain(_written_by_us(previous, header)), block)
     if block in now and _satisfied(_sub(now, block), values, before, owned):
         return current or ""  # nothing to change: skip the slow style-preserving parse
     doc = _parse(current, header)
@@ -188,7 +208,7 @@ def edit_agents(
         tables = [_fresh_table(f"agents.{agent_id}", keys) for agent_id, keys in agents.items()]
         return header + "".join(f"\n{table}" for table in tables)
     now = _sub(_plain(current), "agents")
-    before = _sub(_plain(previous), "agents")
+    before = _sub(_plain(_written_by_us(previous, header)), "agents")
     if current is not None and _agents_satisfied(now, before, agents):
         return current  # nothing to change: skip the slow style-preserving parse
     doc = _parse(current, header)
@@ -197,9 +217,17 @@ def edit_agents(
         entry = _table(table, agent_id)
         _set_keys(entry, keys, _sub(before, agent_id), tuple(keys))
     for agent_id, old in before.items():
-        if agent_id not in agents and agent_id in table and table[agent_id].unwrap() == old:
+        stale = _registered_by_us(old) and agent_id not in agents and agent_id in table
+        if stale and table[agent_id].unwrap() == old:
             del table[agent_id]
     return tomlkit.dumps(doc)
+
+
+def _registered_by_us(entry: Any) -> bool:
+    """Whether an `[agents.<id>]` entry of the last written text is one bmadweb registered
+    (`module = "bmadweb"`, as the generator writes it): that text also holds the team's
+    own entries, which are never bmadweb's to remove."""
+    return isinstance(entry, dict) and entry.get("module") == "bmadweb"
 
 
 def _agents_satisfied(
@@ -208,7 +236,7 @@ def _agents_satisfied(
     for agent_id, keys in agents.items():
         if agent_id not in now or not _satisfied(_sub(now, agent_id), keys, {}, ()):
             return False
-    stale = (i for i in before if i not in agents and i in now)
+    stale = (i for i in before if _registered_by_us(before[i]) and i not in agents and i in now)
     return all(now[agent_id] != before[agent_id] for agent_id in stale)
 
 
@@ -253,13 +281,23 @@ class BlockEdit:
         if current is None:
             return True
         now = _plain(current)
-        before = _sub(_plain(previous), self.block)
+        before = _sub(_plain(_written_by_us(previous, self.header)), self.block)
         return not (
             self.block in now and _satisfied(_sub(now, self.block), self.values, before, self.owned)
         )
 
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [(self.block,)])
+
+    def base_of(self, text: str) -> str:
+        # bmadweb's own keys alone (its output on an empty file), never the team's keys
+        # around them, which would read as keys bmadweb wrote and later be removed as
+        # stale (docs/decisions.md#d42).
+        return self.render(None, None)
+
+    def untouched(self, current: str, previous: str) -> bool:
+        # comments aside, only bmadweb's keys are there
+        return same_values(current, previous)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -276,10 +314,21 @@ class AgentsEdit:
         if current is None:
             return True
         now = _sub(_plain(current), "agents")
-        return not _agents_satisfied(now, _sub(_plain(previous), "agents"), self.agents)
+        before = _sub(_plain(_written_by_us(previous, self.header)), "agents")
+        return not _agents_satisfied(now, before, self.agents)
 
     def problem(self, current: str | None) -> str | None:
         return _structure_problem(current, [("agents",), *(("agents", i) for i in self.agents)])
+
+    def base_of(self, text: str) -> str:
+        # bmadweb's own keys alone (its output on an empty file), never the team's keys
+        # around them, which would read as keys bmadweb wrote and later be removed as
+        # stale (docs/decisions.md#d42).
+        return self.render(None, None)
+
+    def untouched(self, current: str, previous: str) -> bool:
+        # comments aside, only bmadweb's keys are there
+        return same_values(current, previous)
 
 
 TomlEdit = BlockEdit | AgentsEdit

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from provisioning.engine.bmad_facts import SKILL_DIRS_64, SKILL_DIRS_PRE_64
+
 
 class Generation(StrEnum):
     """The on-disk shape of a BMAD install (docs/bmad.md#generations)."""
@@ -28,48 +30,24 @@ class Severity(StrEnum):
     ERROR = "error"
 
 
-# Assistants ("tools" in the manifest) and the folder each keeps its skills in, per
-# generation. Since 6.4 Claude Code keeps .claude/skills while Cursor, Codex, Copilot and
-# the others share .agents/skills (docs/bmad.md). Before 6.4, each tool had its own folder.
-KNOWN_TOOLS: tuple[str, ...] = (
-    "claude-code",
-    "cursor",
-    "codex",
-    "github-copilot",
-    "windsurf",
-    "gemini",
-    "cline",
-    "roo",
-    "opencode",
-    "kiro",
-)
-
-_PRE_64_TOOL_DIRS: dict[str, str] = {
-    "claude-code": ".claude/skills",
-    "cursor": ".cursor/skills",
-    "codex": ".codex/skills",
-    "github-copilot": ".github/skills",
-    "windsurf": ".windsurf/skills",
-    "gemini": ".gemini/skills",
-    "cline": ".cline/skills",
-    "roo": ".roo/skills",
-    "opencode": ".opencode/skills",
-    "kiro": ".kiro/skills",
-}
+# Assistants ("tools" in the manifest) are BMAD's platform codes, and each keeps its skills
+# in the folder BMAD's installer assigns it for the generation (docs/bmad.md#tool-folders).
+# Since 6.4 Claude Code keeps .claude/skills while Cursor, Codex, Copilot and many others
+# share .agents/skills; before 6.4 most tools had a folder of their own.
+KNOWN_TOOLS: tuple[str, ...] = tuple(sorted(SKILL_DIRS_64))
 
 
 def skill_dir_for(generation: Generation, tool: str) -> str | None:
     """Repo-relative folder where `tool` keeps skills for `generation`, or None.
 
-    None means the generation has no skill folders (v4, 6.0 alpha, 6.0.x) or the tool
-    is unknown; callers report that instead of guessing a path.
+    None means the generation has no skill folders (v4, 6.0 alpha, 6.0.x), or BMAD's
+    installer of that generation cannot set the tool up; callers report that instead of
+    guessing a path.
     """
-    if tool not in _PRE_64_TOOL_DIRS:
-        return None
     if generation is Generation.V6_4:
-        return ".claude/skills" if tool == "claude-code" else ".agents/skills"
+        return SKILL_DIRS_64.get(tool)
     if generation in (Generation.V6_1, Generation.V6_3):
-        return _PRE_64_TOOL_DIRS[tool]
+        return SKILL_DIRS_PRE_64.get(tool)
     return None
 
 
@@ -94,10 +72,25 @@ class BmadInstall:
     generation: Generation
     version: str | None = None  # e.g. "6.12.0", None when unknown
     modules: tuple[str, ...] = ()  # e.g. ("core", "bmm")
-    tools: tuple[str, ...] = ()  # assistants with output in the repo, e.g. ("claude-code",)
+    # platform codes BMAD's installer set up, as its own manifest records them (`ides:`);
+    # read from BMAD's files on disk only when that manifest cannot be read
+    tools: tuple[str, ...] = ()
     bmad_dir: str | None = None  # "_bmad", ".bmad-core", "bmad", ".bmad"
     customization_style: str = "none"  # "in-place" | "customize-yaml" | "toml" | "none"
     # repo-relative path -> expected sha256 (full hex) of installer-managed files,
     # from files-manifest.csv (6.x) or install-manifest.yaml (v4, 16-hex prefix)
     managed_hashes: dict[str, str] = field(default_factory=dict)
     problems: tuple[Finding, ...] = ()
+    # True when `tools` is BMAD's own record; False when it was read from disk or is unknown
+    # (then the manifest's tools are taken at their word for where skills go)
+    tools_recorded: bool = False
+    # BMAD's skill ids, from skill-manifest.csv (6.1+); empty when unknown
+    skills: tuple[str, ...] = ()
+    # deprecated compatibility skill id -> the id it forwards to ("" when none is named),
+    # from the install's own v6-shims README tables and deprecated skill-manifest rows
+    shims: dict[str, str] = field(default_factory=dict)
+    # (module, agent name) pairs from agent-manifest.csv (6.0 - 6.3), e.g. ("bmm", "pm")
+    agents: tuple[tuple[str, str], ...] = ()
+    # BMAD skill id -> "agent" or "workflow": the table its own customize.toml opens (6.4+),
+    # which decides the table an override in _bmad/custom/<id>.toml must use
+    skill_blocks: dict[str, str] = field(default_factory=dict)

@@ -22,6 +22,7 @@ Callers retry on :class:`ForgeTransientError` (429, 5xx, timeouts, connection er
 show the message of any other :class:`ForgeError` to the user as is.
 """
 
+from provisioning.forges.discovery import BMAD_PROBES, DiscoveredRepo, discover_org
 from provisioning.forges.http import (
     AUTH_REFUSED,
     REPO_NOT_FOUND,
@@ -37,21 +38,28 @@ from provisioning.forges.repo_urls import (
     FORGE_KINDS,
     ForgeError,
     ForgeKind,
+    ForgeOrg,
     ForgeRepo,
+    forge_org_from_url,
     forge_repo_from_url,
 )
 
 __all__ = [
     "AUTH_REFUSED",
+    "BMAD_PROBES",
     "FORGE_KINDS",
     "REPO_NOT_FOUND",
     "UNEXPECTED_ANSWER",
+    "DiscoveredRepo",
     "ForgeError",
     "ForgeKind",
+    "ForgeOrg",
     "ForgeRepo",
     "ForgeTransientError",
     "PullRequest",
     "close_superseded_pull_requests",
+    "discover_org",
+    "forge_org_from_url",
     "forge_repo_from_url",
     "open_or_update_pull_request",
 ]

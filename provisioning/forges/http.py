@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 
+from bmadweb.logscrub import scrub_values
 from provisioning.forges.repo_urls import (
     ForgeError,
     ForgeKind,
+    ForgeOrg,
     ForgeRepo,
 )
 
@@ -77,12 +79,12 @@ class Connection:
 
     def __init__(
         self,
-        repo: ForgeRepo,
+        repo: ForgeRepo | ForgeOrg,
         token: str,
         timeout_s: float,
         transport: httpx.BaseTransport | None,
     ) -> None:
-        self.repo = repo
+        self.target = repo  # a repository, or an organisation for discovery
         self._token = token
         self._timeout_s = timeout_s
         self._client = httpx.Client(
@@ -93,6 +95,12 @@ class Connection:
             transport=transport,
         )
 
+    @property
+    def repo(self) -> ForgeRepo:
+        if not isinstance(self.target, ForgeRepo):
+            raise TypeError("this connection is to an organisation, not a repository")
+        return self.target
+
     def __enter__(self) -> Connection:
         return self
 
@@ -100,7 +108,7 @@ class Connection:
         self._client.close()
 
     def __repr__(self) -> str:
-        return f"<Connection {self.repo.kind} {self.repo.owner_path}>"
+        return f"<Connection {self.target.kind} {self.target.owner_path}>"
 
     def json(
         self,
@@ -123,7 +131,7 @@ class Connection:
     ) -> Answer:
         failure: ForgeError | None = None
         try:
-            answer = self._exchange(method, self.repo.api_base + path, params, body)
+            answer = self._exchange(method, self.target.api_base + path, params, body)
         except httpx.TimeoutException:
             failure = ForgeTransientError("the forge did not answer in time; try again later")
         except httpx.TransportError:
@@ -133,16 +141,19 @@ class Connection:
         if failure is not None:
             # Raised here, outside the except blocks, so no httpx exception (and its URL
             # or text) is chained to ours.
-            logger.warning("forge %s %s %s failed: %s", self.repo.kind, method, path, failure)
+            logger.warning("forge %s %s %s failed: %s", self.target.kind, method, path, failure)
             raise failure
-        logger.info("forge %s %s %s -> HTTP %s", self.repo.kind, method, path, answer.status)
+        logger.info("forge %s %s %s -> HTTP %s", self.target.kind, method, path, answer.status)
         return answer
 
     def _exchange(
         self, method: str, url: str, params: dict[str, str] | None, body: dict[str, str] | None
     ) -> Answer:
         deadline = time.monotonic() + self._timeout_s
-        with self._client.stream(method, url, params=params, json=body) as response:
+        target, headers, extensions = pinned(httpx.URL(url), self.target.addresses)
+        with self._client.stream(
+            method, target, params=params, json=body, headers=headers, extensions=extensions
+        ) as response:
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
@@ -153,6 +164,20 @@ class Connection:
                     raise ForgeTransientError("the forge answered too slowly; try again later")
                 chunks.append(chunk)
             return Answer(response.status_code, response.headers, b"".join(chunks))
+
+
+def pinned(
+    url: httpx.URL, addresses: tuple[str, ...]
+) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The request aimed at the first checked address instead of the name (no second DNS
+    lookup, so no rebinding: docs/security.md#s14), with the name kept as the Host header
+    and as the TLS server name, which the certificate is verified against."""
+    if not addresses:
+        return url, {}, {}
+    host = url.host
+    netloc = host if url.port is None else f"{host}:{url.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if url.scheme == "https" else {}
+    return url.copy_with(host=addresses[0]), {"Host": netloc}, extensions
 
 
 def _auth_headers(kind: ForgeKind, token: str) -> dict[str, str]:
@@ -224,7 +249,8 @@ def forge_detail(raw: bytes, token: str) -> str:
         message = "; ".join(str(item) for item in message)
     if not isinstance(message, str):
         return ""
-    return _PRINTABLE_DETAIL.sub(" ", message.replace(token, "[token]")).strip()[:200]
+    message = scrub_values(message.replace(token, "[token]"), [token])  # encoded echoes
+    return _PRINTABLE_DETAIL.sub(" ", message).strip()[:200]
 
 
 def parse_json(raw: bytes) -> Any:

@@ -40,11 +40,51 @@ class ForgeRepo:
     kind: ForgeKind
     api_base: str
     owner_path: str
+    # The addresses the API host passed the address policy with: connections go there
+    # only (the name is still sent as Host and TLS server name). Empty: resolved by the
+    # system at connect time, which only a loopback forge in development may do.
+    addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _checked_kind(self.kind)
         _check_owner_path(self.kind, self.owner_path)
         _check_api_url(self.api_base)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgeOrg:
+    """An organisation (GitHub, Gitea) or group (GitLab, subgroups allowed) on a forge."""
+
+    kind: ForgeKind
+    api_base: str
+    owner_path: str
+    # As ForgeRepo.addresses: the API host's checked addresses, connections go there only.
+    addresses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _checked_kind(self.kind)
+        parts = self.owner_path.split("/")
+        if any(p in ("", ".", "..") or not _PART.fullmatch(p) for p in parts):
+            raise ForgeError(
+                "the organisation or group must be made of names using only letters, "
+                "digits, '.', '_' and '-'"
+            )
+        if self.kind != "gitlab" and len(parts) != 1:
+            raise ForgeError(f"a {self.kind} organisation is one name, e.g. /acme")
+        _check_api_url(self.api_base)
+
+
+def forge_org_from_url(org_url: str, kind: str, api_url: str = "") -> ForgeOrg:
+    """The organisation or group behind ``https://host/org`` (``api_url`` overrides the
+    default API base, as for repositories)."""
+    forge_kind = _checked_kind(kind)
+    host, netloc, path = _split_repo_url(org_url)
+    if api_url:
+        _check_api_url(api_url)
+        api_base = api_url.rstrip("/")
+    else:
+        api_base = _default_api_base(forge_kind, host, netloc)
+    return ForgeOrg(kind=forge_kind, api_base=api_base, owner_path=path.strip("/"))
 
 
 def forge_repo_from_url(repo_url: str, kind: str, api_url: str = "") -> ForgeRepo:

@@ -28,7 +28,13 @@ used. Nothing else in bmadweb may run git. No Django here: settings arrive as a
 
 from provisioning.engine.paths import UnsafePathError as UnsafePath
 from provisioning.git_ops.commits import FileChanges, commit_files
-from provisioning.git_ops.files import safe_delete, safe_write, tracked_symlinks
+from provisioning.git_ops.files import (
+    safe_delete,
+    safe_write,
+    tracked_submodules,
+    tracked_symlinks,
+)
+from provisioning.git_ops.history import FileChange, LoggedCommit, changed_files, read_blobs
 from provisioning.git_ops.process import git_env, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
 from provisioning.git_ops.repo import (
@@ -59,6 +65,7 @@ from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir
 __all__ = [
     "ClonedRepo",
     "Credentials",
+    "FileChange",
     "FileChanges",
     "GitCommandFailed",
     "GitDiverged",
@@ -68,9 +75,11 @@ __all__ = [
     "GitTimeout",
     "Identity",
     "InvalidInput",
+    "LoggedCommit",
     "NothingToCommit",
     "PushResult",
     "UnsafePath",
+    "changed_files",
     "clone",
     "commit_all",
     "commit_files",
@@ -79,12 +88,14 @@ __all__ = [
     "init_bare_from_tree",
     "push_branch",
     "push_default",
+    "read_blobs",
     "remote_head",
     "safe_delete",
     "safe_write",
     "scrub",
     "sweep_stale_workdirs",
     "temp_workdir",
+    "tracked_submodules",
     "tracked_symlinks",
     "validate_base_branch",
     "validate_branch_name",

@@ -29,6 +29,19 @@ def safe_delete(root: StrPath, rel: str, *, policy: GitPolicy | None = None) -> 
 def tracked_symlinks(repo: StrPath | ClonedRepo, policy: GitPolicy | None = None) -> frozenset[str]:
     """Paths git records as symlinks (mode 120000) in the index, if there is one; pass
     them to every write in the clone (``core.symlinks=false`` checks them out as files)."""
+    return _tracked(repo, policy, "120000 ")
+
+
+def tracked_submodules(
+    repo: StrPath | ClonedRepo, policy: GitPolicy | None = None
+) -> frozenset[str]:
+    """Paths git records as submodules (gitlinks, mode 160000). A clone without submodules
+    checks them out as empty folders, and git would leave files written there out of the
+    commit: a plan must not write into them (docs/security.md#s6)."""
+    return _tracked(repo, policy, "160000 ")
+
+
+def _tracked(repo: StrPath | ClonedRepo, policy: GitPolicy | None, mode: str) -> frozenset[str]:
     root = Path(os.path.realpath(repo.path if isinstance(repo, ClonedRepo) else repo))
     policy = policy or GitPolicy()
     index = root / ".git" / "index"
@@ -37,18 +50,18 @@ def tracked_symlinks(repo: StrPath | ClonedRepo, policy: GitPolicy | None = None
     except FileNotFoundError:
         return frozenset()
     stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
-    return _tracked_symlinks_cached(str(root), stamp, policy)
+    return _tracked_cached(str(root), stamp, policy).get(mode, frozenset())
 
 
 @functools.lru_cache(maxsize=64)
-def _tracked_symlinks_cached(
+def _tracked_cached(
     root: str, _stamp: tuple[int, int, int], policy: GitPolicy
-) -> frozenset[str]:
+) -> dict[str, frozenset[str]]:
     with git_session(policy) as session:
         _, out = run_git(session, ["ls-files", "--stage", "-z"], cwd=root, step="ls-files")
-    links = set()
+    found: dict[str, set[str]] = {"120000 ": set(), "160000 ": set()}
     for entry in filter(None, out.split("\0")):
         meta, _, path = entry.partition("\t")
-        if meta.startswith("120000 "):
-            links.add(path)
-    return frozenset(links)
+        if meta[:7] in found:
+            found[meta[:7]].add(path)
+    return {mode: frozenset(paths) for mode, paths in found.items()}

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bmadweb.logscrub import scrub_values
 from provisioning.git_ops.types import (
     Credentials,
     GitCommandFailed,
@@ -49,9 +50,11 @@ _URL_USERINFO_RE = re.compile(r"(://)[^/@\s]+@")
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret (and any URL user-info) replaced by ``***``."""
+    """``text`` with every secret (and any URL user-info) replaced by ``***``, and the
+    secrets' echoed spellings (case, URL-encoding, split, base64) by ``[redacted]``."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
+    text = scrub_values(text, secrets)  # docs/security.md#s8: encoded echoes
     return _URL_USERINFO_RE.sub(r"\1***@", text)
 
 
@@ -181,6 +184,8 @@ def git_session(
     date: datetime | None = None,
 ) -> Iterator[Session]:
     """A private 0700 ``HOME`` holding the askpass script and ssh key, removed on exit."""
+    if checked is not None and checked.kind == "local":
+        credentials = None  # a local remote needs none: nothing to hand to its processes
     with temp_workdir(policy.temp_base, prefix="bmadweb-git-") as home:
         extra = _pin_https_addresses(checked)
         env = git_env(home=home, policy=policy, identity=identity, date=date, extra_config=extra)
@@ -386,4 +391,15 @@ def tree_bytes(root: Path, *, skip_git: bool = False) -> int:
 
 
 def check_url(url: str, policy: GitPolicy) -> CheckedUrl:
-    return check_repo_url(url, allow_local=policy.allow_local, resolve=policy.resolve)
+    return check_repo_url(
+        url, allow_local=policy.allow_local, resolve=policy.resolve, local_root=policy.local_root
+    )
+
+
+def local_receive_pack(policy: GitPolicy) -> list[str]:
+    """Push options for a local remote (docs/security.md#s5): git runs the remote's
+    receive-pack itself, with an environment git clears of the isolation config, so the
+    remote's hooks would run with the pushing step's environment. Its receive-pack gets
+    hooks switched off on its own command line instead."""
+    program = shlex.quote(policy.git_binary)
+    return [f"--receive-pack={program} -c core.hooksPath=/dev/null receive-pack"]

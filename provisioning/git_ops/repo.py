@@ -10,6 +10,7 @@ from provisioning.git_ops.process import (
     Session,
     check_url,
     git_session,
+    local_receive_pack,
     run_git,
     tree_bytes,
 )
@@ -130,13 +131,19 @@ def _check_tree_size(session: Session, repo: Path) -> dict[str, tuple[str, str]]
     """Refuse before checkout when the tip's blobs add up to more than the budget; return
     the listing (path -> mode, object id), which the checkout then writes out."""
     _, listing = run_git(session, ["ls-tree", "-r", "-l", "-z", "HEAD"], cwd=repo, step="ls-tree")
-    total = 0
+    total = files = 0
     tree: dict[str, tuple[str, str]] = {}
     for entry in filter(None, listing.split("\0")):
         meta, _, path = entry.partition("\t")
         mode, _, oid, size = meta.split()
         total += int(size) if size.isdigit() else 0
         tree[path] = (mode, oid)
+        files += 1
+    if files > session.policy.max_repo_files:
+        raise GitLimitExceeded(
+            f"limit exceeded: the repository holds {files} files, "
+            f"more than the {session.policy.max_repo_files} allowed"
+        )
     if total > session.policy.max_repo_bytes:
         raise GitLimitExceeded(
             f"limit exceeded: the repository holds {total} bytes, "
@@ -314,6 +321,8 @@ def _push(
             return PushResult(status="already_pushed", branch=branch, sha=local)
         refspec = f"{local}:refs/heads/{branch}"
         args = ["push", "--porcelain", "--no-verify", "--no-recurse-submodules"]
+        if checked.kind == "local":
+            args += local_receive_pack(session.policy)
         try:
             run_git(session, [*args, "--", checked.url, refspec], cwd=path, step="push")
         except GitCommandFailed:

@@ -56,7 +56,11 @@ class GitPolicy:
     """Operator settings for every git call (built from Django settings by the caller)."""
 
     allow_local: bool = False
+    # Local repositories must lie under this folder (None: anywhere; the app always sets
+    # it from BMADWEB_LOCAL_REPOS_ROOT).
+    local_root: Path | None = None
     max_repo_bytes: int = 256 * 1024 * 1024
+    max_repo_files: int = 20_000
     timeout_s: float = 300.0
     temp_base: Path | None = None
     git_binary: str = "git"
@@ -64,8 +68,8 @@ class GitPolicy:
     resolve: Resolver = resolve_host
 
     def __post_init__(self) -> None:
-        if self.max_repo_bytes <= 0 or self.timeout_s <= 0:
-            raise ValueError("max_repo_bytes and timeout_s must be positive")
+        if self.max_repo_bytes <= 0 or self.timeout_s <= 0 or self.max_repo_files <= 0:
+            raise ValueError("max_repo_bytes, max_repo_files and timeout_s must be positive")
         # git_binary follows ``env -u ... --`` on the command line (process.run_git):
         # a leading '-' or an '=' would be read by env, not run.
         if not self.git_binary or self.git_binary.startswith("-") or "=" in self.git_binary:
@@ -141,6 +145,11 @@ class ClonedRepo:
     def tracked_symlinks(self) -> frozenset[str]:
         """Paths the checked-out tip records as symlinks (mode 120000)."""
         return frozenset(path for path, (mode, _) in self.tree.items() if mode == SYMLINK_MODE)
+
+    @property
+    def tracked_submodules(self) -> frozenset[str]:
+        """Paths the checked-out tip records as submodules (gitlinks, mode 160000)."""
+        return frozenset(path for path, (mode, _) in self.tree.items() if mode == GITLINK_MODE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,10 +85,27 @@ _BLOCKED_NAMES = frozenset(
         "instance-data.ec2.internal",
     }
 )
-_BLOCKED_SUFFIXES = (".localhost", ".localdomain", ".local", ".internal", ".home.arpa", ".arpa")
+# Names under these (and the bare names themselves: "internal", "local") are never public:
+# special-use and reverse-lookup domains, and the private top-level names of RFC 6762
+# appendix G that intranets use.
+_BLOCKED_SUFFIXES = (
+    ".localhost",
+    ".localdomain",
+    ".local",
+    ".internal",
+    ".home.arpa",
+    ".arpa",
+    ".intranet",
+    ".private",
+    ".corp",
+    ".home",
+    ".lan",
+)
 
-# Metadata endpoints that ipaddress alone calls global, plus ranges that embed an IPv4
-# address inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one.
+# Metadata endpoints that ipaddress alone calls global, ranges that embed an IPv4 address
+# inside IPv6 (6to4, Teredo, NAT64) and so can smuggle a private one, and IPv6 ranges that
+# ipaddress calls global although they never are: site-local (deprecated, still routed
+# inside networks) and the documentation prefix 3fff::/20 (RFC 9637).
 _BLOCKED_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in (
@@ -101,6 +118,8 @@ _BLOCKED_NETWORKS = tuple(
         "64:ff9b::/96",
         "64:ff9b:1::/48",
         "fd00:ec2::254/128",
+        "fec0::/10",
+        "3fff::/20",
     )
 )
 
@@ -125,6 +144,7 @@ RULES = (
     "query",
     "unresolvable",
     "blocked_address",
+    "local_root",
 )
 
 
@@ -133,7 +153,13 @@ def _fail(rule: str, message: str) -> UrlPolicyError:
     return UrlPolicyError(rule, message)
 
 
-def check_repo_url(url: str, *, allow_local: bool, resolve: Resolver = resolve_host) -> CheckedUrl:
+def check_repo_url(
+    url: str,
+    *,
+    allow_local: bool,
+    resolve: Resolver = resolve_host,
+    local_root: str | os.PathLike[str] | None = None,
+) -> CheckedUrl:
     """Return ``url`` as a :class:`CheckedUrl` or raise :class:`UrlPolicyError`.
 
     ``resolve`` is called at most once, with a host that already passed every syntactic
@@ -147,12 +173,12 @@ def check_repo_url(url: str, *, allow_local: bool, resolve: Resolver = resolve_h
         scheme = scheme_match.group(1).lower()
         rest = url[scheme_match.end() :]
         if scheme == "file":
-            return _check_file_url(url, rest, allow_local=allow_local)
+            return _check_file_url(url, rest, allow_local=allow_local, local_root=local_root)
         if scheme not in ("https", "ssh"):
             raise _fail("scheme", "Only https:// and ssh:// repository URLs are allowed.")
         return _check_remote_url(url, scheme, rest, resolve)
     if url.startswith("/"):
-        return _check_local_path(url, url, allow_local=allow_local)
+        return _check_local_path(url, url, allow_local=allow_local, local_root=local_root)
     scp = _SCP_RE.match(url)
     if scp and "/" not in url.split(":", 1)[0]:
         return _check_scp(url, scp, resolve)
@@ -179,21 +205,33 @@ def _check_text(url: object) -> None:
         raise _fail("leading_dash", "The repository URL must not start with '-'.")
 
 
-def _check_file_url(url: str, rest: str, *, allow_local: bool) -> CheckedUrl:
+def _check_file_url(
+    url: str, rest: str, *, allow_local: bool, local_root: str | os.PathLike[str] | None
+) -> CheckedUrl:
     if not allow_local:
         raise _fail("local_disabled", "Local repositories (file://) are not allowed here.")
     if not rest.startswith("/"):
         raise _fail("local_path", "A file:// URL must have an empty host: file:///absolute/path.")
-    return _check_local_path(url, rest, allow_local=True)
+    return _check_local_path(url, rest, allow_local=True, local_root=local_root)
 
 
-def _check_local_path(url: str, path: str, *, allow_local: bool) -> CheckedUrl:
+def _check_local_path(
+    url: str, path: str, *, allow_local: bool, local_root: str | os.PathLike[str] | None
+) -> CheckedUrl:
     if not allow_local:
         raise _fail("local_disabled", "Local repository paths are not allowed here.")
     if "%" in path or "?" in path or "#" in path:
         raise _fail("local_path", "A local repository path must not contain '%', '?' or '#'.")
     if not os.path.isabs(path) or not os.path.isdir(path):
         raise _fail("local_path", "A local repository must be an existing absolute directory.")
+    if local_root is not None:
+        # Links resolved first: a symlink inside the root may not lead out of it.
+        root = os.path.realpath(local_root)
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root:
+            raise _fail(
+                "local_root", "A local repository must lie under the configured local root."
+            )
     return CheckedUrl(url=url, kind="local", path=path)
 
 
@@ -264,7 +302,7 @@ def _check_host(host: str) -> None:
         raise _fail("host", "The repository host is not a valid DNS name.")
     if _NUMERIC_LABEL_RE.match(labels[-1]):
         raise _fail("ip_literal", "IP addresses are not allowed as repository hosts.")
-    if name in _BLOCKED_NAMES or name.endswith(_BLOCKED_SUFFIXES):
+    if name in _BLOCKED_NAMES or f".{name}".endswith(_BLOCKED_SUFFIXES):
         raise _fail("blocked_host", "Local, internal and metadata host names are not allowed.")
 
 
@@ -328,3 +366,13 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     ):
         return False
     return not any(address.version == net.version and address in net for net in _BLOCKED_NETWORKS)
+
+
+def check_api_host(host: str, *, resolve: Resolver = resolve_host) -> tuple[str, ...]:
+    """The public addresses of a forge API host, or UrlPolicyError: the same host rules
+    and address checks as repository URLs (docs/security.md#s14). The forge door then
+    connects to these addresses only, so a DNS answer that changes after this check
+    (rebinding) is never followed."""
+    host = (host or "").lower()
+    _check_host(host)
+    return _resolve_public(host, resolve)

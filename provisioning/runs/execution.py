@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from projects.models import PushMode, SyncStatus
+from projects.selectors import manifest_resolve
 from provisioning import git_ops
-from provisioning.engine.manifest import Manifest, load_manifest
+from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
-from provisioning.engine.pipeline import plan_record, plan_repo, report_to_dict
+from provisioning.engine.pipeline import analyze_repo, plan_record, plan_repo, report_to_dict
 from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import pull_requests
+from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
     RunFailed,
     RunRetry,
@@ -32,18 +35,24 @@ from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git
 from provisioning.runs.runlog import checkpoint, run_log
 
 
-def _manifest(run: Run) -> Manifest:
+def _manifest(run: Run) -> Manifest | None:
+    """The run's manifest; None for an analysis started before any manifest existed
+    (an install audit)."""
     revision = run.manifest_revision
     if revision is None:
+        if run.kind == RunKind.ANALYZE:
+            return None
         raise RunFailed("The manifest revision of this run was deleted.")
-    result = load_manifest(revision.yaml_text)
+    result = manifest_resolve(revision.yaml_text, pinned=run.base_revisions or None)
     if result.manifest is None:
         first = "; ".join(f"line {e.line}: {e.message}" for e in result.errors[:3])
         raise RunFailed(f"Manifest revision r{revision.number} is invalid: {first}")
+    run.effective_sha = result.effective_sha
     return result.manifest
 
 
-def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
+def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
+    """A shallow clone; plan phases take `depth` commits, to read the recent history."""
     project = run.project
     run_log(run, f"Cloning {project.repo_url} ({project.default_branch}), shallow.")
     try:
@@ -53,6 +62,7 @@ def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
             branch=project.default_branch,
             policy=git_policy(),
             credentials=credentials_for(project),
+            depth=depth,
         )
     except git_ops.GitTimeout as exc:
         raise RunRetry(f"Cloning timed out: {exc}") from None
@@ -68,17 +78,33 @@ def _clone(run: Run, dest: Path) -> git_ops.ClonedRepo:
 def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], Plan]:
     assert run.manifest_revision is not None
     try:
-        analysis, plan = plan_repo(root, manifest, manifest_revision=run.manifest_revision.sha256)
+        revision = run.effective_sha or run.manifest_revision.sha256
+        analysis, plan = plan_repo(root, manifest, manifest_revision=revision)
     except UnsafePathError as exc:
         raise RunFailed(f"unsafe path in the repository: {exc}") from None
     return report_to_dict(analysis.report), plan
+
+
+def _analyze(root: Path, manifest: Manifest | None) -> dict[str, object]:
+    """The gap report alone (an analysis makes no plan); without a manifest, an audit."""
+    try:
+        analysis = analyze_repo(root, manifest)
+    except UnsafePathError as exc:
+        raise RunFailed(f"unsafe path in the repository: {exc}") from None
+    report = report_to_dict(analysis.report)
+    report["audit"] = manifest is None
+    return report
 
 
 def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
     bmad = report["bmad"]
     assert isinstance(bmad, dict)
     project = run.project
-    project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
+    if report.get("audit"):
+        # An install audit judges no manifest: the project is not "in sync" with anything.
+        project.sync_status = SyncStatus.NEVER
+    else:
+        project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
     project.bmad_version = bmad.get("version") or ""
     project.bmad_generation = bmad.get("generation") or ""
     project.last_analyzed_at = timezone.now()
@@ -91,22 +117,40 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
             "updated_at",
         ]
     )
-    Run.objects.filter(pk=run.pk).update(report=report, base_sha=head_sha, heartbeat=timezone.now())
+    Run.objects.filter(pk=run.pk).update(
+        report=report,
+        base_sha=head_sha,
+        source_branch=project.default_branch,
+        heartbeat=timezone.now(),
+    )
     counts = report.get("counts", {})
     assert isinstance(counts, dict)
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
-    run_log(run, f"Gap report: {summary}; {len(report['findings'])} installation findings.")  # type: ignore[arg-type]
+    found = len(report["findings"])  # type: ignore[arg-type]
+    run_log(run, f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}.")
+
+
+def _add_lost_edits(run: Run, report: dict[str, object], cloned: git_ops.ClonedRepo) -> None:
+    """Add the hand edits an earlier BMAD update removed (read from the clone's history)."""
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    findings += lost_edit_findings_for(run, cloned)
 
 
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
-        cloned = _clone(run, tmp / "repo")
-        report, plan = _plan(run, cloned.path, manifest)
-        _record_report(run, report, cloned.head_sha)
+        cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
         if run.kind == RunKind.ANALYZE:
+            report = _analyze(cloned.path, manifest)
+            _add_lost_edits(run, report, cloned)
+            _record_report(run, report, cloned.head_sha)
             run_finish(run, RunStatus.SUCCEEDED)
             return
+        assert manifest is not None  # _manifest fails a provision run without one
+        report, plan = _plan(run, cloned.path, manifest)
+        _add_lost_edits(run, report, cloned)
+        _record_report(run, report, cloned.head_sha)
         if not _store_plan(run, plan):
             return
         # Applying right away: this clone is the one just planned on, so neither a
@@ -158,6 +202,7 @@ def apply_phase(run: Run) -> None:
     """Apply an approved (or interrupted) run in a fresh clone."""
     run.refresh_from_db()
     manifest = _manifest(run)
+    assert manifest is not None  # only provision runs apply
     branch = _target_branch(run)
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo")
@@ -184,19 +229,45 @@ def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
     return plan
 
 
+def _refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
+    """Fail before the first write when the plan writes into a submodule: git would
+    commit the rest and silently leave those files out (docs/security.md#s6)."""
+    if not submodules:
+        return
+    for op in plan.changes:
+        parts = op.path.split("/")
+        inside = next(
+            ("/".join(parts[:end]) for end in range(1, len(parts) + 1)
+             if "/".join(parts[:end]) in submodules),
+            None,
+        )  # fmt: skip
+        if inside is not None:
+            raise RunFailed(
+                f"unsafe path: the plan writes {op.path}, inside the submodule {inside}; "
+                "bmadweb does not write into submodules. Move the BMAD files out of it, "
+                "or turn the submodule into a plain folder."
+            )
+
+
 def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
     """Check every target as the link-safe writer would, commit the plan's texts, push;
     the commit id is recorded before the push so a retry can recognise its own commit.
 
     The texts go straight into git objects (git_ops.commit_files): the commit is the one
     writing them into the clone and committing the work tree would make, without the
-    writes, the walk over the whole tree and its re-hashing."""
+    writes, the walk over the whole tree and its re-hashing. The clone's listing tells
+    the submodules and symlinks (the index is read only for a clone without one)."""
+    policy = git_policy()
+    listed = bool(cloned.tree)
+    submodules = cloned.tracked_submodules if listed else git_ops.tracked_submodules(cloned, policy)
+    links = cloned.tracked_symlinks if listed else git_ops.tracked_symlinks(cloned, policy)
+    _refuse_submodule_targets(plan, submodules)
     changes = {op.path: op.content if op.kind is not OpKind.DELETE else None for op in plan.changes}
     direct = run.project.push_mode == PushMode.DIRECT
     branch = _target_branch(run)
     try:
         # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
-        check_plan(cloned.path, plan, tracked_symlinks=cloned.tracked_symlinks)
+        check_plan(cloned.path, plan, tracked_symlinks=links)
         sha = _commit(run, cloned, changes, None if direct else branch)
     except UnsafePathError as exc:
         raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
@@ -215,6 +286,10 @@ def _finish_pushed(run: Run, sha: str, plan: Plan | None = None) -> None:
     branch = _target_branch(run)
     direct = run.project.push_mode == PushMode.DIRECT
     pr_url = _pull_request(run, branch) if not direct else ""
+    note = "" if pr_url else pull_requests.pull_request_skip_reason(run.project)
+    if not pr_url and not note:
+        note = "the forge token could not be read: set it again under Credentials"
+    pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url, "pr_note": note[:300]}
     run.refresh_from_db()
     if plan is not None:
         conflicts = [conflict.path for conflict in plan.conflicts]
@@ -222,10 +297,9 @@ def _finish_pushed(run: Run, sha: str, plan: Plan | None = None) -> None:
         conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
     if conflicts:
         reason = _conflicts_reason(conflicts, nothing=False)
-        pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url}
         run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **pushed)
         return
-    run_finish(run, RunStatus.PUSHED, branch=branch, commit_sha=sha, pr_url=pr_url)
+    run_finish(run, RunStatus.PUSHED, **pushed)
 
 
 def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:

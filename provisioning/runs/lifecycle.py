@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Union
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
+from bmadweb.logscrub import scrub
+from projects.models import Project, SyncStatus
 from provisioning.models import (
     ACTIVE_STATUSES,
     LogLevel,
@@ -22,7 +25,11 @@ from provisioning.models import (
 from provisioning.runs.runlog import run_log
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AnonymousUser, User
+
+    from projects.models import Project
 
 # Who acts on a run: a person, or None for the system (webhooks, the reconciler).
 Actor = Union["User", "AnonymousUser", None]
@@ -87,7 +94,10 @@ _REASON_LEVEL = {RunStatus.NO_CHANGES: LogLevel.INFO, RunStatus.NEEDS_ATTENTION:
 
 
 def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: object) -> None:
-    """End an active run in `status` (no-op if another process finished it first)."""
+    """End an active run in `status` (no-op if another process finished it first). The
+    reason is scrubbed of secrets in any spelling (docs/security.md#s8) before it is
+    stored, logged or audited."""
+    reason = scrub(reason)
     moved = transition(
         run,
         status,
@@ -98,6 +108,12 @@ def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: objec
     )
     if not moved:
         return
+    if status in (RunStatus.FAILED, RunStatus.ERRORED) and run.report is None:
+        # The repository could not be analysed: the project says so on every page
+        # (its last report, if any, is from an older run and says that too).
+        Project.objects.filter(pk=run.project_id).update(
+            sync_status=SyncStatus.ERROR, updated_at=timezone.now()
+        )
     if reason:
         run_log(run, reason, _REASON_LEVEL.get(status, LogLevel.ERROR))
     audit_transition(run, status.value, reason=reason[:500])
@@ -113,3 +129,38 @@ def run_wait_for_approval(run: Run, **fields: object) -> None:
 def run_start_applying(run: Run, **fields: object) -> bool:
     """Running → applying; `fields` are written in the same update (the plan)."""
     return transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,), **fields)
+
+
+def run_pr_state_record(
+    *,
+    project: Project,
+    branch: str,
+    url: str,
+    state: str,
+    at: datetime,
+    actor: Actor = None,
+) -> Run | None:
+    """Record what the forge says of a run's pull request: the run of `project` that
+    pushed `branch` (or opened the request at `url`). None when no run matches, or when
+    the run's own request is another one (same branch name, other request). An older
+    event than the one recorded changes nothing; a change is audited ``run.pr_state``."""
+    candidates = project.runs.filter(Q(branch=branch) | Q(pr_url=url) if url else Q(branch=branch))
+    run = candidates.order_by("-created", "-pk").first()
+    if run is None or (url and run.pr_url and run.pr_url != url):
+        return None
+    moved = (
+        Run.objects.filter(pk=run.pk)
+        .filter(Q(pr_state_at__isnull=True) | Q(pr_state_at__lte=at))
+        .exclude(pr_state=state)
+        .update(pr_state=state, pr_state_at=at)
+    )
+    if moved:
+        before = run.pr_state
+        run.refresh_from_db()
+        audit_record(
+            action="run.pr_state",
+            actor=actor,
+            project=project,
+            payload={"run": run.pk, "from": before, "to": state, "branch": branch, "url": url},
+        )
+    return run

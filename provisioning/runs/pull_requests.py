@@ -1,27 +1,75 @@
-"""Open or update the pull/merge request of a provisioning run (through forges.py)."""
+"""Open or update the pull/merge request of a provisioning or upgrade run (through forges.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import cast
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from projects.models import ForgeKind, Project, PushMode
-from projects.validators import validate_forge_api_url
+from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
-from provisioning.models import Run
+from provisioning.git_ops import urlpolicy
+from provisioning.models import Run, RunKind
 from provisioning.runs.lifecycle import RunFailed, RunRetry
 from provisioning.runs.repo_access import forge_token_for
 from provisioning.runs.runlog import run_log
 
 
+def _title(run: Run) -> str:
+    if run.kind == RunKind.UPGRADE:
+        return f"bmadweb: upgrade BMAD to {run.target_version} in {run.project.name}"
+    return f"bmadweb: provision {run.project.name}"
+
+
+def _upgrade_lines(upgrade: dict[str, Any]) -> list[str]:
+    """What the installer changed (counts per folder) and what bmadweb migrated."""
+    installer = upgrade.get("installer", {})
+    lines = [
+        f"BMAD's official installer upgraded BMAD **{upgrade.get('from')}** to "
+        f"**{upgrade.get('to')}** (added {installer.get('added', 0)}, changed "
+        f"{installer.get('changed', 0)}, deleted {installer.get('deleted', 0)} files):",
+        "",
+        "| folder | added | changed | deleted |",
+        "|---|---|---|---|",
+    ]
+    for f in installer.get("folders", []):
+        lines.append(f"| `{f['folder']}` | {f['added']} | {f['changed']} | {f['deleted']} |")
+    agents = upgrade.get("migrated", {}).get("agents", [])
+    moved = [a for a in agents if a.get("skill")]
+    count = sum(1 for a in agents if a.get("removed"))
+    removed = f" and removed {count} `*.customize.yaml` file(s)" if count else ""
+    lines += [
+        "",
+        f"bmadweb migrated {len(moved)} customization file(s) to BMAD 6.4+ overrides{removed}.",
+    ]
+    lines += [f"- `{a['source']}` → `{a['target']}` ({', '.join(a['keys'])})" for a in moved]
+    rescued = upgrade.get("rescued", [])
+    if rescued:
+        again = [r for r in rescued if r.get("reapplied")]
+        lines += [
+            "",
+            f"Hand edits to {len(rescued)} installer file(s) were saved as patches in "
+            f"`_bmad/custom/rescued/`; {len(again)} re-applied to the new version:",
+        ]
+        lines += [
+            f"- `{r['path']}`: {'re-applied' if r.get('reapplied') else 'saved, not re-applied'}"
+            for r in rescued
+        ]
+    return [*lines, ""]
+
+
 def _body(run: Run) -> str:
     plan = run.plan or {}
-    lines = [
-        f"bmadweb provisioning run #{run.pk} for **{run.project.name}**.",
-        "",
+    what = "upgrade" if run.kind == RunKind.UPGRADE else "provisioning"
+    lines = [f"bmadweb {what} run #{run.pk} for **{run.project.name}**.", ""]
+    if isinstance(plan.get("upgrade"), dict):
+        lines += _upgrade_lines(plan["upgrade"])
+    lines += [
         "| action | file | why |",
         "|---|---|---|",
     ]
@@ -50,27 +98,58 @@ def _forge_repo(project: Project) -> forges.ForgeRepo:
         if not project.forge_api_url:
             raise forges.ForgeError("a local repository needs the forge API URL to be set")
         path = PurePosixPath(url.removeprefix("file://"))
-        return forges.ForgeRepo(
-            kind=cast("forges.ForgeKind", project.forge_kind),
-            api_base=project.forge_api_url.rstrip("/"),
-            owner_path=f"{path.parent.name}/{path.name.removesuffix('.git')}",
+        return _pinned(
+            forges.ForgeRepo(
+                kind=cast("forges.ForgeKind", project.forge_kind),
+                api_base=project.forge_api_url.rstrip("/"),
+                owner_path=f"{path.parent.name}/{path.name.removesuffix('.git')}",
+            )
         )
-    return forges.forge_repo_from_url(url, project.forge_kind, project.forge_api_url)
+    return _pinned(forges.forge_repo_from_url(url, project.forge_kind, project.forge_api_url))
+
+
+def _pinned(repo: forges.ForgeRepo) -> forges.ForgeRepo:
+    """The repository with the API host's checked addresses: the forge door connects to
+    those only (docs/security.md#s14). A loopback forge (development and tests, where
+    local repositories are allowed) is not pinned."""
+    host = urlsplit(repo.api_base).hostname or ""
+    if settings.ALLOW_LOCAL_REPOS and is_loopback_host(host):
+        return repo
+    try:
+        addresses = urlpolicy.check_api_host(host, resolve=urlpolicy.resolve_host)
+    except urlpolicy.UrlPolicyError as exc:
+        raise forges.ForgeError(f"the forge API URL is not allowed: {exc.message}") from None
+    return replace(repo, addresses=addresses)
+
+
+def pull_request_skip_reason(project: Project) -> str:
+    """Why a pushed run opens no pull request, in the person's words ("" when it will)."""
+    if project.push_mode == PushMode.DIRECT:
+        return f"push mode “push to the default branch”: the commit is on {project.default_branch}"
+    if project.push_mode == PushMode.BRANCH:
+        return (
+            "push mode “push the branch only”: open the pull request from the branch on "
+            "your forge, or change the push mode in Settings"
+        )
+    if project.forge_kind == ForgeKind.OTHER:
+        return (
+            "the forge is “Other”, which has no pull request API: open it by hand, or "
+            "choose the forge in Settings"
+        )
+    if not project.has_secret("forge_token"):
+        return "no forge token: add one under Credentials"
+    return ""
 
 
 def open_for_run(run: Run, branch: str) -> str:
-    """The pull request URL, or "" when the project pushes branches only."""
+    """The pull request URL, or "" when none is opened (pull_request_skip_reason says why)."""
     project = run.project
-    if project.push_mode != PushMode.PULL_REQUEST or project.forge_kind == ForgeKind.OTHER:
+    if skipped := pull_request_skip_reason(project):
+        run_log(run, f"No pull request: {skipped}.", "warning" if "token" in skipped else "info")
         return ""
     token = forge_token_for(project)
     if not token:
-        run_log(
-            run,
-            "No forge token is set: the branch was pushed; open the pull request "
-            "by hand or add a token in the project settings.",
-            "warning",
-        )
+        run_log(run, "No pull request: the forge token could not be read.", "warning")
         return ""
     try:
         repo = _forge_repo(project)
@@ -79,7 +158,7 @@ def open_for_run(run: Run, branch: str) -> str:
             token=token,
             head_branch=branch,
             base_branch=project.default_branch,
-            title=f"bmadweb: provision {project.name}",
+            title=_title(run),
             body=_body(run),
         )
     except forges.ForgeTransientError as exc:

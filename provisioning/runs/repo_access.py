@@ -19,7 +19,9 @@ def git_policy() -> git_ops.GitPolicy:
     work_dir.mkdir(parents=True, exist_ok=True)
     return git_ops.GitPolicy(
         allow_local=settings.ALLOW_LOCAL_REPOS,
+        local_root=Path(settings.LOCAL_REPOS_ROOT),
         max_repo_bytes=settings.REPO_MAX_BYTES,
+        max_repo_files=settings.REPO_MAX_FILES,
         timeout_s=float(settings.GIT_TIMEOUT_S),
         temp_base=work_dir,
     )

@@ -39,6 +39,33 @@ def report_run_latest(project: Project) -> Run | None:
     )
 
 
+def run_latest_for(project: Project) -> Run | None:
+    """The project's newest run, whatever its kind and status."""
+    return project.runs.order_by("-created", "-pk").first()
+
+
+def run_fix_pending_for(project: Project, *, report_run: Run | None = None) -> Run | None:
+    """The newest provisioning run whose changes are waiting somewhere: a pushed branch or
+    pull request, or a plan awaiting approval. None when the newest provisioning run is
+    anything else, or is older than `report_run` (a later analysis saw the repository
+    since: that fix was made for an older state, merged or not; plan again)."""
+    run = (
+        project.runs.filter(kind=RunKind.PROVISION)
+        .exclude(status=RunStatus.QUEUED)
+        .order_by("-created", "-pk")
+        .first()
+    )
+    if run is None:
+        return None
+    if report_run is not None and (report_run.created, report_run.pk) > (run.created, run.pk):
+        return None
+    if run.status == RunStatus.AWAITING_APPROVAL:
+        return run
+    if run.status == RunStatus.PUSHED and run.branch and run.branch != project.default_branch:
+        return run
+    return None
+
+
 LOG_ENTRIES_MAX = 2000
 
 

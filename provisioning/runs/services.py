@@ -4,6 +4,9 @@
                     ↘ succeeded (analyze) / no_changes / needs_attention / failed / errored
                       / cancelled
 
+Upgrade runs follow the same path (runs/upgrade.py): the plan phase runs BMAD's
+official installer in the clone before planning, and waits for approval by default.
+
 needs_attention: the plan left unresolved conflicts; what could be written was pushed.
 
 The Run row exists before anything is enqueued; enqueueing happens on commit; at most
@@ -13,7 +16,9 @@ audited.
 
 from __future__ import annotations
 
-import traceback
+import logging
+import re
+import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -21,9 +26,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bmadweb.logscrub import scrub
 from projects.models import Project
-from projects.selectors import manifest_latest
+from projects.selectors import base_numbers, manifest_latest, manifest_resolve
 from provisioning.models import (
     ACTIVE_STATUSES,
     RUN_RESULT_FIELDS,
@@ -34,7 +38,7 @@ from provisioning.models import (
     RunTrigger,
 )
 from provisioning.queue import INLINE_JOB, job_is_alive, run_enqueue
-from provisioning.runs import execution
+from provisioning.runs import execution, upgrade
 from provisioning.runs.lifecycle import (
     Actor,
     RunBusy,
@@ -49,6 +53,8 @@ from provisioning.runs.lifecycle import (
 )
 from provisioning.runs.runlog import run_log
 
+logger = logging.getLogger(__name__)
+
 
 def run_create(
     *,
@@ -58,16 +64,27 @@ def run_create(
     trigger: RunTrigger = RunTrigger.MANUAL,
     coalesce: bool = False,
     enqueue: bool = True,
+    require_manifest: bool = False,
+    target_version: str = "",
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
 
+    An analysis may run before the project has a manifest: it is then an install audit
+    (the BMAD install and its findings), from which the editor offers a starter manifest.
+    Provisioning needs a manifest, and so does any run with `require_manifest` (webhooks).
+
     With `coalesce`, a request while a run of the same kind is still queued returns that
     run (webhook bursts); otherwise a busy project raises RunBusy. `enqueue=False` is for
-    callers that execute the run inline (the CLI's --wait).
+    callers that execute the run inline (the CLI's --wait). An upgrade run needs the
+    exact BMAD version to upgrade to (`target_version`, e.g. "6.12.0").
     """
     revision = manifest_latest(project)
-    if revision is None:
-        raise RunError("This project has no manifest yet: save one before running.")
+    if revision is None and (kind != RunKind.ANALYZE or require_manifest):
+        what = "provisioning" if kind != RunKind.ANALYZE else "running"
+        raise RunError(f"This project has no manifest yet: save one before {what}.")
+    # The bases' revisions are pinned now, so approval and apply see the same manifest.
+    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names) if revision else {}
+    target_version = _checked_target(kind, target_version)
     try:
         with transaction.atomic():
             run = Run.objects.create(
@@ -75,10 +92,13 @@ def run_create(
                 kind=kind,
                 trigger=trigger,
                 manifest_revision=revision,
+                base_revisions=pinned,
+                target_version=target_version,
                 job_id="" if enqueue else INLINE_JOB,
                 **actor_fields(actor),
             )
-            audit_transition(run, "create", actor, trigger=str(trigger))
+            extra = {"target_version": target_version} if target_version else {}
+            audit_transition(run, "create", actor, trigger=str(trigger), **extra)
             if enqueue:
                 transaction.on_commit(partial(run_enqueue, run_id=run.pk))
     except IntegrityError:
@@ -92,6 +112,23 @@ def run_create(
             return active
         raise RunBusy(active) from None
     return run
+
+
+_EXACT_VERSION = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
+
+
+def _checked_target(kind: RunKind, target_version: str) -> str:
+    """The target of an upgrade run (other kinds take none)."""
+    target = (target_version or "").strip()
+    if kind != RunKind.UPGRADE:
+        if target:
+            raise RunError("Only upgrade runs take a BMAD version.")
+        return ""
+    if not _EXACT_VERSION.fullmatch(target):
+        raise RunError(
+            "Give the exact BMAD version to upgrade to, e.g. 6.12.0 (not a range or a tag)."
+        )
+    return target
 
 
 @transaction.atomic
@@ -171,19 +208,28 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
         Run.objects.filter(pk=run.pk).update(attempts=run.attempts, heartbeat=timezone.now())
     else:
         return  # finished or waiting for approval: nothing to do
+    phases = upgrade if run.kind == RunKind.UPGRADE else execution
     try:
         if phase == "plan":
-            execution.plan_phase(run)
+            phases.plan_phase(run)
         else:
-            execution.apply_phase(run)
+            phases.apply_phase(run)
     except RunRetry as exc:
         retry_or_fail(run, str(exc))
         raise
     except RunFailed as exc:
         run_finish(run, RunStatus.FAILED, reason=str(exc))
-    except Exception as exc:
-        run_log(run, "Unexpected error:\n" + scrub(traceback.format_exc()), LogLevel.ERROR)
-        run_finish(run, RunStatus.ERRORED, reason=scrub(f"{type(exc).__name__}: {exc}"))
+    except Exception:
+        # Never the exception itself as the reason (it may carry paths, data or secrets
+        # in its text): a reference the server log names, with the scrubbed details.
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("run %s: unexpected error, reference %s", run.pk, reference)
+        run_log(
+            run,
+            f"Internal error (reference {reference}); the details are in the server log.",
+            LogLevel.ERROR,
+        )
+        run_finish(run, RunStatus.ERRORED, reason=f"internal error (reference {reference})")
 
 
 # --- Reconciliation (the scheduler calls this periodically) ------------------------------

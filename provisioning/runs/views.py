@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 
 from projects.permissions import get_project_for_user, require_post_after_lookup, user_can
@@ -15,7 +15,11 @@ from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from provisioning.runs.selectors import run_list_for, run_log_list
 
-KIND_PERM = {RunKind.ANALYZE: Perm.ANALYZE, RunKind.PROVISION: Perm.PROVISION}
+KIND_PERM = {
+    RunKind.ANALYZE: Perm.ANALYZE,
+    RunKind.PROVISION: Perm.PROVISION,
+    RunKind.UPGRADE: Perm.PROVISION,
+}
 
 
 def _run(project_slug: str, run_id: int, request: HttpRequest, perm: Perm = Perm.VIEW) -> Run:
@@ -57,12 +61,22 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         kind = RunKind(request.POST.get("kind", ""))
     except ValueError:
-        project = get_project_for_user(request.user, slug)
-        messages.error(request, "Choose what to run: analyze or provision.")
-        return redirect("projects:project-detail", slug=project.slug)
+        get_project_for_user(request.user, slug)  # outsiders still get 404 first
+        # The page only offers valid kinds: anything else is a malformed request.
+        return HttpResponseBadRequest(
+            "Choose what to run: analyze, provision or upgrade.",
+            content_type="text/plain; charset=utf-8",
+        )
     project = get_project_for_user(request.user, slug, KIND_PERM[kind])
     try:
-        run = services.run_create(project=project, kind=kind, actor=request.user)
+        run = services.run_create(
+            project=project,
+            kind=kind,
+            actor=request.user,
+            target_version=request.POST.get("target_version", "")[:40]
+            if kind == RunKind.UPGRADE
+            else "",
+        )
     except services.RunBusy as exc:
         messages.warning(request, str(exc))
         if exc.active is not None:
@@ -76,10 +90,14 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
     can_approve = user_can(request.user, run.project, Perm.APPROVE)
+    rows = plan_rows(run.plan, run.diff)
     return {
         "project": run.project,
         "run": run,
-        "plan_rows": plan_rows(run.plan, run.diff),
+        "plan_rows": rows,
+        "review_rows": [row for row in rows if row["needs_review"]],
+        "can_retry": run.status in (RunStatus.FAILED, RunStatus.ERRORED)
+        and user_can(request.user, run.project, KIND_PERM[RunKind(run.kind)]),
         "log": run_log_list(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,
@@ -97,6 +115,15 @@ def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 def run_live(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     """HTMX partial polled every 2 s while the run is active: status, log and plan."""
     run = _run(slug, run_id, request)
+    waiting_in = request.GET.get("while")
+    if waiting_in is not None:
+        # The page watches a run that waits for a person: nothing to swap until it
+        # moves on, then the whole page reloads (header, plan and all).
+        response = HttpResponse(status=204)
+        if run.status != waiting_in:
+            response = HttpResponse(status=200)
+            response["HX-Refresh"] = "true"
+        return response
     return render(request, "provisioning/run_detail.html#live", _detail_context(request, run))
 
 

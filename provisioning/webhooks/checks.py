@@ -198,14 +198,25 @@ def _first_header(headers: Headers, names: Sequence[str]) -> str:
     return ""
 
 
+_KINDS = {
+    "gitlab": {"Push Hook": "push", "Merge Request Hook": "pull_request"},
+    "github": {"ping": "ping", "push": "push", "pull_request": "pull_request"},
+    "gitea": {"ping": "ping", "push": "push", "pull_request": "pull_request"},
+}
+
+
+def kind_of(provider: str, event: str) -> str:
+    """The kind of a sent event name: "ping", "push", "pull_request" or "other"."""
+    return _KINDS.get(provider, {}).get(event, "other")
+
+
 def event_of(provider: str, headers: Headers) -> tuple[str, str]:
-    """(event name as sent, kind) where kind is "ping", "push", "other" or "" (none sent)."""
+    """(event name as sent, kind) where kind is "ping", "push", "pull_request", "other" or
+    "" (none sent)."""
     raw = _first_header(headers, EVENT_HEADERS[provider])[:64]
     if not raw:
         return "", ""
-    if provider == "gitlab":
-        return raw, "push" if raw == "Push Hook" else "other"
-    return raw, raw if raw in ("ping", "push") else "other"
+    return raw, kind_of(provider, raw)
 
 
 def body_sha256(body: bytes) -> str:
@@ -250,14 +261,93 @@ class Push:
     deleted: bool
 
 
+# A ref as git allows it (git check-ref-format): no control characters (NUL included),
+# no space or ~^:?*[\\, and text that can be stored (no lone surrogates).
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+
+
+def _valid_ref(ref: object) -> bool:
+    if not isinstance(ref, str) or not ref.startswith("refs/") or len(ref) > 255:
+        return False
+    try:
+        ref.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not _REF_FORBIDDEN.search(ref) and not ref.endswith((".", "/"))
+
+
 def parse_push(payload: Mapping[str, Any]) -> Push:
+    """The push's ref and commit. A ref git would refuse (NUL, control characters, a lone
+    surrogate, ...) is a PayloadError: the delivery is recorded as rejected and answered
+    400, which the forge does not retry, instead of failing to be stored (a 503 the forge
+    would retry forever)."""
     ref, after = payload.get("ref"), payload.get("after")
-    if not isinstance(ref, str) or not ref or len(ref) > 255:
+    if not isinstance(ref, str) or not ref:
         raise PayloadError("a push payload needs a 'ref'")
+    if not _valid_ref(ref):
+        raise PayloadError("the push's 'ref' is not a valid git reference name")
     if not isinstance(after, str) or not _COMMIT.fullmatch(after):
         raise PayloadError("a push payload needs 'after', a commit id")
     deleted = set(after) == {"0"} or payload.get("deleted") is True
     return Push(ref=ref, after=after, deleted=deleted)
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull (merge) request event that changes its state: opened, merged or closed."""
+
+    state: str  # "open", "merged" or "closed" (PullRequestState values)
+    branch: str  # the head (source) branch
+    url: str  # the web address of the request, "" when not sent
+    foreign: bool = False  # the head branch lives in another repository (a fork)
+
+
+_GITLAB_ACTIONS = {"open": "open", "reopen": "open", "merge": "merged", "close": "closed"}
+
+
+def _text(container: Any, key: str, limit: int = 255) -> str:
+    value = container.get(key) if isinstance(container, Mapping) else None
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def parse_pull_request(provider: str, payload: Mapping[str, Any]) -> PullRequest | None:
+    """The state a pull request event moves its request to; None for actions that change
+    no state (edited, synchronize, labeled, approved, update ...).
+
+    GitHub and Gitea send ``pull_request`` with ``action`` opened, reopened or closed
+    (``pull_request.merged`` telling a merge from a close); GitLab sends a Merge Request
+    Hook whose ``object_attributes.action`` is open, reopen, merge or close."""
+    if provider == "gitlab":
+        attrs = payload.get("object_attributes")
+        if not isinstance(attrs, Mapping):
+            raise PayloadError("a merge request payload needs 'object_attributes'")
+        state = _GITLAB_ACTIONS.get(_text(attrs, "action"))
+        if state is None:
+            return None
+        branch = _text(attrs, "source_branch")
+        source, target = attrs.get("source_project_id"), attrs.get("target_project_id")
+        foreign = source is not None and target is not None and source != target
+        url = _text(attrs, "url", 500)
+    else:
+        pull = payload.get("pull_request")
+        if not isinstance(pull, Mapping):
+            raise PayloadError("a pull request payload needs 'pull_request'")
+        action = _text(payload, "action")
+        if action in ("opened", "reopened"):
+            state = "open"
+        elif action == "closed":
+            state = "merged" if pull.get("merged") is True else "closed"
+        else:
+            return None
+        head, base = pull.get("head"), pull.get("base")
+        branch = _text(head, "ref")
+        head_repo = _text(head.get("repo") if isinstance(head, Mapping) else None, "full_name")
+        base_repo = _text(base.get("repo") if isinstance(base, Mapping) else None, "full_name")
+        foreign = bool(head_repo and base_repo and head_repo.casefold() != base_repo.casefold())
+        url = _text(pull, "html_url", 500)
+    if not branch:
+        raise PayloadError("a pull request payload needs its head branch")
+    return PullRequest(state=state, branch=branch, url=url, foreign=foreign)
 
 
 # --- Repository match -------------------------------------------------------------------
@@ -282,12 +372,12 @@ def repo_key(url: str) -> tuple[str, str] | None:
     do not matter. None for something that is not a repository address."""
     url = url.strip()
     if "://" in url:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("https", "http", "ssh", "git", "file"):
-            return None
-        try:
+        try:  # urlsplit refuses a malformed IPv6 host ("https://[::1/x")
+            parts = urlsplit(url)
             host = (parts.hostname or "").lower()
         except ValueError:
+            return None
+        if parts.scheme.lower() not in ("https", "http", "ssh", "git", "file"):
             return None
         path = parts.path
     elif match := _SCP.match(url):
@@ -296,7 +386,7 @@ def repo_key(url: str) -> tuple[str, str] | None:
         host, path = "", url
     else:
         return None
-    path = path.strip("/").removesuffix(".git").rstrip("/").casefold()
+    path = path.strip("/").casefold().removesuffix(".git").rstrip("/")
     return (host, path) if path else None
 
 

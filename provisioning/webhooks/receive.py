@@ -1,11 +1,12 @@
 """The webhook receiver's services: check and record in the request; audit and start
 analyses in the worker.
 
-The request (docs/architecture.md#webhook-flow, docs/security.md#s11 to #s13): size cap → signature
-(raw body, constant time, current or previous secret) → event allowlist (ping, push;
-anything else acknowledged and ignored) → JSON → repository match → one INSERT into the
-ledger → wake the project's drain job. A push to the default branch is answered 202
-"queued"; pings, other events, branches and deletions are answered at once.
+The request (docs/architecture.md#webhook-flow, docs/security.md#s11 to #s13): size cap →
+signature (raw body, constant time, current or previous secret) → event allowlist (ping,
+push, pull/merge request; anything else acknowledged and ignored) → JSON → repository
+match → one INSERT into the ledger → wake the project's drain job. A push to the default
+branch and a pull request opened, merged or closed are answered 202 "queued"; pings,
+other events, branches and deletions are answered at once.
 
 The first copy of a delivery claims its (project, provider, delivery id) through a
 partial unique index on that INSERT; later copies fail the claim and are recorded as
@@ -40,6 +41,7 @@ from provisioning.models import (
     WebhookOutcome,
 )
 from provisioning.webhooks import checks
+from provisioning.webhooks.refusals import refusal_note
 from provisioning.webhooks.write_gate import write_gate
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class WebhookResult:
     outcome: str
     detail: str
     delivery: WebhookDelivery | None = None
+    retry_after: int | None = None
 
     @property
     def run_id(self) -> int | None:
@@ -74,6 +77,7 @@ class Incoming:
     signature_ok: bool = False
     replay_of: WebhookDelivery | None = None
     actor: Actor = None
+    source: str = ""
 
 
 NOT_FOUND = WebhookResult(404, "", "no such webhook")
@@ -108,6 +112,8 @@ class Verdict:
     push: checks.Push | None = None
     claims: bool = False
     keep_body: bool = True
+    unproven: bool = False  # nothing proved the forge sent it: counted per source
+    pull: checks.PullRequest | None = None
 
 
 def webhook_receive(
@@ -116,13 +122,16 @@ def webhook_receive(
     project_uid: uuid.UUID | str,
     headers: Mapping[str, str],
     body: bytes | None,
+    source: str = "",
 ) -> WebhookResult:
     """Handle one request on /hooks/<provider>/<project uid>/.
 
     `headers` has lower-cased names; `body` is the raw body, or None when it was larger
-    than BMADWEB_WEBHOOK_MAX_BYTES (it was then never read). Unknown project or provider
-    → 404 and nothing recorded. Unexpected failures are recorded as *error* and answered
-    503, so the forge retries.
+    than BMADWEB_WEBHOOK_MAX_BYTES (it was then never read); `source` is the client
+    address. Unknown project or provider → 404 and nothing recorded. A request that
+    proves nothing (bad signature, too large) is counted per source and, past the limit,
+    answered 429 without a ledger row (refusals.py). Unexpected failures are recorded as
+    *error* and answered 503, so the forge retries.
     """
     project = webhook_project(provider=provider, project_uid=project_uid)
     if project is None:
@@ -134,9 +143,17 @@ def webhook_receive(
         headers=headers,
         body=raw,
         delivery_id=checks.delivery_id_of(provider, headers, raw),
+        source=source,
     )
     try:
         inc, verdict = _check(inc, too_large=body is None)
+        if verdict.unproven:
+            wait = refusal_note(
+                project=project, provider=provider, source=source, reason=verdict.detail
+            )
+            if wait:
+                detail = "too many refused deliveries from this address; try again later"
+                return WebhookResult(429, WebhookOutcome.REJECTED, detail, retry_after=wait)
         result = _store(inc, verdict)
     except Exception:  # the receiver never answers 500: record, then let the forge retry
         logger.exception("webhook delivery %s for %s failed", inc.delivery_id, project.slug)
@@ -150,7 +167,8 @@ def webhook_receive(
 
 def _check(inc: Incoming, *, too_large: bool) -> tuple[Incoming, Verdict]:
     if too_large:
-        return inc, Verdict(WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
+        too_big = Verdict(WebhookOutcome.REJECTED, "body too large", 413, keep_body=False)
+        return inc, replace(too_big, unproven=True)
     event, kind = checks.event_of(inc.provider, inc.headers)
     inc = replace(inc, event=event, kind=kind)
     secrets = [inc.project.get_secret(name) for name in _SECRETS]
@@ -158,13 +176,15 @@ def _check(inc: Incoming, *, too_large: bool) -> tuple[Incoming, Verdict]:
         checks.verify_signature(inc.provider, inc.headers, inc.body, secrets, now=time.time())
     except checks.SignatureError as exc:
         failed = f"signature check failed: {exc}"
-        return inc, Verdict(WebhookOutcome.REJECTED, failed, 401, keep_body=False)
+        verdict = Verdict(WebhookOutcome.REJECTED, failed, 401, keep_body=False, unproven=True)
+        return inc, verdict
     inc = replace(inc, signature_ok=True)
     return inc, judge(inc)
 
 
 def judge(inc: Incoming) -> Verdict:
     """Everything after the signature (replays start here); reads, never writes."""
+    pull: checks.PullRequest | None = None
     if not inc.kind:
         return Verdict(WebhookOutcome.REJECTED, "the event header is missing", 400)
     if inc.kind == "other":
@@ -173,12 +193,16 @@ def judge(inc: Incoming) -> Verdict:
     try:
         payload = checks.parse_payload(inc.body, inc.headers.get("content-type", ""))
         push = checks.parse_push(payload) if inc.kind == "push" else None
+        if inc.kind == "pull_request":
+            pull = checks.parse_pull_request(inc.provider, payload)
     except checks.PayloadError as exc:
         return Verdict(WebhookOutcome.REJECTED, str(exc), 400)
     matches = checks.repo_matches(inc.project.repo_url, payload)
-    if matches is False or (matches is None and push is not None):
+    if matches is False or (matches is None and inc.kind in ("push", "pull_request")):
         mismatch = "repository mismatch: the payload names another"
         return Verdict(WebhookOutcome.REJECTED, mismatch, 403)
+    if inc.kind == "pull_request":
+        return _judge_pull(pull)
     if push is None:
         return Verdict(WebhookOutcome.ACCEPTED, "pong", 200, claims=True)
     if push.deleted:
@@ -190,9 +214,21 @@ def judge(inc: Incoming) -> Verdict:
     return Verdict(WebhookOutcome.QUEUED, queued, 202, push, claims=True)
 
 
+def _judge_pull(pull: checks.PullRequest | None) -> Verdict:
+    if pull is None:
+        return Verdict(WebhookOutcome.IGNORED, "this action changes no state", 200, claims=True)
+    if pull.foreign:
+        other = "the pull request comes from another repository"
+        return Verdict(WebhookOutcome.IGNORED, other, 200, claims=True, pull=pull)
+    queued = f"stored; the pull request state ({pull.state}) is recorded in a moment"
+    return Verdict(WebhookOutcome.QUEUED, queued, 202, claims=True, pull=pull)
+
+
 def _store(inc: Incoming, verdict: Verdict) -> WebhookResult:
-    """Write the ledger row, the request's only write."""
+    """Write the ledger row, the request's only write (besides the refusal counter).
+    Unproven requests are audited through their counter, not one by one."""
     delivery = delivery_row(inc, verdict, first=verdict.claims)
+    delivery.pending = not verdict.unproven
     if not ledger_insert(delivery):
         delivery = _duplicate_row(inc)
         ledger_insert(delivery)
@@ -219,7 +255,8 @@ def ledger_insert(delivery: WebhookDelivery) -> bool:
 
 def delivery_row(inc: Incoming, verdict: Verdict, *, first: bool) -> WebhookDelivery:
     actor = inc.actor if inc.actor is not None and inc.actor.is_authenticated else None
-    push = verdict.push
+    push, pull = verdict.push, verdict.pull
+    ref = push.ref if push else (f"refs/heads/{pull.branch}"[:255] if pull else "")
     return WebhookDelivery(
         project=inc.project,
         provider=inc.provider,
@@ -230,7 +267,7 @@ def delivery_row(inc: Incoming, verdict: Verdict, *, first: bool) -> WebhookDeli
         outcome=verdict.outcome,
         detail=verdict.detail,
         status_code=verdict.status,
-        ref=push.ref if push else "",
+        ref=ref,
         after_sha=push.after if push else "",
         body_sha256=checks.body_sha256(inc.body),
         body=inc.body if verdict.keep_body and inc.signature_ok else None,

@@ -1,5 +1,6 @@
 """The worker side of webhooks: settle pending deliveries in batches (audit, start or join
-the analysis, move 'last push seen'), reconcile what no drain job saw, and replay.
+the analysis, move 'last push seen', record pull request states), reconcile what no
+drain job saw, and replay.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from bmadweb.audit import AuditEntry, audit_record_many
@@ -20,10 +21,13 @@ from provisioning.models import (
     RunTrigger,
     WebhookDelivery,
     WebhookOutcome,
+    WebhookRefusal,
 )
-from provisioning.runs.lifecycle import RunBusy, RunError
+from provisioning.runs.lifecycle import RunBusy, RunError, run_pr_state_record
 from provisioning.runs.services import run_create
+from provisioning.webhooks import checks
 from provisioning.webhooks.receive import logger
+from provisioning.webhooks.refusals import refusals_audit
 from provisioning.webhooks.write_gate import write_transaction
 
 if TYPE_CHECKING:
@@ -46,7 +50,9 @@ def webhooks_drain(*, project_id: int, batch: int = DRAIN_BATCH) -> int:
         settled = _drain_batch(project_id, batch)
         total += settled
         if settled < batch:
-            return total
+            break
+    refusals_audit(project_id=project_id)  # refused requests: one record per source
+    return total
 
 
 def webhooks_reconcile(
@@ -58,14 +64,19 @@ def webhooks_reconcile(
     whose drain fails is logged and left for the next round, never stopping the others.
     """
     cutoff = timezone.now() - older_than
-    project_ids = list(
+    project_ids = set(
         WebhookDelivery.objects.filter(pending=True, received__lt=cutoff)
+        .order_by()
+        .values_list("project_id", flat=True)
+        .distinct()
+    ) | set(
+        WebhookRefusal.objects.filter(refused__gt=F("audited"), last_at__lt=cutoff)
         .order_by()
         .values_list("project_id", flat=True)
         .distinct()
     )
     settled = 0
-    for project_id in project_ids:
+    for project_id in sorted(project_ids):
         try:
             settled += webhooks_drain(project_id=project_id)
         except Exception:
@@ -87,8 +98,12 @@ def _drain_batch(project_id: int, limit: int) -> int:
     project = Project.objects.get(pk=project_id)
     actors = _actors(rows)
     queued = [row for row in rows if row.outcome == WebhookOutcome.QUEUED]
-    if queued:
-        _start_analysis(project, queued, actors)
+    pulls = [row for row in queued if checks.kind_of(row.provider, row.event) == "pull_request"]
+    pushes = [row for row in queued if row not in pulls]
+    if pushes:
+        _start_analysis(project, pushes, actors)
+    if pulls:
+        _record_pull_requests(project, pulls, actors)
     _link_duplicates(rows)
     for row in rows:
         row.pending = False
@@ -121,6 +136,9 @@ def _start_analysis(
             actor=actor,
             trigger=RunTrigger.WEBHOOK,
             coalesce=True,
+            # A push to a project without a manifest is not analysed: the delivery keeps
+            # its id unclaimed, so a redelivery after the manifest is saved starts one.
+            require_manifest=True,
         )
     except (RunBusy, RunError) as exc:
         # Not done: the claim goes back, so a redelivery of the same id is processed.
@@ -138,6 +156,42 @@ def _start_analysis(
             f"analysis {what} as run #{run.pk}",
             run,
         )
+
+
+def _record_pull_requests(
+    project: Project, rows: Sequence[WebhookDelivery], actors: Mapping[int | None, Actor]
+) -> None:
+    """Each pull request event moves the state of the run whose branch (or pull request
+    address) it names; the body, read again here, is the signed one the request judged."""
+    bodies = dict(
+        WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", "body")
+    )
+    for row in rows:
+        try:
+            payload = checks.parse_payload(
+                bytes(bodies.get(row.pk) or b""), row.headers.get("content-type", "")
+            )
+            pull = checks.parse_pull_request(row.provider, payload)
+        except checks.PayloadError as exc:
+            row.outcome, row.detail = WebhookOutcome.ERROR, str(exc)
+            continue
+        if pull is None:
+            row.outcome, row.detail = WebhookOutcome.IGNORED, "this action changes no state"
+            continue
+        run = run_pr_state_record(
+            project=project,
+            branch=pull.branch,
+            url=pull.url,
+            state=pull.state,
+            at=row.received,
+            actor=actors.get(row.replayed_by_id),
+        )
+        if run is None:
+            row.outcome = WebhookOutcome.IGNORED
+            row.detail = f"no run of this project opened a pull request from {pull.branch}"
+            continue
+        row.outcome, row.run = WebhookOutcome.ACCEPTED, run
+        row.detail = f"pull request of run #{run.pk}: {pull.state}"
 
 
 def _link_duplicates(rows: Sequence[WebhookDelivery]) -> None:

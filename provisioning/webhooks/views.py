@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from bmadweb.proxies import client_address
 from projects.permissions import get_project_for_user, require_post_after_lookup
 from projects.roles import Perm
 from provisioning.models import WebhookOutcome
@@ -47,7 +48,10 @@ def _answer(result: WebhookResult) -> HttpResponse:
     if result.delivery is not None and result.delivery.signature_ok:
         body["delivery"] = result.delivery.pk
         body["run"] = result.run_id
-    return JsonResponse(body, status=result.status)
+    response = JsonResponse(body, status=result.status)
+    if result.retry_after is not None:
+        response["Retry-After"] = str(result.retry_after)
+    return response
 
 
 @csrf_exempt
@@ -59,7 +63,11 @@ def webhook_receive_view(
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
         result = webhook_receive(
-            provider=provider, project_uid=project_uid, headers=headers, body=body
+            provider=provider,
+            project_uid=project_uid,
+            headers=headers,
+            body=body,
+            source=client_address(request),
         )
     except Exception:  # even the error could not be recorded (database down): never a 500
         logger.exception("webhook delivery could not be recorded")

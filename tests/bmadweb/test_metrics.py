@@ -199,12 +199,23 @@ def test_webhook_deliveries_are_counted_by_provider_and_outcome(client, project,
 def test_request_latency_is_labelled_by_route_name_not_path(client, project, owner):
     client.force_login(owner)
     detail = reverse("projects:project-detail", kwargs={"slug": project.slug})
-    assert client.get(detail).status_code == 200
-    client.get("/no/such/page/healthai")
-    samples = _scrape(client)
     count = "bmadweb_http_request_duration_seconds_count"
-    assert _value(samples, count, method="GET", route="projects:project-detail", status="200") >= 1
-    assert _value(samples, count, method="GET", route="unmatched", status="404") >= 1
+    detail_labels = {"method": "GET", "route": "projects:project-detail", "status": "200"}
+    unmatched_labels = {"method": "GET", "route": "unmatched", "status": "404"}
+
+    def counts() -> tuple[float, float]:
+        # The counters live for the whole process: compare before and after.
+        samples = _scrape(client).get(count, [])
+        return (
+            sum(s.value for s in samples if s.labels == detail_labels),
+            sum(s.value for s in samples if s.labels == unmatched_labels),
+        )
+
+    before = counts()
+    assert client.get(detail).status_code == 200
+    assert client.get("/no/such/page/healthai").status_code == 404
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
 
 
 def test_invented_http_methods_collapse_into_other(client, redis_conn):

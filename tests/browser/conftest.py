@@ -5,8 +5,9 @@ Every page a test opens records its console, uncaught errors and CSP violations;
 fails when any of them shows a Content Security Policy refusal or a JavaScript error.
 Screenshots of each step land in test-artifacts/screenshots/ (gitignored).
 
-The browser tests skip, with the reason, when /usr/bin/chromium is missing (CI installs
-it with apt; Playwright's own browser downloads are not used).
+The browser tests skip, with the reason, when /usr/bin/chromium is missing, and fail
+instead under BMADWEB_REQUIRE_ALL=1 (tests/skips.py), as in CI, which installs it with
+apt; Playwright's own browser downloads are not used.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.skips import skip_or_fail
 
 # Playwright's sync API keeps an asyncio loop running in this thread, which trips
 # Django's async-unsafe guard for the ORM calls the tests make between page actions.
@@ -61,8 +64,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One chromium for the session, on a fresh profile directory."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        skip_or_fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        skip_or_fail("playwright is not installed (make deps installs it)")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.browser.conftest import browser_login
+from tests.browser.pages import make_creator, type_manifest
 from tests.repos import DEMO_MANIFEST, make_remote, remote_branches, remote_file
 
 RUN_TIMEOUT_MS = 90_000  # a run clones, analyses and pushes a real repository
@@ -43,12 +44,12 @@ def _register(page: Any, base: str, repo: Path) -> None:
 def _write_manifest(page: Any, shot: Any) -> None:
     expect = _expect()
     errors = page.locator("#manifest-errors")
-    page.fill("#id_yaml_text", BAD_MANIFEST)
-    expect(errors).to_contain_text(f"Line {BAD_LINE}, column")
+    type_manifest(page, BAD_MANIFEST)
+    expect(errors).to_contain_text(re.compile(rf"Line {BAD_LINE}, column 13\b"))
     expect(errors).to_contain_text("lowercase")
     expect(errors.locator("li")).to_have_count(1)
     shot("manifest-error")
-    page.fill("#id_yaml_text", DEMO_MANIFEST)
+    type_manifest(page, DEMO_MANIFEST)
     expect(errors).to_contain_text("The manifest is valid.")
     page.fill("#id_message", "Frontend specialist for the web team")
     page.get_by_role("button", name="Save revision").click()
@@ -86,7 +87,7 @@ def test_team_lead_registers_writes_manifest_analyzes_and_provisions_through_app
     expect = _expect()
     base = live_server.url
     remote = make_remote(tmp_path)
-    django_user_model.objects.create_user("lead", password=PASSWORD)
+    make_creator(django_user_model, "lead", PASSWORD)
     browser_login(page, base, "lead", PASSWORD)
     shot("01-dashboard-empty")
 
@@ -143,7 +144,7 @@ def test_register_form_is_usable_with_the_keyboard_alone(
     expect = _expect()
     base = live_server.url
     (tmp_path / "kbd.git").mkdir()
-    django_user_model.objects.create_user("keys", password=PASSWORD)
+    make_creator(django_user_model, "keys", PASSWORD)
     browser_login(page, base, "keys", PASSWORD)
     page.goto(f"{base}/projects/new/")
 

@@ -21,8 +21,15 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(name, kwargs=kwargs)
 
 
+def _creator(user):  # registering repositories needs the project creator permission
+    from tests.projects.creators import creators_group
+
+    user.groups.add(creators_group())
+    return user
+
+
 def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
-    client.force_login(outsider)
+    client.force_login(_creator(outsider))
     response = client.post(
         url("projects:project-create"),
         {
@@ -50,7 +57,7 @@ def test_register_project_makes_the_creator_owner(client, outsider, tmp_path):
     ],
 )
 def test_register_with_bad_url_shows_the_rule_inline_and_saves_nothing(client, outsider, bad):
-    client.force_login(outsider)
+    client.force_login(_creator(outsider))
     response = client.post(
         url("projects:project-create"),
         {
@@ -203,7 +210,7 @@ def test_viewer_cannot_save_a_manifest(client, project, viewer):
         "!!python/object/apply:os.system ['touch /tmp/pwn']\n",
         "[" * 2000,
         "x: 1\nx: 2\n",
-        "\x00\x01binary",
+        "\x01binary",
     ],
 )
 def test_live_validation_handles_hostile_yaml(client, project, viewer, hostile):
@@ -215,6 +222,18 @@ def test_live_validation_handles_hostile_yaml(client, project, viewer, hostile):
     )
     assert response.status_code == 200
     assert "error-list" in response.content.decode()
+
+
+def test_a_nul_in_the_manifest_text_is_400_before_validation(client, project, viewer):
+    """NUL is refused for every form field (docs/security.md#s23), the editor's included."""
+    client.force_login(viewer)
+    response = client.post(
+        url("projects:manifest-validate", slug=project.slug),
+        {"yaml_text": "\x00\x01binary"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
 
 
 def test_live_validation_of_huge_text_is_a_clear_error(client, project, viewer):
@@ -510,3 +529,110 @@ def test_run_page_gives_a_short_run_its_duration_in_seconds(client, bmad_project
     Run.objects.filter(pk=short.pk).update(finished=started + timedelta(minutes=2))
     page = client.get(url("provisioning:run-detail", slug=bmad_project.slug, run_id=short.pk))
     assert "took 2\xa0minutes" in page.content.decode()
+
+
+def test_the_upgrade_button_starts_an_upgrade_run_for_an_exact_version(
+    client, bmad_project, owner, outsider
+):
+    client.force_login(owner)
+    page = client.get(bmad_project.get_absolute_url()).content.decode()
+    assert 'name="target_version"' in page
+    assert "Plan BMAD upgrade" in page
+    start = url("provisioning:run-create", slug=bmad_project.slug)
+    refused = client.post(start, {"kind": "upgrade", "target_version": "latest"}, follow=True)
+    assert "exact BMAD version" in refused.content.decode()
+    assert not Run.objects.exists()
+    services.role_grant(actor=None, project=bmad_project, role=Role.EDITOR, user=outsider)
+    client.force_login(outsider)
+    editor = client.post(start, {"kind": "upgrade", "target_version": "6.12.0"})
+    assert editor.status_code == 403  # upgrading needs the provision permission
+    client.force_login(owner)
+    response = client.post(start, {"kind": "upgrade", "target_version": "6.12.0"})
+    assert response.status_code == 302
+    run = Run.objects.get()
+    assert (run.kind, run.target_version) == (RunKind.UPGRADE, "6.12.0")
+
+
+def test_an_upgrade_run_page_shows_what_the_installer_changed(client, bmad_project, owner):
+    upgrade = {
+        "from": "6.0.4",
+        "to": "6.12.0",
+        "installer": {
+            "folders": [{"folder": ".claude/skills", "added": 214, "changed": 0, "deleted": 0}],
+            "added": 214,
+            "changed": 0,
+            "deleted": 0,
+            "fingerprint": "x",
+        },
+        "migrated": {
+            "agents": [
+                {
+                    "source": "_bmad/_config/agents/bmm-pm.customize.yaml",
+                    "skill": "bmad-agent-pm",
+                    "target": "_bmad/custom/bmad-agent-pm.toml",
+                    "keys": ["role"],
+                    "dropped": [],
+                    "removed": True,
+                }
+            ],
+            "notes": [],
+        },
+        "rescued": [],
+    }
+    plan = {"requires_approval": True, "change_count": 0, "operations": [], "conflicts": []}
+    run = Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.UPGRADE,
+        status=RunStatus.AWAITING_APPROVAL,
+        target_version="6.12.0",
+        plan={**plan, "notes": [], "upgrade": upgrade},
+    )
+    client.force_login(owner)
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "BMAD 6.0.4 → 6.12.0" in page
+    assert "upgrades BMAD with its official installer" in page
+    assert "bmad-agent-pm.toml" in page
+
+
+def test_project_page_shows_subagents_and_mcp_servers_declared_and_present(
+    client, bmad_project, owner, tmp_path
+):
+    from tests.provisioning.api.test_skills import MCP_MANIFEST, TEAM_TOKEN, analysed_report
+
+    Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.SUCCEEDED,
+        actor=owner,
+        report=analysed_report(tmp_path, MCP_MANIFEST),
+    )
+    client.force_login(owner)
+    body = client.get(url("projects:project-detail", slug=bmad_project.slug)).content.decode()
+    assert "Subagents and MCP servers" in body
+    assert "closed list" in body
+    assert '<td class="mono small">linear <span class="badge badge-sev-error">not allowed' in body
+    assert ".claude/agents/security-reviewer.md" in body
+    assert ".claude/agents/team-helper.md" in body
+    assert "MCP_SECRET_COMMITTED" in body
+    assert TEAM_TOKEN not in body
+
+
+def test_skills_page_lists_mcp_servers_and_subagents_declared_and_present(
+    client, bmad_project, owner, tmp_path
+):
+    from tests.provisioning.api.test_skills import MCP_MANIFEST, TEAM_TOKEN, analysed_report
+
+    services.manifest_save(actor=owner, project=bmad_project, yaml_text=MCP_MANIFEST)
+    Run.objects.create(
+        project=bmad_project,
+        kind=RunKind.ANALYZE,
+        status=RunStatus.SUCCEEDED,
+        actor=owner,
+        report=analysed_report(tmp_path, MCP_MANIFEST),
+    )
+    client.force_login(owner)
+    body = client.get(url("projects:project-skills", slug=bmad_project.slug)).content.decode()
+    assert '<td data-label="Kind">mcp-server</td>' in body
+    assert '<td data-label="Kind">subagent</td>' in body
+    assert '<td data-label="Skill" class="mono small wrap-anywhere">security-reviewer</td>' in body
+    assert TEAM_TOKEN not in body

@@ -136,6 +136,7 @@ def test_webhook_page_and_its_polled_list_do_not_grow_with_deliveries(owner: Any
                 provider="github",
                 delivery_id=f"d{n}-{i}",
                 outcome="accepted",
+                signature_ok=True,  # the page lists signed deliveries
                 run=run,
                 pending=True,  # settling: the list polls
             )

@@ -1,5 +1,7 @@
-"""`python manage.py bmad validate|analyze|plan|diff|apply|provision|schema` — the engine
-from the command line, on a local checkout (--path) or a registered project (--project).
+"""`python manage.py bmad validate|analyze|plan|diff|apply|provision|upgrade|schema` — the
+engine from the command line, on a local checkout (--path) or a registered project
+(--project). `upgrade --to VERSION` runs BMAD's official installer: on a project as an
+upgrade run (a branch and pull request), on a checkout in its working tree.
 
 On a checkout it is the same code as the `bmadweb` command (no database needed):
 `analyze` without --manifest audits the BMAD install alone, and `apply` writes the plan
@@ -26,7 +28,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "mode",
-            choices=["validate", "analyze", "plan", "diff", "apply", "provision", "schema"],
+            choices=[
+                "validate",
+                "analyze",
+                "plan",
+                "diff",
+                "apply",
+                "provision",
+                "upgrade",
+                "schema",
+            ],
         )
         where = parser.add_mutually_exclusive_group()
         where.add_argument(
@@ -41,6 +52,15 @@ class Command(BaseCommand):
             help="manifest file (default: the project's latest revision; "
             "analyze --path without it audits the install alone)",
         )
+        parser.add_argument(
+            "--base-dir",
+            type=Path,
+            help="with --manifest: the folder of the base manifests `extends` names "
+            "(<name>.yaml; default: the manifest's folder); otherwise the stored bases",
+        )
+        parser.add_argument(
+            "--to", dest="target", metavar="VERSION", help="upgrade: the exact BMAD version"
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument(
             "--wait",
@@ -50,7 +70,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--approve",
             action="store_true",
-            help="provision: approve the plan if it needs approval",
+            help="provision, upgrade: approve the plan if it needs approval",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

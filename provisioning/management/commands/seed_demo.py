@@ -15,10 +15,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from projects import services
 from projects.models import Project
+from projects.permissions import PROJECT_CREATORS_GROUP
 from projects.roles import Role
 from provisioning import git_ops
 from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
@@ -32,6 +34,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         admin = self._user("admin", "BMADWEB_ADMIN_PASSWORD", superuser=True)
         lead = self._user("lead", "BMADWEB_LEAD_PASSWORD", superuser=False)
+        # The demo team lead may register repositories (the migration made the group).
+        creators = Group.objects.filter(name=PROJECT_CREATORS_GROUP).first()
+        if creators is not None:
+            lead.groups.add(creators)
         if Project.objects.filter(slug="healthai").exists():
             self.stdout.write("Demo project 'healthai' already exists.")
             return

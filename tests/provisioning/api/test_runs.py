@@ -55,7 +55,7 @@ def test_second_run_while_busy_is_409_with_the_active_run(bmad_project, as_owner
 
 
 def test_run_without_manifest_is_422(project, as_owner):
-    response = as_owner.post("/projects/healthai/runs", {"kind": "analyze"})
+    response = as_owner.post("/projects/healthai/runs", {"kind": "provision"})
     assert response.status_code == 422
     assert "no manifest" in response.json()["detail"]
 
@@ -87,7 +87,7 @@ def test_provision_waits_for_approval_then_applies_when_approved(
     run_worker()
     detail = as_owner.get(f"/projects/healthai/runs/{run_id}").json()
     assert detail["status"] == "awaiting_approval"
-    assert detail["plan"]["change_count"] > 0
+    assert detail["plan"]["change_count"] == 20  # 16 skill files, 2 customizations, lock, config
     assert "+++ b/" in detail["diff"]
     with django_capture_on_commit_callbacks(execute=True):
         response = as_owner.post(f"/projects/healthai/runs/{run_id}/approve")
@@ -141,7 +141,8 @@ def test_hostile_run_ids_are_4xx(bmad_project, as_owner, run_id):
 @pytest.mark.parametrize("slug", ["a" * 300, "%00", "..", "h%C3%A9", "x%27%20OR%201=1"])
 def test_hostile_slugs_are_404(bmad_project, as_owner, slug):
     response = as_owner.get(f"/projects/{slug}/runs")
-    assert response.status_code == 404
+    # A NUL anywhere in a request is refused before routing (docs/security.md#s23).
+    assert response.status_code == (400 if slug == "%00" else 404)
 
 
 def test_runs_are_listed_and_filtered(bmad_project, owner, as_owner):
@@ -161,8 +162,25 @@ def test_runs_are_listed_and_filtered(bmad_project, owner, as_owner):
 
 def test_workflows_list_the_run_kinds(project, as_owner):
     body = as_owner.get("/workflows").json()
-    assert [w["kind"] for w in body] == ["analyze", "provision"]
+    assert [w["kind"] for w in body] == ["analyze", "provision", "upgrade"]
     assert all(w["description"] for w in body)
+
+
+def test_an_upgrade_run_takes_an_exact_version(bmad_project, as_owner, editor):
+    for bad in ({"kind": "upgrade"}, {"kind": "upgrade", "target_version": "latest"}):
+        assert as_owner.post("/projects/healthai/runs", bad).status_code == 422
+    assert (
+        Api(token_for(editor))
+        .post("/projects/healthai/runs", {"kind": "upgrade", "target_version": "6.12.0"})
+        .status_code
+        == 403
+    )  # an upgrade needs provision_project, as provisioning does
+    response = as_owner.post(
+        "/projects/healthai/runs", {"kind": "upgrade", "target_version": "6.12.0"}
+    )
+    assert response.status_code == 201
+    assert (response.json()["kind"], response.json()["target_version"]) == ("upgrade", "6.12.0")
+    assert Run.objects.get().target_version == "6.12.0"
 
 
 def test_a_run_that_needs_attention_is_finished_and_lists_its_conflict_keys(bmad_project, as_owner):

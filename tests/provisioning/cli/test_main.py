@@ -204,3 +204,27 @@ def test_the_pre_commit_hook_and_the_ci_snippets_run_the_console_script() -> Non
         assert yaml.safe_load(snippet)
         assert "bmadweb analyze" in snippet or "bmadweb-analyze" in snippet
     assert "(docs/ci.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_extends_resolves_from_files_beside_the_manifest_or_a_base_dir(
+    checkout: Path, tmp_path: Path
+) -> None:
+    text = (checkout / "bmadweb.yaml").read_text()
+    head_, _, rest = text.partition("leaders:")
+    (checkout / "team.yaml").write_text("apiVersion: bmadweb/v1\nleaders:" + rest)
+    (checkout / "bmadweb.yaml").write_text(head_ + "extends: [team]\n")
+    assert cli(checkout, "validate", "--manifest", "bmadweb.yaml")[:2] == (
+        0,
+        "Manifest is valid.\n",
+    )
+    code, plan = cli_json(checkout, "plan", "--path", ".", "--manifest", "bmadweb.yaml")
+    assert code == 1
+    assert plan["operations"]
+    bases = tmp_path / "bases"
+    bases.mkdir()
+    (checkout / "team.yaml").rename(bases / "team.yaml")
+    code, out, _ = cli(checkout, "validate", "--manifest", "bmadweb.yaml")
+    assert code == 1
+    assert "no base manifest named 'team'" in out
+    code, _ = cli_json(checkout, "validate", "--manifest", "bmadweb.yaml", "--base-dir", str(bases))
+    assert code == 0

@@ -46,9 +46,8 @@ def test_validate_reports_every_error_with_line_and_column(tmp_path):
     data = json.loads(out)
     assert code == 1
     assert data["valid"] is False
-    paths = {e["path"] for e in data["errors"]}
-    assert {"leaders[0].id", "project.tools[0]"} <= paths
-    assert all(e["line"] > 0 and e["column"] > 0 for e in data["errors"])
+    positions = {e["path"]: (e["line"], e["column"]) for e in data["errors"]}
+    assert positions == {"project.tools[0]": (6, 11), "leaders[0].id": (8, 9)}
 
 
 def test_hostile_yaml_is_an_invalid_manifest_not_a_crash(tmp_path):

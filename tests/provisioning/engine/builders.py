@@ -11,6 +11,7 @@ from provisioning.demo.bmad_installs import (
 from provisioning.demo.install_parts import (
     BuiltInstall,
     add_orphaned_customize_yaml,
+    add_shims,
     add_stale_command_wrappers,
     edit_file,
     write_file,
@@ -19,6 +20,7 @@ from provisioning.demo.install_parts import (
 __all__ = [
     "BuiltInstall",
     "add_orphaned_customize_yaml",
+    "add_shims",
     "add_stale_command_wrappers",
     "build_v4",
     "build_v6_alpha",

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from provisioning.engine.detect import detect_install, generation_for_version
 from provisioning.engine.detect_read import normalize_version, read_csv_table
+from provisioning.engine.detect_roster import shim_table
 from provisioning.engine.types import Generation
 from tests.provisioning.engine.builders import (
+    add_shims,
     build_v4,
     build_v6_alpha,
     build_v60,
@@ -130,6 +132,98 @@ def test_v64_claude_only_install_reports_one_tool(tmp_path: Path) -> None:
     install = detect_install(tmp_path)
     assert install.tools == ("claude-code",)
     assert not any(p.startswith(".agents/") for p in install.managed_hashes)
+
+
+def test_tools_are_what_bmads_record_lists_not_what_sits_in_folders(tmp_path: Path) -> None:
+    build_v64(tmp_path, tools=("claude-code",))
+    write_file(tmp_path, ".cline/skills/dev-leader/SKILL.md", "---\nname: dev-leader\n---\n")
+    write_file(tmp_path, ".kiro/skills/bmad-help/SKILL.md", "---\nname: bmad-help\n---\n")
+    install = detect_install(tmp_path)
+    assert install.tools == ("claude-code",)
+    assert install.tools_recorded
+
+
+def test_without_a_record_only_bmads_own_skills_on_disk_name_tools(tmp_path: Path) -> None:
+    build_v64(tmp_path, tools=("claude-code", "kiro"))
+    write_file(tmp_path, ".cline/skills/dev-leader/SKILL.md", "---\nname: dev-leader\n---\n")
+    (tmp_path / "_bmad/_config/manifest.yaml").unlink()
+    install = detect_install(tmp_path)
+    assert not install.tools_recorded
+    # .agents/skills is shared by many tools, so it names none of them
+    assert install.tools == ("claude-code", "kiro")
+
+
+def test_an_empty_record_means_no_tools(tmp_path: Path) -> None:
+    build_v64(tmp_path, tools=())
+    install = detect_install(tmp_path)
+    assert (install.tools, install.tools_recorded) == ((), True)
+
+
+def test_v4_ide_names_become_platform_codes(tmp_path: Path) -> None:
+    build_v4(tmp_path, ides=("claude-code", "qwen-code", "auggie-cli"))
+    install = detect_install(tmp_path)
+    assert install.tools == ("claude-code", "qwen", "auggie")
+    assert install.tools_recorded
+
+
+def test_roster_skills_and_agents(tmp_path: Path) -> None:
+    build_v64(tmp_path / "new", skills=10)
+    new = detect_install(tmp_path / "new")
+    assert "bmad-prd" in new.skills
+    assert "bmad-wf-001" in new.skills
+    assert new.agents == ()
+    build_v60(tmp_path / "old")
+    old = detect_install(tmp_path / "old")
+    assert old.agents == (
+        ("core", "bmad-master"),
+        ("bmm", "pm"),
+        ("bmm", "architect"),
+        ("bmm", "dev"),
+    )
+    assert old.skills == ()
+
+
+def test_shims_come_from_the_installs_own_tables_and_deprecated_rows(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    add_shims(tmp_path, {"bmad-create-prd": "bmad-prd", "bmad-create-story": ""})
+    add_shims(tmp_path, {"bmad-old-help": "bmad-help"}, module="core", installed=True)
+    install = detect_install(tmp_path)
+    assert install.shims == {
+        "bmad-old-help": "bmad-help",
+        "bmad-create-prd": "bmad-prd",
+        "bmad-create-story": "",
+    }
+    assert "bmad-old-help" in install.skills
+
+
+def test_agent_roster_rows_with_unsafe_names_are_dropped(tmp_path: Path) -> None:
+    build_v60(tmp_path)
+    write_file(
+        tmp_path,
+        "_bmad/_config/agent-manifest.csv",
+        'name,module,path\n"pm","bmm","x"\n"../x","bmm","y"\n"dev","BMM","z"\n',
+    )
+    assert detect_install(tmp_path).agents == (("bmm", "pm"),)
+
+
+@given(st.text(max_size=600))
+def test_shim_table_reader_never_raises_and_returns_ids(text: str) -> None:
+    for old, new in shim_table(text):
+        assert old
+        assert all(c.islower() or c.isdigit() or c == "-" for c in old + new)
+
+
+def test_shim_table_reads_only_quoted_ids() -> None:
+    text = "| a | b |\n|---|---|\n| `bmad-x` | `bmad-y` (one intent) |\n| `Bad Id` | `z` |\n"
+    assert shim_table(text) == [("bmad-x", "bmad-y")]
+
+
+def test_bmadwebs_lock_file_alone_does_not_make_an_install_64(tmp_path: Path) -> None:
+    build_v63(tmp_path)
+    write_file(tmp_path, "_bmad/custom/bmadweb.lock.json", "{}\n")
+    assert detect_install(tmp_path).generation is Generation.V6_3
+    write_file(tmp_path, "_bmad/custom/bmad-agent-pm.toml", "[agent]\n")
+    assert detect_install(tmp_path).generation is Generation.V6_4
 
 
 def test_v64_disk_evidence_wins_over_missing_manifest(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from provisioning.engine.findings_files import is_ignored
 from provisioning.engine.types import Finding, Severity
 from tests.provisioning.engine.builders import (
     add_orphaned_customize_yaml,
+    add_shims,
     add_stale_command_wrappers,
     build_v4,
     build_v6_alpha,
@@ -31,10 +32,20 @@ def findings_for(
     version: str | None = ">=6.4,<7",
     modules: Sequence[str] = ("core", "bmm"),
     tools: Sequence[str] = ("claude-code", "cursor"),
+    integrations: Sequence[str] = (),
+    customizations: Sequence[str] = (),
+    own: Sequence[str] = (),
 ) -> list[Finding]:
     install = detect_install(root)
     return installation_findings(
-        install, root=root, required_version=version, required_modules=modules, required_tools=tools
+        install,
+        root=root,
+        required_version=version,
+        required_modules=modules,
+        required_tools=tools,
+        integrations=integrations,
+        customizations=customizations,
+        own_skills=own,
     )
 
 
@@ -57,13 +68,16 @@ def test_no_install(tmp_path: Path) -> None:
     assert finding.severity is Severity.ERROR
 
 
-@pytest.mark.parametrize("builder", [build_v4, build_v6_alpha, build_v63])
+@pytest.mark.parametrize("builder", [build_v4, build_v6_alpha])
 def test_layouts_bmadweb_cannot_provision_are_unsupported(tmp_path: Path, builder) -> None:
     builder(tmp_path)
-    found = findings_for(tmp_path, version=None)
+    found = findings_for(tmp_path, version=None, tools=("claude-code",))
     (finding,) = by_code(found, "BMAD_GENERATION_UNSUPPORTED")
-    assert "6.4" in finding.recommendation
-    assert finding.severity is Severity.ERROR
+    assert "npx bmad-method@latest install --modules bmm --tools claude-code" in (
+        finding.recommendation
+    )
+    # a warning: only the version range makes a generation an error
+    assert finding.severity is Severity.WARNING
     assert by_code(found, "BMAD_GENERATION_LEGACY") == []
 
 
@@ -75,6 +89,55 @@ def test_60_to_62_are_provisioned_but_flagged_as_legacy(tmp_path: Path, builder)
     assert finding.severity is Severity.WARNING
     assert "customize.yaml" in finding.explanation
     assert by_code(found, "BMAD_GENERATION_UNSUPPORTED") == []
+
+
+def test_63_is_provisioned_with_skills_and_says_what_needs_64(tmp_path: Path) -> None:
+    build_v63(tmp_path)
+    (finding,) = findings_for(tmp_path, version=">=6")
+    assert (finding.code, finding.severity) == ("BMAD_GENERATION_LEGACY", Severity.WARNING)
+    assert "writes the custom skills" in finding.explanation
+    assert "customizations, integrations and agent registration need 6.4" in finding.explanation
+
+
+@pytest.mark.parametrize(
+    ("builder", "required"),
+    [
+        (build_v4, ">=4"),
+        (build_v60, ">=6"),
+        (build_v61, ">=6"),
+        (build_v63, ">=6"),
+        (build_v64, ">=6"),
+    ],
+)
+def test_a_clean_install_in_a_permissive_range_is_never_an_error(
+    tmp_path: Path, builder, required: str
+) -> None:
+    builder(tmp_path)
+    found = findings_for(tmp_path, version=required, tools=("claude-code",))
+    assert [f.code for f in found if f.severity is Severity.ERROR] == []
+
+
+def test_v4_advice_is_what_the_v4_installer_accepts(tmp_path: Path) -> None:
+    build_v4(tmp_path, ides=("claude-code", "cursor"))
+    found = findings_for(tmp_path, version=">=4", tools=("claude-code", "qwen", "cursor"))
+    (generation,) = by_code(found, "BMAD_GENERATION_UNSUPPORTED")
+    assert "does not migrate" in generation.explanation
+    assert "npx bmad-method@4.44.3 install --full --ide claude-code cursor" in (
+        generation.recommendation
+    )
+    (tool,) = by_code(found, "BMAD_TOOL_NOT_INSTALLED")
+    # v4 names the tool qwen-code and takes the IDEs space-separated
+    assert "--full --ide claude-code cursor qwen-code`" in tool.recommendation
+    assert tool.paths == (".bmad-core/install-manifest.yaml",)
+
+
+def test_v4_covers_core_and_bmm_and_explains_other_modules(tmp_path: Path) -> None:
+    build_v4(tmp_path)
+    found = findings_for(tmp_path, version=">=4", modules=("core", "bmm", "cis"), tools=())
+    (finding,) = by_code(found, "BMAD_MODULE_MISSING")
+    assert "'cis'" in finding.title
+    assert "expansion packs" in finding.explanation
+    assert "--modules bmm,cis" in finding.recommendation
 
 
 def test_version_outside_range(tmp_path: Path) -> None:
@@ -116,20 +179,68 @@ def test_missing_module(tmp_path: Path) -> None:
     (finding,) = found
     assert finding.code == "BMAD_MODULE_MISSING"
     assert "'cis'" in finding.title
+    assert "install --action update --modules core,bmm,cis" in finding.recommendation
 
 
-def test_missing_tool_folder_names_the_shared_agents_folder(tmp_path: Path) -> None:
+def test_tool_the_install_does_not_list_is_not_installed(tmp_path: Path) -> None:
     build_v64(tmp_path, tools=("claude-code",))
     (finding,) = findings_for(tmp_path, tools=("claude-code", "codex"))
+    assert (finding.code, finding.severity) == ("BMAD_TOOL_NOT_INSTALLED", Severity.ERROR)
+    assert finding.paths == ("_bmad/_config/manifest.yaml",)
+    assert "npx bmad-method@6.12.0 install --action update --tools claude-code,codex" in (
+        finding.recommendation
+    )
+
+
+def test_bmadwebs_own_skills_in_a_tool_folder_do_not_make_it_installed(tmp_path: Path) -> None:
+    build_v64(tmp_path, tools=("claude-code", "cursor"))
+    write_file(tmp_path, ".cline/skills/dev-leader/SKILL.md", "---\nname: dev-leader\n---\n")
+    (finding,) = findings_for(tmp_path, tools=("claude-code", "cline"))
+    assert finding.code == "BMAD_TOOL_NOT_INSTALLED"
+    assert ".cline/skills/" in finding.explanation
+    assert "--tools claude-code,cursor,cline" in finding.recommendation
+
+
+def test_listed_tool_whose_folder_lost_bmads_skills(tmp_path: Path) -> None:
+    build_v64(tmp_path, tools=("claude-code", "cline"))
+    for skill in (tmp_path / ".cline/skills").iterdir():
+        for file in sorted(skill.rglob("*"), reverse=True):
+            file.unlink() if file.is_file() else file.rmdir()
+        skill.rmdir()
+    write_file(tmp_path, ".cline/skills/dev-leader/SKILL.md", "---\nname: dev-leader\n---\n")
+    (finding,) = findings_for(tmp_path, tools=("claude-code", "cline"))
     assert finding.code == "BMAD_TOOL_FOLDER_MISSING"
-    assert finding.paths == (".agents/skills",)
+    assert finding.paths == (".cline/skills",)
+    assert ".gitignore" in finding.recommendation
 
 
-def test_missing_tool_before_skills_uses_recorded_tools(tmp_path: Path) -> None:
+def test_without_a_readable_record_bmads_skills_on_disk_count(tmp_path: Path) -> None:
+    build_v64(tmp_path, tools=("claude-code", "cursor"))
+    (tmp_path / "_bmad/_config/manifest.yaml").unlink()
+    install = detect_install(tmp_path)
+    assert not install.tools_recorded
+    found = findings_for(tmp_path, modules=(), tools=("claude-code", "cursor", "kiro"))
+    (finding,) = by_code(found, "BMAD_TOOL_NOT_INSTALLED")
+    assert "kiro" in finding.title
+
+
+def test_tool_before_skills_uses_recorded_tools(tmp_path: Path) -> None:
     build_v60(tmp_path, tools=("claude-code",))
     found = findings_for(tmp_path, version=None, tools=("claude-code", "cursor"))
-    (finding,) = by_code(found, "BMAD_TOOL_FOLDER_MISSING")
+    (finding,) = by_code(found, "BMAD_TOOL_NOT_INSTALLED")
     assert "cursor" in finding.title
+    assert "npx bmad-method@6.0.4 install --action update --tools claude-code,cursor" in (
+        finding.recommendation
+    )
+
+
+def test_tool_a_63_installer_cannot_set_up_needs_an_upgrade(tmp_path: Path) -> None:
+    build_v63(tmp_path)
+    (finding,) = by_code(
+        findings_for(tmp_path, version=">=6", tools=("bob",)), "BMAD_TOOL_NOT_INSTALLED"
+    )
+    assert "has no skill folder for bob" in finding.recommendation
+    assert "6.4" in finding.recommendation
 
 
 def test_unknown_tool(tmp_path: Path) -> None:
@@ -290,3 +401,85 @@ def test_every_finding_is_complete_and_registered(tmp_path: Path) -> None:
         assert finding.title
         assert finding.explanation
         assert finding.recommendation
+
+
+# ---------------------------------------------------------------- targets (skills, agents)
+
+
+def test_targets_the_install_has_are_fine(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    found = findings_for(
+        tmp_path,
+        integrations=("bmad-prd", "bmad-prd"),
+        customizations=("bmad-agent-pm", "dev-leader"),
+        own=("dev-leader",),
+    )
+    assert found == []
+
+
+def test_integration_into_a_renamed_workflow_names_the_new_id(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    add_shims(tmp_path, {"bmad-create-prd": "bmad-prd", "bmad-create-story": ""})
+    (finding,) = findings_for(tmp_path, integrations=("bmad-create-prd",))
+    assert (finding.code, finding.severity) == ("BMAD_SKILL_RENAMED", Severity.ERROR)
+    assert finding.title == "bmad-create-prd was renamed to bmad-prd in this install"
+    assert finding.recommendation.startswith("Change the manifest's workflow to bmad-prd.")
+    assert "--shims" in finding.recommendation
+    # what the generator does about it is said, not left to guess
+    assert "keeps writing _bmad/custom/bmad-create-prd.toml" in finding.explanation
+    assert "does not move the integration hooks to bmad-prd" in finding.explanation
+    assert finding.paths == ("_bmad/custom/bmad-create-prd.toml",)
+
+
+def test_customization_of_an_installed_shim_is_a_warning(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    add_shims(tmp_path, {"bmad-create-prd": "bmad-prd"}, installed=True)
+    (finding,) = findings_for(tmp_path, customizations=("bmad-create-prd",))
+    assert (finding.code, finding.severity) == ("BMAD_SKILL_RENAMED", Severity.WARNING)
+    assert "forwards to bmad-prd" in finding.explanation
+    assert "customization key to bmad-prd" in finding.recommendation
+
+
+def test_shim_left_out_of_the_install_without_a_replacement(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    add_shims(tmp_path, {"bmad-create-story": ""})
+    (finding,) = findings_for(tmp_path, integrations=("bmad-create-story",))
+    assert finding.code == "BMAD_SKILL_NOT_INSTALLED"
+    assert "--action update --tools claude-code,cursor --shims" in finding.recommendation
+
+
+def test_integration_into_a_removed_workflow(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    (finding,) = findings_for(tmp_path, integrations=("bmad-create-ux-design",))
+    assert finding.code == "BMAD_SKILL_NOT_INSTALLED"
+    assert "removed or renamed" in finding.explanation
+
+
+def test_integration_into_an_unknown_workflow_suggests_close_ids(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    (finding,) = findings_for(tmp_path, integrations=("bmad-prdd",))
+    assert (finding.code, finding.severity) == ("BMAD_SKILL_NOT_INSTALLED", Severity.ERROR)
+    assert "Did you mean bmad-prd?" in finding.recommendation
+
+
+def test_targets_are_not_checked_without_a_skill_manifest(tmp_path: Path) -> None:
+    build_v64(tmp_path)
+    (tmp_path / "_bmad/_config/skill-manifest.csv").unlink()
+    found = findings_for(tmp_path, integrations=("bmad-nothing",))
+    assert by_code(found, "BMAD_SKILL_NOT_INSTALLED") == []
+
+
+@pytest.mark.parametrize("key", ["bmad-agent-pm", "bmm-pm", "bmad-agent-bmm-pm", "pm"])
+def test_legacy_customization_keys_that_name_an_agent(tmp_path: Path, key: str) -> None:
+    build_v60(tmp_path)
+    found = findings_for(tmp_path, version=">=6", customizations=(key,))
+    assert by_code(found, "BMAD_AGENT_NOT_INSTALLED") == []
+
+
+def test_legacy_customization_of_an_unknown_agent_lists_the_agents(tmp_path: Path) -> None:
+    build_v61(tmp_path)
+    found = findings_for(tmp_path, version=">=6", customizations=("bmad-agent-sm",))
+    (finding,) = by_code(found, "BMAD_AGENT_NOT_INSTALLED")
+    assert finding.severity is Severity.ERROR
+    assert "bmm-pm, bmm-architect, bmm-dev" in finding.explanation
+    assert "<module>-<agent>.customize.yaml" in finding.explanation

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from provisioning.engine.detect import detect_install
 from provisioning.engine.gap import GapReport, ItemState, analyze
 from provisioning.engine.generator import generate
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH
 from provisioning.engine.plan import apply_plan, make_plan
 from provisioning.engine.types import BmadInstall, Finding, Generation, Severity
-from tests.provisioning.engine.builders import build_v64, edit_file, write_file
+from tests.provisioning.engine.builders import build_v60, build_v64, edit_file, write_file
 
 INSTALL = BmadInstall(Generation.V6_4, "6.12.0", ("core", "bmm"), ("claude-code",), "_bmad")
 LEADER_MD = ".claude/skills/dev-leader/SKILL.md"
@@ -171,7 +172,7 @@ def test_findings_and_notes_are_carried(tmp_path: Path) -> None:
     finding = Finding("X", Severity.INFO, "t", "e", "r", False)
     root = tmp_path / "repo"
     build_v64(root, tools=("claude-code",))
-    report = analyze(root, manifest(), BmadInstall(Generation.V6_3, "6.3.0"), findings=[finding])
+    report = analyze(root, manifest(), BmadInstall(Generation.V4, "4.44.3"), findings=[finding])
     assert report.findings == (finding,)
     assert report.items == ()
     assert any("not supported" in n for n in report.notes)
@@ -184,3 +185,33 @@ def test_team_toml_that_cannot_be_edited_is_a_conflict(tmp_path: Path, bad: str)
     write_file(root, "_bmad/custom/config.toml", bad)
     found = states(analyze(root, manifest(), INSTALL))
     assert found["_bmad/custom/config.toml"] is ItemState.CONFLICT
+
+
+def _pm_customized() -> Manifest:
+    data = manifest().model_dump(by_alias=True)
+    data["customizations"] = {"bmad-agent-pm": {"principles": ["Short PRDs."]}}
+    return Manifest.model_validate(data)
+
+
+def test_bmads_empty_agent_template_is_filled_without_force(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v60(root)  # the installer writes an empty bmm-pm.customize.yaml for every agent
+    install = detect_install(root)
+    report = analyze(root, _pm_customized(), install)
+    (item,) = [i for i in report.items if i.path.endswith("bmm-pm.customize.yaml")]
+    assert item.state is ItemState.MISSING
+    assert "empty template" in item.reason
+    plan = make_plan(report, generate(_pm_customized(), install))
+    apply_plan(root, plan)
+    assert "Short PRDs." in (root / item.path).read_text()
+    # the lock bmadweb keeps in _bmad/custom/ does not make the install look like 6.4
+    assert detect_install(root).generation is Generation.V6_0
+
+
+def test_an_agent_file_the_team_filled_by_hand_is_left_alone(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v60(root)
+    write_file(root, "_bmad/_config/agents/bmm-pm.customize.yaml", "persona:\n  role: Ours\n")
+    report = analyze(root, _pm_customized(), detect_install(root))
+    (item,) = [i for i in report.items if i.path.endswith("bmm-pm.customize.yaml")]
+    assert item.state is ItemState.UNMANAGED

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from provisioning.engine.detect import detect_install
 from provisioning.engine.generator import GENERATOR_VERSION, generate
-from provisioning.engine.manifest import Manifest
+from provisioning.engine.manifest import Manifest, load_manifest
 from provisioning.engine.templates.skills import flavour_of
 from provisioning.engine.types import BmadInstall, Generation
+from tests.provisioning.engine.builders import build_v64
 
 V64 = BmadInstall(Generation.V6_4, "6.12.0", ("core", "bmm"), ("claude-code", "cursor"), "_bmad")
 
@@ -154,11 +157,15 @@ def test_in_place_edit_removes_only_what_bmadweb_wrote_before() -> None:
     assert set(agents) == {"dev-leader", "team-bot"}
 
 
+ROSTER = (("core", "bmad-master"), ("bmm", "pm"), ("bmm", "dev"), ("bmm", "ux-designer"))
+
+
 def test_customize_yaml_for_6_0_to_6_2() -> None:
-    install = BmadInstall(Generation.V6_1, "6.2.0")
+    install = BmadInstall(Generation.V6_1, "6.2.0", ("core", "bmm"), agents=ROSTER)
     result = generate(_manifest(), install)
     files = {f.path: f.content for f in result.files}
-    legacy = yaml.safe_load(files["_bmad/_config/agents/bmad-agent-pm.customize.yaml"])
+    # BMAD 6.0 - 6.2 read <module>-<agent>.customize.yaml, whatever the manifest's key
+    legacy = yaml.safe_load(files["_bmad/_config/agents/bmm-pm.customize.yaml"])
     assert legacy["persona"]["principles"] == ["Short PRDs."]
     assert ".claude/skills/fe/SKILL.md" in files
     assert ".cursor/skills/fe/SKILL.md" in files
@@ -167,8 +174,42 @@ def test_customize_yaml_for_6_0_to_6_2() -> None:
 
 
 @pytest.mark.parametrize(
-    "generation", [Generation.V4, Generation.V6_ALPHA, Generation.V6_3, Generation.NONE]
+    ("key", "file"),
+    [
+        ("bmad-agent-pm", "bmm-pm"),  # the 6.2+ skill id
+        ("bmad-agent-bmm-pm", "bmm-pm"),  # the 6.0 command and 6.1 skill id
+        ("bmm-pm", "bmm-pm"),  # the file name itself
+        ("pm", "bmm-pm"),  # the agent's name
+        ("bmad-master", "core-bmad-master"),
+        ("bmad-agent-bmad-master", "core-bmad-master"),
+        ("bmad-agent-ux-designer", "bmm-ux-designer"),
+    ],
 )
+def test_legacy_customization_keys_map_to_the_agents_file(key: str, file: str) -> None:
+    manifest = _manifest(customizations={key: {"principles": ["x"]}})
+    result = generate(manifest, BmadInstall(Generation.V6_0, "6.0.4", agents=ROSTER))
+    assert [f.path for f in result.files] == [f"_bmad/_config/agents/{file}.customize.yaml"]
+
+
+def test_legacy_customization_of_an_unknown_agent_is_not_written_and_names_the_agents() -> None:
+    manifest = _manifest(customizations={"bmad-agent-sm": {"principles": ["x"]}})
+    result = generate(manifest, BmadInstall(Generation.V6_0, "6.0.4", agents=ROSTER))
+    assert result.files == ()
+    (note,) = [n for n in result.notes if "bmad-agent-sm" in n]
+    assert "bmm-pm" in note
+    assert "core-bmad-master" in note
+
+
+def test_legacy_customization_without_a_roster_needs_the_module_in_the_key() -> None:
+    manifest = _manifest(
+        customizations={"bmm-pm": {"principles": ["x"]}, "bmad-agent-dev": {"role": "r"}}
+    )
+    result = generate(manifest, BmadInstall(Generation.V6_0, "6.0.4", ("core", "bmm")))
+    assert [f.path for f in result.files] == ["_bmad/_config/agents/bmm-pm.customize.yaml"]
+    assert any("'bmad-agent-dev' is not written" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("generation", [Generation.V4, Generation.V6_ALPHA, Generation.NONE])
 def test_unsupported_generations_generate_nothing_and_recommend_upgrading(
     generation: Generation,
 ) -> None:
@@ -177,7 +218,125 @@ def test_unsupported_generations_generate_nothing_and_recommend_upgrading(
     assert any("not supported" in n and "6.4+" in n for n in result.notes)
 
 
+def test_6_3_gets_skills_and_says_what_needs_6_4() -> None:
+    install = BmadInstall(Generation.V6_3, "6.3.0", ("core", "bmm"), ("claude-code", "cursor"))
+    result = generate(_manifest(), install)
+    paths = [f.path for f in result.files]
+    assert ".claude/skills/dev-leader/SKILL.md" in paths
+    assert ".cursor/skills/fe/SKILL.md" in paths
+    assert {f.kind for f in result.files} == {"skill"}  # no customize.toml, no overrides
+    notes = " ".join(result.notes)
+    assert "Custom agents are not registered" in notes
+    assert "Customizations are not supported for BMAD 6.3" in notes
+    assert "Workflow integrations are not supported for BMAD 6.3" in notes
+    assert notes.count("6.4+") >= 3
+
+
 def test_6_0_gets_customize_yaml_but_no_skills() -> None:
-    result = generate(_manifest(), BmadInstall(Generation.V6_0, "6.0.4"))
-    assert [f.path for f in result.files] == ["_bmad/_config/agents/bmad-agent-pm.customize.yaml"]
-    assert any("Custom skills are not generated" in n for n in result.notes)
+    result = generate(_manifest(), BmadInstall(Generation.V6_0, "6.0.4", agents=ROSTER))
+    assert [f.path for f in result.files] == ["_bmad/_config/agents/bmm-pm.customize.yaml"]
+    assert any("Custom skills are not generated" in n and "6.1+" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("tool", "folder"),
+    [
+        ("cline", ".cline/skills"),
+        ("kiro", ".kiro/skills"),
+        ("antigravity", ".agent/skills"),
+        ("droid", ".factory/skills"),
+        ("codex", ".agents/skills"),
+        ("github-copilot", ".agents/skills"),
+        ("gemini", ".agents/skills"),
+    ],
+)
+def test_v64_tool_folders_follow_bmads_platform_codes(tool: str, folder: str) -> None:
+    manifest = _manifest(project={"name": "d", "bmad_version": ">=6.4", "tools": [tool]})
+    install = BmadInstall(Generation.V6_4, "6.12.0", ("core", "bmm"), (tool,), "_bmad")
+    folders = {
+        f.path.split("/fe/")[0] for f in generate(manifest, install).files if "/fe/" in f.path
+    }
+    assert folders == {folder}
+
+
+def test_skills_go_only_to_tools_bmads_record_lists() -> None:
+    manifest = _manifest(
+        project={"name": "d", "bmad_version": ">=6.4", "tools": ["claude-code", "cline"]}
+    )
+    recorded = BmadInstall(
+        Generation.V6_4,
+        "6.12.0",
+        ("core", "bmm"),
+        ("claude-code", "cursor"),
+        "_bmad",
+        tools_recorded=True,
+    )
+    result = generate(manifest, recorded)
+    assert not any(f.path.startswith(".cline/") for f in result.files)
+    assert any(f.path.startswith(".claude/skills/") for f in result.files)
+    assert any("cline" in n and "BMAD_TOOL_NOT_INSTALLED" in n for n in result.notes)
+    listed = BmadInstall(
+        Generation.V6_4,
+        "6.12.0",
+        ("core", "bmm"),
+        ("claude-code", "cline"),
+        "_bmad",
+        tools_recorded=True,
+    )
+    assert any(f.path.startswith(".cline/skills/") for f in generate(manifest, listed).files)
+
+
+def test_a_tool_the_generation_has_no_folder_for_gets_a_note() -> None:
+    manifest = _manifest(project={"name": "d", "bmad_version": ">=6", "tools": ["bob"]})
+    result = generate(manifest, BmadInstall(Generation.V6_3, "6.3.0", tools=("bob",)))
+    assert not any(f.kind == "skill" for f in result.files)
+    assert any("bob" in n and "no skill folder" in n for n in result.notes)
+
+
+def test_two_legacy_keys_for_one_agent_are_named_in_a_note() -> None:
+    manifest = _manifest(customizations={"bmm-pm": {"role": "a"}, "bmad-agent-pm": {"role": "b"}})
+    result = generate(manifest, BmadInstall(Generation.V6_0, "6.0.4", agents=ROSTER))
+    (file,) = result.files
+    assert "role: a" in file.content  # the key written last (sorted) wins, as the note says
+    assert any("'bmad-agent-pm' and 'bmm-pm' both name agent bmm-pm" in n for n in result.notes)
+
+
+# --- The table of an override comes from the target skill itself ---------------------
+
+
+def _override_table(root: Path, skill: str, keys: str) -> tuple[dict[str, Any], list[str]]:
+    """The override bmadweb generates for `skill` on a 6.4 install, and the notes."""
+    build_v64(root)
+    text = (
+        "apiVersion: bmadweb/v1\nproject:\n  name: x\n  bmad_version: '>=6.4'\n"
+        f"customizations:\n  {skill}:\n{keys}"
+    )
+    manifest = load_manifest(text).manifest
+    assert manifest is not None
+    generated = generate(manifest, detect_install(root))
+    override = generated.by_path()[f"_bmad/custom/{skill}.toml"].content
+    return tomllib.loads(override), list(generated.notes)
+
+
+FACTS = "    persistent_facts: ['file:docs/x.md']\n"
+
+
+def test_override_of_an_agent_uses_the_agent_table_even_with_facts_only(tmp_path: Path) -> None:
+    assert detect_install(build_v64(tmp_path / "probe").root).skill_blocks["bmad-agent-pm"] == (
+        "agent"
+    )
+    data, _ = _override_table(tmp_path / "r", "bmad-agent-pm", FACTS)
+    assert data == {"agent": {"persistent_facts": ["file:docs/x.md"]}}
+
+
+def test_persona_keys_for_a_workflow_are_dropped_with_a_note(tmp_path: Path) -> None:
+    data, notes = _override_table(tmp_path, "bmad-prd", FACTS + "    principles: ['Short.']\n")
+    assert data == {"workflow": {"persistent_facts": ["file:docs/x.md"]}}
+    assert any(n.startswith("bmad-prd is a workflow in this install") for n in notes)
+
+
+def test_for_a_skill_the_install_does_not_show_the_keys_decide(tmp_path: Path) -> None:
+    data, _ = _override_table(tmp_path, "team-review", FACTS)
+    assert data == {"workflow": {"persistent_facts": ["file:docs/x.md"]}}
+    data, _ = _override_table(tmp_path / "b", "team-review", "    principles: ['Short.']\n")
+    assert data == {"agent": {"principles": ["Short."]}}

@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from provisioning.engine.bmad_facts import REMOVED_SKILL_IDS
 from provisioning.engine.manifest import (
     Manifest,
     load_manifest,
     manifest_json_schema,
     sha256,
 )
+from provisioning.engine.types import KNOWN_TOOLS
 
 GOOD = textwrap.dedent(
     """\
@@ -81,8 +83,8 @@ def test_id_no_is_an_error_with_a_quoting_hint() -> None:
 
 def test_unquoted_bmad_version_is_an_error_not_a_float() -> None:
     errors = _errors(GOOD.replace('">=6.4,<7"', "1.10"))
-    line, _column, message = errors["project.bmad_version"]
-    assert line == 4
+    line, column, message = errors["project.bmad_version"]
+    assert (line, column) == (4, 17)
     assert "'1.10'" in message
 
 
@@ -111,7 +113,13 @@ def test_every_error_is_reported_at_once_with_paths() -> None:
         "leaders[0].specialists[0].skill",
     }
     assert "did you mean 'skills'" in errors["leaders[0].specialists[0].skill"][2]
-    assert all(line >= 1 and column >= 1 for line, column, _ in errors.values())
+    positions = {path: (line, column) for path, (line, column, _) in errors.items()}
+    assert positions == {
+        "project.tools[1]": (6, 24),  # the value "vim"
+        "leaders[0].phase": (11, 12),  # the value "coding"
+        "leaders[0].specialists[0].id": (14, 13),  # the value "Frontend"
+        "leaders[0].specialists[0].skill": (17, 9),  # the unknown key itself
+    }
 
 
 def test_duplicate_ids_across_leaders_and_specialists_are_refused() -> None:
@@ -125,13 +133,13 @@ def test_duplicate_key_id_twice_is_a_clear_error() -> None:
     result = load_manifest(text)
     assert not result.ok
     assert "duplicate key 'id'" in result.errors[0].message
-    assert result.errors[0].line == 15
+    assert (result.errors[0].line, result.errors[0].column) == (15, 9)
 
 
 def test_missing_required_field_points_at_its_parent() -> None:
     errors = _errors(GOOD.replace("    name: Dev Leader\n", ""))
     assert errors["leaders[0].name"][2] == "the field 'name' is required"
-    assert errors["leaders[0].name"][0] == 8
+    assert errors["leaders[0].name"][:2] == (8, 5)  # the mapping that lacks it
 
 
 def test_unknown_tool_is_refused_with_the_known_list() -> None:
@@ -234,6 +242,61 @@ def test_json_schema_is_published_with_id_and_title() -> None:
     text = json.dumps(schema)
     assert "^[a-z0-9][a-z0-9-]{0,62}$" in text
     assert "claude-code" in text
+
+
+def test_a_leader_with_a_bmad_skill_id_is_refused_with_its_position() -> None:
+    errors = _errors(GOOD.replace("id: dev-leader", "id: bmad-agent-pm"))
+    assert errors["leaders[0].id"] == (
+        8,
+        9,
+        "`bmad-agent-pm` is a BMAD skill id: BMAD's installer owns the bmad- names and would "
+        "overwrite or delete this skill; choose an id without the bmad- prefix",
+    )
+
+
+@pytest.mark.parametrize("removed", ["bmad-agent-sm", "bmad-create-ux-design", "bmad-shard-doc"])
+def test_a_specialist_with_an_id_on_bmads_removal_list_is_refused(removed: str) -> None:
+    assert removed in REMOVED_SKILL_IDS
+    errors = _errors(GOOD.replace("id: frontend-specialist", f"id: {removed}"))
+    line, column, message = errors["leaders[0].specialists[0].id"]
+    assert (line, column) == (14, 13)
+    assert "removal list" in message
+    assert "deletes a skill folder" in message
+
+
+@pytest.mark.parametrize("own", ["bmad", "bmad-help", "bmad-os-thing", "bmadder"])
+def test_every_id_in_bmads_namespace_is_refused_for_own_skills(own: str) -> None:
+    errors = _errors(GOOD.replace("id: dev-leader", f"id: {own}"))
+    assert "choose an id" in errors["leaders[0].id"][2]
+
+
+def test_bmad_ids_stay_valid_as_customization_and_integration_targets() -> None:
+    result = load_manifest(GOOD.replace("workflow: bmad-create-prd", "workflow: bmad-prd"))
+    assert result.ok
+    assert result.manifest is not None
+    assert result.manifest.integrations[0].workflow == "bmad-prd"
+    assert "bmad-agent-pm" in result.manifest.customizations
+
+
+def test_every_bmad_platform_code_is_a_tool() -> None:
+    tools = "[claude-code, cursor, cline, kiro, codex, github-copilot, gemini, droid, rovo-dev]"
+    result = load_manifest(GOOD.replace("[claude-code, cursor]", tools))
+    assert result.ok
+    assert len(KNOWN_TOOLS) >= 40
+
+
+def test_an_unknown_tool_gets_the_closest_platform_code() -> None:
+    errors = _errors(GOOD.replace("[claude-code, cursor]", "[claude, cursor]"))
+    message = errors["project.tools[0]"][2]
+    assert message.startswith("unknown tool 'claude' (did you mean 'claude-code'?)")
+    assert "kiro" in message
+
+
+def test_json_schema_enumerates_the_tools_and_reserves_bmad_ids() -> None:
+    defs = manifest_json_schema()["$defs"]
+    assert defs["Project"]["properties"]["tools"]["items"]["enum"] == list(KNOWN_TOOLS)
+    for model in ("Leader", "Specialist"):
+        assert defs[model]["properties"]["id"]["not"] == {"pattern": "^bmad"}
 
 
 def test_sha256_of_text_is_stable_hex() -> None:

@@ -14,6 +14,7 @@ from provisioning.engine.paths import (
     custom_toml,
     is_safe_relpath,
     is_valid_id,
+    legacy_customize_yaml,
     safe_join,
     skill_file,
 )
@@ -89,6 +90,9 @@ def test_builders_refuse_bad_ids() -> None:
     with pytest.raises(UnsafePathError):
         custom_toml("con/x")
     assert custom_toml("bmad-agent-pm") == "_bmad/custom/bmad-agent-pm.toml"
+    with pytest.raises(UnsafePathError):
+        legacy_customize_yaml("bmm", "../pm")
+    assert legacy_customize_yaml("bmm", "pm") == "_bmad/_config/agents/bmm-pm.customize.yaml"
 
 
 @given(st.text(max_size=80))

@@ -194,6 +194,22 @@ def test_apply_refuses_paths_outside_or_under_git(tmp_path: Path, rel: str) -> N
         apply_plan(tmp_path, plan)
 
 
+def test_team_agent_registrations_survive_every_run_and_ours_still_leave(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    build_v64(root, tools=("claude-code",))
+    config = root / "_bmad/custom/config.toml"
+    config.write_text('[agents.team-helper]\nname = "Team helper"\n')
+    for _ in range(3):  # the lock's last written text holds the team's entry too
+        apply_plan(root, plan_for(root, manifest()))
+        assert "[agents.team-helper]" in config.read_text()
+    assert plan_for(root, manifest()).changes == ()
+    apply_plan(root, plan_for(root, manifest(specialists=1)))  # "be" is no longer declared
+    text = config.read_text()
+    assert "[agents.be]" not in text
+    assert "[agents.fe]" in text
+    assert "[agents.team-helper]" in text
+
+
 def test_team_comment_in_config_toml_survives_provisioning_and_updates(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     build_v64(root, tools=("claude-code",))
@@ -300,7 +316,7 @@ def test_team_edit_of_a_skill_customize_toml_merges_key_by_key(tmp_path: Path) -
     assert changed, "the new description should change the generated [agent] table"
     path = root / LEADER_TOML
     key = next(iter(changed))
-    team = _after_key(path.read_text(), key, 'communication_style = "terse"  # ours')
+    team = _after_key(path.read_text(), key, 'team_style = "terse"  # ours')
     path.write_text("# Team: we tuned this agent.\n" + team)
     plan = plan_for(root, manifest("Routes all the work."))
     assert ops(plan)[LEADER_TOML] is OpKind.MERGE
@@ -309,7 +325,7 @@ def test_team_edit_of_a_skill_customize_toml_merges_key_by_key(tmp_path: Path) -
     apply_plan(root, plan)
     merged = path.read_text()
     assert merged.startswith("# Team: we tuned this agent.\n")
-    assert 'communication_style = "terse"  # ours' in merged
+    assert 'team_style = "terse"  # ours' in merged
     agent = tomllib.loads(merged)["agent"]
     assert {k: agent[k] for k in changed} == changed
     after = analyze(root, manifest("Routes all the work."), INSTALL)
@@ -359,24 +375,19 @@ def test_the_same_change_on_both_sides_needs_no_write(tmp_path: Path) -> None:
 def test_team_keys_in_config_toml_next_to_bmadweb_keys_merge(tmp_path: Path) -> None:
     root = provisioned(tmp_path)
     path = root / CONFIG_TOML
-    path.write_text(
-        path.read_text().replace(
-            'description = "Routes work."',
-            'description = "Routes work."\nteam = "platform"  # ours',
-        )
-    )
+    path.write_text(_after_key(path.read_text(), "description", 'team_note = "platform"  # ours'))
     plan = plan_for(root, manifest("Routes all the work."))
     assert ops(plan)[CONFIG_TOML] is OpKind.MERGE
     apply_plan(root, plan)
     agent = tomllib.loads(path.read_text())["agents"]["dev-leader"]
-    assert agent["description"] == "Routes all the work."
-    assert 'team = "platform"  # ours' in path.read_text()
+    assert agent["description"].startswith("Routes all the work. Use when")
+    assert 'team_note = "platform"  # ours' in path.read_text()
 
 
 def test_config_toml_key_both_sides_changed_is_reported_not_written(tmp_path: Path) -> None:
     root = provisioned(tmp_path)
     path = root / CONFIG_TOML
-    path.write_text(path.read_text().replace('"Routes work."', '"Our own words."'))
+    path.write_text(path.read_text().replace('"Routes work. Use when', '"Our own words. Use when'))
     before = path.read_text()
     plan = plan_for(root, manifest("Routes all the work."))
     (conflict,) = plan.conflicts
@@ -435,3 +446,49 @@ def test_a_run_stores_each_diff_once_in_the_patch(tmp_path: Path) -> None:
     assert stored_operations(data, patch) == expected
     # A plan stored before the patch held the only copy still shows its diffs.
     assert stored_operations(plan_to_dict(plan), "") == expected
+
+
+def test_team_keys_in_an_override_survive_later_plans(tmp_path: Path) -> None:
+    """A team's own `role` next to the manifest's keys is not taken for a key bmadweb
+    wrote (and later removed as stale): the lock records bmadweb's keys alone."""
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import analyze_repo, plan_repo
+
+    demo = load_manifest(DEMO_MANIFEST).manifest
+    assert demo is not None
+    build_v64(tmp_path)
+    override = "_bmad/custom/bmad-agent-pm.toml"
+    write_file(tmp_path, override, '# ours\n[agent]\nrole = "Team PM"\n')
+    for _ in range(2):
+        _, plan = plan_repo(tmp_path, demo, manifest_revision="r1")
+        apply_plan(tmp_path, plan)
+    agent = tomllib.loads((tmp_path / override).read_text())["agent"]
+    assert agent["role"] == "Team PM"
+    assert agent["principles"] == ["Prefer short, bulleted PRDs."]
+    states = {i.path: i.state for i in analyze_repo(tmp_path, demo).report.items}
+    assert states[override] is ItemState.UP_TO_DATE
+
+
+def test_a_lock_written_before_keeps_the_team_keys_too(tmp_path: Path) -> None:
+    """A lock from before bmadweb recorded its own keys alone holds the whole file as
+    base; its team keys are still not removed as stale (docs/decisions.md#d42)."""
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+    from provisioning.engine.lockfile import Lock, LockEntry, dumps_lock, text_sha256
+    from provisioning.engine.manifest import load_manifest
+    from provisioning.engine.pipeline import plan_repo
+
+    demo = load_manifest(DEMO_MANIFEST).manifest
+    assert demo is not None
+    build_v64(tmp_path)
+    override = "_bmad/custom/bmad-agent-pm.toml"
+    old = (
+        '[agent]\nrole = "Team PM"\npersistent_facts = ["file:{project-root}/docs/standards/*.md"]'
+        '\nprinciples = ["Prefer short, bulleted PRDs."]\n'
+    )
+    write_file(tmp_path, override, old)
+    lock = Lock("1.0.0", "r0", {override: LockEntry(text_sha256(old), old)})
+    write_file(tmp_path, LOCK_PATH, dumps_lock(lock))
+    _, plan = plan_repo(tmp_path, demo, manifest_revision="r1")
+    apply_plan(tmp_path, plan)
+    assert tomllib.loads((tmp_path / override).read_text())["agent"]["role"] == "Team PM"

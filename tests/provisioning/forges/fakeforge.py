@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.provisioning.forges.fakeforge_repos import FakeRepo, route_repos
+
 FAKE_FORGE_TOKEN = "canary-forge-token-5d1e"
 KINDS = ("github", "gitlab", "gitea")
 WEB_HOSTS = {
@@ -87,6 +89,8 @@ class FakeForge:
         self.token = token
         self.requests: list[RecordedRequest] = []
         self.pulls: list[FakePull] = []
+        self.repos: list[FakeRepo] = []  # discovery (fakeforge_repos)
+        self.clone_base = "https://git.example"
         self._faults: deque[_Fault] = deque()
         self._hidden_lists = 0
         self._lock = threading.Lock()
@@ -160,6 +164,9 @@ class FakeForge:
         """The next ``count`` list calls answer ``[]``, as if the pull did not exist yet."""
         with self._lock:
             self._hidden_lists += count
+
+    def add_repo(self, kind: str, path: str, files: tuple[str, ...] = (), **options: Any) -> None:
+        self.repos.append(FakeRepo(kind=kind, path=path, files=set(files), **options))
 
     def add_pull(
         self,
@@ -294,6 +301,9 @@ def _authorised(kind: str, headers: dict[str, str], token: str) -> bool:
 
 
 def _route(forge: FakeForge, request: RecordedRequest) -> tuple[int, Any]:
+    found = route_repos(forge, request.kind, request.method, request.path, request.query)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     if request.kind == "gitlab":
         note = _NOTES.fullmatch(request.path)
         if note is not None and request.method == "POST":

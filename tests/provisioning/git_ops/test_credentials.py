@@ -69,7 +69,13 @@ def test_https_token_reaches_git_only_through_askpass(
     assert list(policy.temp_base.iterdir()) == []  # type: ignore[union-attr]
     argv, env = recorder.calls[-1]
     assert all(TOKEN not in arg for arg in argv)
-    assert [k for k, v in env.items() if TOKEN in v] == ["BMADWEB_GIT_PASSWORD"]
+    # A local remote gets no credentials at all (its processes are git's own children).
+    assert [k for k, v in env.items() if TOKEN in v] == []
+    # A remote one gets the token through the askpass environment only.
+    https_policy = GitPolicy(temp_base=tmp_path, resolve=lambda _h: [PUBLIC])
+    checked = process.check_url("https://github.com/org/x.git", https_policy)
+    with process.git_session(https_policy, credentials=credentials, checked=checked) as session:
+        assert [k for k, v in session.env.items() if TOKEN in v] == ["BMADWEB_GIT_PASSWORD"]
     assert TOKEN not in repr(credentials)
     assert TOKEN not in str(credentials)
 

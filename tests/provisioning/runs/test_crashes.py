@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,17 +210,31 @@ def test_worker_killed_after_push_resumes_without_pushing_again(
     assert "Already pushed" in _log(run)
 
 
-def _hold_pushes_in_hook(bare: Path, checkpoints: Path) -> Path:
-    """A pre-receive hook on the remote that signals the push and waits while held."""
-    hook = bare / "hooks" / "pre-receive"
-    hook.write_text(
+def _hold_pushes_on_the_remote(checkpoints: Path, worker_env: dict[str, str]) -> Path:
+    """Make the worker's pushes signal and wait while held, then complete.
+
+    A local remote's hooks never run (docs/security.md#s5), so the push itself is held:
+    the worker finds a `git` first on its PATH that, started as `git push`, signals and
+    waits, then runs the real git (in the push's own process group, as before)."""
+    real_git = shutil.which("git")
+    assert real_git is not None
+    folder = checkpoints / "bin"
+    folder.mkdir(exist_ok=True)
+    wrapper = folder / "git"
+    wrapper.write_text(
         "#!/bin/sh\n"
-        f'touch "{checkpoints}/in_push"\n'
-        f'while [ -e "{checkpoints}/hold.push" ]; do sleep 0.05; done\n'
-        "cat >/dev/null\n",
+        'for arg in "$@"; do\n'
+        '  if [ "$arg" = push ]; then\n'
+        f'    touch "{checkpoints}/in_push"\n'
+        f'    while [ -e "{checkpoints}/hold.push" ]; do sleep 0.05; done\n'
+        "    break\n"
+        "  fi\n"
+        "done\n"
+        f'exec "{real_git}" "$@"\n',
         encoding="utf-8",
     )
-    hook.chmod(0o755)
+    wrapper.chmod(0o755)
+    worker_env["PATH"] = f"{folder}{os.pathsep}{worker_env.get('PATH', '')}"
     hold = checkpoints / "hold.push"
     hold.touch()
     return hold
@@ -238,7 +253,7 @@ def test_machine_dying_during_push_leaves_no_branch_and_the_retry_pushes_once(
     bmad_project, owner, bmad_remote, checkpoints, worker_env, redis_conn, run_worker
 ):
     base = remote_commits(bmad_remote, "main")
-    hold = _hold_pushes_in_hook(bmad_remote, checkpoints)
+    hold = _hold_pushes_on_the_remote(checkpoints, worker_env)
     run = _start_provision(bmad_project, owner)
     worker = CrashWorker(worker_env, checkpoints / "worker.log")
     try:
@@ -257,7 +272,7 @@ def test_worker_dying_while_its_push_completes_ends_with_that_same_commit(
     bmad_project, owner, bmad_remote, checkpoints, worker_env, redis_conn, run_worker
 ):
     base = remote_commits(bmad_remote, "main")
-    hold = _hold_pushes_in_hook(bmad_remote, checkpoints)
+    hold = _hold_pushes_on_the_remote(checkpoints, worker_env)
     run = _start_provision(bmad_project, owner)
     worker = CrashWorker(worker_env, checkpoints / "worker.log")
     try:

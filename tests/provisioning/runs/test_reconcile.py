@@ -257,13 +257,16 @@ def _cron_scheduler():  # type: ignore[no-untyped-def]
     return scheduler
 
 
-def test_scheduler_config_reconciles_every_minute_on_the_default_queue(redis_conn):
-    [job] = _cron_scheduler().get_jobs()
-    assert (job.func_name, job.queue_name, job.interval) == (
+def test_scheduler_config_reconciles_and_checks_drift_every_minute(redis_conn):
+    jobs = {job.func_name: job for job in _cron_scheduler().get_jobs()}
+    assert sorted(jobs) == [
+        "provisioning.jobs.audit_checkpoint_job",
+        "provisioning.jobs.drift_check_job",
         "provisioning.jobs.reconcile_job",
-        "default",
-        60,
-    )
+    ]
+    for name in ("provisioning.jobs.drift_check_job", "provisioning.jobs.reconcile_job"):
+        assert (jobs[name].queue_name, jobs[name].interval) == ("default", 60)
+    assert jobs["provisioning.jobs.audit_checkpoint_job"].queue_name == "default"
 
 
 def test_scheduler_tick_resumes_a_lost_run_without_a_person(
@@ -272,8 +275,12 @@ def test_scheduler_tick_resumes_a_lost_run_without_a_person(
     with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{_closed_port()}"}}):
         run = _create(bmad_project, owner, django_capture_on_commit_callbacks)
     enqueued = _cron_scheduler().enqueue_jobs()
-    assert len(enqueued) == 1
-    run_worker()  # runs the reconcile job, then the run it enqueued
+    assert {job.func_name for job in enqueued} == {
+        "provisioning.jobs.reconcile_job",
+        "provisioning.jobs.drift_check_job",  # none due
+        "provisioning.jobs.audit_checkpoint_job",
+    }
+    run_worker()  # runs the scheduled jobs, then the run the reconciler enqueued
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.failure_reason
 

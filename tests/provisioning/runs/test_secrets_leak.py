@@ -2,7 +2,7 @@
 
 A project gets a clone token and a forge token that are unique canary strings; runs go
 through the real worker and fail in the ways that tend to print credentials (a remote
-that echoes its environment, a forge that echoes the token in its error, a repository
+with a hook hunting its environment, a forge that echoes the token in its error, a repository
 that is gone), or succeed. Then every place a secret could end up is searched: log
 records, run logs and results, decrypted audit payloads, every key and value in Redis
 (RQ job data included), and the work folder (no clone may be left behind).
@@ -128,7 +128,7 @@ def _assert_nothing_leaked(caplog, redis_conn, work_dir) -> None:  # type: ignor
     assert leftovers == []  # no clone, askpass script or key file left behind
 
 
-def test_remote_echoing_the_git_environment_leaks_no_token(
+def test_a_local_remotes_hooks_never_run_so_they_see_no_token(
     canary_project,
     owner,
     bmad_remote,
@@ -137,17 +137,19 @@ def test_remote_echoing_the_git_environment_leaks_no_token(
     run_worker,
     caplog,
     django_capture_on_commit_callbacks,
+    tmp_path,
 ):
+    caught = tmp_path / "hook-saw"
     hook = bmad_remote / "hooks" / "pre-receive"
-    # A hostile remote hunting for credentials in what the pushing git hands it.
-    hook.write_text("#!/bin/sh\necho 'rejected by policy' >&2\nenv | grep canary >&2\nexit 1\n")
+    # A hostile remote hunting for credentials in what the pushing git hands it. Git runs
+    # a local remote's receive-pack itself, so its hooks would inherit the step's
+    # environment: bmadweb switches them off and hands a local remote no credentials.
+    hook.write_text(f"#!/bin/sh\nenv > '{caught}'\necho 'rejected by policy' >&2\nexit 1\n")
     hook.chmod(0o755)
     caplog.set_level(logging.DEBUG)
     run = _provision(canary_project, owner, run_worker, django_capture_on_commit_callbacks)
-    assert run.status == RunStatus.FAILED
-    assert "Push rejected" in run.failure_reason
-    assert "rejected by policy" in run.failure_reason
-    assert "=***" in run.failure_reason  # the remote did print the token: it was scrubbed
+    assert run.status == RunStatus.PUSHED, run.failure_reason
+    assert not caught.exists()  # the hook never ran
     _assert_nothing_leaked(caplog, redis_conn, work_dir)
 
 

@@ -107,7 +107,8 @@ def test_plan_needing_approval_waits_then_applies(
     run_worker()
     run.refresh_from_db()
     assert run.status == RunStatus.AWAITING_APPROVAL
-    assert run.diff.startswith("--- /dev/null") or "+++ b/" in run.diff
+    assert run.diff.startswith("--- /dev/null\n+++ b/.agents/skills/dev-leader/SKILL.md\n")
+    assert "--- a/_bmad/custom/config.toml\n+++ b/_bmad/custom/config.toml\n" in run.diff
     with django_capture_on_commit_callbacks(execute=True):
         services.run_approve(run=run, actor=owner)
     run_worker()

@@ -152,3 +152,53 @@ def push(client, project, secret, provider="github", *, delivery=None, settle=Tr
     body = body_of(push_payload(provider, project.repo_url, **payload))
     headers = signed_headers(provider, body, secret, delivery=delivery)
     return deliver(client, project, provider, body, headers, settle=settle)
+
+
+def pull_request_payload(
+    provider: str,
+    repo_url: str,
+    action: str,
+    branch: str,
+    *,
+    url: str = "",
+    head_repo: str = "acme/healthai",
+) -> dict[str, Any]:
+    """A pull request event as each forge sends it. `action` is said the GitHub way,
+    plus "merged" for a close that merged."""
+    merged = action == "merged"
+    if provider == "gitlab":
+        gitlab_action = {"opened": "open", "closed": "close", "merged": "merge"}.get(
+            action, "update"
+        )
+        return {
+            "object_kind": "merge_request",
+            "event_type": "merge_request",
+            "project": {"path_with_namespace": "acme/healthai", "git_http_url": repo_url},
+            "repository": {"name": "healthai", "url": repo_url},
+            "object_attributes": {
+                "iid": 1,
+                "action": gitlab_action,
+                "state": {"open": "opened", "merge": "merged", "close": "closed"}.get(
+                    gitlab_action, "opened"
+                ),
+                "source_branch": branch,
+                "target_branch": "main",
+                "source_project_id": 7 if head_repo == "acme/healthai" else 8,
+                "target_project_id": 7,
+                "url": url or "https://gitlab.example/acme/healthai/-/merge_requests/1",
+            },
+        }
+    repo = {"full_name": "acme/healthai", "clone_url": repo_url}
+    return {
+        "action": "closed" if merged else action,
+        "number": 1,
+        "pull_request": {
+            "number": 1,
+            "html_url": url or f"https://{provider}.example/acme/healthai/pull/1",
+            "merged": merged,
+            "state": "open" if action in ("opened", "reopened") else "closed",
+            "head": {"ref": branch, "repo": {"full_name": head_repo}},
+            "base": {"ref": "main", "repo": {"full_name": "acme/healthai"}},
+        },
+        "repository": repo,
+    }

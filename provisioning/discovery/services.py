@@ -1,0 +1,142 @@
+"""Discovery: list an organisation's repositories with their BMAD probe, and register the
+chosen ones in bulk as projects whose manifest extends a base manifest (staff only)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from projects import services as project_services
+from projects.models import Project
+from projects.validators import is_loopback_host, validate_forge_api_url
+from provisioning import forges
+from provisioning.git_ops import urlpolicy
+from provisioning.models import ForgeSource
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    Actor = User | AnonymousUser
+
+MANIFEST = """\
+apiVersion: bmadweb/v1
+extends: [{base}]
+project:
+  name: {name}
+"""
+
+
+class DiscoveryError(Exception):
+    """A plain sentence for the page."""
+
+
+def _org(source: ForgeSource) -> forges.ForgeOrg:
+    try:  # the token goes there: today's address policy, as for pull requests
+        validate_forge_api_url(source.api_url)
+        org = forges.forge_org_from_url(source.org_url, source.kind, source.api_url)
+    except ValidationError as exc:
+        raise DiscoveryError(f"the forge API URL is not allowed: {exc.messages[0]}") from None
+    except forges.ForgeError as exc:
+        raise DiscoveryError(exc.message) from None
+    # Connect to the addresses that passed the policy only (docs/security.md#s14); a
+    # loopback forge (development and tests, local repositories allowed) is not pinned.
+    host = urlsplit(org.api_base).hostname or ""
+    if settings.ALLOW_LOCAL_REPOS and is_loopback_host(host):
+        return org
+    try:
+        addresses = urlpolicy.check_api_host(host, resolve=urlpolicy.resolve_host)
+    except urlpolicy.UrlPolicyError as exc:
+        raise DiscoveryError(f"the forge API URL is not allowed: {exc.message}") from None
+    return replace(org, addresses=addresses)
+
+
+@transaction.atomic
+def forge_source_create(
+    *, actor: Actor, kind: str, org_url: str, api_url: str, token: str
+) -> ForgeSource:
+    source = ForgeSource(kind=kind, org_url=org_url.strip(), api_url=api_url.strip())
+    _org(source)  # refuse a bad URL before anything is stored
+    if actor.is_authenticated:
+        source.created_by = actor
+    source.save()
+    source.set_token(token)
+    source.save(update_fields=["token_enc"])
+    return source
+
+
+def forge_source_repos(*, source: ForgeSource) -> list[forges.DiscoveredRepo]:
+    """The organisation's repositories with their BMAD probe (one forge call per probe)."""
+    try:
+        return forges.discover_org(
+            _org(source), token=source.get_token(), timeout_s=settings.GIT_TIMEOUT_S
+        )
+    except forges.ForgeError as exc:
+        raise DiscoveryError(exc.message) from None
+
+
+def _slug_for(path: str) -> str:
+    base = slugify(path.replace("/", "-"))[:56] or "project"
+    slug, number = base, 2
+    while Project.objects.filter(slug=slug).exists():
+        slug, number = f"{base}-{number}", number + 1
+    return slug
+
+
+def forge_source_register(
+    *, actor: Actor, source: ForgeSource, paths: list[str], base: str
+) -> tuple[list[Project], list[str]]:
+    """Register the chosen repositories (by path) as projects extending `base`.
+
+    Repositories already registered (same clone URL) or refused (URL policy, manifest)
+    are skipped with a sentence each; every registration commits on its own. The
+    source's token becomes each project's clone and forge token (stored encrypted).
+    """
+    wanted = set(paths)
+    repos = [r for r in forge_source_repos(source=source) if r.path in wanted]
+    token = source.get_token()
+    created: list[Project] = []
+    skipped: list[str] = []
+    for repo in repos:
+        if Project.objects.filter(repo_url=repo.clone_url).exists():
+            skipped.append(f"{repo.path}: already registered")
+            continue
+        try:
+            created.append(_register(actor, source, repo, base, token))
+        except ValidationError as exc:
+            reason = "; ".join(exc.messages)
+            skipped.append(f"{repo.path}: {reason[:200]}")
+        except project_services.ManifestInvalid as exc:
+            reason = "; ".join(str(getattr(e, "message", e)) for e in exc.errors)
+            skipped.append(f"{repo.path}: {reason[:200]}")
+    return created, skipped
+
+
+@transaction.atomic
+def _register(
+    actor: Actor, source: ForgeSource, repo: forges.DiscoveredRepo, base: str, token: str
+) -> Project:
+    name = repo.path.rsplit("/", 1)[-1]
+    slug = _slug_for(repo.path)
+    project = project_services.project_create(
+        actor=actor,
+        name=repo.path[:100],
+        slug=slug,
+        repo_url=repo.clone_url,
+        default_branch=repo.default_branch,
+        forge_kind=source.kind,
+        forge_api_url=source.api_url,
+        secrets={"clone_token": token, "forge_token": token},
+    )
+    project_services.manifest_save(
+        actor=actor,
+        project=project,
+        yaml_text=MANIFEST.format(base=base, name=slugify(name) or slug),
+        message=f"registered from {urlsplit(source.org_url).path.strip('/')}",
+    )
+    return project

@@ -1,0 +1,95 @@
+"""Discovery pages: staff list an org's repositories with a BMAD column and register the
+chosen ones with a base manifest; the token is stored encrypted; others get 403."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from projects import services as project_services
+from projects.models import Project
+from projects.selectors import manifest_latest, manifest_resolve
+from provisioning.models import ForgeSource
+from tests.provisioning.forges.fakeforge import FAKE_FORGE_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+BASE = """\
+apiVersion: bmadweb/v1
+project:
+  bmad_version: ">=6.4,<7"
+  modules: [core, bmm]
+  tools: [claude-code]
+"""
+
+
+@pytest.fixture
+def forge(fake_forge, tmp_path: Path):
+    # Clone URLs are local folders here (the URL policy's test allowance).
+    fake_forge.clone_base = str(tmp_path / "remotes")
+    for name in ("new-app", "plain"):
+        (tmp_path / "remotes" / "acme" / f"{name}.git").mkdir(parents=True)
+    fake_forge.add_repo("github", "acme/new-app", ("_bmad/_config/manifest.yaml",))
+    fake_forge.add_repo("github", "acme/plain")
+    return fake_forge
+
+
+def _source(client, forge) -> str:
+    answer = client.post(
+        "/discover/",
+        {
+            "kind": "github",
+            "org_url": "https://github.example/acme",
+            "api_url": forge.base_url("github"),
+            "token": FAKE_FORGE_TOKEN,
+        },
+    )
+    assert answer.status_code == 302, answer.content
+    return answer["Location"]
+
+
+def test_staff_discover_and_register_with_a_base(client, staff, forge) -> None:
+    project_services.base_save(actor=staff, name="platform", yaml_text=BASE)
+    client.force_login(staff)
+    url = _source(client, forge)
+    source = ForgeSource.objects.get()
+    assert FAKE_FORGE_TOKEN not in source.token_enc
+    assert source.get_token() == FAKE_FORGE_TOKEN
+    page = client.get(url).content.decode()
+    assert "acme/new-app" in page
+    assert "BMAD 6" in page
+    assert "acme/plain" in page
+    answer = client.post(url, {"repo": ["acme/new-app"], "base": "platform"}, follow=True)
+    assert "1 project(s) registered" in answer.content.decode()
+    project = Project.objects.get()
+    assert project.repo_url.endswith("acme/new-app.git")
+    assert project.get_secret("forge_token") == FAKE_FORGE_TOKEN
+    assert manifest_resolve(manifest_latest(project).yaml_text).base_names == ("platform",)
+    # a second registration of the same repository is skipped
+    client.post(url, {"repo": ["acme/new-app"], "base": "platform"})
+    assert Project.objects.count() == 1
+
+
+def test_only_staff_discover(client, owner, forge) -> None:
+    client.force_login(owner)
+    assert client.get("/discover/").status_code == 403
+    assert client.post("/discover/", {}).status_code == 403
+    source = ForgeSource.objects.create(kind="github", org_url="https://github.example/acme")
+    assert client.get(f"/discover/{source.pk}/").status_code == 403
+
+
+def test_an_internal_api_address_is_refused(client, staff, settings) -> None:
+    settings.ALLOW_LOCAL_REPOS = False
+    client.force_login(staff)
+    answer = client.post(
+        "/discover/",
+        {
+            "kind": "gitea",
+            "org_url": "https://gitea.example/acme",
+            "api_url": "http://127.0.0.1:3000/api/v1",
+            "token": "t",
+        },
+    )
+    assert answer.status_code == 200
+    assert not ForgeSource.objects.exists()
