@@ -53,6 +53,8 @@ class Operation:
     content: str | None = field(default=None, repr=False)  # new text; None for delete/skip
     before: str | None = field(default=None, repr=False, compare=False)  # the text it replaces
     state: ItemState | None = None  # the gap state that led here (None for the lock)
+    # What the diff goes through before anyone sees it (`mcp_review.withhold_secrets`).
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def diff(self) -> str:
@@ -60,7 +62,8 @@ class Operation:
         if self.kind is OpKind.SKIP:
             return ""
         new = None if self.kind is OpKind.DELETE else self.content
-        return unified_diff(self.path, self.before, new)
+        text = unified_diff(self.path, self.before, new)
+        return self.redact(text) if self.redact is not None and text else text
 
 
 @dataclass(frozen=True, slots=True)
