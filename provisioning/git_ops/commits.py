@@ -17,7 +17,10 @@ The commit is the one ``commit_all`` makes from the same files:
   ``working-tree-encoding``), the files are written out through the link-safe writer and
   committed with ``add`` and ``commit``, exactly as ``commit_all`` does;
 * a path at or under what the tip records as a symlink or a submodule, under a file, or
-  at a folder is refused (:class:`UnsafePath`), before anything is written.
+  at a folder is refused (:class:`UnsafePath`), before anything is written;
+* a commit whose tree would hold more files than ``max_repo_files`` is refused
+  (:class:`GitLimitExceeded`): the clone's file budget, which the next clone of the
+  pushed branch would meet, holds for what a run adds too.
 
 The stream is built here from validated values only: paths without control characters,
 a leading quote or a leading colon (pathspec magic for ``check-ignore``), contents and
@@ -41,6 +44,7 @@ from provisioning.git_ops.types import (
     GITLINK_MODE,
     SYMLINK_MODE,
     ClonedRepo,
+    GitLimitExceeded,
     GitOpsError,
     GitPolicy,
     Identity,
@@ -86,13 +90,15 @@ def commit_files(
         tree = repo.tree or _listing(session, repo)
         writes, deletes = _effective(tree, changes, oid_size=len(repo.head_sha))
         if writes and _has(tree, ".gitattributes") and _converted(session, repo, writes):
-            _write_out(repo, changes)
+            _check_file_count(tree, writes, deletes, policy)
+            _write_out(repo, tree, changes)
             return commit_work_tree(session, repo.path, branch, body.encode())
         if writes and _has(tree, ".gitignore"):
             for path in _ignored(session, repo, [p for p in writes if p not in tree]):
                 del writes[path]
         if not writes and not deletes:
             raise NothingToCommit("nothing to commit: the work tree has no change")
+        _check_file_count(tree, writes, deletes, policy)
         author = f"{identity.name} <{identity.email}> {stamp}"
         stream = _stream(repo, branch, author, body.encode(), writes, deletes, tree)
         _, out = run_git(
@@ -205,6 +211,19 @@ def _effective(
     return writes, deletes
 
 
+def _check_file_count(
+    tree: TreeListing, writes: Mapping[str, bytes], deletes: Sequence[str], policy: GitPolicy
+) -> None:
+    """Refuse a commit whose tree would hold more entries than the clone's file budget
+    (counted as the clone counts them: every path ``ls-tree -r`` lists)."""
+    files = len(tree) + sum(1 for path in writes if path not in tree) - len(deletes)
+    if files > policy.max_repo_files:
+        raise GitLimitExceeded(
+            f"limit exceeded: the commit would hold {files} files, "
+            f"more than the {policy.max_repo_files} allowed"
+        )
+
+
 def _has(tree: TreeListing, name: str) -> bool:
     return any(path == name or path.endswith(f"/{name}") for path in tree)
 
@@ -254,9 +273,11 @@ def _ignored(session: Session, repo: ClonedRepo, new_paths: Sequence[str]) -> li
     return [path for path in out.split("\0") if path] if status == 0 else []
 
 
-def _write_out(repo: ClonedRepo, changes: FileChanges) -> None:
-    """Write the changes into the work tree, link-safe (the path ``add`` must see)."""
-    with fsafe.SafeTree(repo.path, tracked_symlinks=repo.tracked_symlinks) as out:
+def _write_out(repo: ClonedRepo, tree: TreeListing, changes: FileChanges) -> None:
+    """Write the changes into the work tree, link-safe (the path ``add`` must see), with
+    the symlinks of the listing the paths were checked against."""
+    links = frozenset(path for path, (mode, _) in tree.items() if mode == SYMLINK_MODE)
+    with fsafe.SafeTree(repo.path, tracked_symlinks=links) as out:
         for path in changes:
             out.check(path)
         for path, content in changes.items():

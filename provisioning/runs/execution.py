@@ -344,6 +344,8 @@ def _commit(
         )
     except git_ops.NothingToCommit:
         raise RunFailed("The plan wrote nothing new; the repository is already in sync.") from None
+    except git_ops.GitLimitExceeded as exc:
+        raise RunFailed(f"The commit was refused: {exc}") from None
     run_log(run, f"Committed {sha[:12]}" + (f" on {branch}." if branch else "."))
     return sha
 

@@ -12,6 +12,7 @@ import pytest
 from provisioning.git_ops import (
     ClonedRepo,
     FileChanges,
+    GitLimitExceeded,
     GitPolicy,
     InvalidInput,
     NothingToCommit,
@@ -171,6 +172,27 @@ def test_paths_that_would_replace_a_link_a_submodule_or_a_folder_are_refused(
         commit_files(cloned, {path: "x\n"}, branch=BRANCH, policy=policy, **FIELDS)  # type: ignore[arg-type]
     assert run_git(cloned.path, "rev-parse", "HEAD") == cloned.head_sha
     assert cloned.tracked_symlinks == frozenset({"link"})
+    assert cloned.tracked_submodules == frozenset({"sub"})
+    # A clone known only by its path and tip: the listing is read, the same paths refused.
+    bare = ClonedRepo(path=cloned.path, branch="main", head_sha=cloned.head_sha)
+    with pytest.raises(UnsafePath, match=why):
+        commit_files(bare, {path: "x\n"}, branch=BRANCH, policy=policy, **FIELDS)  # type: ignore[arg-type]
+
+
+def test_a_commit_past_the_file_budget_is_refused(
+    tmp_path: Path, remote: Path, policy: GitPolicy
+) -> None:
+    """The clone's file budget (BMADWEB_REPO_MAX_FILES) holds for what a run adds: the
+    next clone of the pushed branch would refuse it. The remote holds two files."""
+    tight = GitPolicy(allow_local=True, max_repo_files=3, timeout_s=20, temp_base=policy.temp_base)
+    cloned = clone(str(remote), tmp_path / "c", branch="main", policy=tight)
+    over: FileChanges = {"one.md": "1\n", "two.md": "2\n"}
+    with pytest.raises(GitLimitExceeded, match="4 files, more than the 3 allowed"):
+        commit_files(cloned, over, branch=BRANCH, policy=tight, **FIELDS)  # type: ignore[arg-type]
+    assert run_git(cloned.path, "branch", "--list", BRANCH) == ""
+    within: FileChanges = {**over, "docs/a.txt": None}  # a delete makes room
+    sha = commit_files(cloned, within, branch=BRANCH, policy=tight, **FIELDS)  # type: ignore[arg-type]
+    assert len(run_git(cloned.path, "ls-tree", "-r", "--name-only", sha).splitlines()) == 3
 
 
 @pytest.mark.parametrize("path", ["a\nM 100644 inline x", '"quoted"', "tab\there", ":(top)x"])
