@@ -133,6 +133,8 @@ def setup_django(var_dir: Path) -> None:
             "BMADWEB_VAR_DIR": str(var_dir),
             "BMADWEB_WORK_DIR": str(var_dir / "work"),
             "BMADWEB_ALLOW_LOCAL_REPOS": "1",
+            # The bench's remotes lie beside var/, in its temporary folder.
+            "BMADWEB_LOCAL_REPOS_ROOT": str(var_dir.parent),
             "BMADWEB_LOG_LEVEL": "WARNING",
             "DJANGO_DEBUG": "0",  # as in production: no per-query bookkeeping
         }

@@ -94,10 +94,8 @@ def same_values(a: str | None, b: str | None) -> bool:
         return True
     if a is None or b is None:
         return False
-    try:
-        return tomllib.loads(a) == tomllib.loads(b)
-    except tomllib.TOMLDecodeError:
-        return False
+    (values_a, problem_a), (values_b, problem_b) = _loaded(a), _loaded(b)  # parsed once
+    return problem_a is None and problem_b is None and values_a == values_b
 
 
 def _written_by_us(previous: str | None, header: str) -> str | None:
