@@ -211,8 +211,14 @@ def _text(value: object, limit: int) -> str:
 
 
 def _free_username(claims: dict[str, Any]) -> str:
-    """A username from preferred_username (or e-mail, or subject) that no account has."""
-    raw = claims.get("preferred_username") or claims.get("email") or f"oidc-{claims['sub']}"
+    """A username from preferred_username (or e-mail, or subject) that no account has.
+    A claim that is not a string, or holds a NUL, is passed over as `_text` passes it over
+    for the e-mail address: an address refused as the e-mail never names the account."""
+    raw = (
+        _text(claims.get("preferred_username"), 1024)
+        or _text(claims.get("email"), 254)
+        or f"oidc-{claims['sub']}"
+    )
     base = _USERNAME_OK.sub("-", str(raw)).strip("-")[: MAX_USERNAME - 8] or "oidc-user"
     model = get_user_model()
     candidate, n = base, 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -45,6 +45,8 @@ def base_edit(request: HttpRequest, name: str) -> HttpResponse:
     """GET: the latest text and the projects using it. POST `check`: which projects the
     new text would change. POST `save`: a new revision."""
     _staff(request)
+    if not is_valid_id(name):
+        raise Http404("No such base manifest.")
     base = base_get(name)
     latest = base_revision_latest(base) if base else None
     text = request.POST.get("yaml_text", latest.yaml_text if latest else BASE_STARTER)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -146,10 +147,10 @@ class Project(models.Model):
         return bool(getattr(self, f"{field}_enc"))
 
 
-class ManifestRevision(models.Model):
-    """An immutable revision of a project's manifest."""
+class Revision(models.Model):
+    """What every manifest revision holds, a project's or a base's: an immutable text
+    with its number, hash, author and message."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     yaml_text = models.TextField()
     sha256 = models.CharField(max_length=64)
@@ -161,19 +162,30 @@ class ManifestRevision(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["-number"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Integrity, not business logic: revisions are history and never change.
+        if self.pk is not None:
+            raise ValueError(
+                f"{self._meta.verbose_name_plural} are immutable; save a new revision instead"
+            )
+        super().save(*args, **kwargs)
+
+
+class ManifestRevision(Revision):
+    """An immutable revision of a project's manifest."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")
+
+    class Meta(Revision.Meta):
         constraints = [
             models.UniqueConstraint(fields=["project", "number"], name="revision_number_unique")
         ]
 
     def __str__(self) -> str:
         return f"{self.project.slug} r{self.number}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        # Integrity, not business logic: revisions are history and never change.
-        if self.pk is not None:
-            raise ValueError("manifest revisions are immutable; save a new revision instead")
-        super().save(*args, **kwargs)
 
 
 class Membership(models.Model):
@@ -235,30 +247,15 @@ class BaseManifest(models.Model):
         return reverse("projects:base-edit", kwargs={"name": self.name})
 
 
-class BaseManifestRevision(models.Model):
+class BaseManifestRevision(Revision):
     """An immutable revision of a base manifest."""
 
     base = models.ForeignKey(BaseManifest, on_delete=models.CASCADE, related_name="revisions")
-    number = models.PositiveIntegerField()
-    yaml_text = models.TextField()
-    sha256 = models.CharField(max_length=64)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    author_name = models.CharField(max_length=150, blank=True)
-    message = models.CharField(max_length=200, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-number"]
+    class Meta(Revision.Meta):
         constraints = [
             models.UniqueConstraint(fields=["base", "number"], name="base_revision_number_unique")
         ]
 
     def __str__(self) -> str:
         return f"{self.base.name} r{self.number}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("base manifest revisions are immutable; save a new revision instead")
-        super().save(*args, **kwargs)

@@ -32,6 +32,8 @@ from projects.models import (
 from projects.roles import Role, perms_for_roles
 from projects.selectors import base_lookup
 from provisioning.engine.extends import check_base, resolve_manifest
+from provisioning.engine.manifest import ManifestError
+from provisioning.engine.paths import is_valid_id
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -177,7 +179,12 @@ def project_update(*, actor: Actor, project: Project, **changes: Any) -> Project
         cleared = credentials_left_behind(before=before, after=after, project=project)
         for field in cleared:
             project.set_secret(field, "")
-        project.save()
+        # Only what changed: a whole-row save would write back the scheduler's
+        # next_drift_check_at as it was when this request read the row.
+        fields = [*changed, *(f"{field}_enc" for field in cleared), "updated_at"]
+        if "drift_check_hours" in changed:
+            fields.append("next_drift_check_at")
+        project.save(update_fields=fields)
         payload: dict[str, Any] = {"changes": changed}
         if cleared:
             payload["credentials_cleared"] = cleared
@@ -360,25 +367,23 @@ def manifest_save(
     result = resolve_manifest(yaml_text, base_lookup())
     if not result.ok:
         raise ManifestInvalid(result.errors)
-    digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
     # Concurrent saves queue on the project's lock, so each reads the number the previous
     # one wrote (locking the latest revision locked nothing before the first one).
     _lock_project(project)
-    latest = project.revisions.order_by("-number").first()
-    if latest is not None and latest.sha256 == digest:
-        return latest
-    number = (project.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
-    try:
-        with transaction.atomic():
-            revision = _revision_create(project, number, yaml_text, digest, actor, message)
-    except IntegrityError:
-        raise ManifestConflict from None
-    audit_record(
-        action="manifest.save",
-        actor=actor,
-        project=project,
-        payload={"revision": number, "sha256": digest, "message": message[:200]},
+    revision, created = _revision_append(
+        project.revisions, yaml_text=yaml_text, actor=actor, message=message
     )
+    if created:
+        audit_record(
+            action="manifest.save",
+            actor=actor,
+            project=project,
+            payload={
+                "revision": revision.number,
+                "sha256": revision.sha256,
+                "message": message[:200],
+            },
+        )
     return revision
 
 
@@ -389,18 +394,32 @@ class ManifestConflict(Exception):
         super().__init__("Another change to this manifest was saved at the same moment: reload it.")
 
 
-def _revision_create(
-    project: Project, number: int, yaml_text: str, digest: str, actor: Actor, message: str
-) -> ManifestRevision:
-    return ManifestRevision.objects.create(
-        project=project,
-        number=number,
-        yaml_text=yaml_text,
-        sha256=digest,
-        author=actor if actor is not None and actor.is_authenticated else None,
-        author_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
-        message=message[:200],
-    )
+def _revision_append(
+    revisions: Any, *, yaml_text: str, actor: Actor, message: str
+) -> tuple[Any, bool]:
+    """A new revision of a project's or a base's manifest (`revisions` is its related
+    manager), and True; or the latest one and False when the text is unchanged. The
+    caller holds the owner's row lock; a number taken at the same moment anyway is a
+    ManifestConflict, never a duplicate."""
+    digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+    latest = revisions.order_by("-number").first()
+    if latest is not None and latest.sha256 == digest:
+        return latest, False
+    number = (revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    author = actor if actor is not None and actor.is_authenticated else None
+    try:
+        with transaction.atomic():
+            revision = revisions.create(
+                number=number,
+                yaml_text=yaml_text,
+                sha256=digest,
+                author=author,
+                author_name=author.get_username() if author is not None else "",
+                message=message[:200],
+            )
+    except IntegrityError:
+        raise ManifestConflict from None
+    return revision, True
 
 
 class NotStaff(Exception):
@@ -418,6 +437,18 @@ def base_save(
     """
     if actor is None or not actor.is_authenticated or not actor.is_staff:
         raise NotStaff("Only platform staff can change base manifests.")
+    if not is_valid_id(name):  # manifests could never extend it
+        raise ManifestInvalid(
+            (
+                ManifestError(
+                    1,
+                    1,
+                    "",
+                    f"{name[:80]!r} is not a base name: use 1-63 lowercase letters, digits "
+                    "or hyphens, starting with a letter or digit",
+                ),
+            )
+        )
     errors = check_base(name, yaml_text, base_lookup())
     if errors:
         raise ManifestInvalid(errors)
@@ -427,23 +458,18 @@ def base_save(
     if description and description != base.description:
         base.description = description[:200]
         base.save(update_fields=["description"])
-    digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
-    latest = base.revisions.order_by("-number").first()
-    if latest is not None and latest.sha256 == digest:
-        return latest
-    number = (latest.number if latest else 0) + 1
-    revision = BaseManifestRevision.objects.create(
-        base=base,
-        number=number,
-        yaml_text=yaml_text,
-        sha256=digest,
-        author=actor,
-        author_name=actor.get_username(),
-        message=message[:200],
+    revision, created = _revision_append(
+        base.revisions, yaml_text=yaml_text, actor=actor, message=message
     )
-    audit_record(
-        action="base.save",
-        actor=actor,
-        payload={"base": name, "revision": number, "sha256": digest, "message": message[:200]},
-    )
+    if created:
+        audit_record(
+            action="base.save",
+            actor=actor,
+            payload={
+                "base": name,
+                "revision": revision.number,
+                "sha256": revision.sha256,
+                "message": message[:200],
+            },
+        )
     return revision

@@ -337,12 +337,13 @@ class CampaignItemState(models.TextChoices):
 
 
 class Campaign(models.Model):
-    """One kind of run (analyze, provision, and later upgrade) over many projects, at most
+    """One kind of run (analyze, provision or upgrade) over many projects, at most
     `concurrency` at a time; one approval may cover all of them."""
 
     name = models.CharField(max_length=120)
     # Any RunKind value; a CharField so that new kinds need no migration here.
     kind = models.CharField(max_length=16)
+    target_version = models.CharField(max_length=40, blank=True)  # upgrade campaigns
     status = models.CharField(
         max_length=16, choices=CampaignStatus, default=CampaignStatus.RUNNING, db_index=True
     )

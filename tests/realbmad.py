@@ -22,8 +22,9 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
+from tests.skips import skip_or_fail, skips_are_failures
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 300
@@ -37,15 +38,13 @@ def cache_dir() -> Path:
     return base
 
 
-def required() -> bool:
-    return os.environ.get("BMADWEB_REQUIRE_ALL") == "1"
+# Whether every test must run (BMADWEB_REQUIRE_ALL=1): the rule of tests/skips.py.
+required = skips_are_failures
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     """Skip (or, where every test must run, fail) with `reason`."""
-    if required():
-        pytest.fail(f"required real-BMAD test could not run: {reason}")
-    pytest.skip(reason)
+    skip_or_fail(reason)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ and `manage.py bmad` (exit code 2 with the reason)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -22,6 +20,7 @@ from projects.models import Membership, Project
 from projects.roles import Role
 from provisioning.models import Run
 from tests.projects.creators import creators_group
+from tests.provisioning.cli.cli_helpers import bmad
 from tests.repos import DEMO_MANIFEST
 
 pytestmark = pytest.mark.django_db
@@ -172,15 +171,6 @@ def test_the_api_answers_a_bogus_run_kind_with_422(bmad_project, owner, body: di
 
 
 # --- manage.py bmad -----------------------------------------------------------------
-
-
-def bmad(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("bmad", *args, stdout=out)
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue()
-    return 0, out.getvalue()
 
 
 def test_a_missing_manifest_file_is_exit_2_naming_it(tmp_path):

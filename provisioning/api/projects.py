@@ -28,6 +28,7 @@ from provisioning.api.schemas import (
     responses,
 )
 from provisioning.engine.manifest import ManifestError
+from provisioning.project_status import skills_for
 from provisioning.runs.selectors import report_run_latest
 
 router = Router(tags=["projects"])
@@ -165,9 +166,7 @@ def skills_get(request: HttpRequest, slug: str) -> dict[str, Any]:
     installed by the latest report, each with the state of its files."""
     project = project_for(request, slug)
     revision, manifest = reads.latest_manifest(project)
-    run = report_run_latest(project)
-    report = run.report if run is not None and isinstance(run.report, dict) else None
-    rows = reads.skills_overview(manifest, report)
+    rows, run = skills_for(project, manifest)
     return {
         "report_run_id": run.pk if run is not None else None,
         "manifest_revision": revision.number if revision is not None else None,

@@ -7,16 +7,6 @@ from django.db.models import QuerySet
 from projects.models import ManifestRevision, Project
 from projects.selectors import manifest_latest, manifest_resolve
 from provisioning.engine.manifest import Manifest
-from provisioning.engine.skills import NOT_ANALYSED, STATE_ORDER, SkillRow, skills_overview
-
-__all__ = [
-    "NOT_ANALYSED",
-    "STATE_ORDER",
-    "SkillRow",
-    "latest_manifest",
-    "revisions_for_project",
-    "skills_overview",
-]
 
 
 def revisions_for_project(project: Project) -> QuerySet[ManifestRevision]:

@@ -59,11 +59,6 @@ WORKFLOWS = [
         "token_scope": "run",
     },
 ]
-_KIND_PERM = {
-    RunKind.ANALYZE: Perm.ANALYZE,
-    RunKind.PROVISION: Perm.PROVISION,
-    RunKind.UPGRADE: Perm.PROVISION,
-}
 
 
 class RunConflict(Exception):
@@ -132,7 +127,7 @@ def run_create(request: HttpRequest, slug: str, body: RunCreateIn) -> Status[dic
     provision_project; an upgrade also needs target_version). A project with an active run
     answers 409 with that run's id."""
     kind = RunKind(body.kind)
-    project = project_for(request, slug, _KIND_PERM[kind])
+    project = project_for(request, slug, services.KIND_PERM[kind])
     try:
         run = services.run_create(
             project=project,

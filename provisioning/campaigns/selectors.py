@@ -26,13 +26,21 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 
+_FINISHED_ITEMS = (CampaignItemState.DONE, CampaignItemState.FAILED, CampaignItemState.CANCELLED)
+
+
 def campaign_list_for(user: User | AnonymousUser, *, status: str = "") -> QuerySet[Campaign]:
-    """Campaigns touching at least one project `user` may see."""
+    """Campaigns touching at least one project `user` may see, each with its item counts
+    (`item_total`, `item_finished`) in the same query."""
     visible = project_list_for_user(user, perm=Perm.VIEW).values("pk")
-    found = Campaign.objects.filter(items__project__in=visible).distinct()
+    ids = CampaignItem.objects.filter(project__in=visible).values("campaign_id")
+    found = Campaign.objects.filter(pk__in=ids)
     if status:
         found = found.filter(status=status)
-    return found.order_by("-created")
+    return found.annotate(
+        item_total=Count("items"),
+        item_finished=Count("items", filter=Q(items__state__in=_FINISHED_ITEMS)),
+    ).order_by("-created")
 
 
 def campaign_get_for(user: User | AnonymousUser, campaign_id: int) -> Campaign | None:
@@ -44,7 +52,7 @@ def campaign_items_for(user: User | AnonymousUser, campaign: Campaign) -> QueryS
     visible = project_list_for_user(user, perm=Perm.VIEW).values("pk")
     return (
         campaign.items.filter(project__in=visible)
-        .select_related("project", "run")
+        .select_related("project", "run__project")
         .order_by("project__name")
     )
 
@@ -145,13 +153,4 @@ def runs_awaiting_approval_for(user: User | AnonymousUser) -> QuerySet[Run]:
 def campaigns_running_for(user: User | AnonymousUser) -> QuerySet[Campaign]:
     """Running campaigns touching a project `user` may see, with their progress counted
     in the same query."""
-    visible = project_list_for_user(user, perm=Perm.VIEW).values("pk")
-    ids = CampaignItem.objects.filter(project__in=visible).values("campaign_id")
-    done = (CampaignItemState.DONE, CampaignItemState.FAILED, CampaignItemState.CANCELLED)
-    return (
-        Campaign.objects.filter(pk__in=ids, status=CampaignStatus.RUNNING)
-        .annotate(
-            item_total=Count("items"), item_finished=Count("items", filter=Q(items__state__in=done))
-        )
-        .order_by("-created")
-    )
+    return campaign_list_for(user, status=CampaignStatus.RUNNING)

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from bmadweb.audit import audit_record
 from projects.models import Project
-from projects.permissions import user_can
 from projects.roles import Perm
+from projects.selectors import project_ids_user_can
 from provisioning.campaigns.selectors import campaign_running_ids
 from provisioning.models import (
     ACTIVE_STATUSES,
@@ -35,7 +35,13 @@ from provisioning.models import (
     RunTrigger,
 )
 from provisioning.runs.lifecycle import RunBusy, RunError
-from provisioning.runs.services import run_approve, run_cancel, run_create
+from provisioning.runs.services import (
+    KIND_PERM,
+    run_approve,
+    run_cancel,
+    run_create,
+    target_version_checked,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -59,8 +65,8 @@ def _audit(campaign: Campaign, action: str, actor: Actor | None, **extra: object
 
 
 def kind_perm(kind: str) -> Perm:
-    """The permission a campaign of `kind` needs on each project (upgrade: provision)."""
-    return Perm.ANALYZE if kind == RunKind.ANALYZE else Perm.PROVISION
+    """The permission a campaign of `kind` needs on each project: a run's."""
+    return KIND_PERM.get(kind, Perm.PROVISION)
 
 
 def campaign_create(
@@ -71,6 +77,7 @@ def campaign_create(
     projects: Sequence[Project],
     concurrency: int = 4,
     selection: Mapping[str, Any] | None = None,
+    target_version: str = "",
 ) -> Campaign:
     """A running campaign over `projects`; its first runs start once this commits.
     Every project must allow `actor` the campaign's run kind."""
@@ -78,14 +85,19 @@ def campaign_create(
         raise CampaignError(f"unknown run kind {kind!r}")
     if not projects:
         raise CampaignError("Select at least one project.")
-    perm = kind_perm(kind)
-    refused = [p.slug for p in projects if not user_can(actor, p, perm)]
+    try:
+        target_version = target_version_checked(kind, target_version)
+    except RunError as exc:
+        raise CampaignError(str(exc)) from None
+    allowed = project_ids_user_can(actor, kind_perm(kind), [p.pk for p in projects])
+    refused = [p.slug for p in projects if p.pk not in allowed]
     if refused:
         raise CampaignError(f"You may not start {kind} runs on: {', '.join(refused[:10])}.")
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name[:120] or f"{kind} campaign",
             kind=kind,
+            target_version=target_version,
             concurrency=max(1, min(concurrency, MAX_CONCURRENCY)),
             selection=dict(selection or {}),
             created_by=actor if actor.is_authenticated else None,
@@ -127,6 +139,8 @@ def _start(campaign: Campaign, item: CampaignItem) -> bool:
             kind=RunKind(campaign.kind),
             actor=campaign.created_by,
             trigger=RunTrigger.CAMPAIGN,
+            target_version=campaign.target_version,
+            campaign=campaign,
         )
     except RunBusy:
         return False  # another run is active on this project: try again later
@@ -134,7 +148,6 @@ def _start(campaign: Campaign, item: CampaignItem) -> bool:
         item.state, item.detail = CampaignItemState.FAILED, str(exc)[:300]
         item.save(update_fields=["state", "detail"])
         return False
-    Run.objects.filter(pk=run.pk).update(campaign=campaign)
     item.run, item.state, item.detail = run, CampaignItemState.ACTIVE, ""
     item.attempts += 1
     item.save(update_fields=["run", "state", "detail", "attempts"])
@@ -147,9 +160,11 @@ def _approve_waiting(campaign: Campaign, approver: Actor) -> tuple[list[str], li
     waiting = campaign.items.filter(
         state=CampaignItemState.ACTIVE, run__status=RunStatus.AWAITING_APPROVAL
     ).select_related("project", "run")
-    for item in waiting:
+    items = list(waiting)
+    allowed = project_ids_user_can(approver, Perm.APPROVE, [i.project_id for i in items])
+    for item in items:
         assert item.run is not None
-        if not user_can(approver, item.project, Perm.APPROVE):
+        if item.project_id not in allowed:
             refused.append(item.project.slug)
             continue
         try:
@@ -172,7 +187,8 @@ def campaign_advance(*, campaign_id: int) -> int:
             _settle(item)
         active = campaign.items.filter(state=CampaignItemState.ACTIVE).count()
         pending = campaign.items.filter(state=CampaignItemState.PENDING).select_related("project")
-        for item in pending:
+        # Read in chunks: the loop stops as soon as the limit is reached.
+        for item in pending.order_by("pk").iterator(chunk_size=50):
             if active >= campaign.concurrency:
                 break
             if _start(campaign, item):

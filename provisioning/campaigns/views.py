@@ -20,9 +20,7 @@ from provisioning.models import Campaign, CampaignStatus, PullRequestState, RunK
 @login_required
 @require_http_methods(["GET"])
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = [
-        (c, selectors.campaign_progress(c)) for c in selectors.campaign_list_for(request.user)[:100]
-    ]
+    campaigns = selectors.campaign_list_for(request.user)[:100]
     return render(request, "provisioning/campaign_list.html", {"campaigns": campaigns})
 
 
@@ -51,6 +49,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
                 projects=picked,
                 concurrency=concurrency,
                 selection=filters,
+                target_version=request.POST.get("target_version", ""),
             )
         except services.CampaignError as exc:
             messages.error(request, str(exc))

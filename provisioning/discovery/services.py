@@ -18,6 +18,7 @@ from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
 from provisioning.git_ops import urlpolicy
 from provisioning.models import ForgeSource
+from provisioning.webhooks.checks import repo_key
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -70,22 +71,30 @@ def forge_source_create(
     return source
 
 
-def forge_source_repos(*, source: ForgeSource) -> list[forges.DiscoveredRepo]:
-    """The organisation's repositories with their BMAD probe (one forge call per probe)."""
+def forge_source_repos(*, source: ForgeSource, probe: bool = True) -> list[forges.DiscoveredRepo]:
+    """The organisation's repositories, with their BMAD probe (one forge call per probe)
+    unless `probe` is False."""
     try:
         return forges.discover_org(
-            _org(source), token=source.get_token(), timeout_s=settings.GIT_TIMEOUT_S
+            _org(source), token=source.get_token(), timeout_s=settings.GIT_TIMEOUT_S, probe=probe
         )
     except forges.ForgeError as exc:
         raise DiscoveryError(exc.message) from None
 
 
-def _slug_for(path: str) -> str:
+def _slug_for(path: str, taken: set[str]) -> str:
     base = slugify(path.replace("/", "-"))[:56] or "project"
     slug, number = base, 2
-    while Project.objects.filter(slug=slug).exists():
+    while slug in taken:
         slug, number = f"{base}-{number}", number + 1
+    taken.add(slug)
     return slug
+
+
+def _same_repo(url: str) -> object:
+    """What identifies a repository address: the webhook receiver's (host, path) key,
+    or the address itself where it has none (a local path in development)."""
+    return repo_key(url) or url.strip()
 
 
 def forge_source_register(
@@ -98,16 +107,23 @@ def forge_source_register(
     source's token becomes each project's clone and forge token (stored encrypted).
     """
     wanted = set(paths)
-    repos = [r for r in forge_source_repos(source=source) if r.path in wanted]
+    # Registering needs no probe: only the path, clone URL and branch are used.
+    repos = [r for r in forge_source_repos(source=source, probe=False) if r.path in wanted]
     token = source.get_token()
     created: list[Project] = []
     skipped: list[str] = []
+    # Read once: the registered repositories (as the webhook receiver matches them:
+    # letter case, scheme and .git aside) and the slugs in use.
+    registered = {_same_repo(url) for url in Project.objects.values_list("repo_url", flat=True)}
+    taken = set(Project.objects.values_list("slug", flat=True))
     for repo in repos:
-        if Project.objects.filter(repo_url=repo.clone_url).exists():
+        key = _same_repo(repo.clone_url)
+        if key in registered:
             skipped.append(f"{repo.path}: already registered")
             continue
         try:
-            created.append(_register(actor, source, repo, base, token))
+            created.append(_register(actor, source, repo, base, token, taken))
+            registered.add(key)
         except ValidationError as exc:
             reason = "; ".join(exc.messages)
             skipped.append(f"{repo.path}: {reason[:200]}")
@@ -119,10 +135,15 @@ def forge_source_register(
 
 @transaction.atomic
 def _register(
-    actor: Actor, source: ForgeSource, repo: forges.DiscoveredRepo, base: str, token: str
+    actor: Actor,
+    source: ForgeSource,
+    repo: forges.DiscoveredRepo,
+    base: str,
+    token: str,
+    taken: set[str],
 ) -> Project:
     name = repo.path.rsplit("/", 1)[-1]
-    slug = _slug_for(repo.path)
+    slug = _slug_for(repo.path, taken)
     project = project_services.project_create(
         actor=actor,
         name=repo.path[:100],

@@ -229,7 +229,7 @@ def _replan(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> Plan:
     return plan
 
 
-def _refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
+def refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
     """Fail before the first write when the plan writes into a submodule: git would
     commit the rest and silently leave those files out (docs/security.md#s6)."""
     if not submodules:
@@ -261,7 +261,7 @@ def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
     listed = bool(cloned.tree)
     submodules = cloned.tracked_submodules if listed else git_ops.tracked_submodules(cloned, policy)
     links = cloned.tracked_symlinks if listed else git_ops.tracked_symlinks(cloned, policy)
-    _refuse_submodule_targets(plan, submodules)
+    refuse_submodule_targets(plan, submodules)
     changes = {op.path: op.content if op.kind is not OpKind.DELETE else None for op in plan.changes}
     direct = run.project.push_mode == PushMode.DIRECT
     branch = _target_branch(run)

@@ -71,10 +71,11 @@ def _scheduled() -> QuerySet[Project]:
 def drift_checks_start(*, now: datetime | None = None) -> list[int]:
     """Place new schedules and start the due checks; return the ids of the runs started."""
     now = now or timezone.now()
-    for project in _scheduled().filter(next_drift_check_at__isnull=True):
-        Project.objects.filter(pk=project.pk, next_drift_check_at__isnull=True).update(
-            next_drift_check_at=next_slot_after(project.pk, interval_hours(project), now)
-        )
+    unplaced = list(_scheduled().filter(next_drift_check_at__isnull=True))
+    for project in unplaced:
+        project.next_drift_check_at = next_slot_after(project.pk, interval_hours(project), now)
+    # One statement; a project placed meanwhile by another tick gets the same slot anyway.
+    Project.objects.bulk_update(unplaced, ["next_drift_check_at"], batch_size=500)
     due = (
         _scheduled()
         .filter(next_drift_check_at__lte=now)
@@ -83,9 +84,10 @@ def drift_checks_start(*, now: datetime | None = None) -> list[int]:
     )
     started: list[int] = []
     for project in due[: settings.DRIFT_CHECK_MAX_PER_TICK]:
+        slot = next_slot_after(project.pk, interval_hours(project), now)
         claimed = Project.objects.filter(
             pk=project.pk, next_drift_check_at=project.next_drift_check_at
-        ).update(next_drift_check_at=next_slot_after(project.pk, interval_hours(project), now))
+        ).update(next_drift_check_at=slot)
         if not claimed:
             continue  # another tick took it
         try:
@@ -96,8 +98,9 @@ def drift_checks_start(*, now: datetime | None = None) -> list[int]:
                 require_manifest=True,  # a drift check needs something to drift from
             )
         except RunBusy:
-            # A run started between the query and now: keep the check due.
-            Project.objects.filter(pk=project.pk).update(
+            # A run started between the query and now: keep the check due, unless the
+            # schedule changed meanwhile (then the scheduler places it anew).
+            Project.objects.filter(pk=project.pk, next_drift_check_at=slot).update(
                 next_drift_check_at=project.next_drift_check_at
             )
             continue

@@ -27,10 +27,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects.models import Project
+from projects.roles import Perm
 from projects.selectors import base_numbers, manifest_latest, manifest_resolve
 from provisioning.models import (
     ACTIVE_STATUSES,
     RUN_RESULT_FIELDS,
+    Campaign,
     LogLevel,
     Run,
     RunKind,
@@ -66,6 +68,7 @@ def run_create(
     enqueue: bool = True,
     require_manifest: bool = False,
     target_version: str = "",
+    campaign: Campaign | None = None,
 ) -> Run:
     """Create a queued run and enqueue it once the transaction commits.
 
@@ -84,7 +87,7 @@ def run_create(
         raise RunError(f"This project has no manifest yet: save one before {what}.")
     # The bases' revisions are pinned now, so approval and apply see the same manifest.
     pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names) if revision else {}
-    target_version = _checked_target(kind, target_version)
+    target_version = target_version_checked(kind, target_version)
     try:
         with transaction.atomic():
             run = Run.objects.create(
@@ -94,10 +97,13 @@ def run_create(
                 manifest_revision=revision,
                 base_revisions=pinned,
                 target_version=target_version,
+                campaign=campaign,
                 job_id="" if enqueue else INLINE_JOB,
                 **actor_fields(actor),
             )
-            extra = {"target_version": target_version} if target_version else {}
+            extra: dict[str, object] = {"target_version": target_version} if target_version else {}
+            if campaign is not None:
+                extra["campaign"] = campaign.pk
             audit_transition(run, "create", actor, trigger=str(trigger), **extra)
             if enqueue:
                 transaction.on_commit(partial(run_enqueue, run_id=run.pk))
@@ -114,11 +120,19 @@ def run_create(
     return run
 
 
+# The permission a run of each kind needs on its project (an upgrade is a provisioning).
+KIND_PERM: dict[str, Perm] = {
+    RunKind.ANALYZE: Perm.ANALYZE,
+    RunKind.PROVISION: Perm.PROVISION,
+    RunKind.UPGRADE: Perm.PROVISION,
+}
+
+
 _EXACT_VERSION = re.compile(r"\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z][0-9A-Za-z.]{0,30})?")
 
 
-def _checked_target(kind: RunKind, target_version: str) -> str:
-    """The target of an upgrade run (other kinds take none)."""
+def target_version_checked(kind: RunKind | str, target_version: str) -> str:
+    """The target of an upgrade run (other kinds take none), or RunError."""
     target = (target_version or "").strip()
     if kind != RunKind.UPGRADE:
         if target:

@@ -44,6 +44,7 @@ from provisioning.runs.execution import (
     _push,
     _record_report,
     _target_branch,
+    refuse_submodule_targets,
 )
 from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
@@ -115,7 +116,8 @@ def _upgrade(run: Run, root: Path, manifest: Manifest, work: Path) -> Upgrade:
             install=installer,
             scratch=installer.sandbox(),
             manifest=manifest,
-            manifest_revision=run.manifest_revision.sha256,
+            # the effective manifest's id (bases resolved), as provisioning runs write it
+            manifest_revision=run.effective_sha or run.manifest_revision.sha256,
         )
     except UpgradeRefused as exc:
         raise RunFailed(str(exc)) from None
@@ -227,6 +229,7 @@ def _check_same(run: Run, upgrade: Upgrade) -> None:
 
 def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, upgrade: Upgrade) -> str:
     policy = git_policy()
+    refuse_submodule_targets(upgrade.plan, git_ops.tracked_submodules(cloned, policy))
     try:
         result = apply_plan(
             cloned.path, upgrade.plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, policy)

@@ -15,12 +15,6 @@ from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from provisioning.runs.selectors import run_list_for, run_log_list
 
-KIND_PERM = {
-    RunKind.ANALYZE: Perm.ANALYZE,
-    RunKind.PROVISION: Perm.PROVISION,
-    RunKind.UPGRADE: Perm.PROVISION,
-}
-
 
 def _run(project_slug: str, run_id: int, request: HttpRequest, perm: Perm = Perm.VIEW) -> Run:
     project = get_project_for_user(request.user, project_slug, perm)
@@ -67,7 +61,7 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
             "Choose what to run: analyze, provision or upgrade.",
             content_type="text/plain; charset=utf-8",
         )
-    project = get_project_for_user(request.user, slug, KIND_PERM[kind])
+    project = get_project_for_user(request.user, slug, services.KIND_PERM[kind])
     try:
         run = services.run_create(
             project=project,
@@ -97,7 +91,7 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
         "plan_rows": rows,
         "review_rows": [row for row in rows if row["needs_review"]],
         "can_retry": run.status in (RunStatus.FAILED, RunStatus.ERRORED)
-        and user_can(request.user, run.project, KIND_PERM[RunKind(run.kind)]),
+        and user_can(request.user, run.project, services.KIND_PERM[RunKind(run.kind)]),
         "log": run_log_list(run),
         "can_approve": can_approve,
         "awaiting": run.status == RunStatus.AWAITING_APPROVAL,

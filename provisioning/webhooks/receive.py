@@ -292,9 +292,3 @@ def _duplicate_row(inc: Incoming) -> WebhookDelivery:
     delivery.duplicate = True
     delivery.run_id = original.run_id if original else None
     return delivery
-
-
-# --- Settling (the worker) ----------------------------------------------------------------
-
-
-# --- Replay -----------------------------------------------------------------------------

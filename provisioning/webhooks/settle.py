@@ -5,6 +5,7 @@ drain job saw, and replay.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -26,7 +27,6 @@ from provisioning.models import (
 from provisioning.runs.lifecycle import RunBusy, RunError, run_pr_state_record
 from provisioning.runs.services import run_create
 from provisioning.webhooks import checks
-from provisioning.webhooks.receive import logger
 from provisioning.webhooks.refusals import refusals_audit
 from provisioning.webhooks.write_gate import write_transaction
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
     Actor = User | AnonymousUser | None
+
+logger = logging.getLogger(__name__)
 
 
 DRAIN_BATCH = 200

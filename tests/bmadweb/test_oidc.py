@@ -323,3 +323,67 @@ def test_a_replayed_callback_is_refused(client, provider):
 def test_without_an_issuer_the_routes_are_404(client):
     assert client.get("/oidc/authenticate/").status_code == 404
     assert client.get("/oidc/callback/").status_code == 404
+
+
+LONG_GROUP = "idp-" + "g" * 147  # 151 characters: longer than a group name may be
+
+
+@pytest.mark.parametrize(
+    ("claims", "username", "email", "groups"),
+    [
+        ({"groups": "idp-developers"}, "ada", "ada@example.org", {"Developers"}),
+        ({"groups": 42}, "ada", "ada@example.org", set()),
+        (
+            {"groups": ["idp-approvers", 7, None, {"name": "idp-developers"}, ["x"], ""]},
+            "ada",
+            "ada@example.org",
+            {"Approvers"},
+        ),
+        ({"groups": [LONG_GROUP, "idp-developers"]}, "ada", "ada@example.org", {"Developers"}),
+        (
+            {"preferred_username": "  ada lovelace/<script>\n"},
+            "ada-lovelace-script",
+            "ada@example.org",
+            {"Developers"},
+        ),
+        ({"preferred_username": "a" * 400}, "a" * 142, "ada@example.org", {"Developers"}),
+        ({"preferred_username": "/<>\t"}, "oidc-user", "ada@example.org", {"Developers"}),
+        # Not a string, or with a NUL: ignored, the e-mail address names the account.
+        ({"preferred_username": ["root"]}, "ada@example.org", "ada@example.org", {"Developers"}),
+        ({"preferred_username": "root\x00"}, "ada@example.org", "ada@example.org", {"Developers"}),
+        # An e-mail address with a NUL is dropped, and never names the account either.
+        (
+            {"preferred_username": None, "email": "ada\x00@evil.example"},
+            "oidc-user-42",
+            "",
+            {"Developers"},
+        ),
+        ({"email": "ada@example.org\x00"}, "ada", "", {"Developers"}),
+    ],
+    ids=[
+        "groups-string",
+        "groups-number",
+        "groups-non-string-items",
+        "group-name-too-long",
+        "username-odd-characters",
+        "username-too-long",
+        "username-nothing-usable",
+        "username-not-a-string",
+        "username-nul",
+        "email-nul-no-username",
+        "email-nul",
+    ],
+)
+def test_hostile_claims_are_cleaned_not_a_500(
+    client, provider, settings, claims, username, email, groups
+):
+    settings.OIDC_GROUP_MAP = [*settings.OIDC_GROUP_MAP, f"{LONG_GROUP}=Long"]
+    provider.claims = {**provider.claims, **claims}
+    response = sign_in(client, provider)
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    user = OidcIdentity.objects.get().user
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert (user.username, user.email) == (username, email)
+    assert len(user.username) <= 150
+    assert set(user.groups.values_list("name", flat=True)) == groups

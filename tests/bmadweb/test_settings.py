@@ -37,6 +37,11 @@ def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         ("BMADWEB_ENV", "staging"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("DATABASE_URL", "nosuchdb://x"),
+        ("BMADWEB_TRUSTED_PROXIES", "10.0.0.1/99"),
+        # An issuer without the client id and secret it needs.
+        ("BMADWEB_OIDC_ISSUER", "https://idp.example.org"),
+        ("BMADWEB_OIDC_SIGN_ALGO", "none"),
+        ("BMADWEB_DRIFT_CHECK_HOURS", "-1"),
     ],
 )
 def test_bad_environment_value_stops_start_up_naming_the_variable(tmp_path, name, value):

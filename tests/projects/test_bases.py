@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from projects import services
-from projects.selectors import base_impact, manifest_latest, manifest_resolve
+from projects.models import BaseManifest
+from projects.selectors import base_impact, manifest_resolve
 from provisioning.models import RunKind, RunStatus
 from provisioning.runs import services as run_services
 
@@ -118,7 +119,23 @@ def test_editor_shows_the_effective_manifest_and_staff_pages(  # type: ignore[no
         {"yaml_text": BASE.replace("Security Leader", "Sec"), "action": "save"},
     )
     assert saved.status_code == 302
-    assert manifest_latest(project) is not None
+    assert BaseManifest.objects.get(name="platform").revisions.count() == 2
+    page = client.get(reverse("projects:manifest-edit", args=[project.slug])).content.decode()
+    assert "Sec" in page  # the effective manifest follows the new base revision
+    assert "Security Leader" not in page
     client.force_login(owner)
     assert client.get(reverse("projects:base-index")).status_code == 403
     assert client.get(reverse("projects:base-edit", args=["platform"])).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "a" * 64, "-lead", "con.x"])
+def test_a_base_name_no_manifest_could_extend_is_refused(  # type: ignore[no-untyped-def]
+    client, staff, name
+) -> None:
+    with pytest.raises(services.ManifestInvalid) as refused:
+        services.base_save(actor=staff, name=name, yaml_text=BASE)
+    assert "is not a base name" in refused.value.errors[0].message
+    client.force_login(staff)
+    response = client.post(f"/bases/{name}/", {"yaml_text": BASE, "action": "save"})
+    assert response.status_code == 404
+    assert not BaseManifest.objects.exists()

@@ -381,7 +381,14 @@ def test_audit_tab_reads_as_sentences_and_filters_by_action_and_actor(client, pr
     nobody = client.get(audit, {"actor": "-"}).content.decode()
     assert "No events match" in nobody
     for hostile in ({"action": "x" * 5000}, {"actor": "<script>"}, {"page": "99999999999"}):
-        assert client.get(audit, hostile).status_code == 200
+        response = client.get(audit, hostile)
+        assert response.status_code == 200
+        # Ignored, not applied: every event still shows.
+        assert (response.context["action"], response.context["actor"]) == ("", "")
+        hostile_page = response.content.decode()
+        assert "olivia saved manifest revision 1: “one”" in hostile_page
+        assert "olivia registered the project" in hostile_page
+        assert "No events match" not in hostile_page
 
 
 def test_restore_saves_an_older_revision_as_the_newest(client, project, owner, viewer):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from projects.roles import Role
 from provisioning.campaigns import services
 from provisioning.models import (
     Campaign,
+    CampaignItem,
     CampaignItemState,
     CampaignStatus,
     Run,
@@ -154,6 +155,59 @@ def test_pages_select_start_and_show_a_campaign(  # type: ignore[no-untyped-def]
     assert client.post(reverse("campaigns:campaign-cancel", args=[campaign.pk])).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("post", "expected"),
+    [
+        ({"kind": "bogus"}, {"kind": RunKind.ANALYZE}),  # an unknown kind: analyze
+        ({"concurrency": "abc"}, {"concurrency": 4}),  # not a number: the default
+        ({"concurrency": "0"}, {"concurrency": 1}),
+        ({"concurrency": "999"}, {"concurrency": services.MAX_CONCURRENCY}),
+        ({"name": ""}, {"name": "analyze campaign"}),
+        ({"name": "n" * 500}, {"name": "n" * 120}),
+        # Another owner's project is not among the caller's: never part of a campaign.
+        ({"project": ["theirs"]}, "Select at least one project."),
+        ({"project": ["mine", "theirs"]}, {"items": ["mine"]}),
+    ],
+    ids=[
+        "bogus-kind",
+        "concurrency-abc",
+        "concurrency-0",
+        "concurrency-999",
+        "name-empty",
+        "name-500",
+        "only-foreign-project",
+        "foreign-project-beside-own",
+    ],
+)
+def test_the_campaign_form_clamps_or_refuses_bad_input(  # type: ignore[no-untyped-def]
+    client, make_project, owner, outsider, post, expected
+) -> None:
+    make_project(slug="mine", manifest=DEMO_MANIFEST)
+    theirs = make_project(slug="theirs", manifest=DEMO_MANIFEST, actor=outsider)
+    client.force_login(owner)
+    form = {"kind": "analyze", "project": ["mine"], "name": "Checked", **post}
+    response = client.post(reverse("campaigns:campaign-new"), form)
+    if isinstance(expected, str):
+        assert response.status_code == 200  # the form again, with the reason
+        assert expected in response.content.decode()
+        assert not Campaign.objects.exists()
+        return
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302
+    assert response.url == campaign.get_absolute_url()
+    items = sorted(campaign.items.values_list("project__slug", flat=True))
+    want = {"kind": RunKind.ANALYZE, "concurrency": 4, "name": "Checked", "items": ["mine"]}
+    want.update(expected)
+    got = {
+        "kind": campaign.kind,
+        "concurrency": campaign.concurrency,
+        "name": campaign.name,
+        "items": items,
+    }
+    assert got == want
+    assert not CampaignItem.objects.filter(project=theirs).exists()
+
+
 def test_campaign_actions_are_audited(make_project, owner) -> None:  # type: ignore[no-untyped-def]
     from bmadweb.audit import audit_payload
     from bmadweb.models import AuditRecord
@@ -177,3 +231,40 @@ def test_campaign_actions_are_audited(make_project, owner) -> None:  # type: ign
     assert created["campaign"] == campaign.pk
     assert sorted(created["projects"]) == sorted(p.slug for p in projects)
     assert audit_payload(records[3])["not_started"] == 2
+
+
+def test_an_upgrade_campaign_needs_an_exact_version_and_gives_it_to_every_run(  # type: ignore[no-untyped-def]
+    make_project, owner, tmp_path, django_capture_on_commit_callbacks
+) -> None:
+    from bmadweb.models import AuditRecord
+
+    projects = _projects(make_project, tmp_path, 3)
+    for target in ("", "latest", ">=6.12"):
+        with pytest.raises(services.CampaignError, match="exact BMAD version"):
+            services.campaign_create(
+                actor=owner, name="up", kind=RunKind.UPGRADE, projects=projects,
+                target_version=target,
+            )  # fmt: skip
+    assert not Campaign.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = services.campaign_create(
+            actor=owner, name="up", kind=RunKind.UPGRADE, projects=projects,
+            concurrency=2, target_version="6.12.0",
+        )  # fmt: skip
+    runs = list(Run.objects.filter(campaign=campaign))
+    assert len(runs) == 2  # the limit
+    assert {(r.kind, r.target_version) for r in runs} == {(RunKind.UPGRADE, "6.12.0")}
+    assert not campaign.items.filter(state=CampaignItemState.FAILED).exists()
+    created = AuditRecord.objects.filter(action="run.create").count()
+    assert created == 2  # the campaign is named at creation, no second write of the run
+
+
+def test_a_campaign_with_a_version_for_another_kind_is_refused(  # type: ignore[no-untyped-def]
+    make_project, owner, tmp_path
+) -> None:
+    projects = _projects(make_project, tmp_path, 1)
+    with pytest.raises(services.CampaignError, match="Only upgrade runs take a BMAD version"):
+        services.campaign_create(
+            actor=owner, name="x", kind=RunKind.ANALYZE, projects=projects,
+            target_version="6.12.0",
+        )  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 from projects import services as project_services
 from projects.models import Project
 from projects.selectors import manifest_latest, manifest_resolve
+from provisioning.discovery.services import _same_repo
 from provisioning.models import ForgeSource
 from tests.provisioning.forges.fakeforge import FAKE_FORGE_TOKEN
 
@@ -93,3 +94,21 @@ def test_an_internal_api_address_is_refused(client, staff, settings) -> None:
     )
     assert answer.status_code == 200
     assert not ForgeSource.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://github.example/Acme/New-App",
+        "https://github.example/acme/new-app.git",
+        "ssh://git@github.example/acme/new-app.git",
+    ],
+)
+def test_registration_knows_a_repository_under_another_spelling(spelling: str) -> None:
+    assert _same_repo(spelling) == _same_repo("https://github.example/acme/new-app.git")
+    assert _same_repo(spelling) != _same_repo("https://github.example/acme/other.git")
+
+
+def test_local_paths_compare_the_same_way() -> None:
+    assert _same_repo(" /srv/repos/app.git ") == _same_repo("/srv/repos/app")
+    assert _same_repo("/srv/repos/app") != _same_repo("/srv/repos/other")

@@ -20,6 +20,7 @@ from provisioning.engine.jsonmerge import (
 )
 from provisioning.engine.merge import merge3
 from provisioning.engine.tomlmerge import same
+from tests.provisioning.engine.merge_strategies import disjoint, scalars
 
 BASE = {
     "mcpServers": {
@@ -197,57 +198,8 @@ def test_layout_helpers() -> None:
     assert dumps_like({"é": 1}, None) == '{\n  "é": 1\n}\n'
 
 
-_keys = st.text(alphabet="abc-_ .é", min_size=1, max_size=3)
-_scalars = st.one_of(
-    st.text(max_size=6),
-    st.integers(-3, 3),
-    st.booleans(),
-    st.none(),
-    st.lists(st.text(alphabet="xyz", max_size=2), max_size=3),
-)
-_objects = st.dictionaries(_keys, st.dictionaries(_keys, _scalars, max_size=4), max_size=3)
-
-
-@st.composite
-def _edit(draw: st.DrawFn, doc: dict[str, Any], paths: list[tuple[str, str]], prefix: str) -> Any:
-    """`doc` with its keys at `paths` changed or deleted, and keys added by this side."""
-    result = copy.deepcopy(doc)
-    for outer, key in paths:
-        if draw(st.booleans()):
-            result[outer][key] = draw(_scalars)
-        else:
-            del result[outer][key]
-    for outer in draw(st.lists(st.sampled_from([*doc, f"{prefix}new"]), max_size=2)):
-        result.setdefault(outer, {})[f"{prefix}{draw(_keys)}"] = draw(_scalars)
-    return result
-
-
-_MISSING = object()
-
-
-@st.composite
-def _disjoint(draw: st.DrawFn) -> tuple[Any, Any, Any, Any]:
-    base = draw(_objects)
-    paths = [(o, k) for o in base for k in base[o]]
-    owners = draw(st.lists(st.sampled_from("ot-"), min_size=len(paths), max_size=len(paths)))
-    ours = draw(_edit(base, [p for p, w in zip(paths, owners, strict=True) if w == "o"], "o"))
-    theirs = draw(_edit(base, [p for p, w in zip(paths, owners, strict=True) if w == "t"], "t"))
-    expected = copy.deepcopy(ours)  # ours, then every change theirs made
-    for outer, keys in theirs.items():
-        target = expected.setdefault(outer, {})
-        for key, value in keys.items():
-            before = base.get(outer, {}).get(key, _MISSING)
-            if before is _MISSING or not same(before, value):
-                target[key] = value
-    for outer, keys in base.items():
-        for key in keys:
-            if key not in theirs.get(outer, {}) and outer in expected:
-                expected[outer].pop(key, None)
-    return base, ours, theirs, expected
-
-
 @settings(max_examples=300, deadline=None)
-@given(_disjoint(), st.sampled_from([2, 4, "\t"]))
+@given(disjoint(scalars(null=True)), st.sampled_from([2, 4, "\t"]))
 def test_disjoint_key_edits_always_merge_cleanly_and_keep_both_sides(
     case: tuple[Any, Any, Any, Any], indent: int | str
 ) -> None:

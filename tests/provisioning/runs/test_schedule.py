@@ -135,6 +135,37 @@ def test_the_settings_page_sets_the_interval(client, owner, project):
     assert b"Scheduled drift checks" in client.get(url).content
 
 
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("2161", "less than or equal to 2160"),
+        ("-1", "greater than or equal to 0"),
+        ("abc", "Enter a whole number"),
+    ],
+)
+def test_the_settings_page_refuses_a_bad_interval(client, owner, make_project, value, error):
+    project = make_project(manifest=DEMO_MANIFEST, drift_check_hours=6)
+    client.force_login(owner)
+    url = f"/p/{project.slug}/settings/"
+    form = {
+        "name": project.name,
+        "repo_url": project.repo_url,
+        "default_branch": "main",
+        "forge_kind": project.forge_kind,
+        "forge_api_url": "",
+        "push_mode": project.push_mode,
+        "drift_check_hours": value,
+    }
+    response = client.post(url, form)
+    assert response.status_code == 200  # the form again, with its error
+    errors = response.context["form"].errors
+    assert list(errors) == ["drift_check_hours"]
+    assert error in errors["drift_check_hours"][0]
+    assert error in response.content.decode()
+    project.refresh_from_db()
+    assert project.drift_check_hours == 6
+
+
 def test_a_scheduler_tick_runs_the_due_check_to_the_end(
     bmad_project, redis_conn, run_worker, django_capture_on_commit_callbacks
 ):
@@ -150,3 +181,21 @@ def test_a_scheduler_tick_runs_the_due_check_to_the_end(
     run_worker()  # the analysis
     run = Run.objects.get(project=bmad_project)
     assert (run.trigger, run.status) == (RunTrigger.SCHEDULE, RunStatus.SUCCEEDED)
+
+
+def test_a_settings_save_never_writes_back_the_schedulers_next_check(make_project, owner):
+    """The page read the row before the scheduler moved the next check on: saving
+    another setting must not put the old, already-used slot back."""
+    project = make_project(manifest=DEMO_MANIFEST, drift_check_hours=6)
+    now = timezone.now()
+    Project.objects.filter(pk=project.pk).update(next_drift_check_at=now - timedelta(minutes=1))
+    stale = Project.objects.get(pk=project.pk)  # what the settings page loaded
+    assert len(drift_checks_start(now=now)) == 1  # the scheduler claims the due check
+    moved = Project.objects.get(pk=project.pk).next_drift_check_at
+    assert moved is not None
+    assert moved > now
+    services.project_update(actor=owner, project=stale, name="Renamed")
+    fresh = Project.objects.get(pk=project.pk)
+    assert fresh.name == "Renamed"
+    assert fresh.next_drift_check_at == moved
+    assert Run.objects.filter(trigger=RunTrigger.SCHEDULE).count() == 1

@@ -181,7 +181,9 @@ def test_a_downgrade_is_refused_before_anything_is_written(
     run_worker()
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert "not a downgrade" in run.failure_reason or "6.0.4 or later" in run.failure_reason
+    # Below the oldest version bmadweb upgrades to, so refused by that rule (the engine's
+    # tests cover a downgrade between two later versions, "... not a downgrade.").
+    assert run.failure_reason == "bmadweb upgrades to BMAD 6.0.4 or later."
     assert calls(installer) == []
     assert remote_branches(remote) == ["main"]
 
@@ -199,3 +201,20 @@ def test_run_create_checks_the_target_version(project, owner, kind, version, mes
     with pytest.raises(services.RunError, match=message):
         services.run_create(project=project, kind=kind, actor=owner, target_version=version)
     assert not Run.objects.exists()
+
+
+def test_an_upgrade_writing_into_a_submodule_fails_before_committing(
+    project, owner, installer, remote, tmp_path, run_worker, django_capture_on_commit_callbacks
+):
+    """The submodule guard holds for upgrade runs too (docs/security.md#s6)."""
+    from tests.provisioning.git_ops.test_repo_limits import SKILL_DIR, _add_gitlink
+
+    _add_gitlink(remote, tmp_path, SKILL_DIR)
+    project.upgrades_skip_approval = True
+    project.save(update_fields=["upgrades_skip_approval"])
+    run = start(project, owner, django_capture_on_commit_callbacks)
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED, run.failure_reason
+    assert f"inside the submodule {SKILL_DIR}" in run.failure_reason
+    assert git("branch", "--list", cwd=remote).split() == ["*", "main"]

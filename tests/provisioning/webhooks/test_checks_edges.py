@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -30,6 +29,11 @@ from provisioning.webhooks.checks import (
     repo_matches,
     verify_signature,
 )
+from tests.provisioning.webhooks.webhook_helpers import (
+    gitlab_signed_headers,
+    gitlab_signing_key,
+    hmac_hex,
+)
 
 BODY = b'{"ref": "refs/heads/main"}'
 CURRENT, PREVIOUS, OTHER = "current-secret", "previous-secret", "someone-else"
@@ -37,16 +41,13 @@ NOW = 1_800_000_000.0
 COMMIT = "a" * 40
 
 
-def hexmac(secret: str, body: bytes = BODY) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signed(secret: str, *, timestamp: int = int(NOW)) -> dict[str, str]:
+    """GitLab's standard-webhook headers for BODY, signed with `secret`'s key."""
+    return gitlab_signed_headers(BODY, gitlab_signing_key(secret), timestamp=timestamp)
 
 
-def standard_signature(
-    secret: str, *, msg_id: str = "msg-1", timestamp: int = int(NOW), body: bytes = BODY
-) -> str:
-    key = base64.b64decode(gitlab_signing_token(secret)[6:])
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+def standard_signature(secret: str, *, timestamp: int = int(NOW)) -> str:
+    return signed(secret, timestamp=timestamp)["webhook-signature"]
 
 
 def standard_headers(signature: str, *, msg_id: str = "msg-1", timestamp: Any = None) -> dict:
@@ -72,7 +73,7 @@ def accepted(provider: str, headers: dict[str, str], secrets: list[str] | None =
 
 @pytest.mark.parametrize("secrets", [[], [""], ["", ""]])
 def test_a_project_without_a_secret_accepts_nothing(secrets: list[str]) -> None:
-    headers = {"x-hub-signature-256": "sha256=" + hexmac("")}
+    headers = {"x-hub-signature-256": "sha256=" + hmac_hex("", BODY)}
     with pytest.raises(SignatureError, match=r"^no webhook secret is set for this project$"):
         verify_signature("github", headers, BODY, secrets, now=NOW)
 
@@ -87,7 +88,7 @@ def test_hmac_providers_accept_the_current_and_the_previous_secret(
     provider: str, secret: str
 ) -> None:
     name = "x-hub-signature-256" if provider == "github" else "x-gitea-signature"
-    value = ("sha256=" if provider == "github" else "") + hexmac(secret)
+    value = ("sha256=" if provider == "github" else "") + hmac_hex(secret, BODY)
     accepted(provider, {name: value})
     accepted(provider, {name: value}, secrets=["", secret])  # an unset slot is skipped
 
@@ -100,27 +101,27 @@ def test_hmac_providers_accept_the_current_and_the_previous_secret(
     [
         ({}, "the X-Hub-Signature-256 header is missing"),
         (
-            {"x-hub-signature": "sha1=" + hmac.new(b"current-secret", BODY, "sha1").hexdigest()},
+            {"x-hub-signature": "sha1=" + hmac_hex(CURRENT, BODY, hashlib.sha1)},
             "the X-Hub-Signature-256 header is missing",
         ),
         (
-            {"x-hub-signature-256": "sha1=" + hexmac(CURRENT)},
+            {"x-hub-signature-256": "sha1=" + hmac_hex(CURRENT, BODY)},
             "X-Hub-Signature-256 must be 'sha256=' and 64 lowercase hex digits",
         ),
         (
-            {"x-hub-signature-256": hexmac(CURRENT)},
+            {"x-hub-signature-256": hmac_hex(CURRENT, BODY)},
             "X-Hub-Signature-256 must be 'sha256=' and 64 lowercase hex digits",
         ),
         (
-            {"x-hub-signature-256": "sha256=" + hexmac(CURRENT).upper()},
+            {"x-hub-signature-256": "sha256=" + hmac_hex(CURRENT, BODY).upper()},
             "X-Hub-Signature-256 must be 'sha256=' and 64 lowercase hex digits",
         ),
         (
-            {"x-hub-signature-256": "sha256=" + hexmac(CURRENT)[:63]},
+            {"x-hub-signature-256": "sha256=" + hmac_hex(CURRENT, BODY)[:63]},
             "X-Hub-Signature-256 must be 'sha256=' and 64 lowercase hex digits",
         ),
         (
-            {"x-hub-signature-256": "sha256=" + hexmac(OTHER)},
+            {"x-hub-signature-256": "sha256=" + hmac_hex(OTHER, BODY)},
             "X-Hub-Signature-256 does not match the body",
         ),
     ],
@@ -132,7 +133,7 @@ def test_github_refuses_anything_but_a_matching_sha256_signature(
 
 
 def test_github_signature_over_another_body_does_not_match() -> None:
-    headers = {"x-hub-signature-256": "sha256=" + hexmac(CURRENT, b"{}")}
+    headers = {"x-hub-signature-256": "sha256=" + hmac_hex(CURRENT, b"{}")}
     assert refused("github", headers) == "X-Hub-Signature-256 does not match the body"
 
 
@@ -140,21 +141,27 @@ def test_github_signature_over_another_body_does_not_match() -> None:
 
 
 def test_gitea_accepts_a_forgejo_signature_alone() -> None:
-    accepted("gitea", {"x-forgejo-signature": hexmac(CURRENT)})
+    accepted("gitea", {"x-forgejo-signature": hmac_hex(CURRENT, BODY)})
 
 
 @pytest.mark.parametrize(
     ("headers", "reason"),
     [
         ({}, "the X-Gitea-Signature / X-Forgejo-Signature header is missing"),
-        ({"x-gitea-signature": "sha256=" + hexmac(CURRENT)}, None),
-        ({"x-gitea-signature": hexmac(OTHER)}, "x-gitea-signature does not match the body"),
+        ({"x-gitea-signature": "sha256=" + hmac_hex(CURRENT, BODY)}, None),
+        (
+            {"x-gitea-signature": hmac_hex(OTHER, BODY)},
+            "x-gitea-signature does not match the body",
+        ),
         (  # every signature sent must hold, not just one of them
-            {"x-gitea-signature": hexmac(CURRENT), "x-forgejo-signature": hexmac(OTHER)},
+            {
+                "x-gitea-signature": hmac_hex(CURRENT, BODY),
+                "x-forgejo-signature": hmac_hex(OTHER, BODY),
+            },
             "x-forgejo-signature does not match the body",
         ),
         (
-            {"x-gitea-signature": hexmac(CURRENT), "x-forgejo-signature": "zz"},
+            {"x-gitea-signature": hmac_hex(CURRENT, BODY), "x-forgejo-signature": "zz"},
             "x-forgejo-signature must be 64 lowercase hex digits",
         ),
     ],
@@ -182,12 +189,12 @@ def test_gitlab_refuses_no_token_and_a_wrong_token() -> None:
 
 @pytest.mark.parametrize("secret", [CURRENT, PREVIOUS])
 def test_gitlab_accepts_a_standard_webhook_signature_of_either_secret(secret: str) -> None:
-    accepted("gitlab", standard_headers(standard_signature(secret)))
+    accepted("gitlab", signed(secret))
 
 
 def test_gitlab_needs_both_token_and_signature_to_hold_when_both_are_sent() -> None:
-    good_signature = standard_headers(standard_signature(CURRENT))
-    bad_signature = standard_headers(standard_signature(OTHER))
+    good_signature = signed(CURRENT)
+    bad_signature = signed(OTHER)
     accepted("gitlab", {**good_signature, "x-gitlab-token": CURRENT})
     assert (
         refused("gitlab", {**good_signature, "x-gitlab-token": OTHER})
@@ -207,13 +214,11 @@ def test_the_signing_token_has_the_whsec_form_and_a_given_one_is_kept() -> None:
 
 def test_a_whsec_secret_signs_with_its_own_key() -> None:
     token = "whsec_" + base64.b64encode(b"k" * 32).decode()
-    digest = hmac.new(b"k" * 32, f"msg-1.{int(NOW)}.".encode() + BODY, hashlib.sha256)
-    signature = "v1," + base64.b64encode(digest.digest()).decode()
-    accepted("gitlab", standard_headers(signature), secrets=[token])
+    accepted("gitlab", gitlab_signed_headers(BODY, b"k" * 32, timestamp=int(NOW)), secrets=[token])
 
 
 def test_a_whsec_secret_that_is_not_base64_is_skipped_not_fatal() -> None:
-    good = standard_headers(standard_signature(CURRENT))
+    good = signed(CURRENT)
     accepted("gitlab", good, secrets=["whsec_not*base64", CURRENT])
     assert (
         refused("gitlab", good, secrets=["whsec_not*base64"])
@@ -224,8 +229,7 @@ def test_a_whsec_secret_that_is_not_base64_is_skipped_not_fatal() -> None:
 @pytest.mark.parametrize("offset", [-GITLAB_SIGNATURE_TOLERANCE_S, GITLAB_SIGNATURE_TOLERANCE_S])
 def test_a_signature_exactly_five_minutes_off_is_accepted(offset: int) -> None:
     timestamp = int(NOW) + offset
-    signature = standard_signature(CURRENT, timestamp=timestamp)
-    accepted("gitlab", standard_headers(signature, timestamp=timestamp))
+    accepted("gitlab", signed(CURRENT, timestamp=timestamp))
 
 
 @pytest.mark.parametrize(
@@ -233,9 +237,8 @@ def test_a_signature_exactly_five_minutes_off_is_accepted(offset: int) -> None:
 )
 def test_a_signature_more_than_five_minutes_off_is_refused(offset: int) -> None:
     timestamp = int(NOW) + offset
-    signature = standard_signature(CURRENT, timestamp=timestamp)
     assert (
-        refused("gitlab", standard_headers(signature, timestamp=timestamp))
+        refused("gitlab", signed(CURRENT, timestamp=timestamp))
         == "webhook-timestamp is more than 5 minutes away from now"
     )
 
@@ -252,8 +255,7 @@ def test_a_signature_needs_a_plain_message_id_and_timestamp(msg_id: str, timesta
 
 
 def test_the_message_id_and_timestamp_are_part_of_what_is_signed() -> None:
-    signature = standard_signature(CURRENT, msg_id="msg-1")
-    headers = standard_headers(signature, msg_id="msg-2")
+    headers = standard_headers(standard_signature(CURRENT), msg_id="msg-2")
     assert refused("gitlab", headers) == "webhook-signature does not match the body"
 
 
@@ -498,17 +500,14 @@ def test_a_whsec_secret_with_a_stray_character_is_not_repaired_into_a_key() -> N
     key = b"k" * 32
     encoded = base64.b64encode(key).decode()
     damaged = "whsec_" + encoded[:10] + "*" + encoded[10:]
-    digest = hmac.new(key, f"msg-1.{int(NOW)}.".encode() + BODY, hashlib.sha256).digest()
-    signature = "v1," + base64.b64encode(digest).decode()
-    assert (
-        refused("gitlab", standard_headers(signature), secrets=[damaged])
-        == "webhook-signature does not match the body"
-    )
+    headers = gitlab_signed_headers(BODY, key, timestamp=int(NOW))
+    reason = refused("gitlab", headers, secrets=[damaged])
+    assert reason == "webhook-signature does not match the body"
 
 
 @pytest.mark.parametrize("absent", ["webhook-id", "webhook-timestamp"])
 def test_a_signature_without_its_id_or_timestamp_header_is_refused(absent: str) -> None:
-    headers = standard_headers(standard_signature(CURRENT))
+    headers = signed(CURRENT)
     del headers[absent]
     assert refused("gitlab", headers) == (
         "webhook-signature needs valid webhook-id and webhook-timestamp"

@@ -10,13 +10,14 @@ from django.urls import reverse
 
 from bmadweb.audit import audit_payload
 from bmadweb.models import AuditRecord
-from provisioning.models import Run, WebhookDelivery, WebhookRefusal
+from provisioning.models import Run, WebhookDelivery, WebhookOutcome, WebhookRefusal
 from provisioning.webhooks.settle import webhooks_drain
 from tests.provisioning.webhooks.webhook_helpers import (
     body_of,
     deliver,
     event_header,
     hook_url,
+    ledger_row,
     push_payload,
     signed_headers,
 )
@@ -139,7 +140,16 @@ def test_a_flood_of_forgeries_does_not_push_genuine_deliveries_off_the_page(
     client.force_login(owner)
     page = client.get(reverse("projects:project-webhook", kwargs={"slug": project.slug}))
     text = page.content.decode()
-    assert "Accepted" in text or "Queued" in text
+    # The genuine push is on the page as its own row: settled, its analysis started.
+    row = ledger_row(genuine)
+    assert (row.outcome, row.ref, row.run_id) == (
+        WebhookOutcome.ACCEPTED,
+        "refs/heads/main",
+        Run.objects.get(project=project).pk,
+    )
+    assert [d.pk for d in page.context["deliveries"]] == [row.pk]
+    assert '<span class="badge badge-delivery-accepted">Accepted</span>' in text
+    assert 'data-label="Ref" class="mono small wrap-anywhere">refs/heads/main</td>' in text
     assert "Refused requests" in text
     assert "203.0.113.7" in text
     assert ">60<" in text
