@@ -6,6 +6,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from provisioning.engine.pipeline import operation_diff
+
 # Order and wording of item states on the gap report. "merges-cleanly" is a conflict
 # whose 3-way merge succeeds: shown as "modified (merges cleanly)", not as a conflict.
 STATE_ORDER = [
@@ -66,20 +68,23 @@ def diff_lines(diff: str) -> list[DiffLine]:
     return rows
 
 
-def plan_rows(plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+def plan_rows(plan: dict[str, Any] | None, patch: str = "") -> list[dict[str, Any]]:
     """Operations that change something, in review order (deletes and merges first), each
-    with its diff lines, +/- counts, an anchor and whether it starts expanded."""
+    with its diff lines (cut from the run's `patch`, where the run keeps each diff), +/-
+    counts, an anchor and whether it starts expanded."""
     ops = [op for op in (plan or {}).get("operations", []) if op.get("action") != "skip"]
     ops.sort(key=lambda op: (ACTION_ORDER.get(str(op.get("action")), 9), str(op.get("path"))))
     rows = []
     for number, op in enumerate(ops, start=1):
-        lines = diff_lines(str(op.get("diff") or ""))
+        diff = operation_diff(op, patch)
+        lines = diff_lines(diff)
         added = sum(1 for line in lines if line.css == "diff-add")
         removed = sum(1 for line in lines if line.css == "diff-del")
         action = str(op.get("action"))
         rows.append(
             {
                 **op,
+                "diff": diff,
                 "anchor": f"op-{number}",
                 "lines": lines,
                 "added": added,

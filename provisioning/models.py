@@ -156,6 +156,11 @@ class Run(models.Model):
         return self.status in ACTIVE_STATUSES
 
 
+# A run's large results (a gap report, a plan with its diffs, the patch): deferred where
+# only its status and ids matter.
+RUN_RESULT_FIELDS = ("report", "plan", "diff")
+
+
 class LogLevel(models.TextChoices):
     DEBUG = "debug", "Debug"
     INFO = "info", "Info"

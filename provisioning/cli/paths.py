@@ -98,7 +98,7 @@ def engine_outcome(mode: str, root: Path, manifest: Manifest, revision: str) -> 
     # An unresolved conflict is drift even when nothing else is left to write.
     code = EXIT_OK if not plan.changes and not plan.conflicts else EXIT_DRIFT
     if mode == "diff":
-        return Outcome(code, data, plan_diff(plan) or "No changes.")
+        return Outcome(code, data, plan_diff(planned) or "No changes.")
     return Outcome(code, data, render_plan(planned))
 
 

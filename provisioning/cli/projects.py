@@ -31,6 +31,7 @@ from provisioning.cli.paths import engine_outcome, path_dispatch
 from provisioning.cli.upgrade import upgrade_outcome
 from provisioning.engine.extends import resolve_manifest
 from provisioning.engine.manifest import Manifest
+from provisioning.engine.pipeline import stored_operations
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.runs import services
 from provisioning.runs.repo_access import credentials_for, git_policy
@@ -88,7 +89,7 @@ def _summary(run: Run) -> dict[str, object]:
 
 def _outcome(run: Run) -> Outcome:
     data: dict[str, object] = {"run": _summary(run), **(run.report or {})}
-    data["operations"] = (run.plan or {}).get("operations", [])
+    data["operations"] = stored_operations(run.plan, run.diff)
     lines = [f"Run #{run.pk} ({run.kind}): {run.get_status_display()}"]
     if run.report:
         lines += ["", render_report(run.report)]

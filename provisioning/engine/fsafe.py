@@ -14,6 +14,12 @@ is the new content. The caller that knows git (:mod:`provisioning.git_ops`) list
 ``write_file``, ``delete_file`` and ``check_writable`` are the engine's entry points and
 also apply :func:`~provisioning.engine.paths.safe_join`'s portable-name rules;
 ``write_path`` and ``delete_path`` accept any relative path that stays inside the root.
+
+:class:`SafeTree` does the same for many paths at once (a plan): it applies the same
+rules and refusals, but opens each folder on the way once, ``O_NOFOLLOW`` relative to
+its parent, and keeps the descriptor for the next path under it. A folder reached that
+way cannot be a link or lead outside the root, so the per-path ``realpath`` checks of
+the single-path functions are not repeated for every file.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import stat
 from collections.abc import Collection
 from pathlib import Path
 
-from provisioning.engine.paths import UnsafePathError, safe_join
+from provisioning.engine.paths import UnsafePathError, relpath_problem, safe_join
 
 StrPath = str | os.PathLike[str]
 
@@ -187,3 +193,96 @@ def _assert_inside(root: Path, target: Path, rel: str) -> None:
     resolved = Path(os.path.realpath(target))
     if resolved != root and root not in resolved.parents:
         raise UnsafePathError(f"unsafe path: {rel} resolves outside the clone")
+
+
+class SafeTree:
+    """Link-safe checks, writes and deletes of many paths under one root.
+
+    Every path gets the refusals of :func:`check_writable`, :func:`write_file` and
+    :func:`delete_file` (portable names, ``.git`` in any spelling, ``tracked_symlinks``,
+    links, non-regular and hard-linked targets), with each folder opened once,
+    ``O_NOFOLLOW`` relative to its already opened parent, and reused for the files
+    under it. Use as a context manager: the descriptors are closed on exit.
+    """
+
+    def __init__(self, root: StrPath, *, tracked_symlinks: Collection[str] = ()) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.tracked = tracked_symlinks
+        self._fds: dict[str, int] = {}
+
+    def __enter__(self) -> SafeTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _parts(self, rel: str) -> list[str]:
+        problem = relpath_problem(rel)
+        if problem:
+            raise UnsafePathError(f"unsafe path {rel!r}: {problem}")
+        parts = split_relative(rel)
+        _refuse_tracked(parts, self.tracked)
+        return parts
+
+    def _folder(self, parts: list[str], *, create: bool) -> int | None:
+        """The descriptor of the folder holding ``parts[-1]``; None when a folder on the
+        way is missing and ``create`` is false."""
+        if "" not in self._fds:
+            self._fds[""] = os.open(self.root, _O_DIR)
+        fd = self._fds[""]
+        for index, name in enumerate(parts[:-1]):
+            shown = "/".join(parts[: index + 1])
+            known = self._fds.get(shown)
+            if known is not None:
+                fd = known
+                continue
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return None
+            if stat.S_ISLNK(info.st_mode):
+                raise UnsafePathError(f"unsafe path: {shown} is a symlink")
+            if not stat.S_ISDIR(info.st_mode):
+                raise UnsafePathError(f"unsafe path: {shown} is not a folder")
+            fd = self._fds[shown] = os.open(name, _O_DIR, dir_fd=fd)
+        return fd
+
+    def check(self, rel: str) -> None:
+        """Raise UnsafePathError unless ``rel`` can be written or deleted without a link."""
+        parts = self._parts(rel)
+        parent = self._folder(parts, create=False)
+        if parent is not None:
+            _plain_or_absent(parent, parts[-1], rel)
+
+    def write(self, rel: str, content: bytes | str) -> None:
+        """Create or replace ``rel`` (text is written as UTF-8), creating its folders."""
+        parts = self._parts(rel)
+        parent = self._folder(parts, create=True)
+        assert parent is not None
+        _write_leaf(
+            parent, parts[-1], content.encode() if isinstance(content, str) else content, rel
+        )
+
+    def delete(self, rel: str) -> bool:
+        """Delete the plain file ``rel``; False if it was not there."""
+        parts = self._parts(rel)
+        parent = self._folder(parts, create=False)
+        if parent is None:
+            return False
+        try:
+            info = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError(f"unsafe path: {rel} is not a regular file")
+        os.unlink(parts[-1], dir_fd=parent)
+        return True

@@ -72,7 +72,9 @@ class GeneratedFile:
 
     def render(self, current: str | None, previous: str | None = None) -> str:
         """The text this file should have, given its current and last-written text."""
-        return self.edit.render(current, previous) if self.edit else self.content
+        if self.edit is None or (current is None and previous is None):
+            return self.content  # an in-place file's content is its render from nothing
+        return self.edit.render(current, previous)
 
     def lock_base(self, text: str) -> str:
         """What the lock file keeps as the base of `text` (for a JSON file the team

@@ -327,17 +327,20 @@ _WITHHELD = "[a line of this MCP configuration is withheld: it holds a literal s
 def withhold_secrets(plan: Plan) -> Plan:
     """`plan` with every diff line of an MCP configuration that holds a literal secret
     replaced by a sentence naming its kind: plans are stored and shown to everyone
-    who may view the project, while the file keeps what it has."""
+    who may view the project, while the file keeps what it has. The diffs are not
+    computed here: each such operation withholds its lines whenever its diff is."""
     paths = {path for path, _ in MCP_CONFIGS}
-    changed = False
-    operations = []
-    for op in plan.operations:
-        if op.path in paths and op.diff:
-            diff = "".join(_withheld(line) for line in op.diff.splitlines(keepends=True))
-            changed = changed or diff != op.diff
-            op = replace(op, diff=diff)
-        operations.append(op)
-    return replace(plan, operations=tuple(operations)) if changed else plan
+    if not any(op.path in paths for op in plan.changes):
+        return plan
+    operations = tuple(
+        replace(op, redact=withhold_diff) if op.path in paths else op for op in plan.operations
+    )
+    return replace(plan, operations=operations)
+
+
+def withhold_diff(diff: str) -> str:
+    """`diff` with each line that holds a literal secret replaced by a sentence."""
+    return "".join(_withheld(line) for line in diff.splitlines(keepends=True))
 
 
 _PAIR = re.compile(r'^\s*"((?:[^"\\]|\\.)+)"\s*:\s*"((?:[^"\\]|\\.)*)",?\s*$')

@@ -16,7 +16,7 @@ from provisioning.engine.gap import GapReport, classify
 from provisioning.engine.generator import Generated
 from provisioning.engine.migrate import Migration
 from provisioning.engine.paths import LOCK_PATH
-from provisioning.engine.plan import Operation, OpKind, Plan, unified_diff
+from provisioning.engine.plan import Operation, OpKind, Plan
 from provisioning.engine.tomledit import BlockEdit
 from provisioning.engine.types import Finding
 
@@ -82,7 +82,7 @@ def add_migration(plan: Plan, migration: Migration) -> Plan:
     for path, text in sorted(migration.deletes.items()):
         if path not in at:
             why = _WHY_DELETE_EMPTY if path in emptied else _WHY_DELETE
-            ops.append(Operation(OpKind.DELETE, path, why, diff=unified_diff(path, text, None)))
+            ops.append(Operation(OpKind.DELETE, path, why, before=text))
     lock = [op for op in ops if op.path == LOCK_PATH]
     ordered = [op for op in ops if op.path != LOCK_PATH] + lock
     notes = tuple(dict.fromkeys([*plan.notes, *migration.notes]))
@@ -91,7 +91,7 @@ def add_migration(plan: Plan, migration: Migration) -> Plan:
 
 def _write(path: str, before: str | None, after: str, reason: str) -> Operation:
     kind = OpKind.CREATE if before is None else OpKind.UPDATE
-    return Operation(kind, path, reason, after, unified_diff(path, before, after))
+    return Operation(kind, path, reason, after, before)
 
 
 def _combined(op: Operation, before: str | None, migrated: str) -> Operation:
@@ -101,9 +101,7 @@ def _combined(op: Operation, before: str | None, migrated: str) -> Operation:
         return _write(op.path, before, migrated, f"{_WHY_WRITE} {op.reason}")
     kind = OpKind.CREATE if before is None else op.kind
     reason = f"{_WHY_WRITE} {op.reason}"
-    return dataclasses.replace(
-        op, kind=kind, reason=reason, diff=unified_diff(op.path, before, op.content)
-    )
+    return dataclasses.replace(op, kind=kind, reason=reason, before=before)
 
 
 def migration_dict(migration: Migration) -> Mapping[str, object]:

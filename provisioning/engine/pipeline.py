@@ -191,7 +191,9 @@ def migration_to_dict(analysis: Analysis) -> dict[str, Any]:
     return dict(migration_dict(analysis.migration))
 
 
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
+def plan_to_dict(plan: Plan, *, diffs: bool = True) -> dict[str, Any]:
+    """The plan as JSON-safe data; each operation's diff is computed here, once (none
+    without `diffs`)."""
     return {
         "requires_approval": plan.requires_approval,
         "change_count": len(plan.changes),
@@ -201,7 +203,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "action": str(op.kind),
                 "reason": op.reason,
                 "state": str(op.state) if op.state else None,
-                "diff": op.diff,
+                "diff": op.diff if diffs else "",
             }
             for op in plan.operations
         ],
@@ -212,10 +214,49 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_diff(plan: Plan) -> str:
-    """All operations' diffs as one patch, in path order."""
-    return "".join(
-        op.diff
-        for op in sorted(plan.operations, key=lambda o: o.path)
-        if op.kind is not OpKind.SKIP
-    )
+def plan_record(plan: Plan) -> tuple[dict[str, Any], str]:
+    """The plan as a run stores it, and its patch (`plan_diff`'s text).
+
+    Each diff is computed once and kept once: in the patch. An operation names its part
+    of the patch by position, `"diff_at": [start, end]`, instead of carrying a copy, so
+    the stored plan stays small (`operation_diff` reads it back)."""
+    data = plan_to_dict(plan, diffs=False)
+    stored = data["operations"]
+    parts: list[str] = []
+    at = 0
+    changed = [i for i, op in enumerate(plan.operations) if op.kind is not OpKind.SKIP]
+    for index in sorted(changed, key=lambda i: plan.operations[i].path):
+        diff = plan.operations[index].diff
+        stored[index]["diff_at"] = [at, at + len(diff)]
+        parts.append(diff)
+        at += len(diff)
+    for op in stored:
+        del op["diff"]
+    return data, "".join(parts)
+
+
+def operation_diff(op: dict[str, Any], patch: str) -> str:
+    """A stored operation's diff: its part of the run's patch, or (plans stored before
+    the patch held the only copy) its own "diff"."""
+    if "diff_at" in op:
+        start, end = op["diff_at"]
+        return patch[start:end]
+    return str(op.get("diff", ""))
+
+
+def stored_operations(plan: dict[str, Any] | None, patch: str) -> list[dict[str, Any]]:
+    """A stored plan's operations as `plan_to_dict` gives them, each with its diff."""
+    return [
+        {**{k: v for k, v in op.items() if k != "diff_at"}, "diff": operation_diff(op, patch)}
+        for op in (plan or {}).get("operations", [])
+    ]
+
+
+def plan_diff(plan: Plan | dict[str, Any]) -> str:
+    """All operations' diffs as one patch, in path order. Given `plan_to_dict`'s data, it
+    joins the diffs computed there instead of computing them again."""
+    if isinstance(plan, Plan):
+        ops = [(op.path, op.diff) for op in plan.operations if op.kind is not OpKind.SKIP]
+    else:
+        ops = [(op["path"], op["diff"]) for op in plan["operations"] if op["action"] != "skip"]
+    return "".join(diff for _, diff in sorted(ops, key=lambda pair: pair[0]))

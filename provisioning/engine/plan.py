@@ -2,7 +2,9 @@
 
 `make_plan` turns each managed item into an operation - create, update, merge, delete
 or skip - following docs/bmad.md#item-states, and adds the new lock file as one more
-operation. Deletes and merges need approval. TOML and JSON files merge key by key
+operation. Deletes and merges need approval. An operation keeps the text it replaces and
+computes its diff only when asked (`Operation.diff`): a plan that is only compared,
+applied or counted never pays for diffs. TOML and JSON files merge key by key
 (`tomlmerge`, `jsonmerge`), other files line by line (`merge`); conflicts that the merge
 cannot resolve are skipped and listed (with their key paths for TOML and JSON), never
 written with markers. `apply_plan` writes
@@ -18,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from provisioning.engine import detect_read as rd
-from provisioning.engine.fsafe import check_writable, delete_file, write_file
+from provisioning.engine.fsafe import SafeTree
 from provisioning.engine.gap import GapReport, ItemState, ManagedItem
 from provisioning.engine.generator import GENERATOR_VERSION, Generated
 from provisioning.engine.jsonedit import JsonEditError
@@ -49,8 +51,19 @@ class Operation:
     path: str
     reason: str
     content: str | None = field(default=None, repr=False)  # new text; None for delete/skip
-    diff: str = field(default="", repr=False)  # unified diff, old -> new
+    before: str | None = field(default=None, repr=False, compare=False)  # the text it replaces
     state: ItemState | None = None  # the gap state that led here (None for the lock)
+    # What the diff goes through before anyone sees it (`mcp_review.withhold_secrets`).
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def diff(self) -> str:
+        """Unified diff, old -> new (computed on each access: callers keep the result)."""
+        if self.kind is OpKind.SKIP:
+            return ""
+        new = None if self.kind is OpKind.DELETE else self.content
+        text = unified_diff(self.path, self.before, new)
+        return self.redact(text) if self.redact is not None and text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,20 +92,52 @@ class Plan:
 
 def unified_diff(path: str, old: str | None, new: str | None) -> str:
     """Git-style unified diff of one file (/dev/null for a missing side)."""
+    fromfile = f"a/{path}" if old is not None else "/dev/null"
+    tofile = f"b/{path}" if new is not None else "/dev/null"
+    if not old or not new:
+        # A created or deleted file is one hunk of one side: what difflib gives, without
+        # matching lines first (most of a first provisioning is such files).
+        return _one_sided(fromfile, tofile, old or "", new or "")
     lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True),
-        (new or "").splitlines(keepends=True),
-        fromfile=f"a/{path}" if old is not None else "/dev/null",
-        tofile=f"b/{path}" if new is not None else "/dev/null",
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=fromfile,
+        tofile=tofile,
     )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
+    return "".join(map(_marked, lines))
+
+
+def _marked(line: str) -> str:
+    return line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+# Line boundaries str.splitlines knows besides LF: a text without them splits at LF only.
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_sided(fromfile: str, tofile: str, old: str, new: str) -> str:
+    """difflib.unified_diff's output (marked like `unified_diff`) when one side is empty:
+    every line of the other side, signed (nothing if both are empty)."""
+    sign, text = ("-", old) if old else ("+", new)
+    if not text:
+        return ""
+    if any(mark in text for mark in _OTHER_BREAKS):
+        lines = text.splitlines(keepends=True)
+        size, body = len(lines), "".join(_marked(sign + line) for line in lines)
+    else:  # LF-only text (the usual case): one pass of str methods, no list of lines
+        size = text.count("\n") + (not text.endswith("\n"))
+        body = sign + text.replace("\n", "\n" + sign)
+        if text.endswith("\n"):
+            body = body[: -len(sign)]
+        else:
+            body += "\n\\ No newline at end of file\n"
+    shown = "1" if size == 1 else f"1,{size}"
+    ranges = f"-{shown} +0,0" if old else f"-0,0 +{shown}"
+    return f"--- {fromfile}\n+++ {tofile}\n@@ {ranges} @@\n{body}"
 
 
 def _write_op(kind: OpKind, item: ManagedItem, content: str, reason: str = "") -> Operation:
-    diff = unified_diff(item.path, item.current, content)
-    return Operation(kind, item.path, reason or item.reason, content, diff, item.state)
+    return Operation(kind, item.path, reason or item.reason, content, item.current, item.state)
 
 
 def _skip(item: ManagedItem, reason: str = "") -> Operation:
@@ -215,8 +260,8 @@ class _Planner:
         self._keep_entry(item.path)
 
     def _on_orphaned(self, item: ManagedItem) -> None:
-        diff = unified_diff(item.path, item.current, None)
-        self.ops.append(Operation(OpKind.DELETE, item.path, item.reason, None, diff, item.state))
+        op = Operation(OpKind.DELETE, item.path, item.reason, None, item.current, item.state)
+        self.ops.append(op)
 
     def _on_unmanaged(self, item: ManagedItem) -> None:
         expected = item.expected if self.force else None
@@ -237,10 +282,8 @@ def _lock_operation(report: GapReport, lock: Lock) -> Operation | None:
     if text == report.lock_text:
         return None
     kind = OpKind.CREATE if report.lock_text is None else OpKind.UPDATE
-    diff = unified_diff(LOCK_PATH, report.lock_text, text)
-    return Operation(
-        kind, LOCK_PATH, "Records what bmadweb wrote, for the next analysis.", text, diff
-    )
+    reason = "Records what bmadweb wrote, for the next analysis."
+    return Operation(kind, LOCK_PATH, reason, text, report.lock_text)
 
 
 def make_plan(
@@ -276,8 +319,8 @@ def _cleanup_operations(report: GapReport, root: Path | None) -> list[Operation]
             continue
         for path in finding.paths:
             if path.endswith(".md"):  # wrapper files only, never a folder
-                diff = unified_diff(path, _current_text(root, path), None)
-                ops.append(Operation(OpKind.DELETE, path, finding.title, diff=diff))
+                before = _current_text(root, path)
+                ops.append(Operation(OpKind.DELETE, path, finding.title, before=before))
     return ops
 
 
@@ -293,22 +336,30 @@ class ApplyResult:
     skipped: tuple[str, ...]
 
 
+def check_plan(root: Path, plan: Plan, *, tracked_symlinks: Collection[str] = ()) -> None:
+    """Raise UnsafePathError unless every change of the plan can be written or deleted
+    under `root` without a link (what `apply_plan` checks before its first write)."""
+    with SafeTree(root, tracked_symlinks=tracked_symlinks) as tree:
+        for op in plan.changes:
+            tree.check(op.path)
+
+
 def apply_plan(root: Path, plan: Plan, *, tracked_symlinks: Collection[str] = ()) -> ApplyResult:
     """Write the plan's changes under `root`. Every target is checked before the first
     write, so an unsafe path (UnsafePathError) leaves the repository untouched.
     `tracked_symlinks`: the paths git records as symlinks (see `fsafe`), refused too."""
-    links = tracked_symlinks
-    for op in plan.changes:
-        check_writable(root, op.path, tracked_symlinks=links)
     written: list[str] = []
     deleted: list[str] = []
-    ordered = sorted(plan.changes, key=lambda op: op.path == LOCK_PATH)  # lock last
-    for op in ordered:
-        if op.kind is OpKind.DELETE:
-            delete_file(root, op.path, tracked_symlinks=links)
-            deleted.append(op.path)
-        elif op.content is not None:
-            write_file(root, op.path, op.content, tracked_symlinks=links)
-            written.append(op.path)
+    with SafeTree(root, tracked_symlinks=tracked_symlinks) as tree:
+        for op in plan.changes:
+            tree.check(op.path)
+        ordered = sorted(plan.changes, key=lambda op: op.path == LOCK_PATH)  # lock last
+        for op in ordered:
+            if op.kind is OpKind.DELETE:
+                tree.delete(op.path)
+                deleted.append(op.path)
+            elif op.content is not None:
+                tree.write(op.path, op.content)
+                written.append(op.path)
     skipped = tuple(op.path for op in plan.operations if op.kind is OpKind.SKIP)
     return ApplyResult(tuple(written), tuple(deleted), skipped)

@@ -134,7 +134,7 @@ def reoffer(root: Path, saved: Iterable[SavedEdit], *, from_version: str | None)
         if text != old:
             kind = OpKind.CREATE if old is None else OpKind.UPDATE
             why = "The team's hand edits, saved before the upgrade overwrote them."
-            offer.ops.append(Operation(kind, path, why, text, unified_diff(path, old, text)))
+            offer.ops.append(Operation(kind, path, why, text, old))
     return Rescue(tuple(offer.ops), tuple(offer.records), tuple(offer.notes))
 
 
@@ -169,8 +169,4 @@ def _one(edit: SavedEdit, new: str | None, offer: _Offer) -> None:
     record["reapplied"] = merged.text != new
     if record["reapplied"]:
         why = "Re-applies the team's hand edit, saved before the upgrade, to the new version."
-        offer.ops.append(
-            Operation(
-                OpKind.MERGE, edit.path, why, merged.text, unified_diff(edit.path, new, merged.text)
-            )
-        )
+        offer.ops.append(Operation(OpKind.MERGE, edit.path, why, merged.text, new))

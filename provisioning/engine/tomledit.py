@@ -11,10 +11,10 @@ changed them since.
 from __future__ import annotations
 
 import functools
-import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 import tomlkit
@@ -26,8 +26,11 @@ TomlValue = str | Sequence[str] | Sequence[Mapping[str, str]]
 
 
 def toml_string(value: str) -> str:
-    """A TOML basic string: JSON escapes are valid TOML, DEL must be escaped too."""
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    """A TOML basic string: JSON escapes are valid TOML, DEL must be escaped too.
+
+    (`json.dumps(value, ensure_ascii=False)` for a string, without building an encoder
+    for each of the thousands of values a large manifest gives.)"""
+    return encode_basestring(value).replace("\x7f", "\\u007f")
 
 
 def _fresh_value(value: TomlValue) -> str:
@@ -68,14 +71,20 @@ def _parse(text: str | None, header: str) -> TOMLDocument:
 
 
 @functools.lru_cache(maxsize=16)
+def _loaded(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(plain values, None) or (None, why it is not TOML): parsed once per text, for the
+    state, the structure check and the render of the same file."""
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as exc:
+        return None, str(exc)
+
+
 def _plain(text: str | None) -> dict[str, Any]:
     """Plain values of a TOML text ({} when absent or invalid); tomllib is much faster."""
     if text is None:
         return {}
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return {}
+    return _loaded(text)[0] or {}
 
 
 def same_values(a: str | None, b: str | None) -> bool:
@@ -85,10 +94,8 @@ def same_values(a: str | None, b: str | None) -> bool:
         return True
     if a is None or b is None:
         return False
-    try:
-        return tomllib.loads(a) == tomllib.loads(b)
-    except tomllib.TOMLDecodeError:
-        return False
+    (values_a, problem_a), (values_b, problem_b) = _loaded(a), _loaded(b)  # parsed once
+    return problem_a is None and problem_b is None and values_a == values_b
 
 
 def _written_by_us(previous: str | None, header: str) -> str | None:
@@ -235,10 +242,10 @@ def _structure_problem(current: str | None, tables: Sequence[tuple[str, ...]]) -
     """Why `current` cannot be edited in place (invalid TOML, a table that is not one)."""
     if current is None:
         return None
-    try:
-        data: Any = tomllib.loads(current)
-    except tomllib.TOMLDecodeError as exc:
-        return f"not valid TOML ({exc})"
+    data: Any
+    data, error = _loaded(current)
+    if error is not None:
+        return f"not valid TOML ({error})"
     for path in tables:
         node = data
         for key in path:

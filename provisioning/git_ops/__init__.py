@@ -27,6 +27,7 @@ used. Nothing else in bmadweb may run git. No Django here: settings arrive as a
 """
 
 from provisioning.engine.paths import UnsafePathError as UnsafePath
+from provisioning.git_ops.commits import FileChanges, commit_files
 from provisioning.git_ops.files import (
     safe_delete,
     safe_write,
@@ -65,6 +66,7 @@ __all__ = [
     "ClonedRepo",
     "Credentials",
     "FileChange",
+    "FileChanges",
     "GitCommandFailed",
     "GitDiverged",
     "GitLimitExceeded",
@@ -80,6 +82,7 @@ __all__ = [
     "changed_files",
     "clone",
     "commit_all",
+    "commit_files",
     "git_env",
     "head_sha",
     "init_bare_from_tree",

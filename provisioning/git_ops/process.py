@@ -118,6 +118,8 @@ def git_env(
         "GIT_CEILING_DIRECTORIES": str(home.parent),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": "/dev/null",
+        # Attributes only from the repository's own .gitattributes (none of the machine's).
+        "GIT_ATTR_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ALLOW_PROTOCOL": "https:ssh:file" if policy.allow_local else "https:ssh",
         "GIT_PROTOCOL_FROM_USER": "0",
@@ -267,6 +269,7 @@ def run_git(
     stdin: bytes | None = None,
     ok_codes: tuple[int, ...] = (0,),
     budget: DiskBudget | None = None,
+    env_update: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run one git step through GitPython, in its own process group; return (status, stdout).
 
@@ -274,16 +277,17 @@ def run_git(
     loop below, not GitPython, decides when it dies. Everything git sees is fixed here:
     the argv (literal options), the folder (``-C``: the runner starts in the session's
     home, and ``Git.execute`` would quietly use the worker's folder if its own were
-    gone), the environment (:func:`_exact_env_argv`), and ``shell=False`` whatever
-    ``Git.USE_SHELL`` says."""
+    gone), the environment (:func:`_exact_env_argv`; ``env_update`` changes the session's
+    values for this step only), and ``shell=False`` whatever ``Git.USE_SHELL`` says."""
     import git
 
     directory = os.fspath(Path(cwd).absolute())
-    argv = [*_exact_env_argv(session.env), session.policy.git_binary, "-C", directory, *args]
+    env = session.env if env_update is None else {**session.env, **env_update}
+    argv = [*_exact_env_argv(env), session.policy.git_binary, "-C", directory, *args]
     try:
         handle = session.runner.execute(
             argv,
-            env=session.env,
+            env=env,
             istream=subprocess.PIPE if stdin is not None else None,
             as_process=True,
             shell=False,

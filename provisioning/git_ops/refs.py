@@ -3,6 +3,7 @@ check-ref-format before they reach git."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from provisioning.git_ops.process import git_session, run_git
@@ -38,6 +39,15 @@ def validate_base_branch(name: str, *, policy: GitPolicy | None = None) -> str:
 
 
 def _check_ref_format(name: str, policy: GitPolicy) -> None:
+    if not _git_accepts_branch(name, policy):
+        raise InvalidInput("git does not accept this branch name")
+
+
+@functools.lru_cache(maxsize=256)
+def _git_accepts_branch(name: str, policy: GitPolicy) -> bool:
+    """git's own verdict on a branch name, asked once per name and policy (git binary)
+    in a process: a run checks its branch before the commit and again before the push,
+    and every clone checks the same default branch."""
     # The regexes already refuse a leading '-', so the name cannot be read as an option
     # (check-ref-format --branch does not accept '--').
     with git_session(policy) as session:
@@ -48,8 +58,7 @@ def _check_ref_format(name: str, policy: GitPolicy) -> None:
             step="check-ref-format",
             ok_codes=(0, 1, 128),
         )
-    if status != 0:
-        raise InvalidInput("git does not accept this branch name")
+    return status == 0
 
 
 def check_sha(sha: str | None) -> str | None:

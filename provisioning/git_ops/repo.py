@@ -93,13 +93,13 @@ def clone(
     try:
         with git_session(policy, credentials=credentials, checked=checked) as session:
             _fetch_without_checkout(session, checked.url, target, branch, depth)
-            _check_tree_size(session, target)
+            tree = _check_tree_size(session, target)
             _checkout(session, target)
             sha = rev_parse_head(session, target)
     except BaseException:
         remove_tree(target)
         raise
-    return ClonedRepo(path=target, branch=branch, head_sha=sha)
+    return ClonedRepo(path=target, branch=branch, head_sha=sha, tree=tree)
 
 
 def _fetch_without_checkout(
@@ -127,13 +127,17 @@ def _fetch_without_checkout(
     run_git(session, args, cwd=session.home, step="clone", budget=budget)
 
 
-def _check_tree_size(session: Session, repo: Path) -> None:
-    """Refuse before checkout when the tip's blobs add up to more than the budget."""
+def _check_tree_size(session: Session, repo: Path) -> dict[str, tuple[str, str]]:
+    """Refuse before checkout when the tip's blobs add up to more than the budget; return
+    the listing (path -> mode, object id), which the checkout then writes out."""
     _, listing = run_git(session, ["ls-tree", "-r", "-l", "-z", "HEAD"], cwd=repo, step="ls-tree")
     total = files = 0
+    tree: dict[str, tuple[str, str]] = {}
     for entry in filter(None, listing.split("\0")):
-        size = entry.split("\t", 1)[0].split()[-1]
+        meta, _, path = entry.partition("\t")
+        mode, _, oid, size = meta.split()
         total += int(size) if size.isdigit() else 0
+        tree[path] = (mode, oid)
         files += 1
     if files > session.policy.max_repo_files:
         raise GitLimitExceeded(
@@ -145,6 +149,7 @@ def _check_tree_size(session: Session, repo: Path) -> None:
             f"limit exceeded: the repository holds {total} bytes, "
             f"more than the {session.policy.max_repo_bytes} allowed"
         )
+    return tree
 
 
 def _checkout(session: Session, repo: Path) -> None:
@@ -218,25 +223,30 @@ def commit_all(
     policy = policy or GitPolicy()
     path = repo.path if isinstance(repo, ClonedRepo) else Path(repo)
     identity = Identity(author_name, author_email)
-    body = _commit_message(message, run_id)
+    body = commit_message(message, run_id)
     if branch is not None:
         validate_branch_name(branch, policy=policy)
     with git_session(policy, identity=identity, date=date) as session:
-        if branch is not None:
-            checkout = ["checkout", "--quiet", "-B", branch, "HEAD", "--"]
-            run_git(session, checkout, cwd=path, step="checkout")
-        run_git(session, ["add", "--all", "--", "."], cwd=path, step="add")
-        status, _ = run_git(
-            session, ["diff", "--cached", "--quiet"], cwd=path, step="diff", ok_codes=(0, 1)
-        )
-        if status == 0:
-            raise NothingToCommit("nothing to commit: the work tree has no change")
-        commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace"]
-        run_git(session, [*commit, "--file=-"], cwd=path, step="commit", stdin=body)
-        return rev_parse_head(session, path)
+        return commit_work_tree(session, path, branch, body)
 
 
-def _commit_message(message: str, run_id: str) -> bytes:
+def commit_work_tree(session: Session, path: Path, branch: str | None, body: bytes) -> str:
+    """``commit_all``'s steps in an open session (identity and dates in its environment)."""
+    if branch is not None:
+        checkout = ["checkout", "--quiet", "-B", branch, "HEAD", "--"]
+        run_git(session, checkout, cwd=path, step="checkout")
+    run_git(session, ["add", "--all", "--", "."], cwd=path, step="add")
+    status, _ = run_git(
+        session, ["diff", "--cached", "--quiet"], cwd=path, step="diff", ok_codes=(0, 1)
+    )
+    if status == 0:
+        raise NothingToCommit("nothing to commit: the work tree has no change")
+    commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace"]
+    run_git(session, [*commit, "--file=-"], cwd=path, step="commit", stdin=body)
+    return rev_parse_head(session, path)
+
+
+def commit_message(message: str, run_id: str) -> bytes:
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise InvalidInput("the run id must be 1-64 letters, digits, '.', '_' or '-'")
     if not isinstance(message, str) or not message.strip() or "\x00" in message:
@@ -257,15 +267,18 @@ def push_branch(
     expected_remote_sha: str | None = None,
     credentials: Credentials | None,
     policy: GitPolicy,
+    sha: str | None = None,
 ) -> PushResult:
-    """Push ``HEAD`` to the bmadweb branch ``branch``, idempotently and never forced.
+    """Push ``HEAD`` (or the commit ``sha`` of the clone) to the bmadweb branch
+    ``branch``, idempotently and never forced.
 
     Same commit already there → "already pushed" without pushing; the branch holding
     anything other than ``expected_remote_sha`` (None: the branch must not exist) →
     :class:`GitDiverged`.
     """
     validate_branch_name(branch, policy=policy)
-    return _push(repo, url, branch, check_sha(expected_remote_sha), credentials, policy)
+    expected = check_sha(expected_remote_sha)
+    return _push(repo, url, branch, expected, credentials, policy, check_sha(sha))
 
 
 def push_default(
@@ -276,8 +289,10 @@ def push_default(
     expected_remote_sha: str,
     credentials: Credentials | None,
     policy: GitPolicy,
+    sha: str | None = None,
 ) -> PushResult:
-    """Fast-forward the default branch ``branch`` from ``expected_remote_sha`` to ``HEAD``.
+    """Fast-forward the default branch ``branch`` from ``expected_remote_sha`` to ``HEAD``
+    (or to the commit ``sha`` of the clone).
 
     If the remote branch moved since the clone → :class:`GitDiverged`; the remote refuses
     anything that is not a fast-forward because nothing here forces.
@@ -286,7 +301,7 @@ def push_default(
     expected = check_sha(expected_remote_sha)
     if expected is None:
         raise InvalidInput("a direct push needs the commit the branch is expected to hold")
-    return _push(repo, url, branch, expected, credentials, policy)
+    return _push(repo, url, branch, expected, credentials, policy, check_sha(sha))
 
 
 def _push(
@@ -296,14 +311,15 @@ def _push(
     expected: str | None,
     credentials: Credentials | None,
     policy: GitPolicy,
+    sha: str | None,
 ) -> PushResult:
     checked = check_url(url, policy)
     path = repo.path if isinstance(repo, ClonedRepo) else Path(repo)
     with git_session(policy, credentials=credentials, checked=checked) as session:
-        local = rev_parse_head(session, path)
+        local = sha or rev_parse_head(session, path)
         if _already_there(session, checked.url, branch, local, expected):
             return PushResult(status="already_pushed", branch=branch, sha=local)
-        refspec = f"HEAD:refs/heads/{branch}"
+        refspec = f"{local}:refs/heads/{branch}"
         args = ["push", "--porcelain", "--no-verify", "--no-recurse-submodules"]
         if checked.kind == "local":
             args += local_receive_pack(session.policy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -123,11 +124,32 @@ class Identity:
                 raise InvalidInput(f"{what} must not contain control characters, '<' or '>'")
 
 
+# The tip's tree as ``git ls-tree -r`` lists it: path -> (mode, object id).
+TreeListing = Mapping[str, tuple[str, str]]
+
+SYMLINK_MODE = "120000"
+GITLINK_MODE = "160000"
+
+
 @dataclass(frozen=True, slots=True)
 class ClonedRepo:
     path: Path
     branch: str
     head_sha: str
+    # What the clone checked out (empty when unknown): the size check before the checkout
+    # reads it anyway, and it tells which paths git records as symlinks or submodules and
+    # which blobs git already hashed.
+    tree: TreeListing = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def tracked_symlinks(self) -> frozenset[str]:
+        """Paths the checked-out tip records as symlinks (mode 120000)."""
+        return frozenset(path for path, (mode, _) in self.tree.items() if mode == SYMLINK_MODE)
+
+    @property
+    def tracked_submodules(self) -> frozenset[str]:
+        """Paths the checked-out tip records as submodules (gitlinks, mode 160000)."""
+        return frozenset(path for path, (mode, _) in self.tree.items() if mode == GITLINK_MODE)
 
 
 @dataclass(frozen=True, slots=True)

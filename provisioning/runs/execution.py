@@ -2,7 +2,8 @@
 
 plan_phase: fresh shallow clone → gap report → (provision) plan with diff → approval or
 apply. apply_phase: fresh clone → refuse if the default branch moved → re-plan and check
-it matches → write → deterministic commit → idempotent push → pull request.
+it matches → check the targets → deterministic commit of the plan's texts → idempotent
+push → pull request.
 """
 
 from __future__ import annotations
@@ -17,14 +18,8 @@ from projects.selectors import manifest_resolve
 from provisioning import git_ops
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
-from provisioning.engine.pipeline import (
-    analyze_repo,
-    plan_diff,
-    plan_repo,
-    plan_to_dict,
-    report_to_dict,
-)
-from provisioning.engine.plan import Plan, apply_plan
+from provisioning.engine.pipeline import analyze_repo, plan_record, plan_repo, report_to_dict
+from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import pull_requests
@@ -156,40 +151,44 @@ def plan_phase(run: Run) -> None:
         report, plan = _plan(run, cloned.path, manifest)
         _add_lost_edits(run, report, cloned)
         _record_report(run, report, cloned.head_sha)
-        if not _store_plan(run, plan) or not run_start_applying(run):
+        if not _store_plan(run, plan):
             return
         # Applying right away: this clone is the one just planned on, so neither a
         # second clone nor a second plan is needed (a retry starts in apply_phase).
         sha = _write_commit_push(run, cloned, plan)
-    _finish_pushed(run, sha)
+    _finish_pushed(run, sha, plan)
 
 
 def _store_plan(run: Run, plan: Plan) -> bool:
-    """Store the plan; True when it may be applied now (changes, no approval needed)."""
+    """Store the plan with the run's next status, in one update; True when the run moved
+    to applying (changes, no approval needed).
+
+    One update rather than two: on SQLite, changing any column rewrites the whole row,
+    and the row now holds the plan's diffs."""
     project = run.project
     needs_approval = (
         plan.requires_approval or project.require_approval or project.push_mode == PushMode.DIRECT
     )
-    Run.objects.filter(pk=run.pk).update(
-        plan=plan_to_dict(plan), diff=plan_diff(plan), needs_approval=needs_approval
-    )
+    data, patch = plan_record(plan)  # every diff computed here, once, and stored once
+    stored = {"plan": data, "diff": patch, "needs_approval": needs_approval}
     for conflict in plan.conflicts:
         run_log(run, f"Conflict left for the team: {conflict.path}: {conflict.reason}", "warning")
     plan_conflicts = [conflict.path for conflict in plan.conflicts]
     if not plan.changes and plan_conflicts:
-        run_finish(
-            run, RunStatus.NEEDS_ATTENTION, reason=_conflicts_reason(plan_conflicts, nothing=True)
-        )
+        reason = _conflicts_reason(plan_conflicts, nothing=True)
+        run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **stored)
         return False
     if not plan.changes:
-        run_finish(run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.")
+        run_finish(
+            run, RunStatus.NO_CHANGES, reason="Nothing to change: already in sync.", **stored
+        )
         return False
     run_log(run, f"Plan: {len(plan.changes)} file operations.")
     run.refresh_from_db()
     if needs_approval and run.approved_at is None:
-        run_wait_for_approval(run)
+        run_wait_for_approval(run, **stored)
         return False
-    return True
+    return run_start_applying(run, **stored)
 
 
 def _target_branch(run: Run) -> str:
@@ -251,29 +250,38 @@ def refuse_submodule_targets(plan: Plan, submodules: frozenset[str]) -> None:
 
 
 def _write_commit_push(run: Run, cloned: git_ops.ClonedRepo, plan: Plan) -> str:
-    """Write the files, commit and push; the commit id is recorded before the push so a
-    retry can recognise its own commit."""
+    """Check every target as the link-safe writer would, commit the plan's texts, push;
+    the commit id is recorded before the push so a retry can recognise its own commit.
+
+    The texts go straight into git objects (git_ops.commit_files): the commit is the one
+    writing them into the clone and committing the work tree would make, without the
+    writes, the walk over the whole tree and its re-hashing. The clone's listing tells
+    the submodules and symlinks (the index is read only for a clone without one)."""
     policy = git_policy()
-    refuse_submodule_targets(plan, git_ops.tracked_submodules(cloned, policy))
-    try:
-        # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
-        result = apply_plan(
-            cloned.path, plan, tracked_symlinks=git_ops.tracked_symlinks(cloned, policy)
-        )
-    except UnsafePathError as exc:
-        raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
-    run_log(run, f"Wrote {len(result.written)} files, deleted {len(result.deleted)}.")
+    listed = bool(cloned.tree)
+    submodules = cloned.tracked_submodules if listed else git_ops.tracked_submodules(cloned, policy)
+    links = cloned.tracked_symlinks if listed else git_ops.tracked_symlinks(cloned, policy)
+    refuse_submodule_targets(plan, submodules)
+    changes = {op.path: op.content if op.kind is not OpKind.DELETE else None for op in plan.changes}
     direct = run.project.push_mode == PushMode.DIRECT
     branch = _target_branch(run)
-    sha = _commit(run, cloned, None if direct else branch)
+    try:
+        # core.symlinks=false checks tracked symlinks out as plain files: refuse them too.
+        check_plan(cloned.path, plan, tracked_symlinks=links)
+        sha = _commit(run, cloned, changes, None if direct else branch)
+    except UnsafePathError as exc:
+        raise RunFailed(str(exc)) from None  # the message starts with "unsafe path"
     Run.objects.filter(pk=run.pk).update(commit_sha=sha, heartbeat=timezone.now())
     checkpoint(run, "after_commit")
     _push(run, cloned, branch, sha, direct=direct)
     return sha
 
 
-def _finish_pushed(run: Run, sha: str) -> None:
-    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention."""
+def _finish_pushed(run: Run, sha: str, plan: Plan | None = None) -> None:
+    """Pushed; or, when the plan left conflicts, pushed what it could and needs attention.
+
+    `plan`: the plan just stored and applied (its conflicts are the stored ones); without
+    it the stored plan is read."""
     checkpoint(run, "after_push")
     branch = _target_branch(run)
     direct = run.project.push_mode == PushMode.DIRECT
@@ -283,7 +291,10 @@ def _finish_pushed(run: Run, sha: str) -> None:
         note = "the forge token could not be read: set it again under Credentials"
     pushed = {"branch": branch, "commit_sha": sha, "pr_url": pr_url, "pr_note": note[:300]}
     run.refresh_from_db()
-    conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
+    if plan is not None:
+        conflicts = [conflict.path for conflict in plan.conflicts]
+    else:
+        conflicts = [c["path"] for c in (run.plan or {}).get("conflicts", [])]
     if conflicts:
         reason = _conflicts_reason(conflicts, nothing=False)
         run_finish(run, RunStatus.NEEDS_ATTENTION, reason=reason, **pushed)
@@ -304,21 +315,25 @@ def _conflicts_reason(paths: list[str], *, nothing: bool) -> str:
 
 def _check_same_plan(run: Run, plan: Plan) -> None:
     stored = (run.plan or {}).get("operations", [])
-    now = plan_to_dict(plan)["operations"]
     key = [(op["path"], op["action"]) for op in stored]
-    if key != [(op["path"], op["action"]) for op in now]:
+    if key != [(op.path, str(op.kind)) for op in plan.operations]:  # no diffs needed
         raise RunFailed(
             "The repository changed since the plan was made. Start a new "
             "provisioning run to re-plan."
         )
 
 
-def _commit(run: Run, cloned: git_ops.ClonedRepo, branch: str | None) -> str:
+def _commit(
+    run: Run, cloned: git_ops.ClonedRepo, changes: git_ops.FileChanges, branch: str | None
+) -> str:
     assert run.manifest_revision is not None
     message = f"bmadweb: provision {run.project.name} (manifest r{run.manifest_revision.number})"
+    written = sum(content is not None for content in changes.values())
+    run_log(run, f"Writing {written} files, deleting {len(changes) - written}.")
     try:
-        sha = git_ops.commit_all(
+        sha = git_ops.commit_files(
             cloned,
+            changes,
             branch=branch,
             message=message,
             run_id=str(run.pk),
@@ -329,6 +344,8 @@ def _commit(run: Run, cloned: git_ops.ClonedRepo, branch: str | None) -> str:
         )
     except git_ops.NothingToCommit:
         raise RunFailed("The plan wrote nothing new; the repository is already in sync.") from None
+    except git_ops.GitLimitExceeded as exc:
+        raise RunFailed(f"The commit was refused: {exc}") from None
     run_log(run, f"Committed {sha[:12]}" + (f" on {branch}." if branch else "."))
     return sha
 
@@ -344,6 +361,7 @@ def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct
                 expected_remote_sha=run.base_sha,
                 credentials=credentials_for(project),
                 policy=git_policy(),
+                sha=sha,
             )
         else:
             result = git_ops.push_branch(
@@ -352,6 +370,7 @@ def _push(run: Run, cloned: git_ops.ClonedRepo, branch: str, sha: str, *, direct
                 branch,
                 credentials=credentials_for(project),
                 policy=git_policy(),
+                sha=sha,
             )
     except git_ops.GitDiverged as exc:
         raise RunFailed(f"The branch {branch} diverged on the remote: {exc}") from None

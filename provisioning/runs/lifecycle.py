@@ -119,14 +119,16 @@ def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: objec
     audit_transition(run, status.value, reason=reason[:500])
 
 
-def run_wait_for_approval(run: Run) -> None:
-    if transition(run, RunStatus.AWAITING_APPROVAL, allowed=(RunStatus.RUNNING,)):
+def run_wait_for_approval(run: Run, **fields: object) -> None:
+    """Running → awaiting approval; `fields` are written in the same update (the plan)."""
+    if transition(run, RunStatus.AWAITING_APPROVAL, allowed=(RunStatus.RUNNING,), **fields):
         run_log(run, "The plan needs an approver before it is applied.")
         audit_transition(run, "awaiting_approval")
 
 
-def run_start_applying(run: Run) -> bool:
-    return transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,))
+def run_start_applying(run: Run, **fields: object) -> bool:
+    """Running → applying; `fields` are written in the same update (the plan)."""
+    return transition(run, RunStatus.APPLYING, allowed=(RunStatus.RUNNING,), **fields)
 
 
 def run_pr_state_record(

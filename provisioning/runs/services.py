@@ -31,6 +31,7 @@ from projects.roles import Perm
 from projects.selectors import base_numbers, manifest_latest, manifest_resolve
 from provisioning.models import (
     ACTIVE_STATUSES,
+    RUN_RESULT_FIELDS,
     Campaign,
     LogLevel,
     Run,
@@ -194,7 +195,13 @@ def run_execute(*, run_id: int, job_id: str | None = None) -> None:
     run's job (the reconciler replaced it after its worker died, and RQ later retried the
     abandoned one) does nothing, so a run never executes twice at once.
     """
-    run = Run.objects.select_related("project", "manifest_revision").get(pk=run_id)
+    # The report, plan and diff (megabytes for a large manifest) stay in the database
+    # until a step reads them: every status transition reloads the run.
+    run = (
+        Run.objects.select_related("project", "manifest_revision")
+        .defer(*RUN_RESULT_FIELDS)
+        .get(pk=run_id)
+    )
     if job_id is not None and run.job_id != job_id:
         return
     if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):

@@ -20,7 +20,7 @@ from projects.models import PushMode
 from provisioning import git_ops
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
-from provisioning.engine.pipeline import analyze_repo, plan_diff, plan_to_dict, report_to_dict
+from provisioning.engine.pipeline import analyze_repo, plan_record, report_to_dict
 from provisioning.engine.plan import apply_plan
 from provisioning.engine.upgrade import (
     InstallRequest,
@@ -159,10 +159,9 @@ def _store(run: Run, upgrade: Upgrade) -> bool:
         or project.require_approval
         or project.push_mode == PushMode.DIRECT
     )
+    data, patch = plan_record(upgrade.plan)  # every diff computed once, stored once
     Run.objects.filter(pk=run.pk).update(
-        plan={**plan_to_dict(upgrade.plan), "upgrade": summary},
-        diff=plan_diff(upgrade.plan),
-        needs_approval=needs_approval,
+        plan={**data, "upgrade": summary}, diff=patch, needs_approval=needs_approval
     )
     run_log(run, "\n".join(summary_lines(summary)))
     for note in upgrade.plan.notes:
@@ -219,7 +218,7 @@ def _pushed_already(run: Run) -> bool:
 def _check_same(run: Run, upgrade: Upgrade) -> None:
     stored = run.plan or {}
     before = [(op["path"], op["action"]) for op in stored.get("operations", [])]
-    now = [(op["path"], op["action"]) for op in plan_to_dict(upgrade.plan)["operations"]]
+    now = [(op.path, str(op.kind)) for op in upgrade.plan.operations]  # no diffs needed
     fingerprint = stored.get("upgrade", {}).get("installer", {}).get("fingerprint")
     if before != now or fingerprint != upgrade.installer_changes.fingerprint():
         raise RunFailed(

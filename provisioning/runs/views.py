@@ -84,7 +84,7 @@ def run_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, run: Run) -> dict[str, object]:
     can_approve = user_can(request.user, run.project, Perm.APPROVE)
-    rows = plan_rows(run.plan)
+    rows = plan_rows(run.plan, run.diff)
     return {
         "project": run.project,
         "run": run,

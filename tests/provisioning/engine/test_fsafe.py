@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from provisioning.engine.fsafe import SafeTree
 from provisioning.engine.fsafe import delete_path as delete_file
 from provisioning.engine.fsafe import write_path as write_file
 from provisioning.engine.paths import UnsafePathError as UnsafePath
+from provisioning.engine.paths import relpath_problem
 
 _PIECES = st.sampled_from(
     ["a", "b", "..", ".", "", "/", ".git", ".GIT", "link", "x\x00", "\\", "git~1", "-uX", "é"]
@@ -52,3 +54,41 @@ def test_tracked_symlinks_refuse_the_entry_and_everything_under_it(tmp_path: Pat
             write_file(tmp_path, rel, "x", tracked_symlinks={"tracked"})
     assert list(tmp_path.iterdir()) == []
     assert delete_file(tmp_path, "untracked", tracked_symlinks={"tracked"}) is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(rels=st.lists(_RELATIVE, min_size=1, max_size=4))
+def test_safe_tree_refuses_what_the_single_path_writer_refuses(rels: list[str]) -> None:
+    """Many paths through one SafeTree (folders opened once) end exactly as each path
+    written alone: refused, or written under the root and nowhere else."""
+    with tempfile.TemporaryDirectory() as base:
+        alone, batch, outside = Path(base, "alone"), Path(base, "batch"), Path(base, "outside")
+        for folder in (alone, batch, outside):
+            folder.mkdir()
+        for root in (alone, batch):
+            (root / "link").symlink_to(outside)
+        with SafeTree(batch, tracked_symlinks={"tracked"}) as tree:
+            for rel in rels:
+                expected = _outcome(alone, rel)
+                try:
+                    tree.check(rel)
+                    tree.write(rel, "data")
+                except UnsafePath:
+                    assert isinstance(expected, UnsafePath) or relpath_problem(rel)
+                    continue
+                assert not isinstance(expected, UnsafePath)
+                assert (batch / rel).read_text() == "data"
+        assert list(outside.iterdir()) == []
+
+
+def test_safe_tree_deletes_plain_files_only(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x")
+    (tmp_path / "d" / "sub").mkdir()
+    with SafeTree(tmp_path) as tree:
+        assert tree.delete("d/f") is True
+        assert tree.delete("d/f") is False
+        assert tree.delete("missing/f") is False
+        with pytest.raises(UnsafePath, match="not a regular file"):
+            tree.delete("d/sub")
+    assert (tmp_path / "d" / "sub").is_dir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -9,14 +10,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provisioning.engine.gap import ItemState, analyze
 from provisioning.engine.generator import generate
 from provisioning.engine.lockfile import parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import LOCK_PATH, UnsafePathError
-from provisioning.engine.pipeline import plan_to_dict
-from provisioning.engine.plan import Operation, OpKind, Plan, apply_plan, make_plan
+from provisioning.engine.pipeline import (
+    operation_diff,
+    plan_diff,
+    plan_record,
+    plan_to_dict,
+    stored_operations,
+)
+from provisioning.engine.plan import (
+    Operation,
+    OpKind,
+    Plan,
+    apply_plan,
+    make_plan,
+    unified_diff,
+)
 from tests.provisioning.engine.builders import build_v64, edit_file, write_file
 from tests.provisioning.engine.test_gap import FE_MD, INSTALL, LEADER_MD, manifest, provisioned
 
@@ -378,6 +394,58 @@ def test_config_toml_key_both_sides_changed_is_reported_not_written(tmp_path: Pa
     assert conflict.keys == ("agents.dev-leader.description",)
     apply_plan(root, plan)
     assert path.read_text() == before
+
+
+_TEXTS = st.text(alphabet=st.sampled_from(["a", "b", " ", "\n", "\r", "\x0c", "é"]), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXTS, created=st.booleans(), absent=st.booleans())
+def test_diffs_of_created_and_deleted_files_are_difflibs(
+    text: str, created: bool, absent: bool
+) -> None:
+    """The one-sided fast path prints exactly what difflib does (headers, ranges, the
+    "No newline" marker), for a missing side given as None or as empty text."""
+    empty = None if absent else ""
+    old, new = (empty, text) if created else (text, empty)
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        fromfile="a/x.md" if old is not None else "/dev/null",
+        tofile="b/x.md" if new is not None else "/dev/null",
+    )
+    expected = "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+    assert unified_diff("x.md", old, new) == expected
+
+
+def test_diffs_are_computed_when_asked_and_stored_once(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    edit_file(root, FE_MD)
+    plan = plan_for(root, manifest("Routes all the work."))
+    data = plan_to_dict(plan)
+    changed = [op for op in plan.operations if op.kind is not OpKind.SKIP]
+    assert [op["diff"] for op in data["operations"] if op["action"] != "skip"] == [
+        op.diff for op in changed
+    ]
+    assert plan_diff(data) == plan_diff(plan)
+    assert all(op["diff"] == "" for op in plan_to_dict(plan, diffs=False)["operations"])
+
+
+def test_a_run_stores_each_diff_once_in_the_patch(tmp_path: Path) -> None:
+    root = provisioned(tmp_path)
+    edit_file(root, FE_MD)
+    plan = plan_for(root, manifest("Routes all the work."))
+    data, patch = plan_record(plan)
+    assert patch == plan_diff(plan)
+    assert all("diff" not in op for op in data["operations"])
+    for op, stored in zip(plan.operations, data["operations"], strict=True):
+        assert operation_diff(stored, patch) == op.diff
+    expected = plan_to_dict(plan)["operations"]
+    assert stored_operations(data, patch) == expected
+    # A plan stored before the patch held the only copy still shows its diffs.
+    assert stored_operations(plan_to_dict(plan), "") == expected
 
 
 def test_team_keys_in_an_override_survive_later_plans(tmp_path: Path) -> None:

@@ -327,9 +327,11 @@ def test_stale_command_wrappers_are_deleted_with_the_finding_as_reason(tmp_path:
             OpKind.DELETE,
             ".claude/commands/bmad-old.md",
             "title of BMAD_STALE_COMMAND_WRAPPERS",
-            diff="--- a/.claude/commands/bmad-old.md\n+++ /dev/null\n@@ -1 +0,0 @@\n-old wrapper\n",
         )
     ]
+    assert deletes[0].diff == (
+        "--- a/.claude/commands/bmad-old.md\n+++ /dev/null\n@@ -1 +0,0 @@\n-old wrapper\n"
+    )
 
 
 def test_without_the_checkout_a_wrapper_delete_shows_no_content() -> None:

@@ -20,6 +20,7 @@ from provisioning.git_ops import (
     Identity,
     clone,
     commit_all,
+    commit_files,
     git_env,
     head_sha,
     push_branch,
@@ -39,6 +40,7 @@ from tests.provisioning.git_ops.git_helpers import (
 )
 
 SECRET = "canary-worker-secret-5d2e8a"
+FAST = "bmadweb/demo/run-2"
 
 
 @pytest.fixture
@@ -48,7 +50,8 @@ def policy(tmp_path: Path) -> GitPolicy:
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
-    return make_remote(tmp_path / "remotes", {"README.md": "hello\n"})
+    files = {"README.md": "hello\n", ".gitignore": "*.log\n", ".gitattributes": "*.md text\n"}
+    return make_remote(tmp_path / "remotes", files)
 
 
 @pytest.fixture
@@ -73,6 +76,13 @@ def _round_trip(remote: Path, dest: Path, policy: GitPolicy) -> str:
                author_email="a@example.org", date=DATE, policy=policy)  # fmt: skip
     push_branch(cloned, str(remote), BRANCH, credentials=None, policy=policy)
     assert remote_head(str(remote), BRANCH, policy=policy) == head_sha(cloned, policy=policy)
+    # The run's own way: the plan's files straight into objects, pushed by commit id.
+    again = clone(str(remote), dest.parent / f"{dest.name}-fast", branch="main", policy=policy)
+    sha = commit_files(again, {"fast.md": "fast\n", "debug.log": "ignored\n"}, branch=FAST,
+                       message="m", run_id="r", author_name="a", author_email="a@example.org",
+                       date=DATE, policy=policy)  # fmt: skip
+    push_branch(again, str(remote), FAST, credentials=None, policy=policy, sha=sha)
+    assert remote_head(str(remote), FAST, policy=policy) == sha
     return head_sha(cloned, policy=policy)
 
 
@@ -115,7 +125,8 @@ def test_every_git_step_is_started_by_gitpython(
         assert kwargs["start_new_session"] is True
         assert kwargs["shell"] is False
     assert steps >= {"check-ref-format", "clone", "ls-tree", "checkout", "rev-parse",
-                     "ls-files", "add", "diff", "commit", "ls-remote", "push"}  # fmt: skip
+                     "ls-files", "add", "diff", "commit", "ls-remote", "push",
+                     "check-attr", "check-ignore", "fast-import"}  # fmt: skip
 
 
 def test_gitpython_trace_shows_each_step(

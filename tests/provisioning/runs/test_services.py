@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from projects.models import SyncStatus
+from projects.presenters import plan_rows
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from tests.repos import merge_branch, push_change, remote_branches, remote_commits, remote_file
@@ -52,6 +53,15 @@ def test_provision_run_pushes_one_commit_on_its_branch(
     skill = remote_file(bmad_remote, branch, ".claude/skills/frontend-specialist/SKILL.md")
     assert "Frontend Specialist" in skill
     assert remote_commits(bmad_remote, "main") == base  # default branch untouched
+    # Each diff is stored once, in the patch; the page cuts every operation's part out.
+    rows = plan_rows(run.plan, run.diff)
+    assert rows
+    assert all("diff" not in op for op in run.plan["operations"])
+    assert "".join(row["diff"] for row in sorted(rows, key=lambda r: r["path"])) == run.diff
+    path = ".claude/skills/frontend-specialist/SKILL.md"
+    skill_row = next(r for r in rows if r["path"] == path)
+    assert skill_row["diff"].startswith(f"--- /dev/null\n+++ b/{path}\n")
+    assert "+" + skill.splitlines()[0] in skill_row["diff"]
 
 
 def test_second_provision_after_merge_has_no_changes(
