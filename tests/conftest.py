@@ -61,6 +61,18 @@ def _local_repos_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         yield
 
 
+@pytest.fixture(autouse=True)
+def _settings_not_leaked() -> Iterator[None]:
+    """A test leaves the settings as it found them. Overrides undone out of order (two
+    stacks of them, torn down in the wrong sequence) once left single sign-on switched on
+    for every later test; this names the test that does it."""
+    from django.conf import settings
+
+    before = settings._wrapped
+    yield
+    assert settings._wrapped is before, "this test left Django settings overridden"
+
+
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn = redis.Redis.from_url(redis_url)

@@ -22,7 +22,6 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import Group
-from django.test import override_settings
 
 from bmadweb.audit import audit_payload
 from bmadweb.models import AuditRecord, OidcIdentity
@@ -176,18 +175,21 @@ def provider(settings) -> Iterator[Provider]:  # type: ignore[no-untyped-def]
         "given_name": "Ada",
         "groups": ["idp-developers", "idp-unmapped"],
     }
-    backends = [*settings.AUTHENTICATION_BACKENDS, "bmadweb.oidc.OidcBackend"]
+    # Every override goes through pytest-django's `settings`, one stack undone in
+    # reverse: a test that also changes `settings` cannot restore the provider's values
+    # after this fixture is gone (which once left single sign-on on for later tests).
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "bmadweb.oidc.OidcBackend",
+    ]
+    settings.OIDC_ISSUER = stub.issuer
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
+    settings.OIDC_GROUP_MAP = ["idp-developers=Developers", "idp-approvers=Approvers"]
+    settings.OIDC_STAFF_GROUPS = ["idp-platform"]
+    settings.OIDC_SUPERUSER_GROUPS = []
     discovery.cache_clear()
-    with override_settings(
-        OIDC_ISSUER=stub.issuer,
-        OIDC_RP_CLIENT_ID=CLIENT_ID,
-        OIDC_RP_CLIENT_SECRET=CLIENT_SECRET,
-        OIDC_GROUP_MAP=["idp-developers=Developers", "idp-approvers=Approvers"],
-        OIDC_STAFF_GROUPS=["idp-platform"],
-        OIDC_SUPERUSER_GROUPS=[],
-        AUTHENTICATION_BACKENDS=backends,
-    ):
-        yield stub
+    yield stub
     discovery.cache_clear()
     stub.stop()
 

@@ -141,7 +141,7 @@ def browser_login(page: Any, base_url: str, username: str, password: str) -> Non
     page.goto(f"{base_url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(f"{base_url}/")
 
 

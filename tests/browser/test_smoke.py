@@ -35,7 +35,7 @@ def test_wrong_password_is_refused_with_a_message(
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "carol")
     page.fill("#id_password", "not-her-password")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("alert")).to_be_visible()
     assert page.url.startswith(f"{live_server.url}/login/")
     shot("refused")
