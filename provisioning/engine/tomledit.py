@@ -22,6 +22,8 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array, Table
 from tomlkit.toml_document import TOMLDocument
 
+from provisioning.engine.tomlmerge import same
+
 TomlValue = str | Sequence[str] | Sequence[Mapping[str, str]]
 
 
@@ -95,7 +97,7 @@ def same_values(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return False
     (values_a, problem_a), (values_b, problem_b) = _loaded(a), _loaded(b)  # parsed once
-    return problem_a is None and problem_b is None and values_a == values_b
+    return problem_a is None and problem_b is None and same(values_a, values_b)
 
 
 def _written_by_us(previous: str | None, header: str) -> str | None:
@@ -117,10 +119,10 @@ def _satisfied(
     owned: Sequence[str],
 ) -> bool:
     """True when `_set_keys` would change nothing in `table` (plain values)."""
-    if any(table.get(key) != _plain_value(value) for key, value in wanted.items()):
+    if any(not same(table.get(key), _plain_value(value)) for key, value in wanted.items()):
         return False
     stale = (k for k in owned if k in previous and k not in wanted and k in table)
-    return all(table[key] != previous[key] for key in stale)
+    return all(not same(table[key], previous[key]) for key in stale)
 
 
 def _item(value: TomlValue) -> Any:

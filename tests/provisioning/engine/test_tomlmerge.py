@@ -7,11 +7,13 @@ import copy
 import tomllib
 from typing import Any
 
+import pytest
 import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioning.engine.merge import merge3
+from provisioning.engine.tomledit import same_values
 from provisioning.engine.tomlmerge import merge_toml, same
 from tests.provisioning.engine.merge_strategies import disjoint, scalars
 
@@ -203,3 +205,20 @@ def test_disjoint_menu_item_edits_merge_item_by_item(case: tuple[Any, Any, Any, 
     assert result.text is not None
     menu = tomllib.loads(result.text)["agent"].get("menu", [])
     assert [f"{i['code']}:{i['description']}" for i in menu] == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("x = 1\n", "x = true\n", False),  # Python's 1 == True must not make them equal
+        ("x = 0\n", "x = false\n", False),
+        ("x = 1\n", "x = 1.0\n", False),
+        ("x = [1]\n", "x = [true]\n", False),
+        ("x = 1 # one\n", "x   =   1\n", True),  # comments and layout aside
+        ("[t]\na = 1\nb = 2\n", "[t]\nb = 2\na = 1\n", True),
+        ("x = 'not toml", "x = 'not toml", True),
+        ("x = 'not toml", "x = 'not toml'", False),
+    ],
+)
+def test_same_values_compares_toml_types_not_python_equality(a, b, equal):
+    assert same_values(a, b) is equal
