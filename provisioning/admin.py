@@ -1,4 +1,5 @@
-"""Runs in the admin: read-only history with their logs."""
+"""Runs, webhook deliveries and discovery sources in the admin: read-only history (a
+source is added on the discovery page, which checks its address and audits it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from provisioning.models import Run, RunLogEntry, WebhookDelivery
+from provisioning.models import ForgeSource, Run, RunLogEntry, WebhookDelivery
 from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
 
 
@@ -93,3 +94,28 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"#{delivery.pk} replayed: {result.outcome} ({result.detail})"
                 )
+
+
+@admin.register(ForgeSource)
+class ForgeSourceAdmin(admin.ModelAdmin):
+    """Organisations and groups staff discovered; the token itself is never shown."""
+
+    list_display = ["id", "org_url", "kind", "api_url", "has_token", "created_by", "created"]
+    list_filter = ["kind"]
+    search_fields = ["org_url", "api_url"]
+    list_select_related = ["created_by"]
+    exclude = ["token_enc"]
+    readonly_fields = ("kind", "org_url", "api_url", "created_by", "created", "has_token")
+
+    @admin.display(boolean=True, description="token")
+    def has_token(self, source: ForgeSource) -> bool:
+        return bool(source.token_enc)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

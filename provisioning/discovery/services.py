@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from projects import services as project_services
 from projects.models import Project
+from bmadweb.audit import audit_record
 from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
 from provisioning.git_ops import urlpolicy
@@ -68,6 +69,17 @@ def forge_source_create(
     source.save()
     source.set_token(token)
     source.save(update_fields=["token_enc"])
+    audit_record(  # the token never goes into the chain, only whether one was given
+        action="discovery.source_create",
+        actor=actor,
+        payload={
+            "source": source.pk,
+            "kind": source.kind,
+            "org_url": source.org_url,
+            "api_url": source.api_url,
+            "token": bool(token),
+        },
+    )
     return source
 
 
@@ -130,6 +142,16 @@ def forge_source_register(
         except project_services.ManifestInvalid as exc:
             reason = "; ".join(str(getattr(e, "message", e)) for e in exc.errors)
             skipped.append(f"{repo.path}: {reason[:200]}")
+    audit_record(  # each project's own creation is audited too (project.create)
+        action="discovery.register",
+        actor=actor,
+        payload={
+            "source": source.pk,
+            "base": base,
+            "registered": [project.slug for project in created],
+            "skipped": len(skipped),
+        },
+    )
     return created, skipped
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bmadweb.audit import audit_payload
+from bmadweb.models import AuditRecord
 from projects import services as project_services
 from projects.models import Project
 from projects.selectors import manifest_latest, manifest_resolve
@@ -112,3 +114,50 @@ def test_registration_knows_a_repository_under_another_spelling(spelling: str) -
 def test_local_paths_compare_the_same_way() -> None:
     assert _same_repo(" /srv/repos/app.git ") == _same_repo("/srv/repos/app")
     assert _same_repo("/srv/repos/app") != _same_repo("/srv/repos/other")
+
+
+def test_a_source_and_a_bulk_registration_are_audited_without_the_token(
+    client, staff, forge
+) -> None:
+    project_services.base_save(actor=staff, name="platform", yaml_text=BASE)
+    client.force_login(staff)
+    url = _source(client, forge)
+    source = ForgeSource.objects.get()
+    created = AuditRecord.objects.get(action="discovery.source_create")
+    assert created.actor_name == staff.username
+    assert audit_payload(created) == {
+        "source": source.pk,
+        "kind": "github",
+        "org_url": "https://github.example/acme",
+        "api_url": forge.base_url("github"),
+        "token": True,
+    }
+    client.post(url, {"repo": ["acme/new-app", "acme/plain"], "base": "platform"})
+    client.post(url, {"repo": ["acme/new-app"], "base": "platform"})  # already registered
+    first, second = AuditRecord.objects.filter(action="discovery.register").order_by("seq")
+    slugs = sorted(Project.objects.values_list("slug", flat=True))
+    assert audit_payload(first) == {
+        "source": source.pk, "base": "platform", "registered": slugs, "skipped": 0,
+    }  # fmt: skip
+    assert audit_payload(second)["registered"] == []
+    assert audit_payload(second)["skipped"] == 1
+    for record in AuditRecord.objects.filter(action__startswith="discovery."):
+        assert FAKE_FORGE_TOKEN not in str(audit_payload(record))
+
+
+def test_sources_are_listed_read_only_in_the_admin_without_their_token(
+    client, admin_user, forge
+) -> None:
+    client.force_login(admin_user)
+    source = ForgeSource.objects.create(kind="gitlab", org_url="https://gitlab.example/group")
+    source.set_token(FAKE_FORGE_TOKEN)
+    source.save()
+    listing = client.get("/admin/provisioning/forgesource/")
+    assert listing.status_code == 200
+    assert "https://gitlab.example/group" in listing.content.decode()
+    detail = client.get(f"/admin/provisioning/forgesource/{source.pk}/change/")
+    assert detail.status_code == 200
+    assert FAKE_FORGE_TOKEN not in detail.content.decode()
+    assert source.token_enc not in detail.content.decode()
+    assert client.get("/admin/provisioning/forgesource/add/").status_code == 403
+    assert client.post(f"/admin/provisioning/forgesource/{source.pk}/delete/").status_code == 403
