@@ -12,9 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from bmadweb.audit import audit_record
 from projects import services as project_services
 from projects.models import Project
-from bmadweb.audit import audit_record
 from projects.validators import is_loopback_host, validate_forge_api_url
 from provisioning import forges
 from provisioning.git_ops import urlpolicy
