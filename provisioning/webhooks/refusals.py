@@ -85,5 +85,6 @@ def refusals_audit(*, project_id: int) -> int:
         ]
         audit_record_many(entries)
         for row in rows:
-            WebhookRefusal.objects.filter(pk=row.pk).update(audited=row.refused)
+            row.audited = row.refused
+        WebhookRefusal.objects.bulk_update(rows, ["audited"])  # one statement, rows locked
     return len(entries)
