@@ -13,6 +13,7 @@ from rq import get_current_job
 from bmadweb.audit_checkpoint import audit_checkpoint
 from provisioning import git_ops, queue
 from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
+from provisioning.discovery.services import forge_source_list
 from provisioning.runs.schedule import drift_checks_start
 from provisioning.runs.services import run_execute, runs_reconcile
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
@@ -24,6 +25,13 @@ def webhook_drain_job(project_id: int) -> int:
     # before is committed already, so the drain below sees it.
     queue.webhook_wake_clear(project_id=project_id)
     return webhooks_drain(project_id=project_id)
+
+
+def discovery_list_job(source_id: int) -> int:
+    """RQ job: list a discovery source's repositories with their BMAD probe and keep them
+    on the source for its page. Returns how many were listed."""
+    job = get_current_job()
+    return forge_source_list(source_id=source_id, job_id=job.id if job is not None else "")
 
 
 def run_job(run_id: int) -> None:

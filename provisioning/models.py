@@ -408,6 +408,14 @@ class ForgeSource(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created = models.DateTimeField(auto_now_add=True)
+    # The last listing of the organisation, made by a job (a large organisation takes one
+    # forge call per repository to probe): the repositories as plain dicts, when, and
+    # why it failed. `listing_job` is set while a listing is queued or running.
+    listing = models.JSONField(default=list, blank=True, editable=False)
+    listed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    listing_error = models.CharField(max_length=500, blank=True, editable=False)
+    listing_job = models.CharField(max_length=64, blank=True, editable=False)
+    listing_started = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]

@@ -28,6 +28,7 @@ RETRY_INTERVALS = [10, 30, 90]
 # The jobs, by dotted name (RQ imports them in the worker).
 RUN_JOB = "provisioning.jobs.run_job"
 WEBHOOK_DRAIN_JOB = "provisioning.jobs.webhook_drain_job"
+DISCOVERY_LIST_JOB = "provisioning.jobs.discovery_list_job"
 
 
 # While this key exists a drain job for the project is queued, so the webhook receiver
@@ -117,6 +118,25 @@ def webhook_wake(*, project_id: int) -> None:
             raise
     except (redis.RedisError, OSError):
         logger.warning("queue unavailable; webhook deliveries of project %s wait", project_id)
+
+
+def discovery_enqueue(*, source_id: int, job_id: str) -> bool:
+    """Enqueue the listing of a discovery source under `job_id` (claimed by the caller);
+    False when the queue cannot be reached."""
+    try:
+        django_rq.get_queue("default", commit_mode="auto").enqueue(
+            DISCOVERY_LIST_JOB,
+            source_id,
+            job_id=job_id,
+            at_front=True,  # someone is looking at the page
+            job_timeout=settings.RQ_JOB_TIMEOUT,
+            result_ttl=60,
+            failure_ttl=7 * 86400,
+        )
+    except (redis.RedisError, OSError):
+        logger.warning("queue unavailable; discovery source %s is not listed", source_id)
+        return False
+    return True
 
 
 def job_is_alive(job_id: str) -> bool:

@@ -3,20 +3,24 @@ chosen ones in bulk as projects whose manifest extends a base manifest (staff on
 
 from __future__ import annotations
 
-from dataclasses import replace
+import uuid
+from dataclasses import asdict, fields, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.text import slugify
 
 from bmadweb.audit import audit_record
 from projects import services as project_services
 from projects.models import Project
 from projects.validators import is_loopback_host, validate_forge_api_url
-from provisioning import forges
+from provisioning import forges, queue
 from provisioning.git_ops import urlpolicy
 from provisioning.models import ForgeSource
 from provisioning.webhooks.checks import repo_key
@@ -32,6 +36,12 @@ extends: [{base}]
 project:
   name: {name}
 """
+
+
+# A listing claim older than this belongs to a job that was lost (a killed worker): the
+# next visit may start another (docs/architecture.md#discovery).
+LISTING_STALE_AFTER = timedelta(minutes=10)
+_REPO_FIELDS = tuple(field.name for field in fields(forges.DiscoveredRepo))
 
 
 class DiscoveryError(Exception):
@@ -92,6 +102,70 @@ def forge_source_repos(*, source: ForgeSource, probe: bool = True) -> list[forge
         )
     except forges.ForgeError as exc:
         raise DiscoveryError(exc.message) from None
+
+
+def forge_source_list_start(*, source: ForgeSource) -> bool:
+    """Queue a listing of the source's repositories unless one is queued or running.
+    The claim is a compare-and-set on the row, so two page views start one job. False
+    when none was started (one runs already, or the queue cannot be reached: then the
+    source's listing error says so)."""
+    now = timezone.now()
+    job_id = f"discover-{source.pk}-{uuid.uuid4().hex[:12]}"
+    claimed = (
+        ForgeSource.objects.filter(pk=source.pk)
+        .filter(Q(listing_job="") | Q(listing_started__lt=now - LISTING_STALE_AFTER))
+        .update(listing_job=job_id, listing_started=now)
+    )
+    if not claimed:
+        return False
+    if not queue.discovery_enqueue(source_id=source.pk, job_id=job_id):
+        ForgeSource.objects.filter(pk=source.pk, listing_job=job_id).update(
+            listing_job="",
+            listing_error="The job queue cannot be reached right now: try again in a minute.",
+        )
+        return False
+    return True
+
+
+def forge_source_list(*, source_id: int, job_id: str) -> int:
+    """The listing job's work: list and probe, keep the result (or the reason it failed)
+    on the source, and release the claim. Returns how many repositories were listed."""
+    source = ForgeSource.objects.filter(pk=source_id).first()
+    if source is None:
+        return 0
+    result: dict[str, object] = {
+        "listing_error": "The listing stopped on an unexpected error: try again, or ask "
+        "your platform team to look at the worker's log."
+    }
+    try:
+        repos = forge_source_repos(source=source)
+        result = {"listing": [asdict(repo) for repo in repos], "listing_error": ""}
+        return len(repos)
+    except DiscoveryError as exc:
+        result = {"listing_error": str(exc)[:500]}
+        return 0
+    finally:  # a result is kept whichever job made it; only its own claim is released
+        ForgeSource.objects.filter(pk=source_id).update(listed_at=timezone.now(), **result)
+        ForgeSource.objects.filter(pk=source_id, listing_job=job_id).update(listing_job="")
+
+
+def forge_source_listing(source: ForgeSource) -> list[forges.DiscoveredRepo]:
+    """The repositories of the source's last listing (entries that do not read as one,
+    e.g. from an older layout, are left out)."""
+    repos = []
+    for item in source.listing if isinstance(source.listing, list) else []:
+        if isinstance(item, dict) and all(name in item for name in _REPO_FIELDS):
+            repos.append(forges.DiscoveredRepo(**{name: item[name] for name in _REPO_FIELDS}))
+    return repos
+
+
+def forge_source_rows(source: ForgeSource) -> list[tuple[forges.DiscoveredRepo, bool]]:
+    """The last listing for the page, each repository with whether it is registered."""
+    repos = forge_source_listing(source)
+    if not repos:
+        return []
+    registered = {_same_repo(url) for url in Project.objects.values_list("repo_url", flat=True)}
+    return [(repo, _same_repo(repo.clone_url) in registered) for repo in repos]
 
 
 def _slug_for(path: str, taken: set[str]) -> str:

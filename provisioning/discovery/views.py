@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from bmadweb.http import HtmxHttpRequest
 from projects.selectors import base_list
 from provisioning.discovery import services
 from provisioning.discovery.forms import SourceForm
@@ -37,11 +38,15 @@ def discovery_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def discovery_detail(request: HttpRequest, source_id: int) -> HttpResponse:
+def discovery_detail(request: HtmxHttpRequest, source_id: int) -> HttpResponse:
     _staff(request)
     source = ForgeSource.objects.filter(pk=source_id).first()
     if source is None:
         raise Http404
+    if request.method == "POST" and request.POST.get("action") == "refresh":
+        if services.forge_source_list_start(source=source):
+            messages.info(request, "Listing the repositories again.")
+        return redirect("discovery:discovery-detail", source_id=source.pk)
     if request.method == "POST":
         base = request.POST.get("base", "")
         if not base_list().filter(name=base).exists():
@@ -58,13 +63,18 @@ def discovery_detail(request: HttpRequest, source_id: int) -> HttpResponse:
             for line in skipped:
                 messages.warning(request, line)
         return redirect("discovery:discovery-detail", source_id=source.pk)
-    repos, error = [], ""
-    try:
-        repos = services.forge_source_repos(source=source)
-    except services.DiscoveryError as exc:
-        error = str(exc)
-    return render(
-        request,
-        "discovery/detail.html",
-        {"source": source, "repos": repos, "error": error, "bases": base_list()},
-    )
+    # The listing is a job (one forge call per repository to probe): the first visit
+    # starts it and the page polls itself until it is done.
+    if source.listed_at is None and not source.listing_job:
+        services.forge_source_list_start(source=source)
+        source.refresh_from_db()
+    context = {
+        "source": source,
+        "rows": services.forge_source_rows(source),
+        "listing": bool(source.listing_job),
+        "error": source.listing_error,
+        "bases": base_list(),
+    }
+    if request.htmx and request.htmx.target == "listing":
+        return render(request, "discovery/detail.html#listing", context)
+    return render(request, "discovery/detail.html", context)

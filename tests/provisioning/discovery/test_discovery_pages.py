@@ -3,16 +3,18 @@ chosen ones with a base manifest; the token is stored encrypted; others get 403.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from bmadweb.audit import audit_payload
 from bmadweb.models import AuditRecord
 from projects import services as project_services
 from projects.models import Project
 from projects.selectors import manifest_latest, manifest_resolve
-from provisioning.discovery.services import _same_repo
+from provisioning.discovery.services import _same_repo, forge_source_listing
 from provisioning.models import ForgeSource
 from tests.provisioning.forges.fakeforge import FAKE_FORGE_TOKEN
 
@@ -52,14 +54,21 @@ def _source(client, forge) -> str:
     return answer["Location"]
 
 
-def test_staff_discover_and_register_with_a_base(client, staff, forge) -> None:
+def test_staff_discover_and_register_with_a_base(client, staff, forge, run_worker) -> None:
     project_services.base_save(actor=staff, name="platform", yaml_text=BASE)
     client.force_login(staff)
     url = _source(client, forge)
     source = ForgeSource.objects.get()
     assert FAKE_FORGE_TOKEN not in source.token_enc
     assert source.get_token() == FAKE_FORGE_TOKEN
+    # The first visit queues the listing; the page polls itself until the job is done.
+    waiting = client.get(url).content.decode()
+    assert "Listing the repositories" in waiting
+    assert 'hx-trigger="every 2s"' in waiting
+    assert "acme/new-app" not in waiting
+    run_worker()
     page = client.get(url).content.decode()
+    assert 'hx-trigger="every 2s"' not in page
     assert "acme/new-app" in page
     assert "BMAD 6" in page
     assert "acme/plain" in page
@@ -161,3 +170,88 @@ def test_sources_are_listed_read_only_in_the_admin_without_their_token(
     assert source.token_enc not in detail.content.decode()
     assert client.get("/admin/provisioning/forgesource/add/").status_code == 403
     assert client.post(f"/admin/provisioning/forgesource/{source.pk}/delete/").status_code == 403
+
+
+def _listed(client, forge, run_worker) -> tuple[str, ForgeSource]:
+    url = _source(client, forge)
+    client.get(url)
+    run_worker()
+    return url, ForgeSource.objects.get()
+
+
+def test_two_visits_start_one_listing_and_a_lost_one_is_started_again(
+    client, staff, forge, redis_conn
+) -> None:
+    import django_rq
+
+    client.force_login(staff)
+    url = _source(client, forge)
+    client.get(url)
+    client.get(url, headers={"HX-Request": "true", "HX-Target": "listing"})
+    source = ForgeSource.objects.get()
+    assert source.listing_job.startswith(f"discover-{source.pk}-")
+    assert django_rq.get_queue("default").job_ids == [source.listing_job]
+    # A claim older than the limit belongs to a lost job: "List again" starts another.
+    ForgeSource.objects.update(listing_started=source.listing_started - timedelta(hours=1))
+    client.post(url, {"action": "refresh"})
+    source.refresh_from_db()
+    queued = django_rq.get_queue("default").job_ids
+    assert len(queued) == 2
+    assert queued[0] == source.listing_job  # at the front: someone is waiting for it
+
+
+def test_the_polled_part_is_the_listing_alone(client, staff, forge, run_worker) -> None:
+    client.force_login(staff)
+    url, _ = _listed(client, forge, run_worker)
+    part = client.get(url, headers={"HX-Request": "true", "HX-Target": "listing"})
+    text = part.content.decode()
+    assert text.lstrip().startswith('<section id="listing"')
+    assert "acme/new-app" in text
+    assert "<h1>" not in text
+
+
+def test_a_failed_listing_says_why_and_listing_again_recovers(
+    client, staff, forge, run_worker
+) -> None:
+    client.force_login(staff)
+    url, source = _listed(client, forge, run_worker)
+    assert [repo.path for repo in forge_source_listing(source)] == ["acme/new-app", "acme/plain"]
+    source.set_token("not-the-token")
+    source.save(update_fields=["token_enc"])
+    client.post(url, {"action": "refresh"})
+    run_worker()
+    page = client.get(url).content.decode()
+    source.refresh_from_db()
+    assert source.listing_error
+    assert source.listing_error in page  # the reason, on the page
+    assert "acme/new-app" in page  # the last good listing stays
+    assert "not-the-token" not in page
+    source.set_token(FAKE_FORGE_TOKEN)
+    source.save(update_fields=["token_enc"])
+    client.post(url, {"action": "refresh"})
+    run_worker()
+    source.refresh_from_db()
+    assert source.listing_error == ""
+    assert source.listing_job == ""
+
+
+def test_without_the_queue_the_page_says_so(client, staff, forge, settings) -> None:
+    client.force_login(staff)
+    url = _source(client, forge)
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 5}}
+    page = client.get(url).content.decode()
+    assert "The job queue cannot be reached right now" in page
+    assert ForgeSource.objects.get().listing_job == ""  # released: a later visit tries again
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [{"path": "a"}, "text", [1, "x", {"path": "a"}], [{"path": "a/b", "clone_url": "u"}]],
+)
+def test_a_listing_that_does_not_read_as_repositories_shows_none(listing, client, staff) -> None:
+    source = ForgeSource.objects.create(kind="github", org_url="https://github.example/acme")
+    ForgeSource.objects.filter(pk=source.pk).update(listing=listing, listed_at=timezone.now())
+    source.refresh_from_db()
+    assert forge_source_listing(source) == []
+    client.force_login(staff)
+    assert "No repositories found." in client.get(f"/discover/{source.pk}/").content.decode()
