@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from bmadweb.admin_readonly import ViewOnlyAdmin
 from bmadweb.models import ApiToken, AuditRecord
 from bmadweb.tokens import token_revoke
 from projects.selectors import audit_payload_read
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ViewOnlyAdmin):
     list_display = ["seq", "created", "action", "actor_name", "project_slug"]
     list_filter = ["action"]
     search_fields = ["action", "actor_name", "project_slug"]
@@ -43,20 +43,12 @@ class AuditRecordAdmin(admin.ModelAdmin):
         )
         return format_html("<pre>{}</pre>", text)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ViewOnlyAdmin):
     """Platform owners see every token (never the token itself: only its hash is stored)
-    and can revoke tokens; tokens are created by their owners on their account page."""
+    and can revoke tokens; tokens are created by their owners on their account page.
+    Revoked, never deleted: a revoked token stays listed and audited."""
 
     list_display = [
         "name",
@@ -96,12 +88,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
             token_revoke(token=token, actor=request.user)
             count += 1
         self.message_user(request, f"{count} token(s) revoked.")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # revoke instead: a revoked token stays listed and audited

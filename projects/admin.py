@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 
+from bmadweb.admin_readonly import ViewOnlyAdmin
 from projects import services
 from projects.models import (
     SECRET_FIELDS,
@@ -248,18 +249,11 @@ class ManifestRevisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ViewOnlyAdmin):
+    """Roles are edited on the project page, so object permissions stay in sync."""
+
     list_display = ["project", "user", "group", "role", "created"]
     list_filter = ["role", "project"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # edit roles on the project page, so permissions stay in sync
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class BaseRevisionForm(forms.ModelForm):

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from bmadweb.admin_readonly import ViewOnlyAdmin
 from provisioning.models import ForgeSource, Run, RunLogEntry, WebhookDelivery
 from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
 
@@ -97,7 +98,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ForgeSource)
-class ForgeSourceAdmin(admin.ModelAdmin):
+class ForgeSourceAdmin(ViewOnlyAdmin):
     """Organisations and groups staff discovered; the token itself is never shown."""
 
     list_display = ["id", "org_url", "kind", "api_url", "has_token", "created_by", "created"]
@@ -110,12 +111,3 @@ class ForgeSourceAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="token")
     def has_token(self, source: ForgeSource) -> bool:
         return bool(source.token_enc)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -12,6 +12,7 @@ from provisioning.demo.bmad_installs import DEMO_MANIFEST, build_v64
 
 __all__ = [
     "DEMO_MANIFEST",
+    "PLATFORM_BASE",
     "git",
     "make_remote",
     "merge_branch",
@@ -20,6 +21,15 @@ __all__ = [
     "remote_commits",
     "remote_file",
 ]
+
+# A small base manifest, as a platform team keeps one (discovery registers under it).
+PLATFORM_BASE = """\
+apiVersion: bmadweb/v1
+project:
+  bmad_version: ">=6.4,<7"
+  modules: [core, bmm]
+  tools: [claude-code]
+"""
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",

@@ -11,15 +11,9 @@ from typing import Any
 from tests.browser.a11y import axe_check
 from tests.browser.conftest import browser_login
 from tests.provisioning.forges.fakeforge import FakeForge
+from tests.repos import PLATFORM_BASE
 
 FORGE_TOKEN = "discovery-forge-token-9c1e"
-BASE = """\
-apiVersion: bmadweb/v1
-project:
-  bmad_version: ">=6.4,<7"
-  modules: [core, bmm]
-  tools: [claude-code]
-"""
 
 
 def test_staff_discover_an_organisation_and_register_two_repositories(
@@ -30,7 +24,7 @@ def test_staff_discover_an_organisation_and_register_two_repositories(
     from projects import services as project_services
     from projects.models import Project
 
-    project_services.base_save(actor=staff, name="platform", yaml_text=BASE)
+    project_services.base_save(actor=staff, name="platform", yaml_text=PLATFORM_BASE)
     forge = FakeForge(token=FORGE_TOKEN)
     forge.start()
     try:

@@ -17,16 +17,9 @@ from projects.selectors import manifest_latest, manifest_resolve
 from provisioning.discovery.services import _same_repo, forge_source_listing
 from provisioning.models import ForgeSource
 from tests.provisioning.forges.fakeforge import FAKE_FORGE_TOKEN
+from tests.repos import PLATFORM_BASE
 
 pytestmark = pytest.mark.django_db
-
-BASE = """\
-apiVersion: bmadweb/v1
-project:
-  bmad_version: ">=6.4,<7"
-  modules: [core, bmm]
-  tools: [claude-code]
-"""
 
 
 @pytest.fixture
@@ -55,7 +48,7 @@ def _source(client, forge) -> str:
 
 
 def test_staff_discover_and_register_with_a_base(client, staff, forge, run_worker) -> None:
-    project_services.base_save(actor=staff, name="platform", yaml_text=BASE)
+    project_services.base_save(actor=staff, name="platform", yaml_text=PLATFORM_BASE)
     client.force_login(staff)
     url = _source(client, forge)
     source = ForgeSource.objects.get()
@@ -128,7 +121,7 @@ def test_local_paths_compare_the_same_way() -> None:
 def test_a_source_and_a_bulk_registration_are_audited_without_the_token(
     client, staff, forge
 ) -> None:
-    project_services.base_save(actor=staff, name="platform", yaml_text=BASE)
+    project_services.base_save(actor=staff, name="platform", yaml_text=PLATFORM_BASE)
     client.force_login(staff)
     url = _source(client, forge)
     source = ForgeSource.objects.get()
