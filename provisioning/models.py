@@ -43,7 +43,7 @@ FINISHED_STATUSES = tuple(s for s in RunStatus if s not in ACTIVE_STATUSES)
 
 
 class RunTrigger(models.TextChoices):
-    MANUAL = "manual", "Button"
+    MANUAL = "manual", "Web page"
     WEBHOOK = "webhook", "Webhook"
     SCHEDULE = "schedule", "Schedule"
     API = "api", "API"

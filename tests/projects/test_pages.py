@@ -520,10 +520,12 @@ def test_run_page_gives_a_short_run_its_duration_in_seconds(client, bmad_project
         status=RunStatus.SUCCEEDED,
         started=started,
         finished=started + timedelta(seconds=2.5),
+        actor_name=owner.username,
     )
     client.force_login(owner)
     page = client.get(url("provisioning:run-detail", slug=bmad_project.slug, run_id=short.pk))
     text = page.content.decode()
+    assert f"Web page by {owner.username}" in text  # how it was started, and by whom
     assert "took 2.5 s" in text
     assert "created now" in text  # humanize's naturaltime, not "0 minutes ago"
     Run.objects.filter(pk=short.pk).update(finished=started + timedelta(minutes=2))
