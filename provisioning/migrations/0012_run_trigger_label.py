@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('provisioning', '0011_forgesource_listing'),
+        ("provisioning", "0011_forgesource_listing"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='run',
-            name='trigger',
-            field=models.CharField(choices=[('manual', 'Web page'), ('webhook', 'Webhook'), ('schedule', 'Schedule'), ('api', 'API'), ('cli', 'Command line'), ('campaign', 'Campaign')], default='manual', max_length=16),
+            model_name="run",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("manual", "Web page"),
+                    ("webhook", "Webhook"),
+                    ("schedule", "Schedule"),
+                    ("api", "API"),
+                    ("cli", "Command line"),
+                    ("campaign", "Campaign"),
+                ],
+                default="manual",
+                max_length=16,
+            ),
         ),
     ]
