@@ -161,7 +161,7 @@ def _seed(fleet: Fleet, first: int, count: int, *, owner: Any, visible: bool) ->
                 finished=now,
                 branch=f"bmadweb/provision-{i}",
                 pr_url=f"https://git.example.test/org/repo-{i:05d}/pull/1",
-                pr_state=PR_STATES[i % len(PR_STATES)],
+                pr_state=PR_STATES[i // 3 % len(PR_STATES)],
                 pr_state_at=now,
                 base_sha="1" * 40,
             )
