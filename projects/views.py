@@ -23,7 +23,7 @@ from projects.permissions import (
     require_post_after_lookup,
     user_can,
 )
-from projects.presenters import items_by_state, state_counts
+from projects.presenters import DASHBOARD_FIELDS, dashboard_rows, items_by_state, state_counts
 from projects.roles import Perm, Role
 from projects.selectors import (
     audit_actor_names_for,
@@ -53,22 +53,23 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in SyncStatus.values:
         status = ""
-    page = Paginator(
-        project_list_for_dashboard(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    found = project_list_for_dashboard(request.user, query=query, status=status)
+    page = Paginator(found.values(*DASHBOARD_FIELDS), DASHBOARD_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     rows = list(page.object_list)
+    # Retry buttons only where the person may start an analysis.
+    errors = [r["pk"] for r in rows if r["sync_status"] == SyncStatus.ERROR]
     context = {
-        "projects": rows,
+        "rows": dashboard_rows(
+            rows, can_retry=project_ids_user_can(request.user, Perm.ANALYZE, errors)
+        ),
         "page": page,
         "query": query,
         "status": status,
         "statuses": SyncStatus.choices,
         "filtered": bool(query or status),
         "can_register": can_register_projects(request.user),
-        # Retry buttons only where the person may start an analysis.
-        "can_retry": project_ids_user_can(
-            request.user, Perm.ANALYZE, [p.pk for p in rows if p.sync_status == SyncStatus.ERROR]
-        ),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "projects/project_list.html#results", context)
