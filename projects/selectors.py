@@ -6,17 +6,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import Permission, User
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Cast
-from guardian.models import GroupObjectPermission, UserObjectPermission
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from bmadweb import crypto
 from bmadweb.audit import StoredRecord, audit_payload, stored_payload, stored_records
 from bmadweb.labels import closed_label
 from projects.audit_sentences import audit_sentence
+from projects.grants import ProjectGranted
 from projects.models import (
     BaseManifest,
     BaseManifestRevision,
@@ -43,26 +41,15 @@ def project_filter_for(
     """Rows whose project (`field`: "pk" on a project, "project_id" on a row that names
     one) `user` holds `perm` on, through their own or their teams' guardian object
     permissions: what guardian's `get_objects_for_user` grants without global permissions,
-    as a probe of guardian's indexes per row instead of a set of every permitted project,
-    so that a page of 25 rows or a handful of runs costs the same with 10,000 projects
-    (docs/performance.md#pages). Superusers pass everywhere; anonymous users nowhere."""
+    as a probe of guardian's indexes per row (projects.grants) instead of a set of every
+    permitted project, so that a page of 25 rows or a handful of runs costs the same with
+    10,000 projects (docs/performance.md#pages). Superusers pass everywhere; anonymous
+    users nowhere."""
     if not user.is_authenticated:
         return Q(pk__in=[])
     if user.is_superuser:
         return Q()
-    content_type = ContentType.objects.get_for_model(Project)
-    # The permission's id and the user's groups, each read once per query, not per row.
-    permission = Permission.objects.filter(content_type=content_type, codename=str(perm))
-    granted = {
-        "permission_id": Subquery(permission.values("pk")[:1]),
-        "object_pk": Cast(OuterRef(field), CharField()),
-    }
-    own = UserObjectPermission.objects.filter(user=user, **granted)
-    # By the user's groups first, so that each probe is one lookup of guardian's unique
-    # (group, permission, object) index, not a walk of every group's grants.
-    groups = User.groups.through.objects.filter(user=user).values("group_id")
-    teams = GroupObjectPermission.objects.filter(group_id__in=groups, **granted)
-    return Q(Exists(own)) | Q(Exists(teams))
+    return Q(ProjectGranted(field, user_id=user.pk, codename=str(perm)))
 
 
 def project_list_for_user(
