@@ -18,6 +18,7 @@ from projects.audit_sentences import ACTION_CHOICES
 from projects.models import SECRET_FIELDS, ForgeKind, Project, PushMode, SyncStatus
 from projects.permissions import (
     can_register_projects,
+    get_project_and_perms_for_user,
     get_project_for_user,
     methods_after_lookup,
     require_post_after_lookup,
@@ -114,7 +115,7 @@ def _needs_forge_token(project: Project) -> bool:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The gap report: installation findings and managed items by state, and whatever
     keeps it from being current (a failed analysis, an older run, another branch)."""
-    project = get_project_for_user(request.user, slug)
+    project, perms = get_project_and_perms_for_user(request.user, slug)
     report_run = report_run_latest(project)
     report = report_run.report if report_run else None
     latest = run_latest_for(project)
@@ -138,9 +139,9 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         "fix_run": run_fix_pending_for(project, report_run=report_run),
         "needs_forge_token": _needs_forge_token(project),
-        "can_analyze": user_can(request.user, project, Perm.ANALYZE),
-        "can_provision": user_can(request.user, project, Perm.PROVISION),
-        "can_manage": user_can(request.user, project, Perm.MANAGE),
+        "can_analyze": Perm.ANALYZE in perms,
+        "can_provision": Perm.PROVISION in perms,
+        "can_manage": Perm.MANAGE in perms,
     }
     return render(request, "projects/project_detail.html", context)
 
