@@ -36,20 +36,19 @@ AUDIT_PAGE_SIZE = 50
 
 
 def project_filter_for(
-    user: User | AnonymousUser, perm: Perm = Perm.VIEW, *, field: str = "pk"
+    user: User | AnonymousUser, perm: Perm = Perm.VIEW, *, field: str = "pk", per_row: bool = False
 ) -> Q:
     """Rows whose project (`field`: "pk" on a project, "project_id" on a row that names
     one) `user` holds `perm` on, through their own or their teams' guardian object
     permissions: what guardian's `get_objects_for_user` grants without global permissions,
-    as a probe of guardian's indexes per row (projects.grants) instead of a set of every
-    permitted project, so that a page of 25 rows or a handful of runs costs the same with
-    10,000 projects (docs/performance.md#pages). Superusers pass everywhere; anonymous
-    users nowhere."""
+    as one SQL expression (projects.grants): a set of the permitted projects read once,
+    or with `per_row` a probe of guardian's indexes per row, for a query over a few rows
+    (docs/performance.md#pages). Superusers pass everywhere; anonymous users nowhere."""
     if not user.is_authenticated:
         return Q(pk__in=[])
     if user.is_superuser:
         return Q()
-    return Q(ProjectGranted(field, user_id=user.pk, codename=str(perm)))
+    return Q(ProjectGranted(field, user_id=user.pk, codename=str(perm), per_row=per_row))
 
 
 def project_list_for_user(
@@ -71,7 +70,7 @@ def project_ids_user_can(
     ids = list(project_ids)
     if not user.is_authenticated or not ids:
         return set()
-    allowed = Project.objects.filter(project_filter_for(user, perm), pk__in=ids)
+    allowed = Project.objects.filter(project_filter_for(user, perm, per_row=True), pk__in=ids)
     return set(allowed.values_list("pk", flat=True))
 
 

@@ -37,7 +37,7 @@ def campaign_list_for(user: User | AnonymousUser, *, status: str = "") -> QueryS
     (`item_total`, `item_finished`) in the same query."""
     # Probed campaign by campaign (docs/performance.md#pages): a few campaigns, many projects.
     seen = CampaignItem.objects.filter(campaign=OuterRef("pk")).filter(
-        project_filter_for(user, Perm.VIEW, field="project_id")
+        project_filter_for(user, Perm.VIEW, field="project_id", per_row=True)
     )
     found = Campaign.objects.filter(Exists(seen))
     if status:
@@ -169,7 +169,7 @@ def runs_awaiting_approval_for(user: User | AnonymousUser) -> QuerySet[Run]:
     """Runs waiting for an approver, on the projects where `user` holds that role."""
     return (
         Run.objects.filter(status=RunStatus.AWAITING_APPROVAL)
-        .filter(project_filter_for(user, Perm.APPROVE, field="project_id"))
+        .filter(project_filter_for(user, Perm.APPROVE, field="project_id", per_row=True))
         .select_related("project", "campaign")
         .order_by("created", "pk")
     )
