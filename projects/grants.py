@@ -12,7 +12,8 @@ the ORM's subquery machinery, which cost more than the SQL on every page.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -22,6 +23,10 @@ from django.db.models.functions import Cast
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from projects.models import Project
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 
 def _table(model: Any) -> str:
@@ -55,10 +60,12 @@ class ProjectGranted(Expression):
     def get_source_expressions(self) -> list[Any]:
         return [self.project]
 
-    def set_source_expressions(self, exprs: list[Any]) -> None:
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         (self.project,) = exprs
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[str | int, ...]]:
         q = connection.ops.quote_name
         project_sql, project_params = compiler.compile(self.project)
         memberships = get_user_model().groups.through
@@ -80,12 +87,12 @@ class ProjectGranted(Expression):
             f"{q(_column(memberships, 'user'))} = %s) AND "
             f"{q(_column(GroupObjectPermission, 'permission'))} = {permission}"
         )
-        params = [self.user_id, content_type, self.codename]
+        params = (self.user_id, content_type, self.codename)
         if self.per_row:
             sql = (
                 f"(EXISTS ({own} AND {object_pk} = {project_sql}) OR "
                 f"EXISTS ({teams} AND {object_pk} = {project_sql}))"
             )
-            return sql, [*params, *project_params, *params, *project_params]
+            return sql, (*params, *project_params, *params, *project_params)
         sql = f"({project_sql} IN ({own}) OR {project_sql} IN ({teams}))"
-        return sql, [*project_params, *params, *project_params, *params]
+        return sql, (*project_params, *params, *project_params, *params)

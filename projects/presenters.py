@@ -11,7 +11,7 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
 from django.utils import dateformat
 from django.utils.text import Truncator
-from django.utils.timezone import template_localtime
+from django.utils.timezone import localtime
 
 from projects.models import SyncStatus
 from projects.templatetags.ui import words
@@ -232,7 +232,7 @@ def dashboard_rows(rows: Iterable[dict[str, Any]], *, can_retry: set[int]) -> li
             "retry": row["pk"] in can_retry,
             "bmad_version": row["bmad_version"] or "—",
             "run_id": run_id,
-            "push_iso": dateformat.format(template_localtime(pushed), "c") if pushed else "",
+            "push_iso": dateformat.format(localtime(pushed), "c") if pushed else "",
             "push_ago": naturaltime(pushed) if pushed else "",
         }
         if run_id:
