@@ -171,6 +171,8 @@ def runs_awaiting_approval_for(user: User | AnonymousUser) -> QuerySet[Run]:
         Run.objects.filter(status=RunStatus.AWAITING_APPROVAL)
         .filter(project_filter_for(user, Perm.APPROVE, field="project_id", per_row=True))
         .select_related("project", "campaign")
+        # What the fleet view shows of each: not the report, plan and patch of the run.
+        .only("kind", "created", "project__slug", "project__name", "campaign__name")
         .order_by("created", "pk")
     )
 
