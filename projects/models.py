@@ -115,6 +115,13 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The dashboard's order: its first page reads 25 rows of this index, not every
+        # project (docs/performance.md#pages).
+        # The fleet view counts by (sync_status, bmad_version) from the second index alone.
+        indexes = [
+            models.Index(fields=["name", "id"], name="project_name_id"),
+            models.Index(fields=["sync_status", "bmad_version"], name="project_status_version"),
+        ]
         permissions = [
             ("edit_manifest", "Can edit the manifest"),
             ("analyze_project", "Can run an analysis"),

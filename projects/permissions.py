@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from guardian.core import ObjectPermissionChecker
 
 from projects.models import Project
 from projects.roles import Perm
@@ -29,6 +30,30 @@ def get_project_for_user(user: User | AnonymousUser, slug: str, perm: Perm = Per
     if perm is not Perm.VIEW and not user.has_perm(f"projects.{perm}", project):
         raise PermissionDenied(f"You need the {perm.replace('_', ' ')} permission here.")
     return project
+
+
+def project_perms_for(user: User | AnonymousUser, project: Project) -> frozenset[Perm]:
+    """Every permission `user` holds on `project`, in two queries (their own and their
+    teams' grants): what `user.has_perm` answers, where each answer costs those two
+    queries again. Inactive users hold none and active superusers all, as there."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(Perm)
+    held = set(ObjectPermissionChecker(user).get_perms(project))
+    return frozenset(perm for perm in Perm if str(perm) in held)
+
+
+def get_project_and_perms_for_user(
+    user: User | AnonymousUser, slug: str
+) -> tuple[Project, frozenset[Perm]]:
+    """`get_project_for_user` for a page that asks several permissions: the project and
+    every permission the user holds on it (docs/performance.md#pages)."""
+    project = Project.objects.filter(slug=slug).first()
+    perms = project_perms_for(user, project) if project is not None else frozenset()
+    if project is None or Perm.VIEW not in perms:
+        raise Http404("No such project.")
+    return project, perms
 
 
 REGISTER_PERM = "projects.add_project"

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.urls import reverse
+from django.utils import dateformat
+from django.utils.text import Truncator
+from django.utils.timezone import localtime
+
+from projects.models import SyncStatus
+from projects.templatetags.ui import words
 from provisioning.engine.pipeline import operation_diff
 
 # Order and wording of item states on the gap report. "merges-cleanly" is a conflict
@@ -165,3 +174,80 @@ def side_by_side(old: str, new: str) -> list[SideBySideRow]:
                 )
             )
     return rows
+
+
+# --- Dashboard rows ------------------------------------------------------------------
+# The dashboard's 25 rows come as plain values with every display value made here, once
+# per row, so that the template only prints them (docs/performance.md#pages).
+
+# The project's columns and the annotations of provisioning.project_status's
+# last_run_annotations that the rows show.
+DASHBOARD_FIELDS = (
+    "pk",
+    "name",
+    "slug",
+    "repo_url",
+    "sync_status",
+    "bmad_version",
+    "last_push_at",
+    "last_run_id",
+    "last_run_kind",
+    "last_run_status",
+    "last_run_created",
+    "last_run_failure_reason",
+    "last_pr_state",
+    "last_pr_run_id",
+)
+_SLUG, _RUN = "bmadweb-slug-placeholder", 987654321
+
+
+def _url_format(name: str, **kwargs: Any) -> str:
+    """The URL of route `name` as a format string ("{slug}", "{run}"): one reverse() per
+    page instead of one per row. Slugs and run ids need no quoting, so the result is the
+    same string reverse() gives for each row."""
+    url = reverse(name, kwargs=kwargs).replace("{", "{{").replace("}", "}}")
+    return url.replace(_SLUG, "{slug}").replace(str(_RUN), "{run}")
+
+
+def dashboard_rows(rows: Iterable[dict[str, Any]], *, can_retry: set[int]) -> list[dict[str, Any]]:
+    """Display values of each dashboard row, as the template printed them from a project
+    with its last run annotated (projects.selectors.project_list_for_dashboard)."""
+    project_url = _url_format("projects:project-detail", slug=_SLUG)
+    run_url = _url_format("provisioning:run-detail", slug=_SLUG, run_id=_RUN)
+    labels = dict(SyncStatus.choices)
+    found = []
+    for row in rows:
+        slug, status, run_id = row["slug"], row["sync_status"], row["last_run_id"]
+        pushed = row["last_push_at"]
+        shown = {
+            "pk": row["pk"],
+            "name": row["name"],
+            "slug": slug,
+            "url": project_url.format(slug=slug),
+            "repo_url": Truncator(row["repo_url"]).chars(56),
+            "status": status,
+            "status_label": str(labels.get(status, status)),
+            "error": status == SyncStatus.ERROR,
+            "failure": Truncator(row["last_run_failure_reason"] or NO_FAILURE_REASON).chars(160),
+            "retry": row["pk"] in can_retry,
+            "bmad_version": row["bmad_version"] or "—",
+            "run_id": run_id,
+            "push_iso": dateformat.format(localtime(pushed), "c") if pushed else "",
+            "push_ago": naturaltime(pushed) if pushed else "",
+        }
+        if run_id:
+            pr_run = row["last_pr_run_id"]
+            shown |= {
+                "run_url": run_url.format(slug=slug, run=run_id),
+                "run_kind": row["last_run_kind"],
+                "run_status": row["last_run_status"],
+                "run_status_words": words(row["last_run_status"]),
+                "run_ago": naturaltime(row["last_run_created"]),
+                "pr_state": row["last_pr_state"],
+                "pr_url": run_url.format(slug=slug, run=pr_run) if pr_run else "",
+            }
+        found.append(shown)
+    return found
+
+
+NO_FAILURE_REASON = "The last analysis failed."

@@ -6,14 +6,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
-from guardian.shortcuts import get_objects_for_user
 
 from bmadweb import crypto
 from bmadweb.audit import StoredRecord, audit_payload, stored_payload, stored_records
 from bmadweb.labels import closed_label
 from projects.audit_sentences import audit_sentence
+from projects.grants import ProjectGranted
 from projects.models import (
     BaseManifest,
     BaseManifestRevision,
@@ -27,11 +28,27 @@ from provisioning.engine.extends import BaseLookup, ResolvedManifest, extends_of
 from provisioning.project_status import last_run_annotations
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import AnonymousUser
 
     from bmadweb.models import AuditRecord
 
 AUDIT_PAGE_SIZE = 50
+
+
+def project_filter_for(
+    user: User | AnonymousUser, perm: Perm = Perm.VIEW, *, field: str = "pk", per_row: bool = False
+) -> Q:
+    """Rows whose project (`field`: "pk" on a project, "project_id" on a row that names
+    one) `user` holds `perm` on, through their own or their teams' guardian object
+    permissions: what guardian's `get_objects_for_user` grants without global permissions,
+    as one SQL expression (projects.grants): a set of the permitted projects read once,
+    or with `per_row` a probe of guardian's indexes per row, for a query over a few rows
+    (docs/performance.md#pages). Superusers pass everywhere; anonymous users nowhere."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return Q()
+    return Q(ProjectGranted(field, user_id=user.pk, codename=str(perm), per_row=per_row))
 
 
 def project_list_for_user(
@@ -43,9 +60,7 @@ def project_list_for_user(
     """
     if not user.is_authenticated:
         return Project.objects.none()
-    return get_objects_for_user(
-        user, f"projects.{perm}", klass=Project, accept_global_perms=False
-    ).order_by("name")
+    return Project.objects.filter(project_filter_for(user, perm)).order_by("name", "pk")
 
 
 def project_ids_user_can(
@@ -55,12 +70,7 @@ def project_ids_user_can(
     ids = list(project_ids)
     if not user.is_authenticated or not ids:
         return set()
-    allowed = get_objects_for_user(
-        user,
-        f"projects.{perm}",
-        klass=Project.objects.filter(pk__in=ids),
-        accept_global_perms=False,
-    )
+    allowed = Project.objects.filter(project_filter_for(user, perm, per_row=True), pk__in=ids)
     return set(allowed.values_list("pk", flat=True))
 
 

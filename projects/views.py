@@ -18,12 +18,13 @@ from projects.audit_sentences import ACTION_CHOICES
 from projects.models import SECRET_FIELDS, ForgeKind, Project, PushMode, SyncStatus
 from projects.permissions import (
     can_register_projects,
+    get_project_and_perms_for_user,
     get_project_for_user,
     methods_after_lookup,
     require_post_after_lookup,
     user_can,
 )
-from projects.presenters import items_by_state, state_counts
+from projects.presenters import DASHBOARD_FIELDS, dashboard_rows, items_by_state, state_counts
 from projects.roles import Perm, Role
 from projects.selectors import (
     audit_actor_names_for,
@@ -53,22 +54,23 @@ def project_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in SyncStatus.values:
         status = ""
-    page = Paginator(
-        project_list_for_dashboard(request.user, query=query, status=status), DASHBOARD_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    found = project_list_for_dashboard(request.user, query=query, status=status)
+    page = Paginator(found.values(*DASHBOARD_FIELDS), DASHBOARD_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     rows = list(page.object_list)
+    # Retry buttons only where the person may start an analysis.
+    errors = [r["pk"] for r in rows if r["sync_status"] == SyncStatus.ERROR]
     context = {
-        "projects": rows,
+        "rows": dashboard_rows(
+            rows, can_retry=project_ids_user_can(request.user, Perm.ANALYZE, errors)
+        ),
         "page": page,
         "query": query,
         "status": status,
         "statuses": SyncStatus.choices,
         "filtered": bool(query or status),
         "can_register": can_register_projects(request.user),
-        # Retry buttons only where the person may start an analysis.
-        "can_retry": project_ids_user_can(
-            request.user, Perm.ANALYZE, [p.pk for p in rows if p.sync_status == SyncStatus.ERROR]
-        ),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "projects/project_list.html#results", context)
@@ -113,7 +115,7 @@ def _needs_forge_token(project: Project) -> bool:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The gap report: installation findings and managed items by state, and whatever
     keeps it from being current (a failed analysis, an older run, another branch)."""
-    project = get_project_for_user(request.user, slug)
+    project, perms = get_project_and_perms_for_user(request.user, slug)
     report_run = report_run_latest(project)
     report = report_run.report if report_run else None
     latest = run_latest_for(project)
@@ -137,9 +139,9 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         "fix_run": run_fix_pending_for(project, report_run=report_run),
         "needs_forge_token": _needs_forge_token(project),
-        "can_analyze": user_can(request.user, project, Perm.ANALYZE),
-        "can_provision": user_can(request.user, project, Perm.PROVISION),
-        "can_manage": user_can(request.user, project, Perm.MANAGE),
+        "can_analyze": Perm.ANALYZE in perms,
+        "can_provision": Perm.PROVISION in perms,
+        "can_manage": Perm.MANAGE in perms,
     }
     return render(request, "projects/project_detail.html", context)
 

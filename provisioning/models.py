@@ -134,7 +134,16 @@ class Run(models.Model):
                 name="one_active_run_per_project",
             )
         ]
-        indexes = [models.Index(fields=["project", "-created"])]
+        indexes = [
+            models.Index(fields=["project", "-created"]),
+            # Each project's newest pull request, one probe per project on the dashboard
+            # and the fleet view (docs/performance.md#pages).
+            models.Index(
+                fields=["project", "-created"],
+                condition=~models.Q(pr_state=""),
+                name="run_project_pr_created",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"

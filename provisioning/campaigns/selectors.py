@@ -3,14 +3,18 @@ of the fleet view (counts by status and BMAD version, approvals waiting, campaig
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from projects.models import Project, SyncStatus
 from projects.roles import Perm
-from projects.selectors import project_list_for_dashboard, project_list_for_user
+from projects.selectors import (
+    project_filter_for,
+    project_list_for_dashboard,
+)
 from provisioning.models import (
     Campaign,
     CampaignItem,
@@ -20,7 +24,6 @@ from provisioning.models import (
     Run,
     RunStatus,
 )
-from provisioning.project_status import last_run_annotations
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -32,9 +35,11 @@ _FINISHED_ITEMS = (CampaignItemState.DONE, CampaignItemState.FAILED, CampaignIte
 def campaign_list_for(user: User | AnonymousUser, *, status: str = "") -> QuerySet[Campaign]:
     """Campaigns touching at least one project `user` may see, each with its item counts
     (`item_total`, `item_finished`) in the same query."""
-    visible = project_list_for_user(user, perm=Perm.VIEW).values("pk")
-    ids = CampaignItem.objects.filter(project__in=visible).values("campaign_id")
-    found = Campaign.objects.filter(pk__in=ids)
+    # Probed campaign by campaign (docs/performance.md#pages): a few campaigns, many projects.
+    seen = CampaignItem.objects.filter(campaign=OuterRef("pk")).filter(
+        project_filter_for(user, Perm.VIEW, field="project_id", per_row=True)
+    )
+    found = Campaign.objects.filter(Exists(seen))
     if status:
         found = found.filter(status=status)
     return found.annotate(
@@ -49,9 +54,8 @@ def campaign_get_for(user: User | AnonymousUser, campaign_id: int) -> Campaign |
 
 def campaign_items_for(user: User | AnonymousUser, campaign: Campaign) -> QuerySet[CampaignItem]:
     """The campaign's projects `user` may see, with their latest run."""
-    visible = project_list_for_user(user, perm=Perm.VIEW).values("pk")
     return (
-        campaign.items.filter(project__in=visible)
+        campaign.items.filter(project_filter_for(user, Perm.VIEW, field="project_id"))
         .select_related("project", "run__project")
         .order_by("project__name")
     )
@@ -106,26 +110,47 @@ def _version_key(version: str) -> tuple[int, ...]:
 def fleet_counts(user: User | AnonymousUser) -> FleetCounts:
     """Projects `user` may see, counted by sync status and by BMAD version (the version
     each project's latest report found, stored on the project) and by the state of each
-    project's newest pull request: three queries."""
-    visible = project_list_for_user(user, perm=Perm.VIEW).order_by()
-    statuses = dict(visible.values_list("sync_status").annotate(n=Count("pk")))
-    versions = dict(visible.values_list("bmad_version").annotate(n=Count("pk")))
-    pulls = dict(
-        visible.annotate(pr=last_run_annotations()["last_pr_state"])
-        .values_list("pr")
+    project's newest pull request: two queries, whose cost is one index probe per project
+    (docs/performance.md#pages)."""
+    visible = project_filter_for(user, Perm.VIEW)
+    # One pass of the (sync_status, bmad_version) index: no table row is read.
+    rows = (
+        Project.objects.filter(visible)
+        .order_by()
+        .values_list("sync_status", "bmad_version")
         .annotate(n=Count("pk"))
     )
-    by_version = sorted(
-        ((v or NO_VERSION, n) for v, n in versions.items()),
-        key=lambda row: _version_key(row[0]),
-        reverse=True,
-    )
+    statuses: Counter[str] = Counter()
+    versions: Counter[str] = Counter()
+    for status, version, n in rows:
+        statuses[status] += n
+        versions[version or NO_VERSION] += n
+    by_version = sorted(versions.items(), key=lambda row: _version_key(row[0]), reverse=True)
     return FleetCounts(
         total=sum(statuses.values()),
         by_status=[(v, label, statuses.get(v, 0)) for v, label in SyncStatus.choices],
         by_version=by_version,
-        by_pull_request=[(v, label, pulls.get(v, 0)) for v, label in PullRequestState.choices],
+        by_pull_request=_pull_request_counts(user),
     )
+
+
+def _pull_request_counts(user: User | AnonymousUser) -> list[tuple[str, str, int]]:
+    """Each visible project's newest run with a pull request state, counted by that state:
+    read from the runs that have one (the partial index run_project_pr_created), not by a
+    probe of every project."""
+    with_pr = Run.objects.exclude(pr_state="")
+    newer = with_pr.filter(project=OuterRef("project")).filter(
+        Q(created__gt=OuterRef("created")) | Q(created=OuterRef("created"), pk__gt=OuterRef("pk"))
+    )
+    newest = (
+        with_pr.filter(~Exists(newer))
+        .filter(project_filter_for(user, Perm.VIEW, field="project_id"))
+        .order_by()
+        .values_list("pr_state")
+        .annotate(n=Count("pk"))
+    )
+    pulls = dict(newest)
+    return [(v, label, pulls.get(v, 0)) for v, label in PullRequestState.choices]
 
 
 def fleet_projects(
@@ -142,10 +167,12 @@ def fleet_projects(
 
 def runs_awaiting_approval_for(user: User | AnonymousUser) -> QuerySet[Run]:
     """Runs waiting for an approver, on the projects where `user` holds that role."""
-    approvable = project_list_for_user(user, perm=Perm.APPROVE).values("pk")
     return (
-        Run.objects.filter(status=RunStatus.AWAITING_APPROVAL, project__in=approvable)
+        Run.objects.filter(status=RunStatus.AWAITING_APPROVAL)
+        .filter(project_filter_for(user, Perm.APPROVE, field="project_id", per_row=True))
         .select_related("project", "campaign")
+        # What the fleet view shows of each: not the report, plan and patch of the run.
+        .only("kind", "created", "project__slug", "project__name", "campaign__name")
         .order_by("created", "pk")
     )
 

@@ -120,3 +120,38 @@ def test_an_owner_can_go_once_another_user_or_team_owns_the_project(project, own
 def test_revoking_a_role_nobody_holds_is_not_a_last_owner_error(project, outsider):
     services.role_revoke(actor=None, project=project, role=Role.OWNER, user=outsider)
     assert project.memberships.filter(role=Role.OWNER).count() == 1
+
+
+def test_list_filters_grant_what_guardian_grants(make_project, outsider):
+    """projects.grants (both forms) lists what guardian's get_objects_for_user lists
+    without global permissions: own roles, team roles, superusers (docs/performance.md#pages)."""
+    from django.contrib.auth import get_user_model
+    from guardian.shortcuts import get_objects_for_user
+
+    from projects.models import Project
+    from projects.permissions import project_perms_for
+    from projects.selectors import project_filter_for, project_ids_user_can
+
+    owner = get_user_model().objects.create_user("grants-owner")
+    team = Group.objects.create(name="grants-team")
+    outsider.groups.add(team)
+    superuser = get_user_model().objects.create_superuser("grants-root")
+    projects = [make_project(actor=owner, slug=f"grants-{i}") for i in range(4)]
+    services.role_grant(actor=None, project=projects[0], role=Role.VIEWER, user=outsider)
+    services.role_grant(actor=None, project=projects[1], role=Role.OPERATOR, group=team)
+    services.role_grant(actor=None, project=projects[2], role=Role.APPROVER, user=outsider)
+    ids = [p.pk for p in projects]
+    for user in (outsider, owner, superuser):
+        for perm in Perm:
+            expected = set(
+                get_objects_for_user(
+                    user, f"projects.{perm}", klass=Project, accept_global_perms=False
+                ).values_list("pk", flat=True)
+            )
+            for per_row in (False, True):
+                found = Project.objects.filter(project_filter_for(user, perm, per_row=per_row))
+                assert set(found.values_list("pk", flat=True)) == expected, (user, perm, per_row)
+            assert project_ids_user_can(user, perm, ids) == expected & set(ids), (user, perm)
+            for project in projects:
+                held = perm in project_perms_for(user, project)
+                assert held is user.has_perm(f"projects.{perm}", project), (user, perm, project)
