@@ -24,7 +24,7 @@ from typing import Any
 
 import apprise
 
-from bmadweb.logscrub import scrub_values
+from bmadweb.logscrub import ScrubSecretsFilter, register_secret, scrub_values
 
 # Services whose plugin posts to its own fixed host: the URL's "host" is a token.
 FIXED_HOST_SCHEMES = frozenset({"slack", "discord"})
@@ -37,6 +37,8 @@ ALLOWED_SCHEMES = FIXED_HOST_SCHEMES | HOST_SCHEMES
 _logger = logging.getLogger("apprise")
 _logger.propagate = False  # captured per send instead (they may quote the URL)
 _logger.addHandler(logging.NullHandler())
+# And scrubbed before any handler sees them, the per-send capture included.
+_logger.addFilter(ScrubSecretsFilter())
 
 _SPLIT = re.compile(r"[/:@?&=#,+]+")
 _MIN_PART = 6
@@ -70,6 +72,20 @@ def secret_parts(url: str, keep: str | None = None) -> list[str]:
     return [url, *sorted(parts, key=len, reverse=True)]
 
 
+def register_url_secrets(url: str) -> None:
+    """Register the URL and its token-like parts with the log scrubber, so that no log
+    line of any library (Apprise, urllib3, httpx) carries them (docs/security.md#s8).
+    Only parts that look like tokens (a digit and 8 characters, or 20 characters) and a
+    password: plain words of a path would otherwise vanish from every log line."""
+    register_secret(url)
+    rest = url.partition("://")[2]
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    register_secret(userinfo.partition(":")[2])
+    for part in _SPLIT.split(rest):
+        if len(part) >= 20 or (len(part) >= 8 and any(ch.isdigit() for ch in part)):
+            register_secret(part)
+
+
 def _instantiate(url: str) -> Any:
     with apprise.LogCapture(level=logging.DEBUG, fmt="%(message)s"):  # dropped: may quote it
         return apprise.Apprise.instantiate(url, suppress_exceptions=True)
@@ -83,6 +99,7 @@ def apprise_inspect(url: str) -> AppriseTarget:
         raise AppriseUrlError(
             f"This kind of Apprise URL is not accepted here; use one of: {allowed}."
         )
+    register_url_secrets(url)
     plugin = _instantiate(url)
     if plugin is None:
         raise AppriseUrlError(
@@ -110,6 +127,7 @@ def _harden(plugin: Any, timeout_s: float) -> None:
 def apprise_send(url: str, *, title: str, body: str, timeout_s: float, host: str | None) -> None:
     """Send one message; AppriseSendError with Apprise's reason, scrubbed, when it fails."""
     secrets = secret_parts(url, keep=host)
+    register_url_secrets(url)
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
         if plugin is None:

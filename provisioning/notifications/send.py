@@ -24,9 +24,14 @@ from typing import Any
 from django.conf import settings
 
 from bmadweb import crypto
-from bmadweb.logscrub import scrub, scrub_values
+from bmadweb.logscrub import register_secret, scrub, scrub_values
 from provisioning import forges
-from provisioning.notifications.apprise_door import AppriseSendError, apprise_send, secret_parts
+from provisioning.notifications.apprise_door import (
+    AppriseSendError,
+    apprise_send,
+    register_url_secrets,
+    secret_parts,
+)
 from provisioning.notifications.models import NotificationDelivery, NotificationKind
 from provisioning.notifications.urlcheck import (
     TargetUrlError,
@@ -92,6 +97,8 @@ def delivery_send(delivery: NotificationDelivery) -> None:
     target = delivery.target
     url = target.get_url()
     secret = target.get_secret()
+    register_url_secrets(url)  # decrypted for use: scrubbed from every log line from now on
+    register_secret(secret)
     message = ""
     try:
         if target.kind == NotificationKind.WEBHOOK:
