@@ -52,7 +52,8 @@ def test_signed_webhook_arrives_and_its_signature_verifies_with_the_shared_secre
     target, secret = _target(
         owner, project, django_capture_on_commit_callbacks, kind="webhook", url=receiver.url()
     )
-    assert secret.startswith("bmw_") and len(secret) > 40
+    assert secret.startswith("bmw_")
+    assert len(secret) > 40
     delivery = _test_send(owner, target, django_capture_on_commit_callbacks)
     assert run_all() == 0
     delivery.refresh_from_db()
@@ -188,4 +189,5 @@ def test_no_secret_reaches_logs_audit_redis_or_pages(
     ]
     assert leaks == []
     assert "json://127.0.0.1/…" in later  # the redacted form is what the page shows
-    assert PASSWORD not in first and PATH_TOKEN not in first
+    assert PASSWORD not in first
+    assert PATH_TOKEN not in first
