@@ -63,7 +63,11 @@ def check_host(
     try:
         return urlpolicy.check_api_host(host, resolve=resolve)
     except urlpolicy.UrlPolicyError as exc:
-        raise TargetUrlError(f"{exc.message} (rule: {exc.rule})") from None
+        # The policy's sentences speak of repositories; here the host is a receiver's.
+        message = exc.message.replace("repository host", "host").replace(
+            "as repository hosts", "as hosts"
+        )
+        raise TargetUrlError(f"{message} (rule: {exc.rule})") from None
 
 
 def check_webhook_url(
