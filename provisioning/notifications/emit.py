@@ -7,7 +7,7 @@ transaction commits: nothing is sent from a request or inside a run's transactio
 
 * ``drift_found``: an analysis run found drift (or conflicts) and the previous analysis
   of the project did not (or there was none). A project that stays drifted is not
-  announced again at every scheduled check ([D52](docs/decisions.md#d52)).
+  announced again at every scheduled check (docs/decisions.md#d48).
 * ``run_failed``: a run ended *failed* or *errored*.
 * ``approval_needed``: a run reached *awaiting approval*, unless its campaign is approved
   by someone who may approve this project (the campaign approves it at once).

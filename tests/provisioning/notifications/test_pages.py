@@ -222,3 +222,25 @@ def test_base_manifest_targets_are_for_staff_only(owner, staff, django_capture_o
     record = AuditRecord.objects.filter(action="notification.create").get()
     assert record.project_id is None
     assert audit_payload(record)["base"] == "platform"
+
+
+def test_key_rotation_re_encrypts_target_urls_and_secrets(project, owner, settings):
+    from cryptography.fernet import Fernet
+
+    from bmadweb.services import keys_rotate
+
+    made, secret = services.notification_target_create(
+        actor=owner,
+        project=project,
+        name="ops",
+        kind="webhook",
+        url="http://127.0.0.1:9/hook",
+        events=[],
+    )
+    new_key = Fernet.generate_key().decode()
+    settings.FERNET_KEYS = [new_key, *settings.FERNET_KEYS]
+    assert keys_rotate().notification_values == 2
+    settings.FERNET_KEYS = [new_key]
+    made.refresh_from_db()
+    assert made.get_url() == "http://127.0.0.1:9/hook"
+    assert made.get_secret() == secret
