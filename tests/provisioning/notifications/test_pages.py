@@ -123,6 +123,10 @@ def test_owners_manage_targets_and_every_change_is_audited_without_secrets(
     assert "path-token-abcdef123" not in payloads
     assert secret not in payloads
     assert '"url": "http://127.0.0.1:9/\\u2026"' in payloads  # the redacted form only
+    audit_page = client.get(reverse("projects:project-audit", args=[project.slug]))
+    text = audit_page.content.decode()
+    assert "added the notification target “ops” (http://127.0.0.1:9/…)" in text
+    assert "path-token-abcdef123" not in text
 
 
 HOSTILE = [
