@@ -75,13 +75,18 @@ def secret_parts(url: str, keep: str | None = None) -> list[str]:
 def register_url_secrets(url: str) -> None:
     """Register the URL and its token-like parts with the log scrubber, so that no log
     line of any library (Apprise, urllib3, httpx) carries them (docs/security.md#s8).
-    Only parts that look like tokens (a digit and 8 characters, or 20 characters) and a
-    password: plain words of a path would otherwise vanish from every log line."""
+    Only a password and the parts that look like tokens (a digit and 8 characters, or 20
+    characters): plain words of a path would otherwise vanish from every log line, and
+    so would the host, which is no secret (for Slack and Discord it is a token)."""
     register_secret(url)
     rest = url.partition("://")[2]
-    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    authority, _, path = rest.partition("/")
+    userinfo, _, hostport = authority.rpartition("@")
     register_secret(userinfo.partition(":")[2])
-    for part in _SPLIT.split(rest):
+    parts = _SPLIT.split(path)
+    if scheme_of(url) in FIXED_HOST_SCHEMES:
+        parts.append(hostport)
+    for part in parts:
         if len(part) >= 20 or (len(part) >= 8 and any(ch.isdigit() for ch in part)):
             register_secret(part)
 

@@ -131,3 +131,14 @@ def test_accepted_apprise_urls_show_scheme_and_host_only() -> None:
     assert mail.redacted == "mailtos://example.com/…"
     local = check_apprise_url("json://127.0.0.1:9000/x", allow_loopback=True, resolve=_never)
     assert local.redacted == "json://127.0.0.1/…"
+
+
+def test_only_secret_parts_of_a_url_are_registered_with_the_log_scrubber() -> None:
+    from bmadweb.logscrub import scrub
+    from provisioning.notifications.apprise_door import register_url_secrets
+
+    register_url_secrets("json://bot:Pw-0123456789@hooks9.example.com:8443/in/tok3n-abcdef99")
+    line = scrub("sent to hooks9.example.com:8443 as bot with Pw-0123456789 and tok3n-abcdef99")
+    assert line == "sent to hooks9.example.com:8443 as bot with [redacted] and [redacted]"
+    register_url_secrets("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7")
+    assert scrub("T1JJ3T3L2 A1BRTD4JD TIiajkdnlazkcOXrIdevi7") == " ".join(["[redacted]"] * 3)
