@@ -97,13 +97,14 @@ def notification_enqueue(*, delivery_id: int) -> bool:
     ).update(job_id=job_id)
     if not claimed:
         return False
+    retries = settings.NOTIFY_MAX_ATTEMPTS - 1  # RQ refuses Retry(max=0): one try, no Retry
     try:
         django_rq.get_queue("default", commit_mode="auto").enqueue(
             NOTIFICATION_JOB,
             delivery_id,
             job_id=job_id,
             job_timeout=settings.NOTIFY_TIMEOUT_S * 6 + 30,
-            retry=Retry(max=settings.NOTIFY_MAX_ATTEMPTS - 1, interval=NOTIFY_RETRY_INTERVALS),
+            retry=Retry(max=retries, interval=NOTIFY_RETRY_INTERVALS) if retries else None,
             result_ttl=3600,
             failure_ttl=7 * 86400,
         )

@@ -191,3 +191,18 @@ def test_no_secret_reaches_logs_audit_redis_or_pages(
     assert "json://127.0.0.1/…" in later  # the redacted form is what the page shows
     assert PASSWORD not in first
     assert PATH_TOKEN not in first
+
+
+def test_a_single_try_setting_sends_once_and_marks_failed_without_retries(
+    project, owner, receiver, run_all, django_capture_on_commit_callbacks, settings
+):
+    settings.NOTIFY_MAX_ATTEMPTS = 1
+    target, _ = _target(
+        owner, project, django_capture_on_commit_callbacks, kind="webhook", url=receiver.url()
+    )
+    receiver.always = 503
+    delivery = _test_send(owner, target, django_capture_on_commit_callbacks)
+    assert run_all() == 0
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_error == "the receiver answered HTTP 503"
