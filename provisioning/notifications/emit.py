@@ -82,7 +82,9 @@ def deliveries_queue(
         for target in targets
     )
     ids = [row.pk for row in rows]
-    transaction.on_commit(partial(_enqueue_all, ids))
+    # robust: an enqueue that fails is logged, never fails the request or the run; the
+    # reconciler enqueues the rows later.
+    transaction.on_commit(partial(_enqueue_all, ids), robust=True)
     return rows
 
 

@@ -158,7 +158,9 @@ def notification_delivery_retry(*, actor: Actor, delivery: NotificationDelivery)
         pk=delivery.pk, status=NotificationStatus.FAILED
     ).update(status=NotificationStatus.QUEUED, job_id="")
     if moved:
-        transaction.on_commit(lambda: queue.notification_enqueue(delivery_id=delivery.pk))
+        transaction.on_commit(
+            lambda: queue.notification_enqueue(delivery_id=delivery.pk), robust=True
+        )
         _audit("retry", actor, delivery.target, delivery=delivery.pk, event=delivery.event)
     return bool(moved)
 
