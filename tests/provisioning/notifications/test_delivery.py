@@ -206,3 +206,28 @@ def test_a_single_try_setting_sends_once_and_marks_failed_without_retries(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 1)
     assert delivery.last_error == "the receiver answered HTTP 503"
+
+
+def test_a_delivery_whose_job_was_never_enqueued_is_sent_by_the_reconciler(
+    project, owner, receiver, run_all, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    target, _ = _target(
+        owner, project, django_capture_on_commit_callbacks, kind="webhook", url=receiver.url()
+    )
+    # The commit hook never ran (the queue was down, the process died): a queued row alone.
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery = services.notification_test_send(actor=owner, target=target)
+    assert services.notifications_reconcile() == 0  # too young: its hook may still run
+    NotificationDelivery.objects.filter(pk=delivery.pk).update(
+        created=timezone.now() - timedelta(minutes=5)
+    )
+    assert services.notifications_reconcile() == 1
+    assert services.notifications_reconcile() == 0  # its job is queued now: not twice
+    run_all()
+    delivery.refresh_from_db()
+    assert delivery.status == NotificationStatus.SENT
+    assert len(receiver.received) == 1
