@@ -21,6 +21,7 @@ from bmadweb import crypto
 from bmadweb.audit import audit_record
 from bmadweb.models import AuditRecord
 from projects.models import SECRET_FIELDS, Project
+from provisioning.models import NotificationTarget
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -137,6 +138,7 @@ def auth_oidc_failure_record(*, reason: str, address: str) -> AuditRecord:
 class RotationResult:
     project_values: int
     audit_payloads: int
+    notification_values: int = 0
 
 
 def keys_rotate(*, batch_size: int = 500) -> RotationResult:
@@ -160,6 +162,18 @@ def keys_rotate(*, batch_size: int = 500) -> RotationResult:
                 **{name: getattr(project, name) for name in changed}
             )
             project_values += len(changed)
+    notification_values = 0
+    # Notification target URLs and signing secrets (docs/security.md#s28).
+    targets = NotificationTarget.objects.only("id", "url_enc", "secret_enc")
+    for target in targets.iterator():
+        fields = {
+            name: crypto.rotate(getattr(target, name))
+            for name in ("url_enc", "secret_enc")
+            if getattr(target, name)
+        }
+        if fields:
+            NotificationTarget.objects.filter(pk=target.pk).update(**fields)
+            notification_values += len(fields)
     audit_payloads = 0
     last_seq = 0
     while True:
@@ -178,6 +192,10 @@ def keys_rotate(*, batch_size: int = 500) -> RotationResult:
         last_seq = batch[-1].seq
     audit_record(
         action="keys.rotate",
-        payload={"project_values": project_values, "audit_payloads": audit_payloads},
+        payload={
+            "project_values": project_values,
+            "audit_payloads": audit_payloads,
+            "notification_values": notification_values,
+        },
     )
-    return RotationResult(project_values, audit_payloads)
+    return RotationResult(project_values, audit_payloads, notification_values)

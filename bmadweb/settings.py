@@ -193,6 +193,12 @@ WEBHOOK_MAX_BYTES = env_int("BMADWEB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=10
 # project, provider and source address in ten minutes; beyond it they get 429 and are
 # only counted.
 WEBHOOK_REFUSED_LIMIT = env_int("BMADWEB_WEBHOOK_REFUSED_LIMIT", 30, minimum=1)
+# Notifications (docs/architecture.md#notifications): the site's public address, for the
+# links in messages (empty: messages carry paths only); how long one send may take; how
+# many tries a delivery gets before it is marked failed.
+SITE_URL = (env_str("BMADWEB_SITE_URL") or "").rstrip("/")
+NOTIFY_TIMEOUT_S = env_int("BMADWEB_NOTIFY_TIMEOUT", 10, minimum=1)
+NOTIFY_MAX_ATTEMPTS = env_int("BMADWEB_NOTIFY_MAX_ATTEMPTS", 4, minimum=1)
 
 # --- Auth, sessions, security headers ------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -43,5 +43,6 @@ urlpatterns = [
     path("", include("provisioning.runs.urls")),
     path("", include("provisioning.campaigns.urls")),
     path("", include("provisioning.discovery.urls")),
+    path("", include("provisioning.notifications.urls")),
     path("", include("projects.urls")),
 ]

@@ -14,6 +14,7 @@ ACTION_CHOICES = [
     ("role.", "Members"),
     ("credential.", "Credentials"),
     ("webhook.", "Webhook"),
+    ("notification.", "Notifications"),
 ]
 
 _RUN_WORDS = {
@@ -65,6 +66,11 @@ def _changes(p: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _target(p: dict[str, Any]) -> str:
+    """A notification target as the audit names it: its name and redacted URL."""
+    return f"“{_get(p, 'name')}” ({_get(p, 'url')})"
+
+
 def audit_sentence(action: str, actor: str, payload: dict[str, Any] | None) -> str:
     """The event in words; unknown actions fall back to the action name."""
     who = actor or "bmadweb"
@@ -83,6 +89,11 @@ def audit_sentence(action: str, actor: str, payload: dict[str, Any] | None) -> s
         "webhook.secret_regenerate": f"{who} generated a new webhook secret.",
         "role.grant": f"{who} made {member} {_get(p, 'role')}.",
         "role.revoke": f"{who} removed the {_get(p, 'role')} role from {member}.",
+        "notification.create": f"{who} added the notification target {_target(p)}.",
+        "notification.update": f"{who} changed the notification target {_target(p)}.",
+        "notification.delete": f"{who} deleted the notification target {_target(p)}.",
+        "notification.test": f"{who} sent a test message to {_target(p)}.",
+        "notification.retry": f"{who} retried a failed message to {_target(p)}.",
     }
     if action in simple:
         return simple[action]

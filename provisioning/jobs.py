@@ -14,6 +14,7 @@ from bmadweb.audit_checkpoint import audit_checkpoint
 from provisioning import git_ops, queue
 from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
 from provisioning.discovery.services import forge_source_list
+from provisioning.notifications.services import notification_deliver, notifications_reconcile
 from provisioning.runs.schedule import drift_checks_start
 from provisioning.runs.services import run_execute, runs_reconcile
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
@@ -48,7 +49,21 @@ def reconcile_job() -> list[int]:
     touched = runs_reconcile()
     campaigns_advance()
     webhooks_reconcile()  # after the runs: a slow or failing drain must not hold them up
+    notifications_reconcile()
     return touched
+
+
+class NotificationRetry(Exception):
+    """Raised so that RQ tries the delivery again later (its Retry with backoff)."""
+
+
+def notification_job(delivery_id: int) -> None:
+    """RQ job: one try of a notification delivery. The last try RQ allows marks the
+    delivery failed; an earlier failure raises, and RQ schedules the next try."""
+    job = get_current_job()
+    final = job is None or not job.retries_left
+    if not notification_deliver(delivery_id=delivery_id, final=final):
+        raise NotificationRetry(f"notification {delivery_id} not delivered; tried again later")
 
 
 def audit_checkpoint_job() -> int:

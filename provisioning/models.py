@@ -441,3 +441,22 @@ class ForgeSource(models.Model):
 
     def get_token(self) -> str:
         return crypto.decrypt(self.token_enc, context=self._context()) if self.token_enc else ""
+
+
+# Notification targets and deliveries live in their sub-package
+# (docs/architecture.md#notifications); imported here so that Django registers them.
+from provisioning.notifications.models import (  # noqa: E402
+    NotificationDelivery as NotificationDelivery,
+)
+from provisioning.notifications.models import (  # noqa: E402
+    NotificationEvent as NotificationEvent,
+)
+from provisioning.notifications.models import (  # noqa: E402
+    NotificationKind as NotificationKind,
+)
+from provisioning.notifications.models import (  # noqa: E402
+    NotificationStatus as NotificationStatus,
+)
+from provisioning.notifications.models import (  # noqa: E402
+    NotificationTarget as NotificationTarget,
+)

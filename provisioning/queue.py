@@ -1,4 +1,5 @@
-"""The one place that enqueues: runs (exactly once) and webhook drain jobs.
+"""The one place that enqueues: runs (exactly once), webhook drain jobs and notification
+deliveries.
 
 Jobs are named by their dotted path, so this module does not import the job functions
 and the services that enqueue never import the modules the jobs call.
@@ -19,7 +20,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from bmadweb.audit_checkpoint import Checkpoint, checkpoint_parse
-from provisioning.models import ACTIVE_STATUSES, LogLevel, Run
+from provisioning.models import ACTIVE_STATUSES, LogLevel, NotificationDelivery, Run
 from provisioning.runs.runlog import run_log
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,10 @@ RETRY_INTERVALS = [10, 30, 90]
 RUN_JOB = "provisioning.jobs.run_job"
 WEBHOOK_DRAIN_JOB = "provisioning.jobs.webhook_drain_job"
 DISCOVERY_LIST_JOB = "provisioning.jobs.discovery_list_job"
+NOTIFICATION_JOB = "provisioning.jobs.notification_job"
+
+# Backoff between the tries of one notification (seconds); the last interval repeats.
+NOTIFY_RETRY_INTERVALS = [30, 120, 600]
 
 
 # While this key exists a drain job for the project is queued, so the webhook receiver
@@ -79,6 +84,34 @@ def run_enqueue(*, run_id: int) -> bool:
             LogLevel.WARNING,
         )
         logger.warning("queue unavailable; run %s left pending", run_id)
+        return False
+    return True
+
+
+def notification_enqueue(*, delivery_id: int) -> bool:
+    """Enqueue the job of a queued notification delivery exactly once (the same claim
+    as runs: compare-and-set of the empty job id). With the queue down the claim is
+    released and the reconciler enqueues it later (docs/architecture.md#notifications)."""
+    job_id = f"notify-{delivery_id}-{uuid.uuid4().hex[:12]}"
+    claimed = NotificationDelivery.objects.filter(
+        pk=delivery_id, job_id="", status="queued"
+    ).update(job_id=job_id)
+    if not claimed:
+        return False
+    retries = settings.NOTIFY_MAX_ATTEMPTS - 1  # RQ refuses Retry(max=0): one try, no Retry
+    try:
+        django_rq.get_queue("default", commit_mode="auto").enqueue(
+            NOTIFICATION_JOB,
+            delivery_id,
+            job_id=job_id,
+            job_timeout=settings.NOTIFY_TIMEOUT_S * 6 + 30,
+            retry=Retry(max=retries, interval=NOTIFY_RETRY_INTERVALS) if retries else None,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+    except (redis.RedisError, OSError):
+        NotificationDelivery.objects.filter(pk=delivery_id, job_id=job_id).update(job_id="")
+        logger.warning("queue unavailable; notification %s waits", delivery_id)
         return False
     return True
 

@@ -53,7 +53,8 @@ ALLOWLIST_EXACT = {
 ALLOWLIST_PREFIXES = {
     "admin/": "platform owners only (Django admin and RQ dashboard: staff_member_required)",
     "api/": "the REST API: token authentication and its own permission tests",
-    "bases/": "base manifests: platform staff only (403 for everyone else, test_bases.py)",
+    "bases/": "base manifests and their notification targets: platform staff only (403 for "
+    "everyone else, test_bases.py and tests/provisioning/notifications/test_pages.py)",
     "campaigns/": "campaigns: listed and shown only where a project is visible, every run "
     "checked per project (tests/provisioning/campaigns)",
     "discover/": "repository discovery: platform staff only (403 for everyone else, "
@@ -86,6 +87,11 @@ ROUTE_PERMS: dict[str, dict[str, Perm]] = {
     "provisioning:run-approve": {"POST": Perm.APPROVE},
     "provisioning:run-cancel": {"POST": Perm.APPROVE},
     "deliveries:delivery-replay": {"POST": Perm.MANAGE},
+    "notifications:project-notifications": {"GET": Perm.MANAGE, "POST": Perm.MANAGE},
+    "notifications:project-notification-update": {"POST": Perm.MANAGE},
+    "notifications:project-notification-delete": {"POST": Perm.MANAGE},
+    "notifications:project-notification-test": {"POST": Perm.MANAGE},
+    "notifications:project-notification-retry": {"POST": Perm.MANAGE},
 }
 # Object routes whose objects belong to a user rather than to a project.
 USER_OBJECT_ROUTES = {
@@ -157,6 +163,7 @@ class World:
 def _project_objects(project: Any, actor: Any, member: Any) -> dict[str, object]:
     from projects import services
     from provisioning.models import Run, RunKind, RunStatus, WebhookDelivery, WebhookOutcome
+    from provisioning.notifications.services import notification_target_create
     from tests.repos import DEMO_MANIFEST
 
     services.manifest_save(actor=actor, project=project, yaml_text=DEMO_MANIFEST, message="one")
@@ -168,11 +175,22 @@ def _project_objects(project: Any, actor: Any, member: Any) -> dict[str, object]
         project=project, provider="github", delivery_id="d-1", outcome=WebhookOutcome.IGNORED
     )
     membership = project.memberships.get(user=member)
+    target, _ = notification_target_create(
+        actor=actor,
+        project=project,
+        name="ops",
+        kind="webhook",
+        url="http://127.0.0.1:9/hook",
+        events=["run_failed"],
+    )
+    notification = target.deliveries.create(event="test", status="failed")
     return {
         "slug": project.slug,
         "run_id": run.pk,
         "delivery_id": delivery.pk,
         "membership_id": membership.pk,
+        "target_id": target.pk,
+        "notification_id": notification.pk,
     }
 
 
@@ -225,20 +243,34 @@ def _check_unseen(
 
 def _foreign_untouched(world: World) -> None:
     from projects.models import Membership, Project
-    from provisioning.models import Run, RunStatus, WebhookDelivery
+    from provisioning.models import (
+        NotificationDelivery,
+        NotificationTarget,
+        Run,
+        RunStatus,
+        WebhookDelivery,
+    )
 
     assert Project.objects.filter(slug=world.foreign["slug"]).exists()
     assert Membership.objects.filter(pk=world.foreign["membership_id"]).exists()
     assert Run.objects.get(pk=world.foreign["run_id"]).status == RunStatus.SUCCEEDED
     assert Run.objects.count() == 1
     assert WebhookDelivery.objects.filter(pk=world.foreign["delivery_id"]).exists()
+    target = NotificationTarget.objects.get(pk=world.foreign["target_id"])
+    assert (target.name, target.enabled) == ("ops", True)
+    notification = NotificationDelivery.objects.get(pk=world.foreign["notification_id"])
+    assert notification.status == "failed"  # not retried
+    assert NotificationDelivery.objects.count() == 1  # no test message queued
 
 
 # --- The matrix is complete -------------------------------------------------------------
 
 
 def test_every_route_is_either_an_object_route_in_the_matrix_or_allowlisted() -> None:
-    known_kwargs = {"slug", "run_id", "delivery_id", "membership_id", "token_id"}
+    known_kwargs = {
+        "slug", "run_id", "delivery_id", "membership_id", "token_id", "target_id",
+        "notification_id",
+    }  # fmt: skip
     problems = []
     for route in object_routes():
         if not route.kwargs:

@@ -34,6 +34,7 @@ from provisioning.models import (
     RunStatus,
     RunTrigger,
 )
+from provisioning.notifications.emit import notify_campaign_finished
 from provisioning.runs.lifecycle import RunBusy, RunError
 from provisioning.runs.services import (
     KIND_PERM,
@@ -202,6 +203,7 @@ def campaign_advance(*, campaign_id: int) -> int:
         if not left:
             campaign.status, campaign.finished = CampaignStatus.FINISHED, timezone.now()
             campaign.save(update_fields=["status", "finished"])
+            notify_campaign_finished(campaign)  # sent after this transaction commits
     return started
 
 

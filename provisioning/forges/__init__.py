@@ -3,6 +3,9 @@
 Open or update the request of a run's branch, and close the older requests it supersedes
 (with a comment pointing to the new one; their branches are left alone).
 
+It is also bmadweb's one door for outgoing HTTP: signed notification webhooks are posted
+through :func:`post_json` (:mod:`provisioning.forges.outgoing`) with the same hardening.
+
 This package is the only importer of :mod:`httpx` (an import contract holds it). It knows nothing of
 Django: the repository, the token and the time budget arrive as arguments.
 
@@ -29,6 +32,7 @@ from provisioning.forges.http import (
     UNEXPECTED_ANSWER,
     ForgeTransientError,
 )
+from provisioning.forges.outgoing import OutgoingError, post_json
 from provisioning.forges.pulls import (
     PullRequest,
     close_superseded_pull_requests,
@@ -56,10 +60,12 @@ __all__ = [
     "ForgeOrg",
     "ForgeRepo",
     "ForgeTransientError",
+    "OutgoingError",
     "PullRequest",
     "close_superseded_pull_requests",
     "discover_org",
     "forge_org_from_url",
     "forge_repo_from_url",
     "open_or_update_pull_request",
+    "post_json",
 ]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("provisioning", "0010_campaign_target_version"),
+        ("provisioning", "0012_run_trigger_label"),
     ]
 
     operations = [

@@ -22,6 +22,7 @@ from provisioning.engine.pipeline import analyze_repo, plan_record, plan_repo, r
 from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
+from provisioning.notifications.emit import notify_drift_found
 from provisioning.runs import pull_requests
 from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
@@ -128,6 +129,7 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
     found = len(report["findings"])  # type: ignore[arg-type]
     run_log(run, f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}.")
+    notify_drift_found(run, report)  # only drift the previous analysis did not see
 
 
 def _add_lost_edits(run: Run, report: dict[str, object], cloned: git_ops.ClonedRepo) -> None:

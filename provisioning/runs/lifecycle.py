@@ -1,8 +1,8 @@
 """Run lifecycle: the errors a run can end with and the audited status transitions.
 
 Execution, pull requests and the services all move runs through these functions; none of
-them enqueues anything, which keeps this module at the bottom of the run package (it
-imports no other run module but the run log).
+them enqueues a run, which keeps this module at the bottom of the run package (it
+imports no other run module but the run log). Two transitions queue notifications.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from provisioning.models import (
     Run,
     RunStatus,
 )
+from provisioning.notifications.emit import notify_approval_needed, notify_run_failed
 from provisioning.runs.runlog import run_log
 
 if TYPE_CHECKING:
@@ -117,6 +118,8 @@ def run_finish(run: Run, status: RunStatus, *, reason: str = "", **fields: objec
     if reason:
         run_log(run, reason, _REASON_LEVEL.get(status, LogLevel.ERROR))
     audit_transition(run, status.value, reason=reason[:500])
+    if status in (RunStatus.FAILED, RunStatus.ERRORED):
+        notify_run_failed(run)  # queued now, sent after commit (docs/architecture.md#notifications)
 
 
 def run_wait_for_approval(run: Run, **fields: object) -> None:
@@ -124,6 +127,7 @@ def run_wait_for_approval(run: Run, **fields: object) -> None:
     if transition(run, RunStatus.AWAITING_APPROVAL, allowed=(RunStatus.RUNNING,), **fields):
         run_log(run, "The plan needs an approver before it is applied.")
         audit_transition(run, "awaiting_approval")
+        notify_approval_needed(run)
 
 
 def run_start_applying(run: Run, **fields: object) -> bool:

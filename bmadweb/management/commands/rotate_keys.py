@@ -23,7 +23,8 @@ class Command(BaseCommand):
             raise CommandError(f"Rotation stopped: {exc}") from None
         self.stdout.write(
             self.style.SUCCESS(
-                f"Re-encrypted {result.project_values} project credentials and "
+                f"Re-encrypted {result.project_values} project credentials, "
+                f"{result.notification_values} notification URLs and secrets and "
                 f"{result.audit_payloads} audit payloads with the first key."
             )
         )
