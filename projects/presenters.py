@@ -198,22 +198,23 @@ DASHBOARD_FIELDS = (
     "last_pr_state",
     "last_pr_run_id",
 )
-_SLUG, _RUN = "bmadweb-slug-placeholder", 987654321
+# Values reverse() accepts for a slug and an id, replaced by "{slug}" and "{id}".
+SLUG_PLACEHOLDER, ID_PLACEHOLDER = "bmadweb-slug-placeholder", 987654321
 
 
-def _url_format(name: str, **kwargs: Any) -> str:
-    """The URL of route `name` as a format string ("{slug}", "{run}"): one reverse() per
+def url_format(name: str, **kwargs: Any) -> str:
+    """The URL of route `name` as a format string ("{slug}", "{id}"): one reverse() per
     page instead of one per row. Slugs and run ids need no quoting, so the result is the
     same string reverse() gives for each row."""
     url = reverse(name, kwargs=kwargs).replace("{", "{{").replace("}", "}}")
-    return url.replace(_SLUG, "{slug}").replace(str(_RUN), "{run}")
+    return url.replace(SLUG_PLACEHOLDER, "{slug}").replace(str(ID_PLACEHOLDER), "{id}")
 
 
 def dashboard_rows(rows: Iterable[dict[str, Any]], *, can_retry: set[int]) -> list[dict[str, Any]]:
     """Display values of each dashboard row, as the template printed them from a project
     with its last run annotated (projects.selectors.project_list_for_dashboard)."""
-    project_url = _url_format("projects:project-detail", slug=_SLUG)
-    run_url = _url_format("provisioning:run-detail", slug=_SLUG, run_id=_RUN)
+    project_url = url_format("projects:project-detail", slug=SLUG_PLACEHOLDER)
+    run_url = url_format("provisioning:run-detail", slug=SLUG_PLACEHOLDER, run_id=ID_PLACEHOLDER)
     labels = dict(SyncStatus.choices)
     found = []
     for row in rows:
@@ -238,13 +239,13 @@ def dashboard_rows(rows: Iterable[dict[str, Any]], *, can_retry: set[int]) -> li
         if run_id:
             pr_run = row["last_pr_run_id"]
             shown |= {
-                "run_url": run_url.format(slug=slug, run=run_id),
+                "run_url": run_url.format(slug=slug, id=run_id),
                 "run_kind": row["last_run_kind"],
                 "run_status": row["last_run_status"],
                 "run_status_words": words(row["last_run_status"]),
                 "run_ago": naturaltime(row["last_run_created"]),
                 "pr_state": row["last_pr_state"],
-                "pr_url": run_url.format(slug=slug, run=pr_run) if pr_run else "",
+                "pr_url": run_url.format(slug=slug, id=pr_run) if pr_run else "",
             }
         found.append(shown)
     return found

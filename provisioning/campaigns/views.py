@@ -14,6 +14,7 @@ from bmadweb.http import HtmxHttpRequest
 from projects.models import Project, SyncStatus
 from provisioning.campaigns import selectors, services
 from provisioning.campaigns.forms import select_projects
+from provisioning.campaigns.presenters import approval_rows
 from provisioning.models import Campaign, CampaignStatus, PullRequestState, RunKind
 
 
@@ -97,7 +98,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "filtered": filtered,
         "projects": projects[: selectors.FLEET_LIST_MAX],
         "more": len(projects) > selectors.FLEET_LIST_MAX,
-        "awaiting": selectors.runs_awaiting_approval_for(request.user)[:100],
+        "awaiting": approval_rows(selectors.runs_awaiting_approval_for(request.user)[:100]),
         "campaigns": selectors.campaigns_running_for(request.user)[:50],
     }
     return render(request, "provisioning/fleet.html", context)
