@@ -1,0 +1,308 @@
+"""Per-project mirrors: a persistent shallow clone that analyses reuse (docs/git-door.md#mirrors).
+
+``<root>/<key>/repo`` is an ordinary clone made by :func:`clone`. On reuse, one session
+fetches only the delta of the default branch (at the same depth, so the history an
+analysis reads is the one a fresh clone would have), lists the new tip and refuses it as
+a fresh clone would (the size and file budgets, docs/security.md#s7), then brings the work
+tree to exactly that tip: ``reset --hard`` (hand-modified and deleted files restored,
+files deleted upstream removed) and ``clean -ffdx`` (untracked and ignored files gone).
+
+* **One user at a time.** ``<root>/<key>.lock`` is held with ``fcntl.flock`` while the
+  mirror is updated and read; eviction takes it without waiting and skips a busy mirror.
+* **Half-written is detected.** ``state.json`` is removed before anything changes and
+  written again (atomically) once the tree is exact; a mirror without it (a killed
+  worker, a failed step) is removed and cloned afresh, and so is one a git step finds
+  corrupt.
+* **Made for one remote and one set of credentials.** The state keeps an HMAC (keyed by
+  the caller) of the URL, the branch and the credentials; any change clones afresh. The
+  credentials themselves are never written: git gets them per step through askpass, as
+  for a fresh clone, and the URL is given on the command line (docs/security.md#s8).
+* **A disk budget.** :func:`mirrors_evict` removes the least recently used mirrors until
+  the total fits; each mirror's size is kept in its state, so eviction walks no tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioning.git_ops.process import DiskBudget, Session, check_url, git_session, run_git
+from provisioning.git_ops.refs import validate_base_branch
+from provisioning.git_ops.repo import check_tree_size, clone, write_work_tree
+from provisioning.git_ops.types import (
+    ClonedRepo,
+    Credentials,
+    GitLimitExceeded,
+    GitOpsError,
+    GitPolicy,
+    GitTimeout,
+    InvalidInput,
+)
+from provisioning.git_ops.workdir import remove_tree
+
+_KEY_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
+_STATE = "state.json"
+_REPO = "repo"
+# Objects a force-push or a moved shallow boundary leaves behind are never collected
+# (gc is off, docs/security.md#s5): after this many updates the mirror is cloned afresh.
+MAX_UPDATES = 50
+_LOCK_POLL_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Mirrored:
+    repo: ClonedRepo
+    reused: bool  # False: cloned afresh for this use
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    fingerprint: str
+    head: str
+    updates: int
+    size: int
+
+
+def mirror_fingerprint(
+    url: str, *, branch: str, credentials: Credentials | None, key: bytes
+) -> str:
+    """What a mirror was made for, keyed so that the state file tells nothing of the
+    credentials (an HMAC, never the secret or a plain hash of it)."""
+    secrets = credentials.secrets() if credentials is not None else ()
+    user = credentials.https_username if credentials is not None else ""
+    material = json.dumps([url, branch, user, *secrets]).encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()
+
+
+@contextlib.contextmanager
+def mirror_use(
+    url: str,
+    *,
+    root: Path,
+    key: str,
+    branch: str,
+    policy: GitPolicy,
+    credentials: Credentials | None,
+    depth: int,
+    fingerprint_key: bytes,
+) -> Iterator[Mirrored]:
+    """The mirror ``key`` under ``root``, at the remote's current ``branch``, locked for
+    the block. Reused when it is whole and made for the same URL and credentials;
+    otherwise (or when updating it fails on anything but a time-out or a budget) it is
+    removed and cloned afresh. Refusals are a fresh clone's: a tree over budget removes
+    the mirror and raises :class:`GitLimitExceeded`."""
+    if not _KEY_RE.fullmatch(key):
+        raise InvalidInput("a mirror key is 1-64 letters, digits, '_' or '-'")
+    check_url(url, policy)
+    validate_base_branch(branch, policy=policy)
+    fingerprint = mirror_fingerprint(
+        url, branch=branch, credentials=credentials, key=fingerprint_key
+    )
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = root / key
+    with _locked(root / f"{key}.lock", timeout_s=policy.timeout_s, wait=True):
+        state = _read_state(folder)
+        cloned: ClonedRepo | None = None
+        updates = 0
+        if state is not None and state.fingerprint == fingerprint and state.updates < MAX_UPDATES:
+            _drop_state(folder)  # from here until the new state, the mirror is half-written
+            try:
+                cloned = _update(url, folder / _REPO, branch, policy, credentials, depth)
+                updates = state.updates + 1
+            except (GitTimeout, GitLimitExceeded):
+                remove_tree(folder)
+                raise
+            except GitOpsError:
+                cloned = None  # corrupt or unusable: cloned afresh below
+        if cloned is None:
+            remove_tree(folder)
+            folder.mkdir(mode=0o700)
+            try:
+                cloned = clone(
+                    url, folder / _REPO, branch=branch, policy=policy,
+                    credentials=credentials, depth=depth,
+                )  # fmt: skip
+            except BaseException:
+                remove_tree(folder)
+                raise
+        _write_state(folder, _State(fingerprint, cloned.head_sha, updates, _size(folder)))
+        yield Mirrored(repo=cloned, reused=updates > 0)
+        with contextlib.suppress(OSError):
+            os.utime(folder / _STATE)  # last used: eviction goes by this
+
+
+def _update(
+    url: str,
+    repo: Path,
+    branch: str,
+    policy: GitPolicy,
+    credentials: Credentials | None,
+    depth: int,
+) -> ClonedRepo:
+    """Fetch the delta, check the new tip as a clone would, make the work tree exact."""
+    if not (repo / ".git").is_dir():
+        raise GitOpsError("the mirror has no repository")
+    checked = check_url(url, policy)
+    with git_session(policy, credentials=credentials, checked=checked) as session:
+        sha = _fetch(session, checked.url, repo, branch, depth)
+        tree = check_tree_size(session, repo, sha)
+        reset = ["reset", "--hard", "--quiet", "--no-recurse-submodules", sha]
+        write_work_tree(session, repo, reset, step="reset")
+        # -ff: nested repositories too; -x: ignored files too. Nothing stays that the
+        # tip does not hold.
+        run_git(session, ["clean", "-ffdxq"], cwd=repo, step="clean")
+    return ClonedRepo(path=repo, branch=branch, head_sha=sha, tree=tree)
+
+
+def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> str:
+    ref = f"refs/remotes/origin/{branch}"
+    args = [
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--no-write-fetch-head",
+        "--no-show-forced-updates",
+        f"--depth={depth}",  # deepens or shortens to exactly a fresh clone's history
+        "--",
+        url,
+        f"+refs/heads/{branch}:{ref}",
+    ]
+    budget = DiskBudget(repo / ".git", 2 * session.policy.max_repo_bytes + 1024 * 1024)
+    run_git(session, args, cwd=repo, step="fetch", budget=budget)
+    _, out = run_git(
+        session, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo,
+        step="rev-parse",
+    )  # fmt: skip
+    sha = out.strip()
+    if not _SHA_RE.fullmatch(sha):
+        raise GitOpsError("the fetched branch has no commit")
+    return sha
+
+
+def mirrors_evict(root: Path, *, budget_bytes: int) -> list[str]:
+    """Remove the least recently used mirrors under ``root`` until their total size fits
+    ``budget_bytes`` (0: remove them all); mirrors in use are skipped, and folders a killed
+    worker left half-written are removed whatever the budget. Returns the removed keys."""
+    if not root.is_dir():
+        return []
+    found: list[tuple[float, int, str]] = []
+    removed: list[str] = []
+    for entry in os.scandir(root):
+        if not entry.is_dir(follow_symlinks=False) or not _KEY_RE.fullmatch(entry.name):
+            continue
+        state = _read_state(Path(entry.path))
+        if state is None:
+            if _remove_if_free(root, entry.name):
+                removed.append(entry.name)
+            continue
+        with contextlib.suppress(OSError):
+            used = os.stat(Path(entry.path) / _STATE).st_mtime
+            found.append((used, state.size, entry.name))
+    total = sum(size for _, size, _ in found)
+    for _, size, name in sorted(found):
+        if total <= budget_bytes:
+            break
+        if _remove_if_free(root, name):
+            removed.append(name)
+            total -= size
+    return removed
+
+
+def _remove_if_free(root: Path, key: str) -> bool:
+    try:
+        with _locked(root / f"{key}.lock", timeout_s=0, wait=False):
+            folder = root / key
+            _drop_state(folder)
+            remove_tree(folder)
+            return True
+    except _Busy:
+        return False
+
+
+class _Busy(Exception):
+    """Another process holds the mirror."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path, *, timeout_s: float, wait: bool) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created 0600, never a link) for the block.
+
+    The lock files stay: removing one while another process waits on it would let a
+    third lock a new file of the same name."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if not wait:
+                    raise _Busy from None
+                if time.monotonic() > deadline:
+                    raise GitTimeout(
+                        f"the mirror stayed busy for longer than {timeout_s:g} s"
+                    ) from None
+                time.sleep(_LOCK_POLL_S)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _read_state(folder: Path) -> _State | None:
+    try:
+        fd = os.open(folder / _STATE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = json.loads(handle.read(4096))
+        state = _State(
+            fingerprint=str(data["fingerprint"]),
+            head=str(data["head"]),
+            updates=int(data["updates"]),
+            size=int(data["size"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if _SHA_RE.fullmatch(state.head) else None
+
+
+def _write_state(folder: Path, state: _State) -> None:
+    tmp = folder / f".{_STATE}.tmp"
+    data = json.dumps(
+        {"fingerprint": state.fingerprint, "head": state.head, "updates": state.updates,
+         "size": state.size}
+    ).encode()  # fmt: skip
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, folder / _STATE)
+
+
+def _drop_state(folder: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        (folder / _STATE).unlink()
+
+
+def _size(folder: Path) -> int:
+    """Bytes on disk of the mirror (allocated blocks: what the budget is about)."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
