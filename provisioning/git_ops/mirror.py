@@ -18,7 +18,9 @@ files deleted upstream removed) and ``clean -ffdx`` (untracked and ignored files
   credentials themselves are never written: git gets them per step through askpass, as
   for a fresh clone, and the URL is given on the command line (docs/security.md#s8).
 * **A disk budget.** :func:`mirrors_evict` removes the least recently used mirrors until
-  the total fits; each mirror's size is kept in its state, so eviction walks no tree.
+  the total fits. Sizes are the bytes of the files, as the clone budgets count them
+  (``tree_bytes``); each mirror's lock file records its size and last use, so eviction
+  reads one folder and opens no mirror.
 """
 
 from __future__ import annotations
@@ -31,12 +33,20 @@ import hmac
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.git_ops.process import DiskBudget, Session, check_url, git_session, run_git
+from provisioning.git_ops.process import (
+    DiskBudget,
+    Session,
+    check_url,
+    git_session,
+    run_git,
+    tree_bytes,
+)
 from provisioning.git_ops.refs import validate_base_branch
 from provisioning.git_ops.repo import check_tree_size, clone, write_work_tree
 from provisioning.git_ops.types import (
@@ -54,6 +64,7 @@ _KEY_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _STATE = "state.json"
 _REPO = "repo"
+_LOCK = ".lock"
 # Objects a force-push or a moved shallow boundary leaves behind are never collected
 # (gc is off, docs/security.md#s5): after this many updates the mirror is cloned afresh.
 MAX_UPDATES = 50
@@ -71,7 +82,6 @@ class _State:
     fingerprint: str
     head: str
     updates: int
-    size: int
 
 
 def mirror_fingerprint(
@@ -111,35 +121,39 @@ def mirror_use(
     )
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder = root / key
-    with _locked(root / f"{key}.lock", timeout_s=policy.timeout_s, wait=True):
+    repo = folder / _REPO
+    with _locked(root / f"{key}{_LOCK}", timeout_s=policy.timeout_s, wait=True) as record:
         state = _read_state(folder)
         cloned: ClonedRepo | None = None
-        updates = 0
+        updates, size = 0, 0
         if state is not None and state.fingerprint == fingerprint and state.updates < MAX_UPDATES:
             _drop_state(folder)  # from here until the new state, the mirror is half-written
             try:
-                cloned = _update(url, folder / _REPO, branch, policy, credentials, depth)
-                updates = state.updates + 1
+                cloned, work_bytes = _update(url, repo, branch, policy, credentials, depth)
+                updates, size = state.updates + 1, work_bytes + tree_bytes(repo / ".git")
             except (GitTimeout, GitLimitExceeded):
-                remove_tree(folder)
+                _remove(folder, record)
                 raise
             except GitOpsError:
                 cloned = None  # corrupt or unusable: cloned afresh below
         if cloned is None:
-            remove_tree(folder)
+            _remove(folder, record)
             folder.mkdir(mode=0o700)
+            os.ftruncate(record, 1)  # counted (and evictable) even if this clone is cut short
             try:
                 cloned = clone(
-                    url, folder / _REPO, branch=branch, policy=policy,
+                    url, repo, branch=branch, policy=policy,
                     credentials=credentials, depth=depth,
                 )  # fmt: skip
             except BaseException:
-                remove_tree(folder)
+                _remove(folder, record)
                 raise
-        _write_state(folder, _State(fingerprint, cloned.head_sha, updates, _size(folder)))
+            size = tree_bytes(folder)
+        _write_state(folder, _State(fingerprint, cloned.head_sha, updates))
+        _record(record, size)
         yield Mirrored(repo=cloned, reused=updates > 0)
         with contextlib.suppress(OSError):
-            os.utime(folder / _STATE)  # last used: eviction goes by this
+            os.utime(record)  # last used: eviction goes by this
 
 
 def _update(
@@ -149,8 +163,9 @@ def _update(
     policy: GitPolicy,
     credentials: Credentials | None,
     depth: int,
-) -> ClonedRepo:
-    """Fetch the delta, check the new tip as a clone would, make the work tree exact."""
+) -> tuple[ClonedRepo, int]:
+    """Fetch the delta, check the new tip as a clone would, make the work tree exact;
+    returns the repository at the tip and its work tree's bytes."""
     if not (repo / ".git").is_dir():
         raise GitOpsError("the mirror has no repository")
     checked = check_url(url, policy)
@@ -158,11 +173,11 @@ def _update(
         sha = _fetch(session, checked.url, repo, branch, depth)
         tree = check_tree_size(session, repo, sha)
         reset = ["reset", "--hard", "--quiet", "--no-recurse-submodules", sha]
-        write_work_tree(session, repo, reset, step="reset")
+        work_bytes = write_work_tree(session, repo, reset, step="reset")
         # -ff: nested repositories too; -x: ignored files too. Nothing stays that the
         # tip does not hold.
         run_git(session, ["clean", "-ffdxq"], cwd=repo, step="clean")
-    return ClonedRepo(path=repo, branch=branch, head_sha=sha, tree=tree)
+    return ClonedRepo(path=repo, branch=branch, head_sha=sha, tree=tree), work_bytes
 
 
 def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> str:
@@ -193,42 +208,53 @@ def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> s
 
 def mirrors_evict(root: Path, *, budget_bytes: int) -> list[str]:
     """Remove the least recently used mirrors under ``root`` until their total size fits
-    ``budget_bytes`` (0: remove them all); mirrors in use are skipped, and folders a killed
-    worker left half-written are removed whatever the budget. Returns the removed keys."""
+    ``budget_bytes`` (0: remove them all); mirrors in use are skipped. Returns the keys
+    removed.
+
+    Reads one folder: each mirror's lock file records its size (its length) and its last
+    use (its modification time), so no mirror is opened or walked."""
     if not root.is_dir():
         return []
     found: list[tuple[float, int, str]] = []
-    removed: list[str] = []
-    for entry in os.scandir(root):
-        if not entry.is_dir(follow_symlinks=False) or not _KEY_RE.fullmatch(entry.name):
-            continue
-        state = _read_state(Path(entry.path))
-        if state is None:
-            if _remove_if_free(root, entry.name):
-                removed.append(entry.name)
-            continue
-        with contextlib.suppress(OSError):
-            used = os.stat(Path(entry.path) / _STATE).st_mtime
-            found.append((used, state.size, entry.name))
+    with os.scandir(root) as entries:
+        for entry in entries:
+            key = entry.name.removesuffix(_LOCK)
+            if key == entry.name or not _KEY_RE.fullmatch(key):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+                found.append((info.st_mtime, info.st_size, key))
     total = sum(size for _, size, _ in found)
-    for _, size, name in sorted(found):
+    removed: list[str] = []
+    for _, size, key in sorted(found):
         if total <= budget_bytes:
             break
-        if _remove_if_free(root, name):
-            removed.append(name)
+        if _remove_if_free(root, key):
+            removed.append(key)
             total -= size
     return removed
 
 
 def _remove_if_free(root: Path, key: str) -> bool:
     try:
-        with _locked(root / f"{key}.lock", timeout_s=0, wait=False):
-            folder = root / key
-            _drop_state(folder)
-            remove_tree(folder)
+        with _locked(root / f"{key}{_LOCK}", timeout_s=0, wait=False) as record:
+            _remove(root / key, record)
             return True
     except _Busy:
         return False
+
+
+def _remove(folder: Path, record: int) -> None:
+    _drop_state(folder)
+    remove_tree(folder)
+    os.ftruncate(record, 0)
+
+
+def _record(record: int, size: int) -> None:
+    """The mirror's size as its lock file's length (a sparse file: no data is written),
+    and now as its last use."""
+    os.ftruncate(record, max(1, size))
+    os.utime(record)
 
 
 class _Busy(Exception):
@@ -236,8 +262,9 @@ class _Busy(Exception):
 
 
 @contextlib.contextmanager
-def _locked(path: Path, *, timeout_s: float, wait: bool) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (created 0600, never a link) for the block.
+def _locked(path: Path, *, timeout_s: float, wait: bool) -> Iterator[int]:
+    """An exclusive ``flock`` on ``path`` (created 0600, never a link) for the block;
+    yields its descriptor.
 
     The lock files stay: removing one while another process waits on it would let a
     third lock a new file of the same name."""
@@ -258,7 +285,7 @@ def _locked(path: Path, *, timeout_s: float, wait: bool) -> Iterator[None]:
                         f"the mirror stayed busy for longer than {timeout_s:g} s"
                     ) from None
                 time.sleep(_LOCK_POLL_S)
-        yield
+        yield fd
     finally:
         os.close(fd)  # closing releases the lock
 
@@ -272,7 +299,6 @@ def _read_state(folder: Path) -> _State | None:
             fingerprint=str(data["fingerprint"]),
             head=str(data["head"]),
             updates=int(data["updates"]),
-            size=int(data["size"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -282,9 +308,8 @@ def _read_state(folder: Path) -> _State | None:
 def _write_state(folder: Path, state: _State) -> None:
     tmp = folder / f".{_STATE}.tmp"
     data = json.dumps(
-        {"fingerprint": state.fingerprint, "head": state.head, "updates": state.updates,
-         "size": state.size}
-    ).encode()  # fmt: skip
+        {"fingerprint": state.fingerprint, "head": state.head, "updates": state.updates}
+    ).encode()
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -296,13 +321,3 @@ def _write_state(folder: Path, state: _State) -> None:
 def _drop_state(folder: Path) -> None:
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         (folder / _STATE).unlink()
-
-
-def _size(folder: Path) -> int:
-    """Bytes on disk of the mirror (allocated blocks: what the budget is about)."""
-    total = 0
-    for dirpath, _dirnames, filenames in os.walk(folder):
-        for name in filenames:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-    return total

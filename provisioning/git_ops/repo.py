@@ -159,13 +159,16 @@ def _checkout(session: Session, repo: Path) -> None:
     write_work_tree(session, repo, args, step="checkout")
 
 
-def write_work_tree(session: Session, repo: Path, args: list[str], *, step: str) -> None:
+def write_work_tree(session: Session, repo: Path, args: list[str], *, step: str) -> int:
     """Run the step that writes the work tree (a clone's checkout, a mirror's reset),
-    watched on disk while it runs, and measure the tree afterwards (docs/security.md#s7)."""
+    watched on disk while it runs, and measure the tree afterwards (docs/security.md#s7);
+    returns the work tree's bytes."""
     budget = DiskBudget(repo, 3 * session.policy.max_repo_bytes + 1024 * 1024)
     run_git(session, args, cwd=repo, step=step, budget=budget)
-    if tree_bytes(repo, skip_git=True) > session.policy.max_repo_bytes:
+    size = tree_bytes(repo, skip_git=True)
+    if size > session.policy.max_repo_bytes:
         raise GitLimitExceeded("limit exceeded: the checked-out work tree is too large")
+    return size
 
 
 def rev_parse_head(session: Session, repo: StrPath) -> str:

@@ -94,13 +94,16 @@ def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
     the tip checked as a clone's, the work tree exact; then the least recently used
     mirrors evicted down to the budget."""
     project = run.project
-    run_log(run, f"Updating the mirror of {project.repo_url} ({project.default_branch}).")
     with contextlib.ExitStack() as stack:
         with _git_errors("Updating the mirror"):
             mirrored = stack.enter_context(mirror_for(run, depth=settings.HISTORY_DEPTH))
         cloned = mirrored.repo
         how = "fetched the changes" if mirrored.reused else "cloned afresh"
-        run_log(run, f"Mirror at {project.default_branch} {cloned.head_sha[:12]} ({how}).")
+        run_log(
+            run,
+            f"Mirror of {project.repo_url} at {project.default_branch} "
+            f"{cloned.head_sha[:12]} ({how}).",
+        )
         checkpoint(run, "after_clone")
         report = _analyze(cloned.path, manifest)
         _add_lost_edits(run, report, cloned)
