@@ -48,7 +48,12 @@ from provisioning.git_ops.process import (
     tree_bytes,
 )
 from provisioning.git_ops.refs import validate_base_branch
-from provisioning.git_ops.repo import check_tree_size, clone, write_work_tree
+from provisioning.git_ops.repo import (
+    check_tree_size,
+    clone,
+    measure_work_tree,
+    work_tree_budget,
+)
 from provisioning.git_ops.types import (
     ClonedRepo,
     Credentials,
@@ -172,11 +177,14 @@ def _update(
     with git_session(policy, credentials=credentials, checked=checked) as session:
         sha = _fetch(session, checked.url, repo, branch, depth)
         tree = check_tree_size(session, repo, sha)
+        # The index and the work tree to the tip: hand-modified files restored, files the
+        # tip no longer holds removed. Watched on disk as a clone's checkout is.
         reset = ["reset", "--hard", "--quiet", "--no-recurse-submodules", sha]
-        work_bytes = write_work_tree(session, repo, reset, step="reset")
+        run_git(session, reset, cwd=repo, step="reset", budget=work_tree_budget(session, repo))
         # -ff: nested repositories too; -x: ignored files too. Nothing stays that the
-        # tip does not hold.
+        # tip does not hold; then the tree is measured as a clone's is.
         run_git(session, ["clean", "-ffdxq"], cwd=repo, step="clean")
+        work_bytes = measure_work_tree(session, repo)
     return ClonedRepo(path=repo, branch=branch, head_sha=sha, tree=tree), work_bytes
 
 
@@ -188,7 +196,6 @@ def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> s
         "--no-tags",
         "--no-recurse-submodules",
         "--no-write-fetch-head",
-        "--no-show-forced-updates",
         f"--depth={depth}",  # deepens or shortens to exactly a fresh clone's history
         "--",
         url,

@@ -156,15 +156,18 @@ def check_tree_size(session: Session, repo: Path, rev: str = "HEAD") -> dict[str
 
 def _checkout(session: Session, repo: Path) -> None:
     args = ["checkout", "--quiet", "--force", "--no-recurse-submodules", "HEAD", "--"]
-    write_work_tree(session, repo, args, step="checkout")
+    run_git(session, args, cwd=repo, step="checkout", budget=work_tree_budget(session, repo))
+    measure_work_tree(session, repo)
 
 
-def write_work_tree(session: Session, repo: Path, args: list[str], *, step: str) -> int:
-    """Run the step that writes the work tree (a clone's checkout, a mirror's reset),
-    watched on disk while it runs, and measure the tree afterwards (docs/security.md#s7);
-    returns the work tree's bytes."""
-    budget = DiskBudget(repo, 3 * session.policy.max_repo_bytes + 1024 * 1024)
-    run_git(session, args, cwd=repo, step=step, budget=budget)
+def work_tree_budget(session: Session, repo: Path) -> DiskBudget:
+    """What the step writing the work tree (a clone's checkout, a mirror's reset) may
+    take on disk while it runs (docs/security.md#s7)."""
+    return DiskBudget(repo, 3 * session.policy.max_repo_bytes + 1024 * 1024)
+
+
+def measure_work_tree(session: Session, repo: Path) -> int:
+    """The written work tree's bytes, refused over the budget (docs/security.md#s7)."""
     size = tree_bytes(repo, skip_git=True)
     if size > session.policy.max_repo_bytes:
         raise GitLimitExceeded("limit exceeded: the checked-out work tree is too large")
