@@ -2,8 +2,10 @@
 
 Everything lives under a temporary folder: a throwaway SQLite database, an embedded Redis
 (through BMADWEB_VAR_DIR; REDIS_URL is used instead when set), and N local bare
-repositories, each a small BMAD 6.12 install (provisioning.demo.bmad_installs.build_v64)
-with a commit of its own. N projects are registered on them with the demo manifest.
+repositories, each a BMAD 6.12 install (provisioning.demo.bmad_installs.build_v64) with
+1,000 files of the project's own beside it (--extra-files; bench/provision.py's
+repository) and a commit of its own. N projects are registered on them with the demo
+manifest.
 
 Two worker processes (`manage.py rqworker default`, RQ's SimpleWorker, as the crash tests
 run them) work the queue, with the repositories, the database and Redis of the bench.
@@ -22,8 +24,12 @@ Figures: wall time of each sweep and projects per minute, CPU of the workers and
 git processes they reaped (/proc), and each worker's peak RSS (VmHWM: the worker runs its
 jobs in its own process). Every ratio is printed beside the absolute figures it divides.
 
-Usage: uv run python bench/fleet.py [--projects 200] [--workers 2] [--fresh]. The last
-line printed is JSON; the exit status is 1 when a target is missed.
+Targets (2 CPUs): warm >= 600 projects/min, warm >= 3x cold, peak RSS <= 300 MB per
+worker, and every warm run fetched into an existing mirror.
+
+Usage: uv run python bench/fleet.py [--projects 200] [--workers 2] [--extra-files 1000]
+[--budget-mb 2048] [--fresh]. The last line printed is JSON; the exit status is 1 when a
+target is missed.
 """
 
 from __future__ import annotations
