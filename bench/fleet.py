@@ -357,10 +357,11 @@ def main() -> None:
             finally:
                 workers.stop()
             disk = mirrors_mb(Path(settings.WORK_DIR))
+            # Before the temporary folder (400,000 files) is removed; JSON is still last.
+            report(args, results, peaks, disk, repo_files, load_before)
         finally:
             if not os.environ.get("REDIS_URL"):
                 embedded_redis_stop(var_dir / "redis")
-    report(args, results, peaks, disk, repo_files, load_before)
 
 
 def report(
