@@ -177,6 +177,10 @@ NPM_REGISTRY = env_str("BMADWEB_NPM_REGISTRY") or ""
 INSTALLER_NPX = env_str("BMADWEB_NPX") or "npx"
 INSTALLER_NODE = env_str("BMADWEB_NODE") or "node"
 WORK_DIR = Path(env_str("BMADWEB_WORK_DIR") or VAR_DIR / "work")
+# Analyses reuse a per-project mirror under WORK_DIR/mirrors (docs/git-door.md#mirrors):
+# the disk those mirrors may take together, in MB; the least recently used are removed
+# after each run to stay within it. 0: no mirrors, every run clones afresh.
+MIRROR_BUDGET_MB = env_int("BMADWEB_MIRROR_BUDGET_MB", 2048, minimum=0)
 RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 # Seconds without progress after which a running run counts as abandoned by a dead worker.
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)

@@ -61,6 +61,15 @@ def _local_repos_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _work_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Clones and the analyses' mirrors (docs/git-door.md#mirrors) of the tests go under
+    pytest's temporary folder, never the checkout's var/; tests that look at them set
+    their own WORK_DIR."""
+    with override_settings(WORK_DIR=tmp_path_factory.mktemp("work")):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _settings_not_leaked() -> Iterator[None]:
     """A test leaves the settings as it found them. Overrides undone out of order (two

@@ -48,11 +48,15 @@ def _lstat(path: Path) -> os.stat_result | None:
 
 def symlinked_part(root: Path, rel: str) -> str | None:
     """The first component of `rel` (as a repo path) that is a symbolic link, if any."""
-    parts = rel.split("/")
-    for i in range(1, len(parts) + 1):
-        sub = "/".join(parts[:i])
-        st = _lstat(root / sub)
-        if st is None:
+    # Plain strings, not a Path per component: this runs for every file an analysis
+    # reads (docs/performance.md#fleet). An absolute `rel` stays under `root` here.
+    base = os.fspath(root)
+    sub = ""
+    for part in rel.split("/"):
+        sub = f"{sub}/{part}" if sub else part
+        try:
+            st = os.lstat(f"{base}/{sub}")
+        except (OSError, ValueError):
             return None
         if stat.S_ISLNK(st.st_mode):
             return sub

@@ -14,7 +14,10 @@ every defence of docs/security.md#s1 to #s8, #s15 and #s17 that concerns git liv
   environment, ssh keys only through a 0600 file removed afterwards; error messages are
   scrubbed of both;
 * every git step has a time budget and a killed step takes its whole process group with
-  it; clones have a disk budget checked while they run and before the checkout.
+  it; clones have a disk budget checked while they run and before the checkout;
+* analyses may reuse a per-project mirror (:mod:`provisioning.git_ops.mirror`): the
+  delta fetched, the same checks on the new tip, the work tree made exact, a file lock,
+  a disk budget with least-recently-used eviction (docs/git-door.md#mirrors).
 
 Git is started by GitPython (``git.Git.execute``, see docs/git-door.md) and watched by
 this package: GitPython creates the process, in a session of its own, and hands it back;
@@ -35,6 +38,7 @@ from provisioning.git_ops.files import (
     tracked_symlinks,
 )
 from provisioning.git_ops.history import FileChange, LoggedCommit, changed_files, read_blobs
+from provisioning.git_ops.mirror import Mirrored, mirror_use, mirrors_evict
 from provisioning.git_ops.process import git_env, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
 from provisioning.git_ops.repo import (
@@ -76,6 +80,7 @@ __all__ = [
     "Identity",
     "InvalidInput",
     "LoggedCommit",
+    "Mirrored",
     "NothingToCommit",
     "PushResult",
     "UnsafePath",
@@ -86,6 +91,8 @@ __all__ = [
     "git_env",
     "head_sha",
     "init_bare_from_tree",
+    "mirror_use",
+    "mirrors_evict",
     "push_branch",
     "push_default",
     "read_blobs",

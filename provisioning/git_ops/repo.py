@@ -93,7 +93,7 @@ def clone(
     try:
         with git_session(policy, credentials=credentials, checked=checked) as session:
             _fetch_without_checkout(session, checked.url, target, branch, depth)
-            tree = _check_tree_size(session, target)
+            tree = check_tree_size(session, target)
             _checkout(session, target)
             sha = rev_parse_head(session, target)
     except BaseException:
@@ -127,10 +127,12 @@ def _fetch_without_checkout(
     run_git(session, args, cwd=session.home, step="clone", budget=budget)
 
 
-def _check_tree_size(session: Session, repo: Path) -> dict[str, tuple[str, str]]:
+def check_tree_size(session: Session, repo: Path, rev: str = "HEAD") -> dict[str, tuple[str, str]]:
     """Refuse before checkout when the tip's blobs add up to more than the budget; return
-    the listing (path -> mode, object id), which the checkout then writes out."""
-    _, listing = run_git(session, ["ls-tree", "-r", "-l", "-z", "HEAD"], cwd=repo, step="ls-tree")
+    the listing (path -> mode, object id), which the checkout then writes out. ``rev``:
+    ``HEAD`` or a commit id (a mirror's fetched tip, docs/git-door.md#mirrors)."""
+    args = ["ls-tree", "-r", "-l", "-z", rev]
+    _, listing = run_git(session, args, cwd=repo, step="ls-tree")
     total = files = 0
     tree: dict[str, tuple[str, str]] = {}
     for entry in filter(None, listing.split("\0")):
@@ -153,11 +155,23 @@ def _check_tree_size(session: Session, repo: Path) -> dict[str, tuple[str, str]]
 
 
 def _checkout(session: Session, repo: Path) -> None:
-    budget = DiskBudget(repo, 3 * session.policy.max_repo_bytes + 1024 * 1024)
     args = ["checkout", "--quiet", "--force", "--no-recurse-submodules", "HEAD", "--"]
-    run_git(session, args, cwd=repo, step="checkout", budget=budget)
-    if tree_bytes(repo, skip_git=True) > session.policy.max_repo_bytes:
+    run_git(session, args, cwd=repo, step="checkout", budget=work_tree_budget(session, repo))
+    measure_work_tree(session, repo)
+
+
+def work_tree_budget(session: Session, repo: Path) -> DiskBudget:
+    """What the step writing the work tree (a clone's checkout, a mirror's reset) may
+    take on disk while it runs (docs/security.md#s7)."""
+    return DiskBudget(repo, 3 * session.policy.max_repo_bytes + 1024 * 1024)
+
+
+def measure_work_tree(session: Session, repo: Path) -> int:
+    """The written work tree's bytes, refused over the budget (docs/security.md#s7)."""
+    size = tree_bytes(repo, skip_git=True)
+    if size > session.policy.max_repo_bytes:
         raise GitLimitExceeded("limit exceeded: the checked-out work tree is too large")
+    return size
 
 
 def rev_parse_head(session: Session, repo: StrPath) -> str:

@@ -1,16 +1,21 @@
 """The two phases of a run, executed inside an RQ job.
 
-plan_phase: fresh shallow clone → gap report → (provision) plan with diff → approval or
-apply. apply_phase: fresh clone → refuse if the default branch moved → re-plan and check
-it matches → check the targets → deterministic commit of the plan's texts → idempotent
-push → pull request.
+plan_phase: fresh shallow clone (an analysis: the project's mirror, brought to the
+default branch's tip, docs/git-door.md#mirrors) → gap report → (provision) plan with
+diff → approval or apply. apply_phase: fresh clone → refuse if the default branch moved
+→ re-plan and check it matches → check the targets → deterministic commit of the plan's
+texts → idempotent push → pull request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from projects.models import PushMode, SyncStatus
@@ -32,8 +37,11 @@ from provisioning.runs.lifecycle import (
     run_start_applying,
     run_wait_for_approval,
 )
+from provisioning.runs.mirrors import mirror_for, mirrors_evict_after_run, mirrors_on
 from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
 from provisioning.runs.runlog import checkpoint, run_log
+
+logger = logging.getLogger(__name__)
 
 
 def _manifest(run: Run) -> Manifest | None:
@@ -52,11 +60,24 @@ def _manifest(run: Run) -> Manifest | None:
     return result.manifest
 
 
+@contextlib.contextmanager
+def _git_errors(what: str) -> Iterator[None]:
+    """A clone's (or a mirror's update's) failures as the run's: a time-out is retried."""
+    try:
+        yield
+    except git_ops.GitTimeout as exc:
+        raise RunRetry(f"{what} timed out: {exc}") from None
+    except UrlPolicyError as exc:
+        raise RunFailed(f"The repository URL is not allowed: {exc.message}") from None
+    except git_ops.GitOpsError as exc:
+        raise RunFailed(f"{what} failed: {exc}") from None
+
+
 def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
     """A shallow clone; plan phases take `depth` commits, to read the recent history."""
     project = run.project
     run_log(run, f"Cloning {project.repo_url} ({project.default_branch}), shallow.")
-    try:
+    with _git_errors("Cloning"):
         cloned = git_ops.clone(
             project.repo_url,
             dest,
@@ -65,15 +86,47 @@ def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
             credentials=credentials_for(project),
             depth=depth,
         )
-    except git_ops.GitTimeout as exc:
-        raise RunRetry(f"Cloning timed out: {exc}") from None
-    except UrlPolicyError as exc:
-        raise RunFailed(f"The repository URL is not allowed: {exc.message}") from None
-    except git_ops.GitOpsError as exc:
-        raise RunFailed(f"Cloning failed: {exc}") from None
     run_log(run, f"Cloned {project.default_branch} at {cloned.head_sha[:12]}.")
     checkpoint(run, "after_clone")
     return cloned
+
+
+def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
+    """An analysis on the project's mirror (docs/git-door.md#mirrors): the delta fetched,
+    the tip checked as a clone's, the work tree exact; then the least recently used
+    mirrors evicted down to the budget."""
+    project = run.project
+    with contextlib.ExitStack() as stack:
+        with _git_errors("Updating the mirror"):
+            mirrored = stack.enter_context(mirror_for(run, depth=settings.HISTORY_DEPTH))
+        cloned = mirrored.repo
+        how = "fetched the changes" if mirrored.reused else "cloned afresh"
+        run_log(
+            run,
+            f"Mirror of {project.repo_url} at {project.default_branch} "
+            f"{cloned.head_sha[:12]} ({how}).",
+        )
+        checkpoint(run, "after_clone")
+        report = _analyze(cloned.path, manifest)
+        _add_lost_edits(run, report, cloned)
+    _finish_analysis(run, report, cloned.head_sha)
+    _evict()
+
+
+def _finish_analysis(run: Run, report: dict[str, object], head_sha: str) -> None:
+    """The report, the project's status and the run's end in one transaction: one turn
+    at SQLite's single writer instead of four (docs/performance.md#fleet)."""
+    with transaction.atomic():
+        _record_report(run, report, head_sha)
+        run_finish(run, RunStatus.SUCCEEDED)
+
+
+def _evict() -> None:
+    """Eviction is housekeeping: its failure never changes the run's result."""
+    try:
+        mirrors_evict_after_run()
+    except OSError:
+        logger.exception("mirror eviction failed")
 
 
 def _plan(run: Run, root: Path, manifest: Manifest) -> tuple[dict[str, object], Plan]:
@@ -141,13 +194,16 @@ def _add_lost_edits(run: Run, report: dict[str, object], cloned: git_ops.ClonedR
 
 def plan_phase(run: Run) -> None:
     manifest = _manifest(run)
+    if run.kind == RunKind.ANALYZE and mirrors_on():
+        _analyze_on_mirror(run, manifest)
+        return
     with git_ops.temp_workdir(git_policy().temp_base) as tmp:
         cloned = _clone(run, tmp / "repo", depth=settings.HISTORY_DEPTH)
         if run.kind == RunKind.ANALYZE:
             report = _analyze(cloned.path, manifest)
             _add_lost_edits(run, report, cloned)
-            _record_report(run, report, cloned.head_sha)
-            run_finish(run, RunStatus.SUCCEEDED)
+            _finish_analysis(run, report, cloned.head_sha)
+            _evict()  # mirrors off: none is kept (docs/git-door.md#mirrors)
             return
         assert manifest is not None  # _manifest fails a provision run without one
         report, plan = _plan(run, cloned.path, manifest)

@@ -1,0 +1,449 @@
+"""Benchmark: analysis sweeps of a fleet of projects through real RQ workers, cold and warm.
+
+Everything lives under a temporary folder: a throwaway SQLite database, an embedded Redis
+(through BMADWEB_VAR_DIR; REDIS_URL is used instead when set), and N local bare
+repositories, each a BMAD 6.12 install (provisioning.demo.bmad_installs.build_v64) with
+1,000 files of the project's own beside it (--extra-files; bench/provision.py's
+repository) and a commit of its own. N projects are registered on them with the demo
+manifest.
+
+Two worker processes (`manage.py rqworker default`, RQ's SimpleWorker, as the crash tests
+run them) work the queue, with the repositories, the database and Redis of the bench.
+Each worker first runs warm-up analyses that are not counted (GitPython's import, the
+engine). Then every project gets an analysis run (`run_create`, enqueued on commit, as
+the pages and the scheduler start them), and the sweep ends when the last run finished:
+
+* **cold**: no mirror exists yet; each run clones its project's mirror;
+* **warm**: after a new commit on every repository (a changed file and a new one), the
+  same sweep again; each run fetches the delta into its mirror.
+
+With --fresh, a first sweep runs with mirrors off (BMADWEB_MIRROR_BUDGET_MB=0: a fresh
+clone per run, removed after it, as before mirrors), on workers of its own.
+
+Figures: wall time of each sweep and projects per minute, CPU of the workers and of the
+git processes they reaped (/proc), and each worker's peak RSS (VmHWM: the worker runs its
+jobs in its own process). Every ratio is printed beside the absolute figures it divides.
+
+Targets (2 CPUs): warm >= 600 projects/min, warm >= 3x cold, peak RSS <= 300 MB per
+worker, and every warm run fetched into an existing mirror.
+
+Usage: uv run python bench/fleet.py [--projects 200] [--workers 2] [--extra-files 1000]
+[--budget-mb 2048] [--fresh]. The last line printed is JSON; the exit status is 1 when a
+target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_WARM_PER_MIN = 600.0
+TARGET_SPEEDUP = 3.0
+TARGET_RSS_MB = 300.0
+WARMUP_PER_WORKER = 2
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.test",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.test",
+}
+
+
+def git(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        input=stdin,
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout.decode().strip()
+
+
+def make_seed(folder: Path, extra_files: int) -> Path:
+    from provisioning.demo.bmad_installs import build_v64
+
+    seed = folder / "seed"
+    seed.mkdir()
+    build_v64(seed, extra_files=extra_files)
+    git("init", "--quiet", "--initial-branch", "main", cwd=seed)
+    git("add", "--all", cwd=seed)
+    git("commit", "--quiet", "--message", "Install BMAD", cwd=seed)
+    return seed
+
+
+def commit_on(bare: Path, files: dict[str, str], message: str) -> None:
+    """One commit on main of a bare repository, by one `git fast-import`."""
+    stamp = int(time.time())
+    data = message.encode()
+    stream = [
+        b"commit refs/heads/main\n",
+        f"committer Bench <bench@example.test> {stamp} +0000\n".encode(),
+        f"data {len(data)}\n".encode() + data + b"\n",
+        b"from refs/heads/main^0\n",
+    ]
+    for path, text in files.items():
+        body = text.encode()
+        stream.append(f"M 100644 inline {path}\ndata {len(body)}\n".encode() + body + b"\n")
+    git("fast-import", "--quiet", "--done", cwd=bare, stdin=b"".join(stream) + b"done\n")
+
+
+def make_remotes(seed: Path, folder: Path, count: int) -> list[Path]:
+    """`count` bare repositories of the seed, each with a commit of its own."""
+    remotes = []
+    for i in range(count):
+        bare = folder / f"repo-{i:04d}.git"
+        git("clone", "--quiet", "--bare", "--no-local", str(seed), str(bare), cwd=folder)
+        commit_on(bare, {"docs/team.md": f"# Team {i}\n\nOwns service {i}.\n"}, f"Team {i}")
+        remotes.append(bare)
+    return remotes
+
+
+def push_everywhere(remotes: list[Path], round_: int) -> None:
+    """A team's push on every repository: a changed file and a new one."""
+    for i, bare in enumerate(remotes):
+        files = {
+            "docs/team.md": f"# Team {i}\n\nOwns service {i}, round {round_}.\n",
+            f"docs/notes/round-{round_}.md": f"Notes of round {round_} for team {i}.\n",
+        }
+        commit_on(bare, files, f"Round {round_} of team {i}")
+
+
+def bench_env(var_dir: Path, budget_mb: int) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "bmadweb.settings",
+        "BMADWEB_VAR_DIR": str(var_dir),
+        "BMADWEB_WORK_DIR": str(var_dir / "work"),
+        "BMADWEB_ALLOW_LOCAL_REPOS": "1",
+        "BMADWEB_LOCAL_REPOS_ROOT": str(var_dir.parent),
+        "BMADWEB_LOG_LEVEL": "WARNING",
+        "BMADWEB_MIRROR_BUDGET_MB": str(budget_mb),
+        "DJANGO_DEBUG": "0",  # as in production: no per-query bookkeeping
+    }
+    return env
+
+
+def setup_django(var_dir: Path, budget_mb: int) -> None:
+    for name in ("DATABASE_URL", "BMADWEB_RUN_CHECKPOINT_DIR"):
+        os.environ.pop(name, None)
+    os.environ.update(bench_env(var_dir, budget_mb))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def register(owner: Any, remotes: list[Path], prefix: str) -> list[int]:
+    from projects import services as project_services
+    from provisioning.demo.bmad_installs import DEMO_MANIFEST
+
+    ids = []
+    for i, bare in enumerate(remotes):
+        project = project_services.project_create(
+            actor=owner,
+            name=f"{prefix} {i}",
+            slug=f"{prefix}-{i}",
+            repo_url=str(bare),
+            forge_kind="other",
+            push_mode="branch",
+        )
+        project_services.manifest_save(actor=owner, project=project, yaml_text=DEMO_MANIFEST)
+        ids.append(project.pk)
+    return ids
+
+
+class Workers:
+    """`manage.py rqworker default` processes (SimpleWorker: jobs run in the worker)."""
+
+    def __init__(self, count: int, env: dict[str, str], logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        for i in range(count):
+            log = open(logs / f"worker-{i}.log", "ab")  # noqa: SIM115 - closed in stop()
+            # DEBUG off, as in production; local repositories then fail a system check
+            # meant for deployments, which the bench's own workers skip.
+            argv = [sys.executable, "manage.py", "rqworker", "default", "--skip-checks",
+                    "--worker-class", "rq.worker.SimpleWorker"]  # fmt: skip
+            self.procs.append(
+                subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
+            )
+            self.logs = logs
+
+    def cpu_s(self) -> tuple[float, float]:
+        """(the workers' own CPU, the CPU of the children they reaped: git) in seconds."""
+        own = children = 0.0
+        for proc in self.procs:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            own += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            children += (int(fields[13]) + int(fields[14])) / CLK_TCK
+        return own, children
+
+    def peak_rss_mb(self) -> list[float]:
+        peaks = []
+        for proc in self.procs:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        return peaks
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")[-3000:] for path in sorted(self.logs.iterdir())
+        )
+
+    def alive(self) -> bool:
+        return all(proc.poll() is None for proc in self.procs)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # warm shutdown: the current job ends first
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> dict[str, Any]:
+    """An analysis run for every project; returns when the last one finished."""
+    from projects.models import Project
+    from provisioning.models import ACTIVE_STATUSES, Run, RunKind, RunLogEntry, RunStatus
+    from provisioning.runs import services
+
+    projects = list(Project.objects.filter(pk__in=project_ids).order_by("pk"))
+    cpu, git_cpu = workers.cpu_s()
+    started = time.perf_counter()
+    run_ids = [
+        services.run_create(project=project, kind=RunKind.ANALYZE, actor=owner).pk
+        for project in projects
+    ]
+    enqueued = time.perf_counter() - started
+    deadline = time.monotonic() + 60 + 10 * len(run_ids)
+    while Run.objects.filter(pk__in=run_ids, status__in=ACTIVE_STATUSES).exists():
+        if not workers.alive():
+            raise SystemExit(f"{label}: a worker died:\n{workers.log_tail()}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{label}: runs still active after the deadline")
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    cpu_after, git_after = workers.cpu_s()
+    bad = list(
+        Run.objects.filter(pk__in=run_ids)
+        .exclude(status=RunStatus.SUCCEEDED)
+        .values_list("pk", "status", "failure_reason")[:5]
+    )
+    if bad:
+        raise SystemExit(f"{label}: runs did not succeed: {bad}")
+    fetched = RunLogEntry.objects.filter(
+        run_id__in=run_ids, message__contains="(fetched the changes)"
+    ).count()
+    return {
+        "label": label,
+        "projects": len(run_ids),
+        "s": elapsed,
+        "enqueue_s": enqueued,
+        "per_min": len(run_ids) / elapsed * 60,
+        "worker_cpu_s": cpu_after - cpu,
+        "git_cpu_s": git_after - git_cpu,
+        "mirrors_reused": fetched,
+    }
+
+
+def mirrors_mb(work: Path) -> float:
+    total = 0
+    for dirpath, _dirs, files in os.walk(work / "mirrors"):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total / 1024 / 1024
+
+
+def warm_up(owner: Any, remotes: list[Path], workers: Workers, prefix: str) -> None:
+    ids = register(owner, remotes, prefix)
+    sweep(owner, ids, workers, f"warm-up {prefix}")
+
+
+def describe(result: dict[str, Any]) -> str:
+    per_project = result["worker_cpu_s"] + result["git_cpu_s"]
+    return (
+        f"{result['label']}: {result['projects']} projects in {result['s']:.2f} s "
+        f"({result['per_min']:.0f} projects/min; enqueueing {result['enqueue_s']:.2f} s of it); "
+        f"worker CPU {result['worker_cpu_s']:.2f} s + git {result['git_cpu_s']:.2f} s "
+        f"= {per_project / result['projects'] * 1000:.0f} ms per project; "
+        f"{result['mirrors_reused']} runs fetched into an existing mirror"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--extra-files", type=int, default=1000,
+        help="the project's own files beside BMAD's (bench/provision.py's repository: 1000)",
+    )  # fmt: skip
+    parser.add_argument("--budget-mb", type=int, default=2048, help="BMADWEB_MIRROR_BUDGET_MB")
+    parser.add_argument("--fresh", action="store_true", help="also sweep with mirrors off")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bmadweb-fleet-") as tmp_name:
+        tmp = Path(tmp_name)
+        var_dir = tmp / "var"
+        setup_django(var_dir, args.budget_mb)
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+
+        from bmadweb.embedded_redis import embedded_redis_start, embedded_redis_stop
+
+        if not os.environ.get("REDIS_URL"):
+            embedded_redis_start(var_dir / "redis")
+        try:
+            built = time.perf_counter()
+            repos = tmp / "repos"
+            repos.mkdir()
+            seed = make_seed(tmp, args.extra_files)
+            warm_count = WARMUP_PER_WORKER * args.workers
+            remotes = make_remotes(seed, repos, args.projects + 2 * warm_count)
+            fleet, warmups = remotes[: args.projects], remotes[args.projects :]
+            owner = get_user_model().objects.create_user("bench")  # never logs in
+            project_ids = register(owner, fleet, "fleet")
+            repo_files = len(git("ls-tree", "-r", "--name-only", "main", cwd=fleet[0]).split())
+            print(
+                f"setup: {args.projects} bare repositories of {repo_files} files (a BMAD 6.12 "
+                f"install with a manifest, {args.extra_files} files of the project's own) and "
+                "their projects in "
+                f"{time.perf_counter() - built:.1f} s (not timed)"
+            )
+            if args.fresh:
+                workers = Workers(args.workers, bench_env(var_dir, 0), tmp / "logs-fresh")
+                try:
+                    warm_up(owner, warmups[:warm_count], workers, "warmup-fresh")
+                    results["fresh"] = sweep(owner, project_ids, workers, "mirrors off")
+                    print(describe(results["fresh"]))
+                finally:
+                    workers.stop()
+            workers = Workers(args.workers, bench_env(var_dir, args.budget_mb), tmp / "logs")
+            try:
+                warm_up(owner, warmups[warm_count:], workers, "warmup")
+                shutil.rmtree(Path(settings.WORK_DIR) / "mirrors", ignore_errors=True)
+                results["cold"] = sweep(owner, project_ids, workers, "cold (no mirror yet)")
+                print(describe(results["cold"]))
+                push_everywhere(fleet, 2)
+                results["warm"] = sweep(owner, project_ids, workers, "warm (delta fetched)")
+                print(describe(results["warm"]))
+                peaks = workers.peak_rss_mb()
+            finally:
+                workers.stop()
+            disk = mirrors_mb(Path(settings.WORK_DIR))
+            # Before the temporary folder (400,000 files) is removed; JSON is still last.
+            report(args, results, peaks, disk, repo_files, load_before)
+        finally:
+            if not os.environ.get("REDIS_URL"):
+                embedded_redis_stop(var_dir / "redis")
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, Any]],
+    peaks: list[float],
+    disk: float,
+    repo_files: int,
+    load_before: float,
+) -> None:
+    cold, warm = results["cold"], results["warm"]
+    speedup = warm["per_min"] / cold["per_min"]
+    cold_cpu = (cold["worker_cpu_s"] + cold["git_cpu_s"]) / cold["projects"]
+    warm_cpu = (warm["worker_cpu_s"] + warm["git_cpu_s"]) / warm["projects"]
+    peak = max(peaks)
+    git_version = git("version", cwd=Path.cwd()).removeprefix("git version ")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end; git {git_version}; Python "
+        f"{sys.version.split()[0]}; {args.workers} workers; SQLite"
+    )
+    print(
+        f"warm: {warm['per_min']:.0f} projects/min ({warm['s']:.2f} s for {warm['projects']}) "
+        f"against cold {cold['per_min']:.0f} projects/min ({cold['s']:.2f} s): "
+        f"{speedup:.2f}x (target >= {TARGET_SPEEDUP:g}x; warm target "
+        f">= {TARGET_WARM_PER_MIN:g}/min)"
+    )
+    print(
+        f"CPU per project (workers + git): warm {warm_cpu * 1000:.0f} ms against cold "
+        f"{cold_cpu * 1000:.0f} ms: {cold_cpu / warm_cpu:.2f}x less"
+    )
+    if "fresh" in results:
+        fresh = results["fresh"]
+        print(
+            f"mirrors off (a fresh clone per run): {fresh['per_min']:.0f} projects/min "
+            f"({fresh['s']:.2f} s); warm is {warm['per_min'] / fresh['per_min']:.2f}x that"
+        )
+    print(
+        f"peak RSS per worker: {', '.join(f'{p:.0f}' for p in peaks)} MB "
+        f"(target <= {TARGET_RSS_MB:g}); mirrors on disk {disk:.0f} MB "
+        f"(budget {args.budget_mb} MB)"
+    )
+    failed = [
+        what
+        for what, bad in (
+            (
+                f"warm {warm['per_min']:.0f}/min < {TARGET_WARM_PER_MIN:g}",
+                warm["per_min"] < TARGET_WARM_PER_MIN,
+            ),
+            (f"speedup {speedup:.2f} < {TARGET_SPEEDUP:g}", speedup < TARGET_SPEEDUP),
+            (f"peak RSS {peak:.0f} MB > {TARGET_RSS_MB:g}", peak > TARGET_RSS_MB),
+            (
+                f"{warm['mirrors_reused']} of {warm['projects']} warm runs reused a mirror",
+                warm["mirrors_reused"] != warm["projects"],
+            ),
+        )
+        if bad
+    ]
+    print("PASS" if not failed else "FAIL: " + "; ".join(failed))
+    result: dict[str, Any] = {
+        "projects": args.projects,
+        "cold_projects_per_min": round(cold["per_min"], 1),
+        "warm_projects_per_min": round(warm["per_min"], 1),
+        "warm_speedup": round(speedup, 2),
+        "peak_rss_mb": round(peak, 1),
+        "cold_sweep_s": round(cold["s"], 2),
+        "warm_sweep_s": round(warm["s"], 2),
+        "cold_cpu_ms_per_project": round(cold_cpu * 1000, 1),
+        "warm_cpu_ms_per_project": round(warm_cpu * 1000, 1),
+        "workers": args.workers,
+        "repo_files": repo_files,
+        "mirrors_mb": round(disk, 1),
+        "cpus": os.cpu_count(),
+        "passed": not failed,
+    }
+    if "fresh" in results:
+        result["fresh_projects_per_min"] = round(results["fresh"]["per_min"], 1)
+        result["fresh_sweep_s"] = round(results["fresh"]["s"], 2)
+    print(json.dumps(result))
+    if failed:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

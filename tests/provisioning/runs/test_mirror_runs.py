@@ -1,0 +1,130 @@
+"""Analysis runs on the project's mirror (docs/git-door.md#mirrors): the second analysis
+fetches the delta into the mirror the first one cloned, reports exactly what a fresh clone
+reports, and sees every push; a mirror that is too large for the budget is evicted after
+the run, and with a budget of 0 no mirror is kept at all. Real bare remotes, real Redis,
+RQ's SimpleWorker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioning.models import Run, RunKind, RunStatus
+from provisioning.runs import services
+from tests.repos import push_change
+
+pytestmark = pytest.mark.django_db
+
+PM = ".claude/skills/bmad-agent-pm/SKILL.md"
+
+
+@pytest.fixture
+def work(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    settings.WORK_DIR = tmp_path / "work"
+    settings.MIRROR_BUDGET_MB = 64
+    return tmp_path / "work"
+
+
+def analyze(project, owner, run_worker, capture) -> Run:  # type: ignore[no-untyped-def]
+    with capture(execute=True):
+        run = services.run_create(project=project, kind=RunKind.ANALYZE, actor=owner)
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.failure_reason
+    return run
+
+
+def log_of(run: Run) -> str:
+    return "\n".join(run.log_entries.values_list("message", flat=True))
+
+
+def mirror_folders(work: Path) -> list[str]:
+    root = work / "mirrors"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def report_of(run: Run) -> dict[str, Any]:
+    return run.report
+
+
+def test_the_report_is_the_same_cold_warm_and_without_mirrors(  # type: ignore[no-untyped-def]
+    bmad_project, owner, run_worker, django_capture_on_commit_callbacks, work, settings
+):
+    cold = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "(cloned afresh)" in log_of(cold)
+    assert mirror_folders(work) == [str(bmad_project.pk)]
+    warm = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "(fetched the changes)" in log_of(warm)
+    settings.MIRROR_BUDGET_MB = 0
+    fresh = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "Cloned main" in log_of(fresh)
+    assert report_of(cold) == report_of(warm) == report_of(fresh)
+    assert cold.base_sha == warm.base_sha == fresh.base_sha
+
+
+def test_a_warm_analysis_sees_a_new_push(  # type: ignore[no-untyped-def]
+    bmad_project,
+    owner,
+    run_worker,
+    django_capture_on_commit_callbacks,
+    work,
+    bmad_remote,
+    tmp_path,
+):
+    first = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    edited = {f["code"] for f in first.report["findings"]}
+    skill = (work / "mirrors" / str(bmad_project.pk) / "repo" / PM).read_text()
+    sha = push_change(bmad_remote, tmp_path, PM, skill + "\nTeam rule: short PRDs.\n")
+    second = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "(fetched the changes)" in log_of(second)
+    assert second.base_sha == sha != first.base_sha
+    found = {f["code"] for f in second.report["findings"]} - edited
+    assert found, "the hand edit pushed since the first analysis is reported"
+    paths = [p for f in second.report["findings"] for p in f.get("paths", [])]
+    assert PM in paths
+
+
+def test_a_budget_of_zero_keeps_no_mirror(  # type: ignore[no-untyped-def]
+    bmad_project, owner, run_worker, django_capture_on_commit_callbacks, work, settings
+):
+    analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert mirror_folders(work) == [str(bmad_project.pk)]
+    settings.MIRROR_BUDGET_MB = 0
+    run = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "Mirror" not in log_of(run)
+    assert mirror_folders(work) == []  # the one left from before is gone too
+    run = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert mirror_folders(work) == []
+
+
+def test_a_mirror_over_the_budget_is_evicted_after_its_run(  # type: ignore[no-untyped-def]
+    bmad_project,
+    owner,
+    run_worker,
+    django_capture_on_commit_callbacks,
+    work,
+    settings,
+    bmad_remote,
+    tmp_path,
+):
+    push_change(bmad_remote, tmp_path, "assets/data.txt", os.urandom(600_000).hex())
+    settings.MIRROR_BUDGET_MB = 1  # the file alone takes 1.2 MB in the work tree
+    for _ in range(2):
+        run = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+        assert "(cloned afresh)" in log_of(run)
+        assert mirror_folders(work) == []
+
+
+def test_provisioning_runs_keep_their_fresh_clones(  # type: ignore[no-untyped-def]
+    bmad_project, owner, run_worker, django_capture_on_commit_callbacks, work
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(project=bmad_project, kind=RunKind.PROVISION, actor=owner)
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == RunStatus.PUSHED, run.failure_reason
+    assert "Cloned main" in log_of(run)
+    assert mirror_folders(work) == []
