@@ -278,13 +278,35 @@ def _base_errors(doc: YamlDocument) -> tuple[ManifestError, ...]:
     return tuple(validate_document(checked))
 
 
-def _copy_positions(src: YamlDocument, dst: YamlDocument, old: PathKey, new: PathKey) -> None:
-    for table_name in ("values", "keys", "raw"):
-        src_table: dict[PathKey, Any] = getattr(src, table_name)
-        dst_table: dict[PathKey, Any] = getattr(dst, table_name)
-        for path, item in src_table.items():
-            if path[: len(old)] == old:
-                dst_table[new + path[len(old) :]] = item
+_TABLES = ("values", "keys", "raw")
+
+
+class _Positions:
+    """The root document's position tables grouped by each path's first key, read once:
+    copying a subtree then reads only the paths under its first key, not every path of
+    the document for every entry (which made a large manifest's resolution quadratic)."""
+
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
+        self.groups: dict[str, dict[PathKey, list[tuple[PathKey, Any]]]] = {}
+        for table_name in _TABLES:
+            grouped: dict[PathKey, list[tuple[PathKey, Any]]] = {}
+            for path, item in getattr(doc, table_name).items():
+                grouped.setdefault(path[:1], []).append((path, item))
+            self.groups[table_name] = grouped
+
+    def copy(self, dst: YamlDocument, old: PathKey, new: PathKey) -> None:
+        """Every position under `old` in the root, re-keyed under `new` in `dst`."""
+        size = len(old)
+        for table_name in _TABLES:
+            dst_table: dict[PathKey, Any] = getattr(dst, table_name)
+            if size:
+                pairs: Any = self.groups[table_name].get(old[:1], ())
+            else:
+                pairs = getattr(self.doc, table_name).items()
+            for path, item in pairs:
+                if path[:size] == old:
+                    dst_table[new + path[size:]] = item
 
 
 def _assemble(
@@ -293,39 +315,40 @@ def _assemble(
     """The merged plain value, with positions re-keyed to it; base entries point at the
     `extends` key of the root document."""
     root_value = root.value if isinstance(root.value, dict) else {}
+    positions = _Positions(root)
     value: dict[str, Any] = {}
     if "apiVersion" in root_value:
         value["apiVersion"] = root_value["apiVersion"]
     merged = YamlDocument(value=value)
-    _copy_positions(root, merged, ("apiVersion",), ("apiVersion",))
+    positions.copy(merged, ("apiVersion",), ("apiVersion",))
     merged.values[()] = Position(1, 1)
     provenance: dict[str, str] = {}
     from_base: dict[PathKey, str] = {}
     if "__invalid__" in layer.project:
         value["project"] = layer.project["__invalid__"].value
-        _copy_positions(root, merged, ("project",), ("project",))
+        positions.copy(merged, ("project",), ("project",))
     elif layer.project or "project" in root_value:
         value["project"] = {}
-        _copy_positions(root, merged, ("project",), ("project",))
+        positions.copy(merged, ("project",), ("project",))
         for key, entry in layer.project.items():
             value["project"][key] = entry.value
             provenance[f"project.{key}"] = entry.origin
-            _place(entry, root, merged, ("project", key), base_anchor, from_base)
+            _place(entry, positions, merged, ("project", key), base_anchor, from_base)
     for section in _SECTIONS:
         entries = layer.sections[section]
         if not entries:
             continue
         if "__invalid__" in entries:
             value[section] = entries["__invalid__"].value
-            _copy_positions(root, merged, (section,), (section,))
+            positions.copy(merged, (section,), (section,))
             continue
-        _copy_positions(root, merged, (section,), (section,))
+        positions.copy(merged, (section,), (section,))
         if section in _KEYED:
             value[section] = {}
             for key, entry in entries.items():
                 value[section][key] = entry.value
                 provenance[f"{section}/{key}"] = entry.origin
-                _place(entry, root, merged, (section, key), base_anchor, from_base)
+                _place(entry, positions, merged, (section, key), base_anchor, from_base)
                 if entry.src_path is None:
                     merged.keys[(section, key)] = base_anchor
         else:
@@ -333,24 +356,24 @@ def _assemble(
             for index, (key, entry) in enumerate(entries.items()):
                 value[section].append(entry.value)
                 provenance[f"{section}/{key.split('#')[0] or key}"] = entry.origin
-                _place(entry, root, merged, (section, index), base_anchor, from_base)
+                _place(entry, positions, merged, (section, index), base_anchor, from_base)
     for key, entry in layer.scalars.items():
         value[key] = entry.value
         provenance[key] = entry.origin
-        _place(entry, root, merged, (key,), base_anchor, from_base)
+        _place(entry, positions, merged, (key,), base_anchor, from_base)
     return merged, provenance, from_base
 
 
 def _place(
     entry: _Entry,
-    root: YamlDocument,
+    positions: _Positions,
     merged: YamlDocument,
     new: PathKey,
     base_anchor: Position,
     from_base: dict[PathKey, str],
 ) -> None:
     if entry.src_path is not None:
-        _copy_positions(root, merged, entry.src_path, new)
+        positions.copy(merged, entry.src_path, new)
     else:
         merged.values[new] = base_anchor
         from_base[new] = entry.origin

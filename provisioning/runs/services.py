@@ -86,7 +86,12 @@ def run_create(
         what = "provisioning" if kind != RunKind.ANALYZE else "running"
         raise RunError(f"This project has no manifest yet: save one before {what}.")
     # The bases' revisions are pinned now, so approval and apply see the same manifest.
-    pinned = base_numbers(manifest_resolve(revision.yaml_text).base_names) if revision else {}
+    # A text without the word "extends" names no base: nothing to resolve for that.
+    pinned = (
+        base_numbers(manifest_resolve(revision.yaml_text).base_names)
+        if revision is not None and "extends" in revision.yaml_text
+        else {}
+    )
     target_version = target_version_checked(kind, target_version)
     try:
         with transaction.atomic():
