@@ -32,6 +32,7 @@ fails instead of committing half of it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -56,6 +57,7 @@ from provisioning.git_ops.types import (
 # path -> new content, None to delete it
 FileChanges = Mapping[str, str | bytes | None]
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _CONVERTING = ("text", "eol", "crlf", "ident", "working-tree-encoding")
 
 
@@ -103,7 +105,10 @@ def commit_files(
         stream = _stream(repo, branch, author, body.encode(), writes, deletes, tree)
         _, out = run_git(
             session,
-            ["fast-import", "--quiet", "--done"],
+            # --depth=0: no delta against the stream's previous blob, which is an
+            # unrelated file (about a third of the step's CPU, docs/performance.md);
+            # the push packs its own deltas for the transfer either way.
+            ["fast-import", "--quiet", "--done", "--depth=0"],
             cwd=repo.path,
             step="fast-import",
             stdin=stream,
@@ -163,7 +168,7 @@ def _check_path(path: str, tree: TreeListing, folders: set[str]) -> None:
     a file on the way or a folder (the link-safe writer refuses those on disk)."""
     if not isinstance(path, str) or path.startswith(('"', ":")):  # quoting, pathspec magic
         raise InvalidInput(f"unsafe path: {path!r}")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+    if _CONTROL.search(path):
         raise InvalidInput(f"unsafe path: {path!r} has a control character")
     parts = fsafe.split_relative(path)
     for end in range(1, len(parts) + 1):
