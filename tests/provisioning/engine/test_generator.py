@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from provisioning.engine import tomledit
 from provisioning.engine.detect import detect_install
 from provisioning.engine.generator import GENERATOR_VERSION, generate
 from provisioning.engine.manifest import Manifest, load_manifest
 from provisioning.engine.templates.skills import flavour_of, persona_of
+from provisioning.engine.tomledit import AgentsEdit, BlockEdit
 from provisioning.engine.types import BmadInstall, Generation
 from tests.provisioning.engine.builders import build_v64
 
@@ -170,6 +172,59 @@ def test_tomlkit_edit_keeps_a_teams_comment_and_keys() -> None:
     assert "language = 'fr'  # French please" in edited
     assert tomllib.loads(edited)["agents"]["fe"]["name"] == "Frontend"
     assert generated.render(edited, edited) == edited  # idempotent
+
+
+TEAM_FILES = [
+    "# Team overrides for _bmad/config.toml.\n",  # what BMAD's installer leaves
+    "",
+    "\n",
+    "x = 1",
+    "# only a comment",
+    "[core]\nlanguage = 'fr'   # keep this spacing\n\n\n",
+    "# x\n  \n",
+    "[core]\nk = 1 # no line end",
+    "[[menu]]\na = 1\n",
+    "a = [\n 1,\n]\n",
+]
+
+
+@pytest.mark.parametrize("team", TEAM_FILES)
+def test_new_tables_are_appended_with_the_bytes_tomlkit_would_write(team: str) -> None:
+    by_path = generate(_manifest(), V64).by_path()
+    agents = by_path["_bmad/custom/config.toml"]
+    block = by_path["_bmad/custom/bmad-agent-pm.toml"]
+    assert isinstance(agents.edit, AgentsEdit)
+    assert isinstance(block.edit, BlockEdit)
+    slow_agents = tomledit._tomlkit_agents(team, agents.edit.header, agents.edit.agents, {})
+    assert agents.render(team) == slow_agents
+    slow_block = tomledit._tomlkit_block(
+        team, block.edit.header, block.edit.block, block.edit.values, {}, block.edit.owned
+    )
+    assert block.render(team) == slow_block
+    for generated, table in ((agents, "agents"), (block, block.edit.block)):
+        edited = generated.render(team)
+        assert edited.startswith(team.rstrip("\n"))  # the team's text stays
+        fresh = tomllib.loads(generated.render(None))
+        assert tomllib.loads(edited) == {**tomllib.loads(team), table: fresh[table]}
+        assert generated.render(edited, edited) == edited
+
+
+@pytest.mark.parametrize(
+    "team",
+    [
+        "agents.fe.name = 'Ours'\n",  # the table exists already: edited in place
+        "[core]\r\nlanguage = 'fr'\r\n",  # CRLF: tomlkit keeps the line endings
+        "[agents]\nx = 1\n",
+    ],
+)
+def test_files_that_cannot_take_appended_tables_are_edited_through_tomlkit(team: str) -> None:
+    generated = generate(_manifest(), V64).by_path()["_bmad/custom/config.toml"]
+    edited = generated.render(team)
+    agents = tomllib.loads(edited)["agents"]
+    assert agents["fe"]["name"] == "Frontend"
+    assert "qa-bot" in agents
+    if "\r\n" in team:
+        assert "language = 'fr'\r\n" in edited
 
 
 def test_in_place_edit_removes_only_what_bmadweb_wrote_before() -> None:
