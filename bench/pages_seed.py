@@ -102,6 +102,10 @@ def _seed(fleet: Fleet, first: int, count: int, *, owner: Any, visible: bool) ->
             bmad_generation="" if STATUSES[i % 10] == "never" else "v6",
             last_analyzed_at=None if STATUSES[i % 10] == "never" else now,
             last_push_at=now - timedelta(hours=i % 48) if i % 4 else None,
+            # That of its provisioning run below, kept so by run_pr_state_record.
+            pr_state=PR_STATES[i // 3 % len(PR_STATES)]
+            if STATUSES[i % 10] != "never" and i % 3 == 0
+            else "",
         )
         for i in indexes
     )

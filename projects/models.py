@@ -95,6 +95,13 @@ class Project(models.Model):
     bmad_version = models.CharField(max_length=40, blank=True)
     bmad_generation = models.CharField(max_length=16, blank=True)
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
+    # The state of the project's newest pull request: that of its newest run (by created,
+    # then id) that has one, or "" if none has. Written only by provisioning, whenever a
+    # run's state moves or runs are deleted (provisioning.runs.lifecycle), so that the
+    # fleet view counts it with the statuses in one pass (docs/performance.md#pages).
+    pr_state = models.CharField(
+        "newest pull request state", max_length=16, blank=True, editable=False
+    )
     last_push_at = models.DateTimeField("last push seen", null=True, blank=True)
     last_push_sha = models.CharField(max_length=64, blank=True)
     drift_check_hours = models.PositiveSmallIntegerField(
@@ -117,10 +124,14 @@ class Project(models.Model):
         ordering = ["name"]
         # The dashboard's order: its first page reads 25 rows of this index, not every
         # project (docs/performance.md#pages).
-        # The fleet view counts by (sync_status, bmad_version) from the second index alone.
+        # The fleet view counts by (sync_status, bmad_version, pr_state) from the second
+        # index alone.
         indexes = [
             models.Index(fields=["name", "id"], name="project_name_id"),
-            models.Index(fields=["sync_status", "bmad_version"], name="project_status_version"),
+            models.Index(
+                fields=["sync_status", "bmad_version", "pr_state"],
+                name="project_status_version_pr",
+            ),
         ]
         permissions = [
             ("edit_manifest", "Can edit the manifest"),

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from bmadweb.admin_readonly import ViewOnlyAdmin
 from provisioning.models import ForgeSource, Run, RunLogEntry, WebhookDelivery
+from provisioning.runs.lifecycle import project_pr_state_refresh
 from provisioning.webhooks.replay import WebhookReplayError, webhook_replay
 
 
@@ -47,6 +48,16 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    # A deleted run may have held its project's newest pull request (Project.pr_state).
+    def delete_model(self, request: HttpRequest, obj: Run) -> None:
+        super().delete_model(request, obj)
+        project_pr_state_refresh([obj.project_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        project_ids = sorted(set(queryset.values_list("project_id", flat=True)))
+        super().delete_queryset(request, queryset)
+        project_pr_state_refresh(project_ids)
 
 
 @admin.register(WebhookDelivery)

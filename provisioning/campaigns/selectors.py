@@ -108,49 +108,32 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 def fleet_counts(user: User | AnonymousUser) -> FleetCounts:
-    """Projects `user` may see, counted by sync status and by BMAD version (the version
-    each project's latest report found, stored on the project) and by the state of each
-    project's newest pull request: two queries, whose cost is one index probe per project
-    (docs/performance.md#pages)."""
+    """Projects `user` may see, counted by sync status, by BMAD version (the version each
+    project's latest report found) and by the state of each project's newest pull
+    request, all three stored on the project: one query, whose cost is one index entry
+    and a probe of the user's grants per project (docs/performance.md#pages)."""
     visible = project_filter_for(user, Perm.VIEW)
-    # One pass of the (sync_status, bmad_version) index: no table row is read.
+    # One pass of the (sync_status, bmad_version, pr_state) index: no table row is read.
     rows = (
         Project.objects.filter(visible)
         .order_by()
-        .values_list("sync_status", "bmad_version")
+        .values_list("sync_status", "bmad_version", "pr_state")
         .annotate(n=Count("pk"))
     )
     statuses: Counter[str] = Counter()
     versions: Counter[str] = Counter()
-    for status, version, n in rows:
+    pulls: Counter[str] = Counter()
+    for status, version, pull, n in rows:
         statuses[status] += n
         versions[version or NO_VERSION] += n
+        pulls[pull] += n
     by_version = sorted(versions.items(), key=lambda row: _version_key(row[0]), reverse=True)
     return FleetCounts(
         total=sum(statuses.values()),
         by_status=[(v, label, statuses.get(v, 0)) for v, label in SyncStatus.choices],
         by_version=by_version,
-        by_pull_request=_pull_request_counts(user),
+        by_pull_request=[(v, label, pulls.get(v, 0)) for v, label in PullRequestState.choices],
     )
-
-
-def _pull_request_counts(user: User | AnonymousUser) -> list[tuple[str, str, int]]:
-    """Each visible project's newest run with a pull request state, counted by that state:
-    read from the runs that have one (the partial index run_project_pr_created), not by a
-    probe of every project."""
-    with_pr = Run.objects.exclude(pr_state="")
-    newer = with_pr.filter(project=OuterRef("project")).filter(
-        Q(created__gt=OuterRef("created")) | Q(created=OuterRef("created"), pk__gt=OuterRef("pk"))
-    )
-    newest = (
-        with_pr.filter(~Exists(newer))
-        .filter(project_filter_for(user, Perm.VIEW, field="project_id"))
-        .order_by()
-        .values_list("pr_state")
-        .annotate(n=Count("pk"))
-    )
-    pulls = dict(newest)
-    return [(v, label, pulls.get(v, 0)) for v, label in PullRequestState.choices]
 
 
 def fleet_projects(
@@ -161,7 +144,7 @@ def fleet_projects(
     if version:
         projects = projects.filter(bmad_version="" if version == NO_VERSION else version)
     if pull_request:
-        projects = projects.filter(**{"last_pr_state": pull_request})  # an annotation
+        projects = projects.filter(pr_state=pull_request)  # as the count read it
     return projects
 
 

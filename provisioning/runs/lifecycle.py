@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Union
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bmadweb.audit import audit_record
@@ -159,6 +161,7 @@ def run_pr_state_record(
         .update(pr_state=state, pr_state_at=at)
     )
     if moved:
+        project_pr_state_refresh([project.pk])
         before = run.pr_state
         run.refresh_from_db()
         audit_record(
@@ -168,3 +171,25 @@ def run_pr_state_record(
             payload={"run": run.pk, "from": before, "to": state, "branch": branch, "url": url},
         )
     return run
+
+
+def newest_pr_state() -> Subquery:
+    """The pull request state of the newest run (by created, then id) that has one, of the
+    project in the outer query: what ``Project.pr_state`` holds."""
+    runs = Run.objects.filter(project=OuterRef("pk")).exclude(pr_state="")
+    return Subquery(runs.order_by("-created", "-pk").values("pr_state")[:1])
+
+
+def project_pr_state_refresh(project_ids: list[int]) -> None:
+    """Set ``Project.pr_state`` of these projects from their runs again: after a run's
+    pull request state moved, or runs were deleted. Each project row is locked first, so
+    that two runs of a project moving at once both count: the second update waits for
+    the first to commit, then reads its run (docs/performance.md#pages)."""
+    if not project_ids:
+        return
+    with transaction.atomic():
+        found = Project.objects.select_for_update().filter(pk__in=project_ids).order_by("pk")
+        locked = list(found.values_list("pk", flat=True))
+        Project.objects.filter(pk__in=locked).update(
+            pr_state=Coalesce(newest_pr_state(), Value(""))
+        )

@@ -17,6 +17,7 @@ from projects import services as project_services
 from projects.models import Project, SyncStatus
 from projects.roles import Role
 from provisioning.models import Campaign, CampaignItem, Run, RunKind, RunStatus
+from tests.provisioning.campaigns.fleet_helpers import pull_request_run
 
 pytestmark = pytest.mark.django_db
 FLEET = "/fleet/"
@@ -72,9 +73,7 @@ def test_counts_by_status_and_version_link_to_their_repositories(client, fleet, 
 
 def test_pull_request_counts_follow_the_newest_pull_request(client, fleet, owner):  # type: ignore[no-untyped-def]
     for slug, state in (("alpha", "merged"), ("beta", "open")):
-        Run.objects.create(
-            project=fleet[slug], kind=RunKind.PROVISION, status=RunStatus.PUSHED, pr_state=state
-        )
+        pull_request_run(fleet[slug], state)
     client.force_login(owner)
     page = client.get(FLEET).content.decode()
     assert 'aria-label="1 Merged"' in page
@@ -159,12 +158,7 @@ def test_the_fleet_page_costs_the_same_queries_for_one_project_or_many(  # type:
         for i in range(first, first + count):
             project = make_project(slug=f"p-{i:03d}")
             _state(project, SyncStatus.DRIFT, f"6.{i % 3}.0")
-            run = Run.objects.create(
-                project=project,
-                kind=RunKind.PROVISION,
-                status=RunStatus.AWAITING_APPROVAL,
-                pr_state="open",
-            )
+            run = pull_request_run(project, "open", status=RunStatus.AWAITING_APPROVAL)
             campaign = Campaign.objects.create(name=f"c{i}", kind="provision", created_by=owner)
             CampaignItem.objects.create(campaign=campaign, project=project, run=run)
 
