@@ -26,4 +26,5 @@ def pull_request_state(project: Any, run: Run, state: str, *, branch: str = "") 
     found = run_pr_state_record(
         project=project, branch=branch or run.branch, url="", state=state, at=timezone.now()
     )
-    assert found is not None and found.pk == run.pk
+    assert found is not None
+    assert found.pk == run.pk
