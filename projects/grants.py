@@ -89,9 +89,14 @@ class ProjectGranted(Expression):
         )
         params = (self.user_id, content_type, self.codename)
         if self.per_row:
+            # PostgreSQL may turn each EXISTS under the OR into a hash of the user's whole
+            # set of grants (10,000 rows for the fleet view's 20 approvals or one
+            # campaign) when its estimate favours it; it leaves an EXISTS with an OFFSET
+            # as written, a probe per row (docs/performance.md#pages).
+            fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
             sql = (
-                f"(EXISTS ({own} AND {object_pk} = {project_sql}) OR "
-                f"EXISTS ({teams} AND {object_pk} = {project_sql}))"
+                f"(EXISTS ({own} AND {object_pk} = {project_sql}{fence}) OR "
+                f"EXISTS ({teams} AND {object_pk} = {project_sql}{fence}))"
             )
             return sql, (*params, *project_params, *params, *project_params)
         sql = f"({project_sql} IN ({own}) OR {project_sql} IN ({teams}))"
