@@ -14,8 +14,10 @@ engine). Then every project gets an analysis run (`run_create`, enqueued on comm
 the pages and the scheduler start them), and the sweep ends when the last run finished:
 
 * **cold**: no mirror exists yet; each run clones its project's mirror;
-* **warm**: after a new commit on every repository (a changed file and a new one), the
-  same sweep again; each run fetches the delta into its mirror.
+* **warm**: after a new commit on every repository (a changed file and a new one, in a
+  folder of the team's own), the same sweep again; each run fetches the delta into its
+  mirror, and reuses the last report when nothing the analysis reads changed
+  (docs/decisions.md#d50; the bench counts both from the run logs).
 
 With --fresh, a first sweep runs with mirrors off (BMADWEB_MIRROR_BUDGET_MB=0: a fresh
 clone per run, removed after it, as before mirrors), on workers of its own.
@@ -258,6 +260,9 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
     fetched = RunLogEntry.objects.filter(
         run_id__in=run_ids, message__contains="(fetched the changes)"
     ).count()
+    reused = RunLogEntry.objects.filter(
+        run_id__in=run_ids, message__contains="the last report is reused"
+    ).count()
     return {
         "label": label,
         "projects": len(run_ids),
@@ -267,6 +272,7 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
         "worker_cpu_s": cpu_after - cpu,
         "git_cpu_s": git_after - git_cpu,
         "mirrors_reused": fetched,
+        "reports_reused": reused,
     }
 
 
@@ -291,7 +297,8 @@ def describe(result: dict[str, Any]) -> str:
         f"({result['per_min']:.0f} projects/min; enqueueing {result['enqueue_s']:.2f} s of it); "
         f"worker CPU {result['worker_cpu_s']:.2f} s + git {result['git_cpu_s']:.2f} s "
         f"= {per_project / result['projects'] * 1000:.0f} ms per project; "
-        f"{result['mirrors_reused']} runs fetched into an existing mirror"
+        f"{result['mirrors_reused']} runs fetched into an existing mirror, "
+        f"{result['reports_reused']} reused the last report (nothing they read changed)"
     )
 
 
