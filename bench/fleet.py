@@ -10,8 +10,10 @@ manifest.
 Two worker processes (`manage.py rqworker default`, RQ's SimpleWorker, as the crash tests
 run them) work the queue, with the repositories, the database and Redis of the bench.
 Each worker first runs warm-up analyses that are not counted (GitPython's import, the
-engine). Then every project gets an analysis run (`run_create`, enqueued on commit, as
-the pages and the scheduler start them), and the sweep ends when the last run finished:
+engine). Then every project gets an analysis run, started as the drift check scheduler
+starts a tick's checks (`analyses_start`: the runs and their audit records in one
+transaction, the jobs enqueued in one Redis pipeline after the commit), and the sweep
+ends when the last run finished:
 
 * **cold**: no mirror exists yet; each run clones its project's mirror;
 * **warm**: after a new commit on every repository (a changed file and a new one, in a
@@ -230,16 +232,17 @@ class Workers:
 def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> dict[str, Any]:
     """An analysis run for every project; returns when the last one finished."""
     from projects.models import Project
-    from provisioning.models import ACTIVE_STATUSES, Run, RunKind, RunLogEntry, RunStatus
+    from provisioning.models import ACTIVE_STATUSES, Run, RunLogEntry, RunStatus, RunTrigger
     from provisioning.runs import services
 
     projects = list(Project.objects.filter(pk__in=project_ids).order_by("pk"))
     cpu, git_cpu = workers.cpu_s()
     started = time.perf_counter()
-    run_ids = [
-        services.run_create(project=project, kind=RunKind.ANALYZE, actor=owner).pk
-        for project in projects
-    ]
+    # As the drift check scheduler starts a tick's checks: one bulk start.
+    started_runs = services.analyses_start(projects, trigger=RunTrigger.SCHEDULE, actor=owner)
+    run_ids = [run.pk for run in started_runs.runs]
+    if len(run_ids) != len(projects):
+        raise SystemExit(f"{label}: {len(projects) - len(run_ids)} projects were busy")
     enqueued = time.perf_counter() - started
     deadline = time.monotonic() + 60 + 10 * len(run_ids)
     while Run.objects.filter(pk__in=run_ids, status__in=ACTIVE_STATUSES).exists():
