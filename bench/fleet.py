@@ -10,12 +10,16 @@ manifest.
 Two worker processes (`manage.py rqworker default`, RQ's SimpleWorker, as the crash tests
 run them) work the queue, with the repositories, the database and Redis of the bench.
 Each worker first runs warm-up analyses that are not counted (GitPython's import, the
-engine). Then every project gets an analysis run (`run_create`, enqueued on commit, as
-the pages and the scheduler start them), and the sweep ends when the last run finished:
+engine). Then every project gets an analysis run, started as the drift check scheduler
+starts a tick's checks (`analyses_start`: the runs and their audit records in one
+transaction, the jobs enqueued in one Redis pipeline after the commit), and the sweep
+ends when the last run finished:
 
 * **cold**: no mirror exists yet; each run clones its project's mirror;
-* **warm**: after a new commit on every repository (a changed file and a new one), the
-  same sweep again; each run fetches the delta into its mirror.
+* **warm**: after a new commit on every repository (a changed file and a new one, in a
+  folder of the team's own), the same sweep again; each run fetches the delta into its
+  mirror, and reuses the last report when nothing the analysis reads changed
+  (docs/decisions.md#d50; the bench counts both from the run logs).
 
 With --fresh, a first sweep runs with mirrors off (BMADWEB_MIRROR_BUDGET_MB=0: a fresh
 clone per run, removed after it, as before mirrors), on workers of its own.
@@ -228,16 +232,17 @@ class Workers:
 def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> dict[str, Any]:
     """An analysis run for every project; returns when the last one finished."""
     from projects.models import Project
-    from provisioning.models import ACTIVE_STATUSES, Run, RunKind, RunLogEntry, RunStatus
+    from provisioning.models import ACTIVE_STATUSES, Run, RunLogEntry, RunStatus, RunTrigger
     from provisioning.runs import services
 
     projects = list(Project.objects.filter(pk__in=project_ids).order_by("pk"))
     cpu, git_cpu = workers.cpu_s()
     started = time.perf_counter()
-    run_ids = [
-        services.run_create(project=project, kind=RunKind.ANALYZE, actor=owner).pk
-        for project in projects
-    ]
+    # As the drift check scheduler starts a tick's checks: one bulk start.
+    started_runs = services.analyses_start(projects, trigger=RunTrigger.SCHEDULE, actor=owner)
+    run_ids = [run.pk for run in started_runs.runs]
+    if len(run_ids) != len(projects):
+        raise SystemExit(f"{label}: {len(projects) - len(run_ids)} projects were busy")
     enqueued = time.perf_counter() - started
     deadline = time.monotonic() + 60 + 10 * len(run_ids)
     while Run.objects.filter(pk__in=run_ids, status__in=ACTIVE_STATUSES).exists():
@@ -258,6 +263,9 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
     fetched = RunLogEntry.objects.filter(
         run_id__in=run_ids, message__contains="(fetched the changes)"
     ).count()
+    reused = RunLogEntry.objects.filter(
+        run_id__in=run_ids, message__contains="the last report is reused"
+    ).count()
     return {
         "label": label,
         "projects": len(run_ids),
@@ -267,6 +275,7 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
         "worker_cpu_s": cpu_after - cpu,
         "git_cpu_s": git_after - git_cpu,
         "mirrors_reused": fetched,
+        "reports_reused": reused,
     }
 
 
@@ -291,7 +300,8 @@ def describe(result: dict[str, Any]) -> str:
         f"({result['per_min']:.0f} projects/min; enqueueing {result['enqueue_s']:.2f} s of it); "
         f"worker CPU {result['worker_cpu_s']:.2f} s + git {result['git_cpu_s']:.2f} s "
         f"= {per_project / result['projects'] * 1000:.0f} ms per project; "
-        f"{result['mirrors_reused']} runs fetched into an existing mirror"
+        f"{result['mirrors_reused']} runs fetched into an existing mirror, "
+        f"{result['reports_reused']} reused the last report (nothing they read changed)"
     )
 
 

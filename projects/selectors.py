@@ -78,6 +78,15 @@ def manifest_latest(project: Project) -> ManifestRevision | None:
     return project.revisions.order_by("-number").first()
 
 
+def manifests_latest(project_ids: Iterable[int]) -> dict[int, ManifestRevision]:
+    """The newest manifest revision of each project that has one, in one query."""
+    newest = ManifestRevision.objects.filter(project_id=OuterRef("project_id")).order_by("-number")
+    rows = ManifestRevision.objects.filter(project_id__in=list(project_ids)).filter(
+        pk=Subquery(newest.values("pk")[:1])
+    )
+    return {revision.project_id: revision for revision in rows}
+
+
 # --- Base manifests -------------------------------------------------------------------
 
 

@@ -14,8 +14,10 @@ import uuid
 import django_rq
 import redis
 from django.conf import settings
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
-from rq import Retry
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -86,6 +88,55 @@ def run_enqueue(*, run_id: int) -> bool:
         logger.warning("queue unavailable; run %s left pending", run_id)
         return False
     return True
+
+
+def runs_enqueue(*, run_ids: list[int]) -> list[int]:
+    """`run_enqueue` for many runs at once (a sweep's start): one UPDATE claims every
+    empty job id (each run's own id, a token shared by the batch), one Redis pipeline
+    enqueues the jobs. Returns the runs enqueued; on a queue outage the claims are
+    released and the runs wait for the reconciler, as with `run_enqueue`."""
+    if not run_ids:
+        return []
+    token = uuid.uuid4().hex[:12]
+    job_id = Concat(Value("run-"), Cast("id", CharField()), Value(f"-{token}"))
+    Run.objects.filter(pk__in=run_ids, job_id="", status__in=ACTIVE_STATUSES).update(
+        job_id=job_id, heartbeat=timezone.now()
+    )
+    claimed = dict(
+        Run.objects.filter(pk__in=run_ids, job_id__endswith=f"-{token}").values_list("pk", "job_id")
+    )
+    if not claimed:
+        return []
+    queue = django_rq.get_queue("default", commit_mode="auto")
+    jobs = [
+        Queue.prepare_data(
+            RUN_JOB,
+            args=(run_id,),
+            job_id=claimed[run_id],
+            timeout=settings.RQ_JOB_TIMEOUT,
+            retry=Retry(max=settings.RUN_MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+        for run_id in run_ids
+        if run_id in claimed
+    ]
+    try:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(jobs, pipeline=pipe)
+            pipe.execute()
+    except (redis.RedisError, OSError):
+        Run.objects.filter(pk__in=list(claimed), job_id__endswith=f"-{token}").update(job_id="")
+        for run in Run.objects.filter(pk__in=list(claimed)):
+            run_log(
+                run,
+                "Queue unavailable right now: this run stays queued and starts as soon as "
+                "the job queue is back.",
+                LogLevel.WARNING,
+            )
+        logger.warning("queue unavailable; %d runs left pending", len(claimed))
+        return []
+    return [run_id for run_id in run_ids if run_id in claimed]
 
 
 def notification_enqueue(*, delivery_id: int) -> bool:

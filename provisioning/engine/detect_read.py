@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 from packaging.version import InvalidVersion, Version
 
+from provisioning.engine.readset import LIST, PATH, note
+
 MAX_READ_BYTES = 5 * 1024 * 1024
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DIR_ENTRIES = 20_000
@@ -50,6 +52,7 @@ def symlinked_part(root: Path, rel: str) -> str | None:
     """The first component of `rel` (as a repo path) that is a symbolic link, if any."""
     # Plain strings, not a Path per component: this runs for every file an analysis
     # reads (docs/performance.md#fleet). An absolute `rel` stays under `root` here.
+    note(PATH, rel)
     base = os.fspath(root)
     sub = ""
     for part in rel.split("/"):
@@ -65,23 +68,27 @@ def symlinked_part(root: Path, rel: str) -> str | None:
 
 def is_dir(root: Path, rel: str) -> bool:
     """A real directory (no symbolic link on the way)."""
+    note(PATH, rel)
     st = _lstat(root / rel)
     return bool(st and stat.S_ISDIR(st.st_mode)) and symlinked_part(root, rel) is None
 
 
 def is_file(root: Path, rel: str) -> bool:
     """A regular file (no symbolic link on the way)."""
+    note(PATH, rel)
     st = _lstat(root / rel)
     return bool(st and stat.S_ISREG(st.st_mode)) and symlinked_part(root, rel) is None
 
 
 def exists(root: Path, rel: str) -> bool:
     """Anything at `rel`, links included (not followed)."""
+    note(PATH, rel)
     return _lstat(root / rel) is not None
 
 
 def list_dir(root: Path, rel: str) -> list[tuple[str, bool]]:
     """(name, is_real_directory) of the entries in `rel`, sorted; [] if not a real dir."""
+    note(LIST, rel)
     if not is_dir(root, rel):
         return []
     out: list[tuple[str, bool]] = []

@@ -29,6 +29,7 @@ from provisioning.engine.lockfile import MAX_LOCK_BYTES, Lock, parse_lock
 from provisioning.engine.manifest import Manifest
 from provisioning.engine.mcp_inventory import ToolingInventory
 from provisioning.engine.paths import LOCK_PATH, relpath_problem
+from provisioning.engine.readset import PATH, note
 from provisioning.engine.types import BmadInstall, Finding
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -133,6 +134,7 @@ class _Reader:
         """True: a real directory; False: unsafe (symlink/file); None: absent."""
         if rel_dir in self._dirs:
             return self._dirs[rel_dir]
+        note(PATH, rel_dir)
         parent, _, _ = rel_dir.rpartition("/")
         result = self._dir_ok(parent)
         if result:
@@ -149,6 +151,7 @@ class _Reader:
         problem = relpath_problem(rel)
         if problem:
             return None, f"Unsafe path: {problem}."
+        note(PATH, rel)
         parent_ok = self._dir_ok(rel.rpartition("/")[0])
         if parent_ok is None:
             return None, None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.git_ops.process import git_session, run_git
+from provisioning.git_ops.refs import check_sha
 from provisioning.git_ops.types import ClonedRepo, GitOpsError, GitPolicy, InvalidInput, StrPath
 
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -46,10 +47,12 @@ def changed_files(
     *,
     max_commits: int,
     policy: GitPolicy,
+    rev: str = "HEAD",
 ) -> list[LoggedCommit]:
-    """The last `max_commits` commits of HEAD that changed anything under `paths`, oldest
-    first, each with the files it changed there (no rename detection, merges skipped).
-    A shallow clone simply has a shorter history."""
+    """The last `max_commits` commits of `rev` (HEAD, or a commit id: a mirror's fetched
+    tip) that changed anything under `paths`, oldest first, each with the files it
+    changed there (no rename detection, merges skipped). A shallow clone simply has a
+    shorter history."""
     if not 1 <= max_commits <= MAX_COMMITS:
         raise InvalidInput(f"max_commits must be between 1 and {MAX_COMMITS}")
     if not paths or any(not p or p.startswith(("-", "/")) or "\n" in p for p in paths):
@@ -65,7 +68,7 @@ def changed_files(
         f"--format={_RECORD}%H{_FIELD}%s",
         f"--max-count={max_commits}",
         "--reverse",
-        "HEAD",
+        rev if rev == "HEAD" else str(check_sha(rev)),
         "--",
         *paths,
     ]

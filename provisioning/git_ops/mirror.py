@@ -35,7 +35,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +80,15 @@ _LOCK_POLL_S = 0.05
 class Mirrored:
     repo: ClonedRepo
     reused: bool  # False: cloned afresh for this use
+    # False: the caller's ``need_tree`` said the work tree is not needed, and it still
+    # holds an earlier commit; only the objects and ``repo.tree`` are at the tip.
+    tree_exact: bool = True
+    folder: Path | None = None  # <root>/<key>: the caller may keep its own files there
+
+
+# Asked after the fetch, with the tip (its listing in ``tree``) and the mirror's folder:
+# whether the work tree must be brought to the tip for this use.
+NeedTree = Callable[[ClonedRepo, Path], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +120,17 @@ def mirror_use(
     credentials: Credentials | None,
     depth: int,
     fingerprint_key: bytes,
+    need_tree: NeedTree | None = None,
 ) -> Iterator[Mirrored]:
     """The mirror ``key`` under ``root``, at the remote's current ``branch``, locked for
     the block. Reused when it is whole and made for the same URL and credentials;
     otherwise (or when updating it fails on anything but a time-out or a budget) it is
     removed and cloned afresh. Refusals are a fresh clone's: a tree over budget removes
-    the mirror and raises :class:`GitLimitExceeded`."""
+    the mirror and raises :class:`GitLimitExceeded`.
+
+    ``need_tree`` (on reuse): asked once the tip is fetched and listed; False leaves the
+    work tree as it is (``reset`` and ``clean`` skipped), for a caller that can answer
+    from the listing alone. The next use brings the work tree to its tip as always."""
     if not _KEY_RE.fullmatch(key):
         raise InvalidInput("a mirror key is 1-64 letters, digits, '_' or '-'")
     check_url(url, policy)
@@ -130,12 +144,19 @@ def mirror_use(
     with _locked(root / f"{key}{_LOCK}", timeout_s=policy.timeout_s, wait=True) as record:
         state = _read_state(folder)
         cloned: ClonedRepo | None = None
-        updates, size = 0, 0
+        updates, size, exact = 0, 0, True
         if state is not None and state.fingerprint == fingerprint and state.updates < MAX_UPDATES:
             _drop_state(folder)  # from here until the new state, the mirror is half-written
             try:
-                cloned, work_bytes = _update(url, repo, branch, policy, credentials, depth)
-                updates, size = state.updates + 1, work_bytes + tree_bytes(repo / ".git")
+                cloned, work_bytes = _update(
+                    url, repo, branch, policy, credentials, depth,
+                    need_tree=(lambda tip: need_tree(tip, folder)) if need_tree else None,
+                )  # fmt: skip
+                updates = state.updates + 1
+                if work_bytes is None:  # the work tree as it was: its size as last measured
+                    exact, size = False, _recorded(record)
+                else:
+                    size = work_bytes + tree_bytes(repo / ".git")
             except (GitTimeout, GitLimitExceeded):
                 _remove(folder, record)
                 raise
@@ -156,7 +177,7 @@ def mirror_use(
             size = tree_bytes(folder)
         _write_state(folder, _State(fingerprint, cloned.head_sha, updates))
         _record(record, size)
-        yield Mirrored(repo=cloned, reused=updates > 0)
+        yield Mirrored(repo=cloned, reused=updates > 0, tree_exact=exact, folder=folder)
         with contextlib.suppress(OSError):
             os.utime(record)  # last used: eviction goes by this
 
@@ -168,15 +189,21 @@ def _update(
     policy: GitPolicy,
     credentials: Credentials | None,
     depth: int,
-) -> tuple[ClonedRepo, int]:
+    *,
+    need_tree: Callable[[ClonedRepo], bool] | None = None,
+) -> tuple[ClonedRepo, int | None]:
     """Fetch the delta, check the new tip as a clone would, make the work tree exact;
-    returns the repository at the tip and its work tree's bytes."""
+    returns the repository at the tip and its work tree's bytes (None: ``need_tree``
+    said no, and the work tree was left as it was)."""
     if not (repo / ".git").is_dir():
         raise GitOpsError("the mirror has no repository")
     checked = check_url(url, policy)
     with git_session(policy, credentials=credentials, checked=checked) as session:
         sha = _fetch(session, checked.url, repo, branch, depth)
         tree = check_tree_size(session, repo, sha)
+        tip = ClonedRepo(path=repo, branch=branch, head_sha=sha, tree=tree)
+        if need_tree is not None and not need_tree(tip):
+            return tip, None
         # The index and the work tree to the tip: hand-modified files restored, files the
         # tip no longer holds removed. Watched on disk as a clone's checkout is.
         reset = ["reset", "--hard", "--quiet", "--no-recurse-submodules", sha]
@@ -185,7 +212,7 @@ def _update(
         # tip does not hold; then the tree is measured as a clone's is.
         run_git(session, ["clean", "-ffdxq"], cwd=repo, step="clean")
         work_bytes = measure_work_tree(session, repo)
-    return ClonedRepo(path=repo, branch=branch, head_sha=sha, tree=tree), work_bytes
+    return tip, work_bytes
 
 
 def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> str:
@@ -255,6 +282,11 @@ def _remove(folder: Path, record: int) -> None:
     _drop_state(folder)
     remove_tree(folder)
     os.ftruncate(record, 0)
+
+
+def _recorded(record: int) -> int:
+    """The size the lock file records (its length)."""
+    return os.fstat(record).st_size
 
 
 def _record(record: int, size: int) -> None:

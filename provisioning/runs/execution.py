@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -25,10 +25,11 @@ from provisioning.engine.manifest import Manifest
 from provisioning.engine.paths import UnsafePathError
 from provisioning.engine.pipeline import analyze_repo, plan_record, plan_repo, report_to_dict
 from provisioning.engine.plan import OpKind, Plan, check_plan
+from provisioning.engine.readset import recording
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.notifications.emit import notify_drift_found
-from provisioning.runs import pull_requests
+from provisioning.runs import pull_requests, reuse
 from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
     RunFailed,
@@ -94,12 +95,27 @@ def _clone(run: Run, dest: Path, *, depth: int = 1) -> git_ops.ClonedRepo:
 def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
     """An analysis on the project's mirror (docs/git-door.md#mirrors): the delta fetched,
     the tip checked as a clone's, the work tree exact; then the least recently used
-    mirrors evicted down to the budget."""
+    mirrors evicted down to the budget. When the tip shows the engine nothing new, the
+    last report is reused without touching the work tree (docs/decisions.md#d50)."""
     project = run.project
+    revision = run.manifest_revision
+    what = reuse.judged(
+        (run.effective_sha or revision.sha256) if manifest is not None and revision else None
+    )
+    reused: dict[str, object] | None = None
+
+    def need_tree(tip: git_ops.ClonedRepo, folder: Path) -> bool:
+        nonlocal reused
+        reused = reuse.reusable_report(folder, run, tip, what)
+        return reused is None
+
     with contextlib.ExitStack() as stack:
         with _git_errors("Updating the mirror"):
-            mirrored = stack.enter_context(mirror_for(run, depth=settings.HISTORY_DEPTH))
-        cloned = mirrored.repo
+            mirrored = stack.enter_context(
+                mirror_for(run, depth=settings.HISTORY_DEPTH, need_tree=need_tree)
+            )
+        cloned, folder = mirrored.repo, mirrored.folder
+        assert folder is not None
         how = "fetched the changes" if mirrored.reused else "cloned afresh"
         run_log(
             run,
@@ -107,8 +123,16 @@ def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
             f"{cloned.head_sha[:12]} ({how}).",
         )
         checkpoint(run, "after_clone")
-        report = _analyze(cloned.path, manifest)
-        _add_lost_edits(run, report, cloned)
+        if not mirrored.tree_exact and reused is not None:
+            report = reused
+            run_log(run, "Nothing the analysis reads changed: the last report is reused.")
+            _add_lost_edits(run, report, cloned, reuse.blob_reader(cloned))
+            reuse.remember_reuse(folder, run)
+        else:
+            with recording() as reads:
+                report = _analyze(cloned.path, manifest)
+            _add_lost_edits(run, report, cloned)
+            reuse.remember(folder, run, cloned, what, reads)
     _finish_analysis(run, report, cloned.head_sha)
     _evict()
 
@@ -185,11 +209,16 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
     notify_drift_found(run, report)  # only drift the previous analysis did not see
 
 
-def _add_lost_edits(run: Run, report: dict[str, object], cloned: git_ops.ClonedRepo) -> None:
+def _add_lost_edits(
+    run: Run,
+    report: dict[str, object],
+    cloned: git_ops.ClonedRepo,
+    read: Callable[[str], str | None] | None = None,
+) -> None:
     """Add the hand edits an earlier BMAD update removed (read from the clone's history)."""
     findings = report["findings"]
     assert isinstance(findings, list)
-    findings += lost_edit_findings_for(run, cloned)
+    findings += lost_edit_findings_for(run, cloned, read)
 
 
 def plan_phase(run: Run) -> None:

@@ -3,6 +3,7 @@ commits and blobs, the engine judges them (provisioning/engine/history.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -23,15 +24,24 @@ from provisioning.runs.repo_access import git_policy
 from provisioning.runs.runlog import run_log
 
 
-def lost_edit_findings_for(run: Run, cloned: git_ops.ClonedRepo) -> list[dict[str, Any]]:
-    """`BMAD_HAND_EDIT_LOST` findings (as report dictionaries) for the clone's history; a
-    history that cannot be read is a warning in the run log, never a failed run."""
+def lost_edit_findings_for(
+    run: Run,
+    cloned: git_ops.ClonedRepo,
+    read: Callable[[str], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """`BMAD_HAND_EDIT_LOST` findings (as report dictionaries) for the history of the
+    clone's tip; a history that cannot be read is a warning in the run log, never a
+    failed run. `read` gives a file's text at the tip (default: from the work tree)."""
     if settings.HISTORY_DEPTH <= 1:
         return []
     policy = git_policy()
     try:
         logged = git_ops.changed_files(
-            cloned, watched_paths(), max_commits=settings.HISTORY_DEPTH, policy=policy
+            cloned,
+            watched_paths(),
+            max_commits=settings.HISTORY_DEPTH,
+            policy=policy,
+            rev=cloned.head_sha,
         )
         commits = [
             Commit(
@@ -44,7 +54,7 @@ def lost_edit_findings_for(run: Run, cloned: git_ops.ClonedRepo) -> list[dict[st
     except git_ops.GitOpsError as exc:
         run_log(run, f"The history was not read for lost hand edits: {exc}", LogLevel.WARNING)
         return []
-    lost = lost_edits(commits, blobs, lambda path: read_text(cloned.path, path))
+    lost = lost_edits(commits, blobs, read or (lambda path: read_text(cloned.path, path)))
     for item in lost:
         run_log(
             run,

@@ -7,6 +7,7 @@ imports no other run module but the run log). Two transitions queue notification
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Union
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from bmadweb.audit import audit_record
+from bmadweb.audit import AuditEntry, audit_record, audit_record_many
 from bmadweb.logscrub import scrub
 from projects.models import Project, SyncStatus
 from provisioning.models import (
@@ -71,6 +72,23 @@ def audit_transition(run: Run, action: str, actor: Actor = None, **extra: object
         actor=actor,
         project=run.project,
         payload={"run": run.pk, "kind": run.kind, "status": run.status, **extra},
+    )
+
+
+def audit_transitions(
+    runs: Sequence[Run], action: str, actor: Actor = None, **extra: object
+) -> None:
+    """`audit_transition` for many runs, in one append to the chain."""
+    audit_record_many(
+        [
+            AuditEntry(
+                f"run.{action}",
+                actor,
+                run.project,
+                {"run": run.pk, "kind": run.kind, "status": run.status, **extra},
+            )
+            for run in runs
+        ]
     )
 
 

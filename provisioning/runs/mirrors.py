@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 
 from provisioning import git_ops
+from provisioning.git_ops.mirror import NeedTree
 from provisioning.models import Run
 from provisioning.runs.repo_access import credentials_for, git_policy
 
@@ -34,8 +35,11 @@ def _fingerprint_key() -> bytes:
 
 
 @contextlib.contextmanager
-def mirror_for(run: Run, *, depth: int) -> Iterator[git_ops.Mirrored]:
-    """The run's project mirror at the default branch's tip, locked for the block."""
+def mirror_for(
+    run: Run, *, depth: int, need_tree: NeedTree | None = None
+) -> Iterator[git_ops.Mirrored]:
+    """The run's project mirror at the default branch's tip, locked for the block
+    (``need_tree``: see ``git_ops.mirror_use``)."""
     project = run.project
     with git_ops.mirror_use(
         project.repo_url,
@@ -46,6 +50,7 @@ def mirror_for(run: Run, *, depth: int) -> Iterator[git_ops.Mirrored]:
         credentials=credentials_for(project),
         depth=depth,
         fingerprint_key=_fingerprint_key(),
+        need_tree=need_tree,
     ) as mirrored:
         yield mirrored
 

@@ -27,13 +27,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from projects.models import Project
-from provisioning.models import ACTIVE_STATUSES, RunKind, RunTrigger
-from provisioning.runs.lifecycle import RunBusy, RunError
-from provisioning.runs.services import run_create
+from provisioning.models import ACTIVE_STATUSES, RunTrigger
+from provisioning.runs.services import analyses_start
 
 logger = logging.getLogger(__name__)
 
@@ -82,30 +82,28 @@ def drift_checks_start(*, now: datetime | None = None) -> list[int]:
         .exclude(runs__status__in=ACTIVE_STATUSES)  # busy: tried again at the next tick
         .order_by("next_drift_check_at", "pk")
     )
-    started: list[int] = []
-    for project in due[: settings.DRIFT_CHECK_MAX_PER_TICK]:
-        slot = next_slot_after(project.pk, interval_hours(project), now)
-        claimed = Project.objects.filter(
-            pk=project.pk, next_drift_check_at=project.next_drift_check_at
-        ).update(next_drift_check_at=slot)
-        if not claimed:
-            continue  # another tick took it
-        try:
-            run = run_create(
-                project=project,
-                kind=RunKind.ANALYZE,
-                trigger=RunTrigger.SCHEDULE,
-                require_manifest=True,  # a drift check needs something to drift from
-            )
-        except RunBusy:
+    claimed: list[tuple[Project, datetime | None, datetime]] = []  # project, old slot, new
+    with transaction.atomic():  # the claims: one turn at SQLite's single writer
+        for project in due[: settings.DRIFT_CHECK_MAX_PER_TICK]:
+            slot = next_slot_after(project.pk, interval_hours(project), now)
+            if Project.objects.filter(
+                pk=project.pk, next_drift_check_at=project.next_drift_check_at
+            ).update(next_drift_check_at=slot):
+                claimed.append((project, project.next_drift_check_at, slot))
+            # else: another tick took it
+    # A drift check needs something to drift from: projects without a manifest are
+    # skipped until their next slot.
+    started = analyses_start(
+        [project for project, _, _ in claimed], trigger=RunTrigger.SCHEDULE, require_manifest=True
+    )
+    busy = set(started.busy)
+    for project, old, slot in claimed:
+        if project.pk in busy:
             # A run started between the query and now: keep the check due, unless the
             # schedule changed meanwhile (then the scheduler places it anew).
             Project.objects.filter(pk=project.pk, next_drift_check_at=slot).update(
-                next_drift_check_at=project.next_drift_check_at
+                next_drift_check_at=old
             )
-            continue
-        except RunError as exc:  # no manifest yet: skipped until the next slot
-            logger.info("scheduled drift check of project %s skipped: %s", project.pk, exc)
-            continue
-        started.append(run.pk)
-    return started
+    for project_id in started.without_manifest:
+        logger.info("scheduled drift check of project %s skipped: no manifest yet", project_id)
+    return [run.pk for run in started.runs]

@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,7 +30,12 @@ from django.utils import timezone
 
 from projects.models import Project
 from projects.roles import Perm
-from projects.selectors import base_numbers, manifest_latest, manifest_resolve
+from projects.selectors import (
+    base_numbers,
+    manifest_latest,
+    manifest_resolve,
+    manifests_latest,
+)
 from provisioning.models import (
     ACTIVE_STATUSES,
     RUN_RESULT_FIELDS,
@@ -39,7 +46,7 @@ from provisioning.models import (
     RunStatus,
     RunTrigger,
 )
-from provisioning.queue import INLINE_JOB, job_is_alive, run_enqueue
+from provisioning.queue import INLINE_JOB, job_is_alive, run_enqueue, runs_enqueue
 from provisioning.runs import execution, upgrade
 from provisioning.runs.lifecycle import (
     Actor,
@@ -49,6 +56,7 @@ from provisioning.runs.lifecycle import (
     RunRetry,
     actor_fields,
     audit_transition,
+    audit_transitions,
     retry_or_fail,
     run_finish,
     transition,
@@ -123,6 +131,75 @@ def run_create(
             return active
         raise RunBusy(active) from None
     return run
+
+
+class AnalysesStarted(NamedTuple):
+    runs: list[Run]
+    busy: list[int]  # projects skipped: a run is active
+    without_manifest: list[int]  # projects skipped: no manifest (with require_manifest)
+
+
+def analyses_start(
+    projects: Sequence[Project],
+    *,
+    trigger: RunTrigger,
+    actor: Actor = None,
+    require_manifest: bool = False,
+) -> AnalysesStarted:
+    """Start an analysis of each project in one go (a fleet's drift checks): what
+    `run_create` does for one, with one INSERT of the runs and one of their audit
+    records, and their jobs enqueued in one Redis pipeline after the commit
+    (docs/performance.md#fleet). Busy projects are skipped, and so are projects without
+    a manifest when `require_manifest`; the result names both."""
+    if not projects:
+        return AnalysesStarted([], [], [])
+    revisions = manifests_latest(p.pk for p in projects)
+    wanted = [p for p in projects if p.pk in revisions or not require_manifest]
+    without = [p.pk for p in projects if require_manifest and p.pk not in revisions]
+    pinned = {
+        project_id: base_numbers(manifest_resolve(revision.yaml_text).base_names)
+        for project_id, revision in revisions.items()
+        if "extends" in revision.yaml_text
+    }
+    try:
+        with transaction.atomic():
+            busy = set(
+                Run.objects.filter(project__in=wanted, status__in=ACTIVE_STATUSES).values_list(
+                    "project_id", flat=True
+                )
+            )
+            runs = Run.objects.bulk_create(
+                Run(
+                    project=project,
+                    kind=RunKind.ANALYZE,
+                    trigger=trigger,
+                    manifest_revision=revisions.get(project.pk),
+                    base_revisions=pinned.get(project.pk, {}),
+                    **actor_fields(actor),
+                )
+                for project in wanted
+                if project.pk not in busy
+            )
+            audit_transitions(runs, "create", actor, trigger=str(trigger))
+            transaction.on_commit(partial(runs_enqueue, run_ids=[run.pk for run in runs]))
+    except IntegrityError:
+        # Another process started a run meanwhile: one at a time, skipping the busy.
+        started, busy_now = [], []
+        for project in wanted:
+            try:
+                started.append(
+                    run_create(
+                        project=project,
+                        kind=RunKind.ANALYZE,
+                        actor=actor,
+                        trigger=trigger,
+                        require_manifest=require_manifest,
+                    )
+                )
+            except RunBusy:
+                busy_now.append(project.pk)
+        return AnalysesStarted(started, busy_now, without)
+    return AnalysesStarted(runs, sorted(busy), without)
 
 
 # The permission a run of each kind needs on its project (an upgrade is a provisioning).

@@ -69,12 +69,19 @@ def test_safe_tree_refuses_what_the_single_path_writer_refuses(rels: list[str]) 
             (root / "link").symlink_to(outside)
         with SafeTree(batch, tracked_symlinks={"tracked"}) as tree:
             for rel in rels:
+                if relpath_problem(rel):
+                    # Refused by the tree's check; not written alone either, so that the
+                    # two roots stay alike for the paths after it (["0/:", "0"]: the
+                    # single-path writer takes "0/:" and "0" becomes a folder there).
+                    with pytest.raises(UnsafePath):
+                        tree.check(rel)
+                    continue
                 expected = _outcome(alone, rel)
                 try:
                     tree.check(rel)
                     tree.write(rel, "data")
                 except UnsafePath:
-                    assert isinstance(expected, UnsafePath) or relpath_problem(rel)
+                    assert isinstance(expected, UnsafePath)
                     continue
                 assert not isinstance(expected, UnsafePath)
                 assert (batch / rel).read_text() == "data"

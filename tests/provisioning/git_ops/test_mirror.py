@@ -100,6 +100,34 @@ def test_a_warm_use_fetches_the_new_push(remote: Path, root: Path, policy: GitPo
     assert (second.repo.path / "docs/new.md").read_text() == "new\n"
 
 
+def test_a_use_that_needs_no_work_tree_leaves_it_and_the_next_use_makes_it_exact(
+    remote: Path, root: Path, policy: GitPolicy
+) -> None:
+    first = once(remote, root, policy)
+    before = files_on_disk(first.repo.path)
+    sha = push(remote, {"README.md": "changed\n", "docs/new.md": "new\n"})
+    asked: list[tuple[str, Path]] = []
+
+    def need_tree(tip: git_ops.ClonedRepo, folder: Path) -> bool:
+        assert tip.tree is not None
+        assert "docs/new.md" in tip.tree  # the new tip's listing, before any reset
+        asked.append((tip.head_sha, folder))
+        return False
+
+    lazy = once(remote, root, policy, need_tree=need_tree)
+    assert asked == [(sha, root / "1")]
+    assert lazy.reused is True
+    assert lazy.tree_exact is False
+    assert lazy.folder == root / "1"
+    assert lazy.repo.head_sha == sha
+    assert files_on_disk(lazy.repo.path) == before  # untouched: still the older commit
+    exact = once(remote, root, policy, need_tree=lambda tip, folder: True)
+    assert exact.tree_exact is True
+    assert files_on_disk(exact.repo.path) == files_at_tip(remote)
+    lazy_again = once(remote, root, policy, need_tree=need_tree)  # nothing new: no reset
+    assert files_on_disk(lazy_again.repo.path) == files_at_tip(remote)
+
+
 def test_files_deleted_upstream_disappear(remote: Path, root: Path, policy: GitPolicy) -> None:
     once(remote, root, policy)
     push(remote, {"docs/a.txt": None})

@@ -86,3 +86,40 @@ def test_without_history_depth_nothing_is_read(  # type: ignore[no-untyped-def]
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.failure_reason
     assert "BMAD_HAND_EDIT_LOST" not in {f["code"] for f in run.report["findings"]}
+
+
+def test_a_reused_report_reads_the_lost_edits_from_the_new_history(  # type: ignore[no-untyped-def]
+    make_project, owner, tmp_path, settings, run_worker, django_capture_on_commit_callbacks
+):
+    """The report reused when nothing the engine reads changed (docs/decisions.md#d50)
+    still names the lost edit, read from the new tip's history and objects, though the
+    mirror's work tree was left at the older commit."""
+    from tests.repos import push_change
+
+    remote, edit, _ = remote_with_a_lost_edit(tmp_path)
+    settings.WORK_DIR = tmp_path / "work"
+    settings.MIRROR_BUDGET_MB = 64
+    project = make_project(
+        slug="reused",
+        repo_url=str(remote),
+        forge_kind="other",
+        push_mode="branch",
+        manifest=DEMO_MANIFEST,
+    )
+    push_change(remote, tmp_path, "docs/README.md", "# Our docs\n")
+    runs = []
+    for step in range(2):
+        if step:
+            push_change(remote, tmp_path, "docs/notes.md", "Notes.\n")
+        with django_capture_on_commit_callbacks(execute=True):
+            run = services.run_create(project=project, kind=RunKind.ANALYZE, actor=owner)
+        run_worker()
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED, run.failure_reason
+        runs.append(run)
+    log = "\n".join(runs[1].log_entries.values_list("message", flat=True))
+    assert "the last report is reused" in log
+    lost = [f for f in runs[1].report["findings"] if f["code"] == "BMAD_HAND_EDIT_LOST"]
+    assert len(lost) == 1
+    assert edit[:12] in lost[0]["explanation"]
+    assert runs[1].report == runs[0].report

@@ -1,0 +1,142 @@
+"""What an analysis read, so that an unchanged input can reuse its report
+(docs/decisions.md#d50, docs/performance.md#fleet).
+
+Every read of a repository goes through two doors, `detect_read` and `gap._Reader`. While
+`recording()` is active they note each path they look at (`path`: the entry there and on
+the way to it) and each folder they list (`list`: the names in it and which are folders).
+`reads_digest` turns such a record and a commit's tree listing (path -> mode, object id,
+as `git ls-tree -r` gives it) into one digest: two commits with the same digest show the
+engine the same bytes at every path it looked at, the same entries in every folder it
+listed and the same `.gitattributes` files (which decide how a checkout converts what it
+writes). The engine's answer is a function of what it read, the manifest and its own
+code (`engine_fingerprint`), so equal digests, manifests and code mean an equal report.
+
+A record that looked where a tree listing cannot tell (`.git`, a path that is not plain
+repository-relative) is marked not reusable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PATH = "path"
+LIST = "list"
+_TREE_MODE = "040000"
+_GITLINK_MODE = "160000"
+
+
+@dataclass(slots=True)
+class ReadSet:
+    reads: set[tuple[str, str]] = field(default_factory=set)
+    reusable: bool = True
+
+    def note(self, kind: str, rel: str) -> None:
+        rel = "" if rel in ("", ".", "/", "./") else rel.rstrip("/")  # "" is the top
+        parts = rel.split("/") if rel else []
+        if any(part in ("", ".", "..", ".git") for part in parts) or rel.startswith("/"):
+            self.reusable = False
+        self.reads.add((kind, rel))
+
+    def as_list(self) -> list[list[str]]:
+        return [list(read) for read in sorted(self.reads)]
+
+
+_current: contextvars.ContextVar[ReadSet | None] = contextvars.ContextVar(
+    "bmadweb_readset", default=None
+)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[ReadSet]:
+    """Note every path the engine reads in this block (nested blocks share the outer one)."""
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
+    reads = ReadSet()
+    token = _current.set(reads)
+    try:
+        yield reads
+    finally:
+        _current.reset(token)
+
+
+def note(kind: str, rel: str) -> None:
+    """Called by the reading doors; nothing happens outside `recording()`."""
+    reads = _current.get()
+    if reads is not None:
+        reads.note(kind, rel)
+
+
+TreeListing = Mapping[str, tuple[str, str]]
+
+
+class _Tree:
+    """A tree listing's folders and each folder's entries, built once per digest."""
+
+    def __init__(self, listing: TreeListing) -> None:
+        self.listing = listing
+        self.children: dict[str, dict[str, str]] = {"": {}}
+        for path, (mode, _) in listing.items():
+            parent, _, name = path.rpartition("/")
+            self.children.setdefault(parent, {})[name] = mode
+            while parent:  # the folders on the way, each once
+                up, _, folder = parent.rpartition("/")
+                siblings = self.children.setdefault(up, {})
+                if folder in siblings:
+                    break
+                siblings[folder] = _TREE_MODE
+                parent = up
+
+    def entry(self, path: str) -> str:
+        if path in self.listing:
+            mode, oid = self.listing[path]
+            return f"{mode} {oid}"
+        return _TREE_MODE if path in self.children else "-"
+
+    def listed(self, folder: str) -> str:
+        if folder in self.listing:  # a file, a link or a submodule: no entries to list
+            return f"not a folder {self.entry(folder)}"
+        entries = self.children.get(folder)
+        if entries is None:
+            return "-"
+        kinds = (
+            f"{name}:{'d' if mode in (_TREE_MODE, _GITLINK_MODE) else mode}"
+            for name, mode in sorted(entries.items())
+        )
+        return ";".join(kinds)
+
+
+def reads_digest(reads: Iterable[Iterable[str]], listing: TreeListing) -> str:
+    """The digest of what `reads` would see in the commit `listing` lists (see above)."""
+    tree = _Tree(listing)
+    digest = hashlib.sha256(b"bmadweb-reads-v1\0")
+    for kind, rel in sorted({(str(k), str(r)) for k, r in reads}):
+        if kind == LIST:
+            seen = tree.listed(rel)
+        else:
+            parts = rel.split("/") if rel else []
+            seen = "|".join(tree.entry("/".join(parts[:end])) for end in range(1, len(parts) + 1))
+        digest.update(f"{kind}\0{rel}\0{seen}\n".encode())
+    for path in sorted(p for p in listing if p.rpartition("/")[2] == ".gitattributes"):
+        digest.update(f"attributes\0{path}\0{tree.entry(path)}\n".encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def engine_fingerprint() -> str:
+    """A digest of the engine's own source (code and templates): a report is reused only
+    by the code that made it."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(b"bmadweb-engine\0")
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" not in path.parts and path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
