@@ -13,7 +13,6 @@ from bmadweb.selectors import audit_chain_verify
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
 from provisioning.queue import runs_enqueue
 from provisioning.runs.services import analyses_start
-from tests.provisioning.runs.test_reconcile import redis_down  # noqa: F401 - a fixture
 from tests.repos import DEMO_MANIFEST
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +84,7 @@ def test_jobs_are_enqueued_exactly_once(  # type: ignore[no-untyped-def]
 def test_with_the_queue_down_the_runs_wait_for_the_reconciler(  # type: ignore[no-untyped-def]
     make_project,
     redis_down,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     projects = [make_project(manifest=DEMO_MANIFEST) for _ in range(2)]
     with django_capture_on_commit_callbacks(execute=True):

@@ -25,23 +25,10 @@ from django.utils import timezone
 from provisioning import queue
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
+from tests.provisioning.forges.forge_helpers import closed_port
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def redis_down() -> Iterator[None]:
-    """The queue's Redis refuses connections."""
-    url = f"redis://127.0.0.1:{_closed_port()}/0"
-    with override_settings(RQ_QUEUES={"default": {"URL": url}}):
-        yield
 
 
 @pytest.fixture
@@ -103,7 +90,7 @@ def test_run_created_while_redis_is_down_stays_queued_and_says_so(
 def test_reconcile_enqueues_a_run_left_by_a_queue_outage_exactly_once(
     bmad_project, owner, redis_conn, run_worker, django_capture_on_commit_callbacks
 ):
-    with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{_closed_port()}"}}):
+    with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{closed_port()}"}}):
         run = _create(bmad_project, owner, django_capture_on_commit_callbacks)
     # Redis is back.
     assert services.runs_reconcile() == [run.pk]
@@ -272,7 +259,7 @@ def test_scheduler_config_reconciles_and_checks_drift_every_minute(redis_conn):
 def test_scheduler_tick_resumes_a_lost_run_without_a_person(
     bmad_project, owner, redis_conn, run_worker, django_capture_on_commit_callbacks
 ):
-    with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{_closed_port()}"}}):
+    with override_settings(RQ_QUEUES={"default": {"URL": f"redis://127.0.0.1:{closed_port()}"}}):
         run = _create(bmad_project, owner, django_capture_on_commit_callbacks)
     enqueued = _cron_scheduler().enqueue_jobs()
     assert {job.func_name for job in enqueued} == {
