@@ -64,7 +64,7 @@ from provisioning.git_ops.types import (
     NothingToCommit,
     PushResult,
 )
-from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir
+from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir, write_private_file
 
 __all__ = [
     "ClonedRepo",
@@ -106,4 +106,5 @@ __all__ = [
     "tracked_symlinks",
     "validate_base_branch",
     "validate_branch_name",
+    "write_private_file",
 ]

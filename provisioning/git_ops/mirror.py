@@ -63,7 +63,7 @@ from provisioning.git_ops.types import (
     GitTimeout,
     InvalidInput,
 )
-from provisioning.git_ops.workdir import remove_tree
+from provisioning.git_ops.workdir import remove_tree, write_private_file
 
 _KEY_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
@@ -345,16 +345,10 @@ def _read_state(folder: Path) -> _State | None:
 
 
 def _write_state(folder: Path, state: _State) -> None:
-    tmp = folder / f".{_STATE}.tmp"
     data = json.dumps(
         {"fingerprint": state.fingerprint, "head": state.head, "updates": state.updates}
     ).encode()
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, folder / _STATE)
+    write_private_file(folder, _STATE, data)
 
 
 def _drop_state(folder: Path) -> None:

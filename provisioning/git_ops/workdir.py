@@ -57,3 +57,16 @@ def remove_tree(path: Path) -> None:
 
     if path.exists() or path.is_symlink():
         shutil.rmtree(path, onexc=make_writable_and_retry)
+
+
+def write_private_file(folder: Path, name: str, data: bytes) -> None:
+    """Replace ``folder/name`` with ``data`` at once (a temporary file, 0600, created
+    without following links, then renamed over it): a reader sees the old file or the
+    new one, never half of it."""
+    tmp = folder / f".{name}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, folder / name)

@@ -135,13 +135,7 @@ def write_memo(folder: Path, memo: Memo) -> None:
     if len(data) > MAX_MEMO_BYTES:
         forget(folder)
         return
-    tmp = folder / f".{MEMO}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, folder / MEMO)
+    git_ops.write_private_file(folder, MEMO, data)
 
 
 def forget(folder: Path) -> None:
