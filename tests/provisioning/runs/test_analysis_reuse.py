@@ -23,13 +23,6 @@ REUSED = "the last report is reused"
 
 
 @pytest.fixture
-def work(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    settings.WORK_DIR = tmp_path / "work"
-    settings.MIRROR_BUDGET_MB = 64
-    return tmp_path / "work"
-
-
-@pytest.fixture
 def run_analysis(  # type: ignore[no-untyped-def]
     bmad_project, owner, run_worker, django_capture_on_commit_callbacks, work, bmad_remote, tmp_path
 ):

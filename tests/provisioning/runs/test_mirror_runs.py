@@ -21,13 +21,6 @@ pytestmark = pytest.mark.django_db
 PM = ".claude/skills/bmad-agent-pm/SKILL.md"
 
 
-@pytest.fixture
-def work(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    settings.WORK_DIR = tmp_path / "work"
-    settings.MIRROR_BUDGET_MB = 64
-    return tmp_path / "work"
-
-
 def analyze(project, owner, run_worker, capture) -> Run:  # type: ignore[no-untyped-def]
     with capture(execute=True):
         run = services.run_create(project=project, kind=RunKind.ANALYZE, actor=owner)
