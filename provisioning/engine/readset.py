@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -129,10 +128,7 @@ def reads_digest(reads: Iterable[Iterable[str]], listing: TreeListing) -> str:
     return digest.hexdigest()
 
 
-@functools.cache
-def engine_fingerprint() -> str:
-    """A digest of the engine's own source (code and templates): a report is reused only
-    by the code that made it."""
+def _source_digest() -> str:
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256(b"bmadweb-engine\0")
     for path in sorted(root.rglob("*")):
@@ -140,3 +136,15 @@ def engine_fingerprint() -> str:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+# Taken when the engine is imported (about 4 ms), not at the first analysis: a worker
+# that keeps running old code after a deploy replaced the files must not label its
+# reports with the new code's digest.
+_ENGINE_FINGERPRINT = _source_digest()
+
+
+def engine_fingerprint() -> str:
+    """A digest of the engine's own source (code and templates) as this process loaded
+    it: a report is reused only by the code that made it."""
+    return _ENGINE_FINGERPRINT
