@@ -146,6 +146,12 @@ def test_roster_carries_every_field_bmad_writes_for_its_own_agents(provisioned: 
         assert len(entry["description"]) <= DESCRIPTION_MAX
     assert roster["frontend-specialist"]["team"] == "dev-leader"
     assert roster["hipaa-reviewer"]["team"] == "qa-leader"
+    # The installer's own template is kept byte for byte: the agents are appended to it
+    # (engine/tomledit.py), and BMAD's resolver above read them from there.
+    template = (realbmad.install(VERSION) / "_bmad/custom/config.toml").read_text()
+    written = (provisioned / "_bmad/custom/config.toml").read_text()
+    assert template.strip()
+    assert written.startswith(template)
 
 
 def _activation_steps(skill_md: str) -> list[str]:
