@@ -54,43 +54,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seed_repos import git, make_seed  # noqa: E402 - after the path
+
 TARGET_WARM_PER_MIN = 600.0
 TARGET_SPEEDUP = 3.0
 TARGET_RSS_MB = 300.0
 WARMUP_PER_WORKER = 2
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.test",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.test",
-}
-
-
-def git(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
-    result = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_ENV},
-        input=stdin,
-        capture_output=True,
-        check=True,
-    )
-    return result.stdout.decode().strip()
-
-
-def make_seed(folder: Path, extra_files: int) -> Path:
-    from provisioning.demo.bmad_installs import build_v64
-
-    seed = folder / "seed"
-    seed.mkdir()
-    build_v64(seed, extra_files=extra_files)
-    git("init", "--quiet", "--initial-branch", "main", cwd=seed)
-    git("add", "--all", cwd=seed)
-    git("commit", "--quiet", "--message", "Install BMAD", cwd=seed)
-    return seed
 
 
 def commit_on(bare: Path, files: dict[str, str], message: str) -> None:

@@ -51,28 +51,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seed_repos import git, make_seed  # noqa: E402 - after the path
+
 TARGET_RATIO = 1.5
 TARGET_RSS_MB = 200
-GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.test",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.test",
-}
-
-
-def git(*args: str, cwd: Path) -> str:
-    result = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def manifest_yaml(leaders: int, per_leader: int) -> str:
@@ -104,18 +86,6 @@ def manifest_yaml(leaders: int, per_leader: int) -> str:
             ]
     lines += ["customizations:", "  bmad-agent-pm:", '    principles: ["Short PRDs."]']
     return "\n".join(lines) + "\n"
-
-
-def make_seed(folder: Path, extra_files: int) -> Path:
-    from provisioning.demo.bmad_installs import build_v64
-
-    seed = folder / "seed"
-    seed.mkdir()
-    build_v64(seed, extra_files=extra_files)
-    git("init", "--quiet", "--initial-branch", "main", cwd=seed)
-    git("add", "--all", cwd=seed)
-    git("commit", "--quiet", "--message", "Install BMAD", cwd=seed)
-    return seed
 
 
 def fresh_remote(seed: Path, folder: Path, name: str) -> Path:
