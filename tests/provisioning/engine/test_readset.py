@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from provisioning.demo.bmad_installs import DEMO_MANIFEST
+from provisioning.engine import detect_read as rd
 from provisioning.engine.manifest import load_manifest
 from provisioning.engine.pipeline import analyze_repo, report_to_dict
 from provisioning.engine.readset import (
@@ -79,12 +80,18 @@ def test_reads_a_tree_listing_cannot_vouch_for_are_not_reusable(rel: str) -> Non
     assert not reads.reusable
 
 
-def test_nothing_is_recorded_outside_a_recording(tmp_path: Path) -> None:
+def test_a_recording_holds_what_its_block_read_and_nothing_after(tmp_path: Path) -> None:
     build_v64(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("ours\n")
     manifest = load_manifest(DEMO_MANIFEST).manifest
-    analyze_repo(tmp_path, manifest)  # no error, nothing kept
     with recording() as reads:
         analyze_repo(tmp_path, manifest)
+    kept = set(reads.reads)
+    analyze_repo(tmp_path, manifest)  # outside the block: nothing is added to it
+    rd.read_capped(tmp_path, "docs/a.md")
+    assert reads.reads == kept
+    assert (PATH, "docs/a.md") not in kept
     assert (LIST, "") in reads.reads
     assert (PATH, "_bmad/_config/manifest.yaml") in reads.reads
     assert reads.reusable
