@@ -21,6 +21,7 @@ from bmadweb.logscrub import scrub
 from projects.models import Project, SyncStatus
 from provisioning.models import (
     ACTIVE_STATUSES,
+    RUN_RESULT_FIELDS,
     LogLevel,
     Run,
     RunStatus,
@@ -94,12 +95,28 @@ def audit_transitions(
 
 def transition(run: Run, to: RunStatus, *, allowed: tuple[str, ...], **fields: object) -> bool:
     """Compare-and-set the status; False when another process moved the run first."""
-    updated = Run.objects.filter(pk=run.pk, status__in=allowed).update(
-        status=to, heartbeat=timezone.now(), **fields
-    )
+    values = {"status": to, "heartbeat": timezone.now(), **fields}
+    updated = Run.objects.filter(pk=run.pk, status__in=allowed).update(**values)
     if updated:
-        run.refresh_from_db()
+        _written(run, values)
     return bool(updated)
+
+
+def _written(run: Run, values: dict[str, object]) -> None:
+    """The instance as the UPDATE left the row, without reading it back: a reload would
+    also drop the loaded project and manifest revision, three queries more per transition
+    (docs/performance.md#warm-cuts). The large results stay deferred (read when used); an
+    expression's value is read back."""
+    expressions = []
+    for name, value in values.items():
+        if name in RUN_RESULT_FIELDS:
+            run.__dict__.pop(name, None)  # deferred again: loaded from the row when read
+        elif hasattr(value, "resolve_expression"):
+            expressions.append(name)
+        else:
+            setattr(run, name, value)
+    if expressions:
+        run.refresh_from_db(fields=expressions)
 
 
 def retry_or_fail(run: Run, reason: str) -> None:

@@ -229,3 +229,46 @@ def test_provision_that_leaves_a_conflict_needs_attention_never_in_sync(
     assert again.report["status"] == "conflict"
     bmad_project.refresh_from_db()
     assert bmad_project.sync_status == SyncStatus.CONFLICT
+
+
+def test_a_transition_leaves_the_instance_as_the_row_without_reloading_it(
+    bmad_project, owner, django_assert_num_queries
+):
+    """The compare-and-set writes the row and sets the same values on the instance: the
+    loaded project stays loaded, the large results stay deferred (read from the row when
+    used), and an expression is read back."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from provisioning.models import RUN_RESULT_FIELDS
+    from provisioning.runs.lifecycle import transition
+
+    created = services.run_create(project=bmad_project, kind=RunKind.ANALYZE, enqueue=False)
+    run = Run.objects.select_related("project").defer(*RUN_RESULT_FIELDS).get(pk=created.pk)
+    started = timezone.now()
+    with django_assert_num_queries(1):  # the UPDATE, no reload
+        assert transition(
+            run, RunStatus.RUNNING, allowed=(RunStatus.QUEUED,), started=started, attempts=1
+        )
+    with django_assert_num_queries(0):
+        assert run.project.pk == bmad_project.pk
+    row = Run.objects.get(pk=run.pk)
+    for name in ("status", "started", "heartbeat", "attempts"):
+        assert getattr(run, name) == getattr(row, name), name
+
+    plan = {"operations": [], "note": "stored"}
+    with django_assert_num_queries(2):  # the UPDATE, then the expression read back
+        assert transition(
+            run,
+            RunStatus.AWAITING_APPROVAL,
+            allowed=(RunStatus.RUNNING,),
+            plan=plan,
+            attempts=F("attempts") + 1,
+        )
+    assert run.attempts == 2 == Run.objects.get(pk=run.pk).attempts
+    assert "plan" in run.get_deferred_fields()
+    assert run.plan == plan  # read from the row
+
+    # A lost compare-and-set changes nothing on the instance.
+    assert not transition(run, RunStatus.APPLYING, allowed=(RunStatus.QUEUED,))
+    assert run.status == RunStatus.AWAITING_APPROVAL
