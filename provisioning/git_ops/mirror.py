@@ -230,14 +230,32 @@ def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> s
     ]
     budget = DiskBudget(repo / ".git", 2 * session.policy.max_repo_bytes + 1024 * 1024)
     run_git(session, args, cwd=repo, step="fetch", budget=budget)
-    _, out = run_git(
-        session, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo,
-        step="rev-parse",
-    )  # fmt: skip
-    sha = out.strip()
+    sha = _ref_file_value(repo, ref)
+    if sha is None:
+        _, out = run_git(
+            session, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo,
+            step="rev-parse",
+        )  # fmt: skip
+        sha = out.strip()
     if not _SHA_RE.fullmatch(sha):
         raise GitOpsError("the fetched branch has no commit")
     return sha
+
+
+def _ref_file_value(repo: Path, ref: str) -> str | None:
+    """The object id the fetch just wrote to ``ref``, read by GitPython from the mirror's
+    own ref files (loose or packed) without a process; None when that gives no plain id
+    (then ``rev-parse`` answers). That the id names a commit is checked by the listing
+    that follows, which peels it with ``^{commit}`` (docs/git-door.md#mirrors)."""
+    import git
+    from git.refs.symbolic import SymbolicReference
+
+    try:
+        with git.Repo(repo) as handle:
+            sha = SymbolicReference.dereference_recursive(handle, ref)
+    except (git.GitError, ValueError, OSError, AssertionError, IndexError):
+        return None
+    return sha if _SHA_RE.fullmatch(sha) else None
 
 
 def mirrors_evict(root: Path, *, budget_bytes: int) -> list[str]:

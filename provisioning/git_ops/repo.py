@@ -131,7 +131,7 @@ def check_tree_size(session: Session, repo: Path, rev: str = "HEAD") -> dict[str
     """Refuse before checkout when the tip's blobs add up to more than the budget; return
     the listing (path -> mode, object id), which the checkout then writes out. ``rev``:
     ``HEAD`` or a commit id (a mirror's fetched tip, docs/git-door.md#mirrors)."""
-    args = ["ls-tree", "-r", "-l", "-z", rev]
+    args = ["ls-tree", "-r", "-l", "-z", f"{rev}^{{commit}}"]  # a commit's tree, or refused
     _, listing = run_git(session, args, cwd=repo, step="ls-tree")
     total = files = 0
     tree: dict[str, tuple[str, str]] = {}

@@ -128,6 +128,49 @@ def test_a_use_that_needs_no_work_tree_leaves_it_and_the_next_use_makes_it_exact
     assert files_on_disk(lazy_again.repo.path) == files_at_tip(remote)
 
 
+def test_the_fetched_tip_is_read_from_the_ref_files_loose_or_packed(
+    remote: Path, root: Path, policy: GitPolicy
+) -> None:
+    """The tip's id comes from the mirror's own ref files (no process); anything but a
+    plain id there is no answer, and git is asked instead."""
+    from provisioning.git_ops.mirror import _ref_file_value
+
+    first = once(remote, root, policy)
+    sha = push(remote, {"README.md": "again\n"})
+    second = once(remote, root, policy)
+    assert second.repo.head_sha == sha == run_git(remote, "rev-parse", "main")
+    repo, ref = first.repo.path, "refs/remotes/origin/main"
+    loose = repo / ".git" / ref
+    assert loose.read_text().strip() == sha  # the fetch wrote it loose
+    assert _ref_file_value(repo, ref) == sha
+    run_git(repo, "pack-refs", "--all", "--prune")
+    assert not loose.exists()
+    assert _ref_file_value(repo, ref) == sha  # packed
+    loose.write_text("not an id\n")
+    assert _ref_file_value(repo, ref) is None
+    loose.write_text("ref: refs/remotes/origin/elsewhere\n")  # a link to nothing
+    assert _ref_file_value(repo, ref) is None
+    assert _ref_file_value(repo, "refs/remotes/origin/absent") is None
+    assert _ref_file_value(root / "no-such-repo", ref) is None
+    third = once(remote, root, policy)  # the next fetch writes the ref anew
+    assert third.reused is True
+    assert third.repo.head_sha == sha
+
+
+def test_the_listing_refuses_an_id_that_is_not_a_commit(
+    remote: Path, root: Path, policy: GitPolicy
+) -> None:
+    from provisioning.git_ops.process import git_session
+    from provisioning.git_ops.repo import check_tree_size
+
+    repo = once(remote, root, policy).repo.path
+    tree = run_git(repo, "rev-parse", "HEAD^{tree}")
+    with git_session(policy) as session:
+        assert "README.md" in check_tree_size(session, repo, run_git(repo, "rev-parse", "HEAD"))
+        with pytest.raises(git_ops.GitOpsError):
+            check_tree_size(session, repo, tree)
+
+
 def test_files_deleted_upstream_disappear(remote: Path, root: Path, policy: GitPolicy) -> None:
     once(remote, root, policy)
     push(remote, {"docs/a.txt": None})
