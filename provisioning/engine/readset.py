@@ -77,53 +77,59 @@ TreeListing = Mapping[str, tuple[str, str]]
 
 
 class _Tree:
-    """A tree listing's folders and each folder's entries, built once per digest."""
+    """A tree listing's folders, the entries of the folders asked for, and its
+    `.gitattributes` files: one pass over the listing per digest."""
 
-    def __init__(self, listing: TreeListing) -> None:
+    def __init__(self, listing: TreeListing, lists: Iterable[str]) -> None:
         self.listing = listing
-        self.children: dict[str, dict[str, str]] = {"": {}}
+        self.folders: set[str] = set()  # every folder that holds something
+        self.children: dict[str, dict[str, str]] = {folder: {} for folder in lists}
+        self.attributes: list[str] = []
+        children, folders = self.children, self.folders
         for path, (mode, _) in listing.items():
             parent, _, name = path.rpartition("/")
-            self.children.setdefault(parent, {})[name] = mode
-            while parent:  # the folders on the way, each once
+            if name == ".gitattributes":
+                self.attributes.append(path)
+            if (entries := children.get(parent)) is not None:
+                entries[name] = mode
+            while parent and parent not in folders:  # the folders on the way, each once
+                folders.add(parent)
                 up, _, folder = parent.rpartition("/")
-                siblings = self.children.setdefault(up, {})
-                if folder in siblings:
-                    break
-                siblings[folder] = _TREE_MODE
+                if (entries := children.get(up)) is not None:
+                    entries[folder] = _TREE_MODE
                 parent = up
 
     def entry(self, path: str) -> str:
         if path in self.listing:
             mode, oid = self.listing[path]
             return f"{mode} {oid}"
-        return _TREE_MODE if path in self.children else "-"
+        return _TREE_MODE if path in self.folders else "-"
 
     def listed(self, folder: str) -> str:
         if folder in self.listing:  # a file, a link or a submodule: no entries to list
             return f"not a folder {self.entry(folder)}"
-        entries = self.children.get(folder)
-        if entries is None:
+        if folder and folder not in self.folders:
             return "-"
         kinds = (
             f"{name}:{'d' if mode in (_TREE_MODE, _GITLINK_MODE) else mode}"
-            for name, mode in sorted(entries.items())
+            for name, mode in sorted(self.children[folder].items())
         )
         return ";".join(kinds)
 
 
 def reads_digest(reads: Iterable[Iterable[str]], listing: TreeListing) -> str:
     """The digest of what `reads` would see in the commit `listing` lists (see above)."""
-    tree = _Tree(listing)
+    wanted = sorted({(str(k), str(r)) for k, r in reads})
+    tree = _Tree(listing, {rel for kind, rel in wanted if kind == LIST})
     digest = hashlib.sha256(b"bmadweb-reads-v1\0")
-    for kind, rel in sorted({(str(k), str(r)) for k, r in reads}):
+    for kind, rel in wanted:
         if kind == LIST:
             seen = tree.listed(rel)
         else:
             parts = rel.split("/") if rel else []
             seen = "|".join(tree.entry("/".join(parts[:end])) for end in range(1, len(parts) + 1))
         digest.update(f"{kind}\0{rel}\0{seen}\n".encode())
-    for path in sorted(p for p in listing if p.rpartition("/")[2] == ".gitattributes"):
+    for path in sorted(tree.attributes):
         digest.update(f"attributes\0{path}\0{tree.entry(path)}\n".encode())
     return digest.hexdigest()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from provisioning.engine.pipeline import analyze_repo, plan_record, plan_repo, r
 from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.engine.readset import recording
 from provisioning.git_ops.urlpolicy import UrlPolicyError
-from provisioning.models import Run, RunKind, RunStatus
+from provisioning.models import Run, RunKind, RunLogEntry, RunStatus
 from provisioning.notifications.emit import notify_drift_found
 from provisioning.runs import pull_requests, reuse
 from provisioning.runs.history import lost_edit_findings_for
@@ -40,7 +40,7 @@ from provisioning.runs.lifecycle import (
 )
 from provisioning.runs.mirrors import mirror_for, mirrors_evict_after_run, mirrors_on
 from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
-from provisioning.runs.runlog import checkpoint, run_log
+from provisioning.runs.runlog import checkpoint, run_log, run_log_held, run_log_write
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
     what = reuse.judged(
         (run.effective_sha or revision.sha256) if manifest is not None and revision else None
     )
-    reused: dict[str, object] | None = None
+    reused: reuse.Reusable | None = None
 
     def need_tree(tip: git_ops.ClonedRepo, folder: Path) -> bool:
         nonlocal reused
@@ -117,32 +117,48 @@ def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
         cloned, folder = mirrored.repo, mirrored.folder
         assert folder is not None
         how = "fetched the changes" if mirrored.reused else "cloned afresh"
-        run_log(
+        mirror_line = run_log_held(
             run,
             f"Mirror of {project.repo_url} at {project.default_branch} "
             f"{cloned.head_sha[:12]} ({how}).",
         )
-        checkpoint(run, "after_clone")
+        held = [mirror_line]
         if not mirrored.tree_exact and reused is not None:
-            report = reused
-            run_log(run, "Nothing the analysis reads changed: the last report is reused.")
-            _add_lost_edits(run, report, cloned, reuse.blob_reader(cloned))
-            reuse.remember_reuse(folder, run)
+            # A reuse takes milliseconds: its lines are written with its end, in the same
+            # transaction (docs/performance.md#warm-cuts).
+            checkpoint(run, "after_clone")
+            report = reused.report
+            text = "Nothing the analysis reads changed: the last report is reused."
+            held.append(run_log_held(run, text))
+            try:
+                _add_lost_edits(run, report, cloned, reuse.blob_reader(cloned))
+                reuse.remember_reuse(folder, reused.memo, run)
+            except BaseException:
+                run_log_write(held)  # the run's failure follows them in the log
+                raise
         else:
+            run_log_write(held)
+            held = []
+            checkpoint(run, "after_clone")
             with recording() as reads:
                 report = _analyze(cloned.path, manifest)
             _add_lost_edits(run, report, cloned)
             reuse.remember(folder, run, cloned, what, reads)
-    _finish_analysis(run, report, cloned.head_sha)
+    _finish_analysis(run, report, cloned.head_sha, held=held)
     _evict()
 
 
-def _finish_analysis(run: Run, report: dict[str, object], head_sha: str) -> None:
+def _finish_analysis(
+    run: Run, report: dict[str, object], head_sha: str, *, held: Sequence[RunLogEntry] = ()
+) -> None:
     """The report, the project's status and the run's end in one transaction: one turn
-    at SQLite's single writer instead of four (docs/performance.md#fleet)."""
+    at SQLite's single writer instead of four (docs/performance.md#fleet); with the run
+    log's `held` lines first."""
     with transaction.atomic():
-        _record_report(run, report, head_sha)
-        run_finish(run, RunStatus.SUCCEEDED)
+        lines = list(held)
+        stored = _record_report(run, report, head_sha, lines=lines)
+        run_log_write(lines)
+        run_finish(run, RunStatus.SUCCEEDED, reason="", **stored)  # the report, with the end
 
 
 def _evict() -> None:
@@ -174,7 +190,17 @@ def _analyze(root: Path, manifest: Manifest | None) -> dict[str, object]:
     return report
 
 
-def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
+def _record_report(
+    run: Run,
+    report: dict[str, object],
+    head_sha: str,
+    *,
+    lines: list[RunLogEntry] | None = None,
+) -> dict[str, object]:
+    """The project's status from `report`, the report's summary in the run log and the
+    drift notification. With `lines`, the summary is added to them and the run's fields
+    are returned for the caller's own UPDATE of the run (its end); without, the report
+    is stored here."""
     bmad = report["bmad"]
     assert isinstance(bmad, dict)
     project = run.project
@@ -195,18 +221,24 @@ def _record_report(run: Run, report: dict[str, object], head_sha: str) -> None:
             "updated_at",
         ]
     )
-    Run.objects.filter(pk=run.pk).update(
-        report=report,
-        base_sha=head_sha,
-        source_branch=project.default_branch,
-        heartbeat=timezone.now(),
-    )
+    stored: dict[str, object] = {
+        "report": report,
+        "base_sha": head_sha,
+        "source_branch": project.default_branch,
+    }
+    if lines is None:
+        Run.objects.filter(pk=run.pk).update(**stored, heartbeat=timezone.now())
     counts = report.get("counts", {})
     assert isinstance(counts, dict)
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
     found = len(report["findings"])  # type: ignore[arg-type]
-    run_log(run, f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}.")
+    text = f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}."
+    if lines is None:
+        run_log(run, text)
+    else:
+        lines.append(run_log_held(run, text))
     notify_drift_found(run, report)  # only drift the previous analysis did not see
+    return stored
 
 
 def _add_lost_edits(

@@ -49,7 +49,13 @@ def judged(manifest_sha: str | None) -> str:
     return manifest_sha or "audit"
 
 
-def reusable_report(folder: Path, run: Run, tip: git_ops.ClonedRepo, what: str) -> dict | None:
+@dataclass(frozen=True, slots=True)
+class Reusable:
+    report: dict[str, Any]
+    memo: Memo
+
+
+def reusable_report(folder: Path, run: Run, tip: git_ops.ClonedRepo, what: str) -> Reusable | None:
     """The memo's report when `tip` shows the engine what the memo's analysis saw, with
     the same manifest and engine code; otherwise None."""
     memo = read_memo(folder)
@@ -71,7 +77,7 @@ def reusable_report(folder: Path, run: Run, tip: git_ops.ClonedRepo, what: str) 
         return None
     # Lost hand edits come from the history, which moved: they are read again.
     findings = [f for f in report["findings"] if not _lost_edit(f)]
-    return {**report, "findings": findings}
+    return Reusable({**report, "findings": findings}, memo)
 
 
 def _lost_edit(finding: Any) -> bool:
@@ -91,12 +97,10 @@ def remember(folder: Path, run: Run, tip: git_ops.ClonedRepo, what: str, reads: 
     )
 
 
-def remember_reuse(folder: Path, memo_run: Run) -> None:
+def remember_reuse(folder: Path, memo: Memo, run: Run) -> None:
     """After a reuse the new run holds the same report: point the memo at it (the older
     run may be deleted before the next analysis)."""
-    memo = read_memo(folder)
-    if memo is not None:
-        write_memo(folder, Memo(memo.engine, memo.judged, memo.digest, memo.reads, memo_run.pk))
+    write_memo(folder, Memo(memo.engine, memo.judged, memo.digest, memo.reads, run.pk))
 
 
 def read_memo(folder: Path) -> Memo | None:

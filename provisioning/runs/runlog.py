@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +14,22 @@ from provisioning.models import LogLevel, Run, RunLogEntry
 
 def run_log(run: Run, message: str, level: str = LogLevel.INFO) -> None:
     """Append one scrubbed line to the run's log."""
-    RunLogEntry.objects.create(run=run, level=level, message=scrub(message)[:4000])
+    _line(run, message, level).save()
+
+
+def run_log_held(run: Run, message: str, level: str = LogLevel.INFO) -> RunLogEntry:
+    """A scrubbed line not yet stored: for a short step whose lines are written with its
+    end, in the same transaction (`run_log_write`), not each in a transaction of its own."""
+    return _line(run, message, level)
+
+
+def run_log_write(lines: Sequence[RunLogEntry]) -> None:
+    """Store held lines, in their order, with one INSERT."""
+    RunLogEntry.objects.bulk_create(list(lines))
+
+
+def _line(run: Run, message: str, level: str) -> RunLogEntry:
+    return RunLogEntry(run=run, level=level, message=scrub(message)[:4000])
 
 
 def checkpoint(run: Run, name: str) -> None:

@@ -145,3 +145,38 @@ def test_a_reuse_points_the_memo_at_the_newest_run(  # type: ignore[no-untyped-d
     third = run_analysis()
     assert REUSED in log_of(third)
     assert third.report == second.report
+
+
+def test_a_reuse_writes_its_log_lines_with_its_end(  # type: ignore[no-untyped-def]
+    bmad_project, owner, run_worker, django_capture_on_commit_callbacks, run_analysis
+):
+    """A reuse takes milliseconds: its two lines and the report's summary go in with the
+    report and the run's end (one INSERT of all three, in that transaction), in the
+    order they were said; the report is stored by the UPDATE that ends the run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from provisioning.models import RunKind
+    from provisioning.runs import services
+
+    run_analysis()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.run_create(project=bmad_project, kind=RunKind.ANALYZE, actor=owner)
+    with CaptureQueriesContext(connection) as queries:
+        run_worker()
+    inserts = [
+        q["sql"] for q in queries.captured_queries if 'INTO "provisioning_runlogentry"' in q["sql"]
+    ]
+    lines = list(second.log_entries.order_by("id").values_list("message", flat=True))
+    assert [line.split(" ")[0] for line in lines] == ["Mirror", "Nothing", "Gap"], lines
+    assert "(fetched the changes)" in lines[0]
+    assert len(inserts) == 1
+    run_updates = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "provisioning_run"')
+    ]
+    assert len(run_updates) == 2  # the start, then the end with the report
+    second.refresh_from_db()
+    assert second.status == "succeeded"
+    assert isinstance(second.report["findings"], list)
