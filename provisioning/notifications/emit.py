@@ -132,18 +132,17 @@ def notify_approval_needed(run: Run) -> None:
 
 def _previous_status(run: Run) -> str | None:
     """The sync status of the project's analysis before `run` (install audits skipped)."""
-    earlier = (
+    status = (
         Run.objects.filter(
             project_id=run.project_id, report__isnull=False, created__lte=run.created
         )
         .exclude(pk=run.pk)
+        .exclude(report__audit=True)
         .order_by("-created", "-pk")
-        .values_list("report__status", "report__audit")[:20]
+        .values_list("report__status", flat=True)
+        .first()
     )
-    for status, audit in earlier:
-        if not audit:
-            return str(status) if status else None
-    return None
+    return str(status) if status else None
 
 
 def notify_drift_found(run: Run, report: dict[str, Any]) -> None:
