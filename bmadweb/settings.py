@@ -182,6 +182,10 @@ WORK_DIR = Path(env_str("BMADWEB_WORK_DIR") or VAR_DIR / "work")
 # after each run to stay within it. 0: no mirrors, every run clones afresh.
 MIRROR_BUDGET_MB = env_int("BMADWEB_MIRROR_BUDGET_MB", 2048, minimum=0)
 RUN_MAX_ATTEMPTS = env_int("BMADWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
+# Runs started in bulk (a tick's drift checks) share RQ jobs of this many runs each: RQ's
+# own handling of a job costs about as much as a warm analysis that reuses its report
+# (docs/performance.md#batches). 1: a job per run.
+RUN_BATCH_SIZE = env_int("BMADWEB_RUN_BATCH_SIZE", 8, minimum=1)
 # Seconds without progress after which a running run counts as abandoned by a dead worker.
 RUN_STALE_SECONDS = env_int("BMADWEB_RUN_STALE_SECONDS", 900, minimum=1)
 # Tests only: where crash tests make runs pause at named checkpoints.

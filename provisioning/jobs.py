@@ -7,6 +7,8 @@ run and webhook services free of an import back to here.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from rq import get_current_job
 
@@ -15,9 +17,12 @@ from provisioning import git_ops, queue
 from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
 from provisioning.discovery.services import forge_source_list
 from provisioning.notifications.services import notification_deliver, notifications_reconcile
+from provisioning.runs.lifecycle import RunFailed, RunRetry
 from provisioning.runs.schedule import drift_checks_start
 from provisioning.runs.services import run_execute, runs_reconcile
 from provisioning.webhooks.settle import webhooks_drain, webhooks_reconcile
+
+logger = logging.getLogger(__name__)
 
 
 def webhook_drain_job(project_id: int) -> int:
@@ -40,6 +45,29 @@ def run_job(run_id: int) -> None:
     job = get_current_job()
     run_execute(run_id=run_id, job_id=job.id if job is not None else None)
     campaign_run_settled(run_id=run_id)  # a campaign starts its next runs
+
+
+def runs_job(run_ids: list[int]) -> None:
+    """RQ job: advance a batch of runs started together, one after the other
+    (docs/performance.md#batches). Each is `run_job`'s work; a run that must be tried
+    again leaves the batch for a job of its own (with its retries), and a run whose
+    execution raised is left to the reconciler, so neither holds up the others."""
+    job = get_current_job()
+    job_id = job.id if job is not None else None
+    for run_id in run_ids:
+        try:
+            run_execute(run_id=run_id, job_id=job_id)
+        except RunRetry:
+            if job_id is None:
+                raise
+            queue.run_release_and_retry(run_id=run_id, job_id=job_id)
+        except RunFailed:
+            pass  # its last try: the run has ended failed, with the reason
+        except Exception:
+            # Once this job has ended its run counts as abandoned: the reconciler resumes it.
+            logger.exception("run %s: its batch job could not execute it", run_id)
+            continue
+        campaign_run_settled(run_id=run_id)
 
 
 def reconcile_job() -> list[int]:

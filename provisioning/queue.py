@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from datetime import timedelta
 
 import django_rq
 import redis
 from django.conf import settings
-from django.db.models import CharField, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
@@ -30,6 +30,7 @@ RETRY_INTERVALS = [10, 30, 90]
 
 # The jobs, by dotted name (RQ imports them in the worker).
 RUN_JOB = "provisioning.jobs.run_job"
+RUNS_JOB = "provisioning.jobs.runs_job"
 WEBHOOK_DRAIN_JOB = "provisioning.jobs.webhook_drain_job"
 DISCOVERY_LIST_JOB = "provisioning.jobs.discovery_list_job"
 NOTIFICATION_JOB = "provisioning.jobs.notification_job"
@@ -51,8 +52,8 @@ WEBHOOK_WAKE_TTL_S = 30
 INLINE_JOB = "inline"
 
 
-def run_enqueue(*, run_id: int) -> bool:
-    """Enqueue the job for `run_id` exactly once.
+def run_enqueue(*, run_id: int, delay_s: int = 0) -> bool:
+    """Enqueue the job for `run_id` exactly once (`delay_s`: to start no sooner).
 
     The run's empty job_id is claimed with a compare-and-set first, so concurrent callers
     (the on-commit hook and the reconciler) never enqueue the same run twice. If Redis is
@@ -67,15 +68,18 @@ def run_enqueue(*, run_id: int) -> bool:
     try:
         # "auto": enqueue now, not at the next commit (django-rq's default), so a queue
         # outage is caught here and the claim released.
-        django_rq.get_queue("default", commit_mode="auto").enqueue(
-            RUN_JOB,
-            run_id,
-            job_id=job_id,
-            job_timeout=settings.RQ_JOB_TIMEOUT,
-            retry=Retry(max=settings.RUN_MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
+        queue = django_rq.get_queue("default", commit_mode="auto")
+        options = {
+            "job_id": job_id,
+            "job_timeout": settings.RQ_JOB_TIMEOUT,
+            "retry": Retry(max=settings.RUN_MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
+            "result_ttl": 3600,
+            "failure_ttl": 7 * 86400,
+        }
+        if delay_s > 0:
+            queue.enqueue_in(timedelta(seconds=delay_s), RUN_JOB, run_id, **options)
+        else:
+            queue.enqueue(RUN_JOB, run_id, **options)
     except (redis.RedisError, OSError):
         Run.objects.filter(pk=run_id, job_id=job_id).update(job_id="")
         run = Run.objects.get(pk=run_id)
@@ -91,42 +95,56 @@ def run_enqueue(*, run_id: int) -> bool:
 
 
 def runs_enqueue(*, run_ids: list[int]) -> list[int]:
-    """`run_enqueue` for many runs at once (a sweep's start): one UPDATE claims every
-    empty job id (each run's own id, a token shared by the batch), one Redis pipeline
-    enqueues the jobs. Returns the runs enqueued; on a queue outage the claims are
-    released and the runs wait for the reconciler, as with `run_enqueue`."""
+    """`run_enqueue` for many runs at once (a sweep's start), in jobs of
+    `RUN_BATCH_SIZE` runs (docs/performance.md#batches): one UPDATE claims every empty job
+    id (each run gets its batch's job id), one Redis pipeline enqueues the jobs. Returns
+    the runs enqueued; on a queue outage the claims are released and the runs wait for
+    the reconciler, as with `run_enqueue`."""
     if not run_ids:
         return []
     token = uuid.uuid4().hex[:12]
-    job_id = Concat(Value("run-"), Cast("id", CharField()), Value(f"-{token}"))
+    size = settings.RUN_BATCH_SIZE
+    chunks = [run_ids[i : i + size] for i in range(0, len(run_ids), size)]
+    job_id = Case(
+        *(When(pk__in=chunk, then=Value(f"runs-{token}-{n}")) for n, chunk in enumerate(chunks)),
+        output_field=CharField(),
+    )
     Run.objects.filter(pk__in=run_ids, job_id="", status__in=ACTIVE_STATUSES).update(
         job_id=job_id, heartbeat=timezone.now()
     )
     claimed = dict(
-        Run.objects.filter(pk__in=run_ids, job_id__endswith=f"-{token}").values_list("pk", "job_id")
+        Run.objects.filter(pk__in=run_ids, job_id__startswith=f"runs-{token}-").values_list(
+            "pk", "job_id"
+        )
     )
     if not claimed:
         return []
+    batches: dict[str, list[int]] = {}
+    for run_id in run_ids:
+        if run_id in claimed:
+            batches.setdefault(claimed[run_id], []).append(run_id)
     queue = django_rq.get_queue("default", commit_mode="auto")
     jobs = [
         Queue.prepare_data(
-            RUN_JOB,
-            args=(run_id,),
-            job_id=claimed[run_id],
-            timeout=settings.RQ_JOB_TIMEOUT,
-            retry=Retry(max=settings.RUN_MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
+            RUNS_JOB,
+            args=(batch,),
+            job_id=batch_id,
+            # Each run may take a job's time; a run that must be tried again leaves the
+            # batch for a job of its own (provisioning.jobs.runs_job).
+            timeout=settings.RQ_JOB_TIMEOUT * len(batch),
             result_ttl=3600,
             failure_ttl=7 * 86400,
         )
-        for run_id in run_ids
-        if run_id in claimed
+        for batch_id, batch in batches.items()
     ]
     try:
         with queue.connection.pipeline() as pipe:
             queue.enqueue_many(jobs, pipeline=pipe)
             pipe.execute()
     except (redis.RedisError, OSError):
-        Run.objects.filter(pk__in=list(claimed), job_id__endswith=f"-{token}").update(job_id="")
+        Run.objects.filter(pk__in=list(claimed), job_id__startswith=f"runs-{token}-").update(
+            job_id=""
+        )
         for run in Run.objects.filter(pk__in=list(claimed)):
             run_log(
                 run,
@@ -137,6 +155,16 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
         logger.warning("queue unavailable; %d runs left pending", len(claimed))
         return []
     return [run_id for run_id in run_ids if run_id in claimed]
+
+
+def run_release_and_retry(*, run_id: int, job_id: str) -> bool:
+    """A run its batch could not finish for a passing reason (a time-out): its claim on
+    the batch's job is released and it gets a job of its own, after the first retry
+    interval, with the retries a single run's job has."""
+    released = Run.objects.filter(pk=run_id, job_id=job_id, status__in=ACTIVE_STATUSES).update(
+        job_id=""
+    )
+    return bool(released) and run_enqueue(run_id=run_id, delay_s=RETRY_INTERVALS[0])
 
 
 def notification_enqueue(*, delivery_id: int) -> bool:

@@ -19,8 +19,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_each_project_gets_a_queued_audited_enqueued_analysis(  # type: ignore[no-untyped-def]
-    make_project, bmad_remote, owner, redis_conn, run_worker, django_capture_on_commit_callbacks
+    make_project,
+    bmad_remote,
+    owner,
+    redis_conn,
+    run_worker,
+    django_capture_on_commit_callbacks,
+    settings,
 ):
+    settings.RUN_BATCH_SIZE = 2  # three runs: a job of two and a job of one
     projects = [
         make_project(repo_url=str(bmad_remote), forge_kind="other", manifest=DEMO_MANIFEST)
         for _ in range(3)
@@ -38,11 +45,15 @@ def test_each_project_gets_a_queued_audited_enqueued_analysis(  # type: ignore[n
         )
         assert run.manifest_revision == run.project.revisions.get()
         assert run.actor == owner
-        assert run.job_id.startswith(f"run-{run.pk}-")
+    jobs = [Run.objects.get(pk=run.pk).job_id for run in started.runs]
+    assert jobs[0] == jobs[1] != jobs[2]  # in the order given, two runs a job
+    assert all(job.startswith("runs-") for job in jobs)
     created = AuditRecord.objects.order_by("seq")[audits:]
     assert [record.action for record in created] == ["run.create"] * 3
     assert audit_chain_verify().ok
-    assert django_rq.get_queue("default").count == 3
+    queue = django_rq.get_queue("default")
+    assert queue.count == 2
+    assert sorted(len(job.args[0]) for job in queue.get_jobs()) == [1, 2]
     run_worker()
     statuses = set(Run.objects.values_list("status", flat=True))
     assert statuses == {RunStatus.SUCCEEDED}
@@ -78,7 +89,80 @@ def test_jobs_are_enqueued_exactly_once(  # type: ignore[no-untyped-def]
     ids = [run.pk for run in started.runs]
     assert runs_enqueue(run_ids=ids) == ids
     assert runs_enqueue(run_ids=ids) == []  # claimed already (the reconciler, a retry)
-    assert django_rq.get_queue("default").count == 2
+    [job] = django_rq.get_queue("default").get_jobs()  # one batch
+    assert job.args == (ids,)
+    assert set(Run.objects.filter(pk__in=ids).values_list("job_id", flat=True)) == {job.id}
+
+
+def test_a_batch_takes_only_the_runs_it_claimed(  # type: ignore[no-untyped-def]
+    make_project, redis_conn, django_capture_on_commit_callbacks, settings
+):
+    settings.RUN_BATCH_SIZE = 3
+    projects = [make_project(manifest=DEMO_MANIFEST) for _ in range(4)]
+    with django_capture_on_commit_callbacks(execute=False):
+        started = analyses_start(projects, trigger=RunTrigger.SCHEDULE)
+    ids = [run.pk for run in started.runs]
+    Run.objects.filter(pk=ids[1]).update(job_id="run-elsewhere")  # the reconciler was first
+    assert runs_enqueue(run_ids=ids) == [ids[0], ids[2], ids[3]]
+    jobs = {tuple(job.args[0]) for job in django_rq.get_queue("default").get_jobs()}
+    assert jobs == {(ids[0], ids[2]), (ids[3],)}
+    assert Run.objects.get(pk=ids[1]).job_id == "run-elsewhere"
+
+
+def test_a_run_its_batch_cannot_finish_gets_a_job_of_its_own_and_the_rest_go_on(  # type: ignore[no-untyped-def]
+    make_project, bmad_remote, redis_conn, run_worker, django_capture_on_commit_callbacks, settings
+):
+    """A git time-out in one run of a batch: that run leaves the batch for a job of its
+    own, after the first retry interval; the batch goes on with the next runs."""
+    from rq.registry import ScheduledJobRegistry
+
+    projects = [
+        make_project(repo_url=str(bmad_remote), forge_kind="other", manifest=DEMO_MANIFEST)
+        for _ in range(3)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = analyses_start(projects, trigger=RunTrigger.SCHEDULE)
+    ids = [run.pk for run in started.runs]
+    [batch] = set(Run.objects.filter(pk__in=ids).values_list("job_id", flat=True))
+    settings.GIT_TIMEOUT_S = 0.001  # every git step times out: a passing failure
+    run_worker()
+    queue = django_rq.get_queue("default")
+    scheduled = set(ScheduledJobRegistry(queue=queue).get_job_ids())
+    for run in Run.objects.filter(pk__in=ids):
+        assert run.status == RunStatus.RUNNING  # tried once, to be tried again
+        assert run.job_id.startswith(f"run-{run.pk}-")
+        assert run.job_id != batch
+        assert run.job_id in scheduled
+        assert "will retry" in "\n".join(run.log_entries.values_list("message", flat=True))
+    settings.GIT_TIMEOUT_S = 60
+    for run_id in ids:  # the retries, started now instead of after their interval
+        queue.enqueue_job(queue.fetch_job(Run.objects.get(pk=run_id).job_id))
+    run_worker()
+    assert set(Run.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        RunStatus.SUCCEEDED
+    }
+
+
+def test_the_reconciler_resumes_the_runs_of_a_lost_batch(  # type: ignore[no-untyped-def]
+    make_project, bmad_remote, redis_conn, run_worker, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from provisioning.runs.services import runs_reconcile
+
+    projects = [
+        make_project(repo_url=str(bmad_remote), forge_kind="other", manifest=DEMO_MANIFEST)
+        for _ in range(2)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = analyses_start(projects, trigger=RunTrigger.SCHEDULE)
+    ids = sorted(run.pk for run in started.runs)
+    django_rq.get_queue("default").empty()  # the batch's job is lost (a Redis restart)
+    assert sorted(runs_reconcile(stale_after=timedelta(0))) == ids
+    run_worker()
+    assert set(Run.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        RunStatus.SUCCEEDED
+    }
 
 
 def test_with_the_queue_down_the_runs_wait_for_the_reconciler(  # type: ignore[no-untyped-def]
