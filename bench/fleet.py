@@ -13,7 +13,8 @@ Each worker first runs warm-up analyses that are not counted (GitPython's import
 engine). Then every project gets an analysis run, started as the drift check scheduler
 starts a tick's checks (`analyses_start`: the runs and their audit records in one
 transaction, the jobs enqueued in one Redis pipeline after the commit), and the sweep
-ends when the last run finished:
+ends when the last run finished (what earlier steps wrote is flushed to disk before each
+sweep, untimed):
 
 * **cold**: no mirror exists yet; each run clones its project's mirror;
 * **warm**: after a new commit on every repository (a changed file and a new one, in a
@@ -206,6 +207,9 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
     from provisioning.runs import services
 
     projects = list(Project.objects.filter(pk__in=project_ids).order_by("pk"))
+    # Not timed: what earlier steps wrote (the repositories, the last sweep's clones) is
+    # flushed to disk first, so a sweep does not pay for the writeback of another.
+    os.sync()
     cpu, git_cpu = workers.cpu_s()
     started = time.perf_counter()
     # As the drift check scheduler starts a tick's checks: one bulk start.
