@@ -84,6 +84,7 @@ class Mirrored:
     # holds an earlier commit; only the objects and ``repo.tree`` are at the tip.
     tree_exact: bool = True
     folder: Path | None = None  # <root>/<key>: the caller may keep its own files there
+    previous_head: str | None = None  # on reuse: the commit the mirror held before the fetch
 
 
 # Asked after the fetch, with the tip (its listing in ``tree``) and the mirror's folder:
@@ -177,7 +178,11 @@ def mirror_use(
             size = tree_bytes(folder)
         _write_state(folder, _State(fingerprint, cloned.head_sha, updates))
         _record(record, size)
-        yield Mirrored(repo=cloned, reused=updates > 0, tree_exact=exact, folder=folder)
+        previous = state.head if updates > 0 and state is not None else None
+        yield Mirrored(
+            repo=cloned, reused=updates > 0, tree_exact=exact, folder=folder,
+            previous_head=previous,
+        )  # fmt: skip
         with contextlib.suppress(OSError):
             os.utime(record)  # last used: eviction goes by this
 

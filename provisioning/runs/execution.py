@@ -116,7 +116,12 @@ def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
             )
         cloned, folder = mirrored.repo, mirrored.folder
         assert folder is not None
-        how = "fetched the changes" if mirrored.reused else "cloned afresh"
+        if not mirrored.reused:
+            how = "cloned afresh"
+        elif mirrored.previous_head == cloned.head_sha:
+            how = "no new commits since its last use"
+        else:
+            how = "fetched the changes"
         mirror_line = run_log_held(
             run,
             f"Mirror of {project.repo_url} at {project.default_branch} "

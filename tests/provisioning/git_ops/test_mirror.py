@@ -91,10 +91,14 @@ def root(tmp_path: Path) -> Path:
 def test_a_warm_use_fetches_the_new_push(remote: Path, root: Path, policy: GitPolicy) -> None:
     first = once(remote, root, policy)
     assert first.reused is False
+    assert first.previous_head is None
     sha = push(remote, {"README.md": "hello again\n", "docs/new.md": "new\n"})
     second = once(remote, root, policy)
     assert second.reused is True
     assert second.repo.head_sha == sha
+    assert second.previous_head == first.repo.head_sha  # what the mirror held before
+    third = once(remote, root, policy)
+    assert third.previous_head == third.repo.head_sha == sha  # nothing new
     assert second.repo.path == first.repo.path
     assert files_on_disk(second.repo.path) == files_at_tip(remote)
     assert (second.repo.path / "docs/new.md").read_text() == "new\n"

@@ -148,7 +148,13 @@ def test_a_reuse_points_the_memo_at_the_newest_run(  # type: ignore[no-untyped-d
 
 
 def test_a_reuse_writes_its_log_lines_with_its_end(  # type: ignore[no-untyped-def]
-    bmad_project, owner, run_worker, django_capture_on_commit_callbacks, run_analysis
+    bmad_project,
+    owner,
+    run_worker,
+    django_capture_on_commit_callbacks,
+    run_analysis,
+    bmad_remote,
+    tmp_path,
 ):
     """A reuse takes milliseconds: its two lines and the report's summary go in with the
     report and the run's end (one INSERT of all three, in that transaction), in the
@@ -160,6 +166,7 @@ def test_a_reuse_writes_its_log_lines_with_its_end(  # type: ignore[no-untyped-d
     from provisioning.runs import services
 
     run_analysis()
+    push_change(bmad_remote, tmp_path, "docs/notes/today.md", "Team notes.\n")
     with django_capture_on_commit_callbacks(execute=True):
         second = services.run_create(project=bmad_project, kind=RunKind.ANALYZE, actor=owner)
     with CaptureQueriesContext(connection) as queries:

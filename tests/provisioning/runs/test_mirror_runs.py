@@ -50,7 +50,7 @@ def test_the_report_is_the_same_cold_warm_and_without_mirrors(  # type: ignore[n
     assert "(cloned afresh)" in log_of(cold)
     assert mirror_folders(work) == [str(bmad_project.pk)]
     warm = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
-    assert "(fetched the changes)" in log_of(warm)
+    assert "(no new commits since its last use)" in log_of(warm)  # nothing was pushed
     settings.MIRROR_BUDGET_MB = 0
     fresh = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
     assert "Cloned main" in log_of(fresh)
