@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from projects.models import PushMode, SyncStatus
+from projects.models import PushMode
 from projects.selectors import manifest_resolve
 from provisioning import git_ops
 from provisioning.engine.manifest import Manifest
@@ -28,7 +28,6 @@ from provisioning.engine.plan import OpKind, Plan, check_plan
 from provisioning.engine.readset import recording
 from provisioning.git_ops.urlpolicy import UrlPolicyError
 from provisioning.models import Run, RunKind, RunLogEntry, RunStatus
-from provisioning.notifications.emit import notify_drift_found
 from provisioning.runs import pull_requests, reuse
 from provisioning.runs.history import lost_edit_findings_for
 from provisioning.runs.lifecycle import (
@@ -40,6 +39,7 @@ from provisioning.runs.lifecycle import (
 )
 from provisioning.runs.mirrors import mirror_for, mirrors_evict_after_run, mirrors_on
 from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
+from provisioning.runs.reports import run_report_record
 from provisioning.runs.runlog import checkpoint, run_log, run_log_held, run_log_write
 
 logger = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def _finish_analysis(
     log's `held` lines first."""
     with transaction.atomic():
         lines = list(held)
-        stored = _record_report(run, report, head_sha, lines=lines)
+        stored = run_report_record(run, report, head_sha, lines=lines)
         run_log_write(lines)
         run_finish(run, RunStatus.SUCCEEDED, reason="", **stored)  # the report, with the end
 
@@ -195,57 +195,6 @@ def _analyze(root: Path, manifest: Manifest | None) -> dict[str, object]:
     return report
 
 
-def _record_report(
-    run: Run,
-    report: dict[str, object],
-    head_sha: str,
-    *,
-    lines: list[RunLogEntry] | None = None,
-) -> dict[str, object]:
-    """The project's status from `report`, the report's summary in the run log and the
-    drift notification. With `lines`, the summary is added to them and the run's fields
-    are returned for the caller's own UPDATE of the run (its end); without, the report
-    is stored here."""
-    bmad = report["bmad"]
-    assert isinstance(bmad, dict)
-    project = run.project
-    if report.get("audit"):
-        # An install audit judges no manifest: the project is not "in sync" with anything.
-        project.sync_status = SyncStatus.NEVER
-    else:
-        project.sync_status = str(report["status"]) if report["status"] else SyncStatus.ERROR
-    project.bmad_version = bmad.get("version") or ""
-    project.bmad_generation = bmad.get("generation") or ""
-    project.last_analyzed_at = timezone.now()
-    project.save(
-        update_fields=[
-            "sync_status",
-            "bmad_version",
-            "bmad_generation",
-            "last_analyzed_at",
-            "updated_at",
-        ]
-    )
-    stored: dict[str, object] = {
-        "report": report,
-        "base_sha": head_sha,
-        "source_branch": project.default_branch,
-    }
-    if lines is None:
-        Run.objects.filter(pk=run.pk).update(**stored, heartbeat=timezone.now())
-    counts = report.get("counts", {})
-    assert isinstance(counts, dict)
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
-    found = len(report["findings"])  # type: ignore[arg-type]
-    text = f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}."
-    if lines is None:
-        run_log(run, text)
-    else:
-        lines.append(run_log_held(run, text))
-    notify_drift_found(run, report)  # only drift the previous analysis did not see
-    return stored
-
-
 def _add_lost_edits(
     run: Run,
     report: dict[str, object],
@@ -274,7 +223,7 @@ def plan_phase(run: Run) -> None:
         assert manifest is not None  # _manifest fails a provision run without one
         report, plan = _plan(run, cloned.path, manifest)
         _add_lost_edits(run, report, cloned)
-        _record_report(run, report, cloned.head_sha)
+        run_report_record(run, report, cloned.head_sha)
         if not _store_plan(run, plan):
             return
         # Applying right away: this clone is the one just planned on, so neither a

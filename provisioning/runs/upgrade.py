@@ -42,7 +42,6 @@ from provisioning.runs.execution import (
     _finish_pushed,
     _manifest,
     _push,
-    _record_report,
     _target_branch,
     refuse_submodule_targets,
 )
@@ -54,6 +53,7 @@ from provisioning.runs.lifecycle import (
     run_wait_for_approval,
 )
 from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
+from provisioning.runs.reports import run_report_record
 from provisioning.runs.runlog import checkpoint, run_log
 
 _LOGGED_OUTPUT = 3000
@@ -132,7 +132,7 @@ def _record_before(run: Run, cloned: git_ops.ClonedRepo, manifest: Manifest) -> 
     except UnsafePathError as exc:
         raise RunFailed(f"unsafe path in the repository: {exc}") from None
     report["findings"] += lost_edit_findings_for(run, cloned)
-    _record_report(run, report, cloned.head_sha)
+    run_report_record(run, report, cloned.head_sha)
 
 
 def plan_phase(run: Run) -> None:
