@@ -178,3 +178,23 @@ def test_with_the_queue_down_the_runs_wait_for_the_reconciler(  # type: ignore[n
         assert run.job_id == ""  # the claim is released: the reconciler enqueues it
         messages = list(run.log_entries.values_list("message", flat=True))
         assert any("Queue unavailable" in message for message in messages)
+
+
+def test_a_run_on_its_last_try_ends_failed_and_its_batch_goes_on(  # type: ignore[no-untyped-def]
+    make_project, bmad_remote, redis_conn, run_worker, django_capture_on_commit_callbacks, settings
+):
+    """With one try allowed, a time-out ends each run failed, with the reason, and the
+    batch still executes the runs after it (none is left for a retry job)."""
+    settings.RUN_MAX_ATTEMPTS = 1
+    projects = [
+        make_project(repo_url=str(bmad_remote), forge_kind="other", manifest=DEMO_MANIFEST)
+        for _ in range(2)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = analyses_start(projects, trigger=RunTrigger.SCHEDULE)
+    settings.GIT_TIMEOUT_S = 0.001
+    run_worker()
+    for run in Run.objects.filter(pk__in=[r.pk for r in started.runs]):
+        assert run.status == RunStatus.FAILED
+        assert "gave up after 1 tries" in run.failure_reason
+    assert django_rq.get_queue("default").count == 0
