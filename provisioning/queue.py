@@ -17,7 +17,7 @@ import redis
 from django.conf import settings
 from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -103,8 +103,12 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
     if not run_ids:
         return []
     token = uuid.uuid4().hex[:12]
-    size = settings.RUN_BATCH_SIZE
-    chunks = [run_ids[i : i + size] for i in range(0, len(run_ids), size)]
+    queue = django_rq.get_queue("default", commit_mode="auto")
+    try:
+        workers = Worker.count(queue=queue)
+    except (redis.RedisError, OSError):
+        workers = 1  # the enqueue below meets the outage and releases the claims
+    chunks = run_batches(run_ids, size=settings.RUN_BATCH_SIZE, workers=workers)
     job_id = Case(
         *(When(pk__in=chunk, then=Value(f"runs-{token}-{n}")) for n, chunk in enumerate(chunks)),
         output_field=CharField(),
@@ -123,7 +127,6 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
     for run_id in run_ids:
         if run_id in claimed:
             batches.setdefault(claimed[run_id], []).append(run_id)
-    queue = django_rq.get_queue("default", commit_mode="auto")
     jobs = [
         Queue.prepare_data(
             RUNS_JOB,
@@ -155,6 +158,23 @@ def runs_enqueue(*, run_ids: list[int]) -> list[int]:
         logger.warning("queue unavailable; %d runs left pending", len(claimed))
         return []
     return [run_id for run_id in run_ids if run_id in claimed]
+
+
+def run_batches(run_ids: list[int], *, size: int, workers: int) -> list[list[int]]:
+    """`run_ids` cut into batches, in order, for `workers` workers: each batch is the
+    runs still to come shared among the workers, at most `size` (guided scheduling).
+    Full batches first, then smaller ones (… 8, 4, 2, 1, 1 for two workers), so the
+    workers run out of work together instead of one waiting for another's last full
+    batch (docs/performance.md#batches)."""
+    size, workers = max(1, size), max(1, workers)
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(run_ids):
+        left = len(run_ids) - start
+        take = min(size, -(-left // workers))  # a worker's share of what is left
+        batches.append(run_ids[start : start + take])
+        start += take
+    return batches
 
 
 def run_release_and_retry(*, run_id: int, job_id: str) -> bool:

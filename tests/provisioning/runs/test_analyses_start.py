@@ -5,13 +5,16 @@ queue outage leaving the runs for the reconciler. Real Redis, RQ's SimpleWorker.
 
 from __future__ import annotations
 
+import random
+
 import django_rq
 import pytest
+from rq import Worker
 
 from bmadweb.models import AuditRecord
 from bmadweb.selectors import audit_chain_verify
 from provisioning.models import Run, RunKind, RunStatus, RunTrigger
-from provisioning.queue import runs_enqueue
+from provisioning.queue import run_batches, runs_enqueue
 from provisioning.runs.services import analyses_start
 from tests.repos import DEMO_MANIFEST
 
@@ -92,6 +95,39 @@ def test_jobs_are_enqueued_exactly_once(  # type: ignore[no-untyped-def]
     [job] = django_rq.get_queue("default").get_jobs()  # one batch
     assert job.args == (ids,)
     assert set(Run.objects.filter(pk__in=ids).values_list("job_id", flat=True)) == {job.id}
+
+
+def test_batches_shrink_at_the_end_so_the_workers_finish_together() -> None:
+    ids = list(range(100, 120))
+    sizes = [len(b) for b in run_batches(ids, size=8, workers=2)]
+    assert sizes == [8, 6, 3, 2, 1]  # a worker's share of what is left, at most 8
+    assert [len(b) for b in run_batches(ids, size=8, workers=1)] == [8, 8, 4]
+    assert [len(b) for b in run_batches(ids, size=8, workers=0)] == [8, 8, 4]
+    assert [len(b) for b in run_batches(ids, size=0, workers=3)] == [1] * 20
+    rng = random.Random(16)
+    for _ in range(300):
+        ids = rng.sample(range(10_000), rng.randint(0, 60))
+        size, workers = rng.randint(1, 12), rng.randint(1, 6)
+        batches = run_batches(ids, size=size, workers=workers)
+        assert [i for b in batches for i in b] == ids  # every run once, in order
+        assert all(1 <= len(b) <= size for b in batches)
+        lengths = [len(b) for b in batches]
+        assert lengths == sorted(lengths, reverse=True)
+
+
+def test_the_batches_follow_the_workers_listening_on_the_queue(  # type: ignore[no-untyped-def]
+    make_project, redis_conn, django_capture_on_commit_callbacks, settings
+):
+    settings.RUN_BATCH_SIZE = 8
+    queue = django_rq.get_queue("default")
+    for name in ("w1", "w2"):
+        Worker([queue], name=name, connection=queue.connection).register_birth()
+    projects = [make_project(manifest=DEMO_MANIFEST) for _ in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = analyses_start(projects, trigger=RunTrigger.SCHEDULE)
+    ids = [run.pk for run in started.runs]
+    jobs = sorted(queue.get_jobs(), key=lambda job: job.args[0][0])
+    assert [job.args[0] for job in jobs] == [ids[:3], ids[3:4], ids[4:]]
 
 
 def test_a_batch_takes_only_the_runs_it_claimed(  # type: ignore[no-untyped-def]
