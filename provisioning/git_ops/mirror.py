@@ -85,6 +85,9 @@ class Mirrored:
     tree_exact: bool = True
     folder: Path | None = None  # <root>/<key>: the caller may keep its own files there
     previous_head: str | None = None  # on reuse: the commit the mirror held before the fetch
+    # The size the mirror's record holds went up with this use (a new mirror, a bigger
+    # tree): only then can the mirrors have gone over their budget (``mirrors_evict``).
+    grew: bool = True
 
 
 # Asked after the fetch, with the tip (its listing in ``tree``) and the mirror's folder:
@@ -143,6 +146,7 @@ def mirror_use(
     folder = root / key
     repo = folder / _REPO
     with _locked(root / f"{key}{_LOCK}", timeout_s=policy.timeout_s, wait=True) as record:
+        before = _recorded(record)
         state = _read_state(folder)
         cloned: ClonedRepo | None = None
         updates, size, exact = 0, 0, True
@@ -181,7 +185,7 @@ def mirror_use(
         previous = state.head if updates > 0 and state is not None else None
         yield Mirrored(
             repo=cloned, reused=updates > 0, tree_exact=exact, folder=folder,
-            previous_head=previous,
+            previous_head=previous, grew=size > before,
         )  # fmt: skip
         with contextlib.suppress(OSError):
             os.utime(record)  # last used: eviction goes by this

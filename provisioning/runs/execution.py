@@ -150,7 +150,10 @@ def _analyze_on_mirror(run: Run, manifest: Manifest | None) -> None:
             _add_lost_edits(run, report, cloned)
             reuse.remember(folder, run, cloned, what, reads)
     _finish_analysis(run, report, cloned.head_sha, held=held)
-    _evict()
+    if mirrored.grew:
+        # Otherwise the total is what the last scan left (docs/git-door.md#mirrors): a
+        # reuse does not read the record of every mirror the fleet has.
+        _evict()
 
 
 def _finish_analysis(

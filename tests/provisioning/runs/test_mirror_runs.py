@@ -121,3 +121,37 @@ def test_provisioning_runs_keep_their_fresh_clones(  # type: ignore[no-untyped-d
     assert run.status == RunStatus.PUSHED, run.failure_reason
     assert "Cloned main" in log_of(run)
     assert mirror_folders(work) == []
+
+
+def test_only_a_run_that_grew_its_mirror_scans_the_others_for_eviction(  # type: ignore[no-untyped-def]
+    bmad_project,
+    owner,
+    run_worker,
+    django_capture_on_commit_callbacks,
+    work,
+    settings,
+    bmad_remote,
+    tmp_path,
+):
+    """A reuse that kept the work tree leaves its mirror's recorded size as it was, so the
+    total cannot have gone over the budget: no scan of every mirror's record. A run
+    whose mirror grew scans and evicts as always."""
+    analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    root = work / "mirrors"
+    stale = root / "stale"
+    stale.mkdir()
+    fd = os.open(root / "stale.lock", os.O_CREAT | os.O_WRONLY, 0o600)
+    os.ftruncate(fd, 64 * 1024 * 1024)  # records 64 MB, least recently used
+    os.close(fd)
+    os.utime(root / "stale.lock", (1, 1))
+    settings.MIRROR_BUDGET_MB = 40  # over the budget only with the stale mirror
+    warm = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "the last report is reused" in log_of(warm)
+    assert stale.is_dir()  # nothing grew: not scanned
+    skill = (root / str(bmad_project.pk) / "repo" / PM).read_text()
+    push_change(bmad_remote, tmp_path, PM, skill + "\nTeam rule: short PRDs.\n")
+    grown = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    assert "(fetched the changes)" in log_of(grown)
+    assert "the last report is reused" not in log_of(grown)
+    assert not stale.exists()  # the mirror grew: scanned, and the stale one evicted
+    assert mirror_folders(work) == [str(bmad_project.pk)]
