@@ -387,12 +387,32 @@ def _origin_note(path: str, from_base: dict[PathKey, str]) -> str:
     return ""
 
 
+# Results that are a function of the text alone (valid, no base used), by text: every
+# run of a fleet's drift checks resolves the same few manifests (docs/performance.md).
+_PLAIN: dict[str, ResolvedManifest] = {}
+_PLAIN_MAX = 256  # results kept; texts over _PLAIN_TEXT_MAX characters are not kept
+_PLAIN_TEXT_MAX = 64 * 1024
+
+
 def resolve_manifest(text: str, lookup: BaseLookup | None = None) -> ResolvedManifest:
     """Load `text` and resolve its `extends`; never raises for bad input.
 
     Without `extends` the result is that of `load_manifest` and `effective_sha` is the
-    text's own SHA-256, so lock files written before bases existed stay valid.
+    text's own SHA-256, so lock files written before bases existed stay valid. A valid
+    result that used no base never asked `lookup`: it is kept (read-only) for the text.
     """
+    known = _PLAIN.get(text)
+    if known is not None:
+        return known
+    resolved = _resolve(text, lookup)
+    if resolved.ok and not resolved.bases and len(text) <= _PLAIN_TEXT_MAX:
+        if len(_PLAIN) >= _PLAIN_MAX:
+            _PLAIN.clear()
+        _PLAIN[text] = resolved
+    return resolved
+
+
+def _resolve(text: str, lookup: BaseLookup | None) -> ResolvedManifest:
     try:
         doc = load_yaml(text)
     except YamlError as exc:

@@ -228,3 +228,28 @@ def test_a_list_a_base_closed_stays_closed() -> None:
     )
     assert result.manifest is not None
     assert result.manifest.mcp_servers_closed is True  # the project may close it itself
+
+
+def test_a_result_of_the_text_alone_is_kept_and_one_using_bases_never() -> None:
+    """A valid manifest that used no base is resolved once per text (a fleet's drift
+    checks resolve the same manifests over and over); one with `extends` asks for its
+    bases every time, so a new base revision is always seen."""
+    plain = SECURITY.replace("project:\n", "project:\n  name: plain\n") + "# kept\n"
+    first = resolve_manifest(plain)
+    assert first.ok
+    assert not first.bases
+    assert resolve_manifest(plain) is first
+    asked: list[str] = []
+    texts = {"security": SECURITY}
+
+    def lookup(name: str) -> str | None:
+        asked.append(name)
+        return texts.get(name)
+
+    before = resolve_manifest(PROJECT, lookup)
+    texts["security"] = SECURITY.replace("Security first.", "Security always.")
+    after = resolve_manifest(PROJECT, lookup)
+    assert asked == ["security", "security"]
+    assert before.effective_sha != after.effective_sha
+    broken = plain.replace("name: plain", "name: [not, a, name]")
+    assert resolve_manifest(broken) is not resolve_manifest(broken)  # errors: not kept
