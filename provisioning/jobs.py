@@ -14,6 +14,7 @@ from rq import get_current_job
 
 from bmadweb.audit_checkpoint import audit_checkpoint
 from provisioning import git_ops, queue
+from provisioning.campaigns.selectors import campaign_runs_among
 from provisioning.campaigns.services import campaign_run_settled, campaigns_advance
 from provisioning.discovery.services import forge_source_list
 from provisioning.notifications.services import notification_deliver, notifications_reconcile
@@ -54,6 +55,7 @@ def runs_job(run_ids: list[int]) -> None:
     execution raised is left to the reconciler, so neither holds up the others."""
     job = get_current_job()
     job_id = job.id if job is not None else None
+    in_campaigns = campaign_runs_among(run_ids)  # not a query per run: a tick's runs have none
     for run_id in run_ids:
         try:
             run_execute(run_id=run_id, job_id=job_id)
@@ -67,7 +69,8 @@ def runs_job(run_ids: list[int]) -> None:
             # Once this job has ended its run counts as abandoned: the reconciler resumes it.
             logger.exception("run %s: its batch job could not execute it", run_id)
             continue
-        campaign_run_settled(run_id=run_id)
+        if run_id in in_campaigns:
+            campaign_run_settled(run_id=run_id)  # its campaign starts its next runs
 
 
 def reconcile_job() -> list[int]:

@@ -4,6 +4,7 @@ of the fleet view (counts by status and BMAD version, approvals waiting, campaig
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,15 @@ def campaign_progress(campaign: Campaign) -> Progress:
     rows = campaign.items.order_by().values_list("state").annotate(n=Count("pk"))
     counts = {state: n for state, n in rows}
     return Progress(sum(counts.values()), counts)
+
+
+def campaign_runs_among(run_ids: Sequence[int]) -> set[int]:
+    """Which of `run_ids` belong to a campaign (one query for a batch of runs)."""
+    return set(
+        Run.objects.filter(pk__in=list(run_ids), campaign__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def campaign_running_ids() -> list[int]:

@@ -268,3 +268,40 @@ def test_a_campaign_with_a_version_for_another_kind_is_refused(  # type: ignore[
             actor=owner, name="x", kind=RunKind.ANALYZE, projects=projects,
             target_version="6.12.0",
         )  # fmt: skip
+
+
+def test_a_batch_job_settles_only_its_campaign_runs_with_one_lookup(  # type: ignore[no-untyped-def]
+    make_project, owner, tmp_path, redis_conn, django_capture_on_commit_callbacks
+) -> None:
+    """A batch of runs (`runs_job`) moves a campaign on after its run, as `run_job` does,
+    and finds which of its runs belong to a campaign with one query, not one per run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from provisioning.jobs import runs_job
+    from provisioning.runs import services as run_services
+
+    first, second, *loose = _projects(make_project, tmp_path, 5)
+    with django_capture_on_commit_callbacks(execute=True):  # the campaign starts a run
+        campaign = services.campaign_create(
+            actor=owner, name="c", kind=RunKind.ANALYZE, projects=[first, second], concurrency=1
+        )
+        others = [
+            run_services.run_create(project=p, kind=RunKind.ANALYZE, actor=owner) for p in loose
+        ]
+    [started] = Run.objects.filter(campaign=campaign)
+    batch = [others[0].pk, started.pk, others[1].pk, others[2].pk]
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        runs_job(batch)  # inline, as a worker would run the batch
+    sql = [q["sql"] for q in queries.captured_queries]
+    lookups = [q for q in sql if '"campaign_id" IS NOT NULL' in q]
+    settles = [q for q in sql if q.startswith('SELECT "provisioning_run"."campaign_id"')]
+    assert (len(lookups), len(settles)) == (1, 1)  # one for the batch, one for its campaign run
+    assert set(Run.objects.filter(pk__in=batch).values_list("status", flat=True)) == {
+        RunStatus.SUCCEEDED
+    }
+    # The campaign moved on: its second project's run started.
+    assert Run.objects.filter(campaign=campaign, project=second).exists()
