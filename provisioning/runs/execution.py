@@ -39,7 +39,7 @@ from provisioning.runs.lifecycle import (
 )
 from provisioning.runs.mirrors import mirror_for, mirrors_evict_after_run, mirrors_on
 from provisioning.runs.repo_access import BMADWEB_IDENTITY, credentials_for, git_policy
-from provisioning.runs.reports import run_report_record
+from provisioning.runs.reports import run_report_fields, run_report_record
 from provisioning.runs.runlog import checkpoint, run_log, run_log_held, run_log_write
 
 logger = logging.getLogger(__name__)
@@ -163,9 +163,8 @@ def _finish_analysis(
     at SQLite's single writer instead of four (docs/performance.md#fleet); with the run
     log's `held` lines first."""
     with transaction.atomic():
-        lines = list(held)
-        stored = run_report_record(run, report, head_sha, lines=lines)
-        run_log_write(lines)
+        stored, summary = run_report_fields(run, report, head_sha)
+        run_log_write([*held, summary])
         run_finish(run, RunStatus.SUCCEEDED, reason="", **stored)  # the report, with the end
 
 

@@ -8,20 +8,22 @@ from django.utils import timezone
 from projects.models import SyncStatus
 from provisioning.models import Run, RunLogEntry
 from provisioning.notifications.emit import notify_drift_found
-from provisioning.runs.runlog import run_log, run_log_held
+from provisioning.runs.runlog import run_log_held, run_log_write
 
 
-def run_report_record(
-    run: Run,
-    report: dict[str, object],
-    head_sha: str,
-    *,
-    lines: list[RunLogEntry] | None = None,
-) -> dict[str, object]:
-    """The project's status from `report`, the report's summary in the run log and the
-    drift notification. With `lines`, the summary is added to them and the run's fields
-    are returned for the caller's own UPDATE of the run (its end); without, the report
-    is stored here."""
+def run_report_record(run: Run, report: dict[str, object], head_sha: str) -> None:
+    """`run_report_fields`, stored now: the report on the run and its summary line."""
+    stored, summary = run_report_fields(run, report, head_sha)
+    Run.objects.filter(pk=run.pk).update(**stored, heartbeat=timezone.now())
+    run_log_write([summary])
+
+
+def run_report_fields(
+    run: Run, report: dict[str, object], head_sha: str
+) -> tuple[dict[str, object], RunLogEntry]:
+    """The project's status from `report` (saved) and the drift notification; returns the
+    run's fields and the report's summary line, not yet stored: an analysis writes both
+    with its end, in one UPDATE and one INSERT (docs/performance.md#warm-cuts)."""
     bmad = report["bmad"]
     assert isinstance(bmad, dict)
     project = run.project
@@ -47,16 +49,10 @@ def run_report_record(
         "base_sha": head_sha,
         "source_branch": project.default_branch,
     }
-    if lines is None:
-        Run.objects.filter(pk=run.pk).update(**stored, heartbeat=timezone.now())
     counts = report.get("counts", {})
     assert isinstance(counts, dict)
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no items"
     found = len(report["findings"])  # type: ignore[arg-type]
     text = f"Gap report: {summary}; {found} installation finding{'' if found == 1 else 's'}."
-    if lines is None:
-        run_log(run, text)
-    else:
-        lines.append(run_log_held(run, text))
     notify_drift_found(run, report)  # only drift the previous analysis did not see
-    return stored
+    return stored, run_log_held(run, text)
