@@ -253,3 +253,6 @@ def test_a_result_of_the_text_alone_is_kept_and_one_using_bases_never() -> None:
     assert before.effective_sha != after.effective_sha
     broken = plain.replace("name: plain", "name: [not, a, name]")
     assert resolve_manifest(broken) is not resolve_manifest(broken)  # errors: not kept
+    padded = plain + "# " + "x" * (64 * 1024) + "\n"
+    assert resolve_manifest(padded).ok
+    assert resolve_manifest(padded) is not resolve_manifest(padded)  # too long to keep
