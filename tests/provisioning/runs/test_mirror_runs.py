@@ -43,6 +43,12 @@ def report_of(run: Run) -> dict[str, Any]:
     return run.report
 
 
+@pytest.fixture
+def analyzed(bmad_project, owner, run_worker, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """An analysis of the project, run to its end by the worker."""
+    return lambda: analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+
+
 def test_the_report_is_the_same_cold_warm_and_without_mirrors(  # type: ignore[no-untyped-def]
     bmad_project, owner, run_worker, django_capture_on_commit_callbacks, work, settings
 ):
@@ -124,19 +130,12 @@ def test_provisioning_runs_keep_their_fresh_clones(  # type: ignore[no-untyped-d
 
 
 def test_only_a_run_that_grew_its_mirror_scans_the_others_for_eviction(  # type: ignore[no-untyped-def]
-    bmad_project,
-    owner,
-    run_worker,
-    django_capture_on_commit_callbacks,
-    work,
-    settings,
-    bmad_remote,
-    tmp_path,
+    analyzed, bmad_project, work, settings, bmad_remote, tmp_path
 ):
     """A reuse that kept the work tree leaves its mirror's recorded size as it was, so the
     total cannot have gone over the budget: no scan of every mirror's record. A run
     whose mirror grew scans and evicts as always."""
-    analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    analyzed()
     root = work / "mirrors"
     stale = root / "stale"
     stale.mkdir()
@@ -145,12 +144,12 @@ def test_only_a_run_that_grew_its_mirror_scans_the_others_for_eviction(  # type:
     os.close(fd)
     os.utime(root / "stale.lock", (1, 1))
     settings.MIRROR_BUDGET_MB = 40  # over the budget only with the stale mirror
-    warm = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    warm = analyzed()
     assert "the last report is reused" in log_of(warm)
     assert stale.is_dir()  # nothing grew: not scanned
     skill = (root / str(bmad_project.pk) / "repo" / PM).read_text()
     push_change(bmad_remote, tmp_path, PM, skill + "\nTeam rule: short PRDs.\n")
-    grown = analyze(bmad_project, owner, run_worker, django_capture_on_commit_callbacks)
+    grown = analyzed()
     assert "(fetched the changes)" in log_of(grown)
     assert "the last report is reused" not in log_of(grown)
     assert not stale.exists()  # the mirror grew: scanned, and the stale one evicted
