@@ -74,6 +74,7 @@ _LOCK = ".lock"
 # (gc is off, docs/security.md#s5): after this many updates the mirror is cloned afresh.
 MAX_UPDATES = 50
 _LOCK_POLL_S = 0.05
+_LOOSE_REF_BYTES = 41  # 40 hex digits and a newline
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +253,30 @@ def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> s
 
 
 def _ref_file_value(repo: Path, ref: str) -> str | None:
-    """The object id the fetch just wrote to ``ref``, read by GitPython from the mirror's
-    own ref files (loose or packed) without a process; None when that gives no plain id
-    (then ``rev-parse`` answers). That the id names a commit is checked by the listing
-    that follows, which peels it with ``^{commit}`` (docs/git-door.md#mirrors)."""
+    """The object id the fetch just wrote to ``ref``, read from the mirror's own ref files
+    without a process; None when they give no plain id (then ``rev-parse`` answers). That
+    the id names a commit is checked by the listing that follows, which peels it with
+    ``^{commit}`` (docs/git-door.md#mirrors).
+
+    A fetch that moves the branch writes the ref loose, one line holding the id, and that
+    file is read directly: opening a GitPython ``Repo`` for it took 1.3 ms, a twentieth
+    of a reused report (docs/performance.md#loose-ref). Without a loose file (a clone
+    packs its refs) GitPython reads the packed refs."""
+    try:
+        fd = os.open(repo / ".git" / ref, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return _packed_ref_value(repo, ref)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(_LOOSE_REF_BYTES + 1)
+    if len(data) != _LOOSE_REF_BYTES or not data.endswith(b"\n"):
+        return None  # a symbolic ref, a truncated write, anything but a plain id
+    sha = data[:-1].decode("ascii", "replace")
+    return sha if _SHA_RE.fullmatch(sha) else None
+
+
+def _packed_ref_value(repo: Path, ref: str) -> str | None:
     import git
     from git.refs.symbolic import SymbolicReference
 

@@ -150,8 +150,17 @@ def test_the_fetched_tip_is_read_from_the_ref_files_loose_or_packed(
     run_git(repo, "pack-refs", "--all", "--prune")
     assert not loose.exists()
     assert _ref_file_value(repo, ref) == sha  # packed
+    loose.write_text("0" * 40 + "\n")  # a loose ref wins over the packed one, as in git
+    assert _ref_file_value(repo, ref) == "0" * 40
     loose.write_text("not an id\n")
     assert _ref_file_value(repo, ref) is None
+    loose.write_text(f"{sha}\n{sha}\n")  # more than one id's line
+    assert _ref_file_value(repo, ref) is None
+    loose.unlink()
+    (repo / "elsewhere").write_text(f"{sha}\n")
+    loose.symlink_to(repo / "elsewhere")  # never followed out of the ref files
+    assert _ref_file_value(repo, ref) is None
+    loose.unlink()
     loose.write_text("ref: refs/remotes/origin/elsewhere\n")  # a link to nothing
     assert _ref_file_value(repo, ref) is None
     assert _ref_file_value(repo, "refs/remotes/origin/absent") is None
