@@ -75,6 +75,7 @@ _LOCK = ".lock"
 MAX_UPDATES = 50
 _LOCK_POLL_S = 0.05
 _LOOSE_REF_BYTES = 41  # 40 hex digits and a newline
+_MAX_PACKED_REFS_BYTES = 1024 * 1024  # a mirror fetches one branch: a few lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,34 +259,53 @@ def _ref_file_value(repo: Path, ref: str) -> str | None:
     the id names a commit is checked by the listing that follows, which peels it with
     ``^{commit}`` (docs/git-door.md#mirrors).
 
-    A fetch that moves the branch writes the ref loose, one line holding the id, and that
-    file is read directly: opening a GitPython ``Repo`` for it took 1.3 ms, a twentieth
-    of a reused report (docs/performance.md#loose-ref). Without a loose file (a clone
-    packs its refs) GitPython reads the packed refs."""
+    A fetch that moves the branch writes the ref loose: one line, the id. A clone packs
+    its refs, and a fetch that finds nothing new leaves them so: one line ``<id> <ref>``
+    in ``packed-refs``. Both files are git's own and are only read, strictly; a symbolic
+    ref, a link or anything unexpected is no answer. (GitPython's ``Repo`` would follow
+    the worker's ``GIT_DIR``, and opening it took 1.3 ms: docs/performance.md#loose-ref.)"""
+    git_dir = repo / ".git"
     try:
-        fd = os.open(repo / ".git" / ref, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        loose = _read_small(git_dir / ref, _LOOSE_REF_BYTES)
+        if loose is None:  # no loose ref: the packed one, if any
+            packed = _read_small(git_dir / "packed-refs", _MAX_PACKED_REFS_BYTES) or b""
+            wanted = ref.encode()
+            for line in packed.splitlines():
+                sha, _, name = line.partition(b" ")
+                if name == wanted:
+                    return _plain_id(sha)
+            return None
+    except _NoAnswer:
+        return None
+    return _plain_id(loose.removesuffix(b"\n")) if loose.endswith(b"\n") else None
+
+
+def _plain_id(data: bytes) -> str | None:
+    text = data.decode("ascii", "replace")
+    return text if _SHA_RE.fullmatch(text) else None
+
+
+class _NoAnswer(Exception):
+    """A ref file is there but is not one git's plain form allows."""
+
+
+def _read_small(path: Path, limit: int) -> bytes | None:
+    """A regular file's bytes, never read through a link; None when it does not exist.
+    Raises :class:`_NoAnswer` for a link, a folder or anything else that is not a plain
+    file, and for one longer than ``limit``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
-        return _packed_ref_value(repo, ref)
+        return None
     except OSError:
-        return None
+        raise _NoAnswer from None
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read(_LOOSE_REF_BYTES + 1)
-    if len(data) != _LOOSE_REF_BYTES or not data.endswith(b"\n"):
-        return None  # a symbolic ref, a truncated write, anything but a plain id
-    sha = data[:-1].decode("ascii", "replace")
-    return sha if _SHA_RE.fullmatch(sha) else None
-
-
-def _packed_ref_value(repo: Path, ref: str) -> str | None:
-    import git
-    from git.refs.symbolic import SymbolicReference
-
-    try:
-        with git.Repo(repo) as handle:
-            sha = SymbolicReference.dereference_recursive(handle, ref)
-    except (git.GitError, ValueError, OSError, AssertionError, IndexError):
-        return None
-    return sha if _SHA_RE.fullmatch(sha) else None
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise _NoAnswer
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise _NoAnswer
+    return data
 
 
 def mirrors_evict(root: Path, *, budget_bytes: int) -> list[str]:

@@ -161,6 +161,14 @@ def test_the_fetched_tip_is_read_from_the_ref_files_loose_or_packed(
     loose.symlink_to(repo / "elsewhere")  # never followed out of the ref files
     assert _ref_file_value(repo, ref) is None
     loose.unlink()
+    packed = repo / ".git" / "packed-refs"
+    assert packed.read_text().startswith("# pack-refs with:")  # git's header is skipped
+    packed.rename(repo / "packed-elsewhere")
+    packed.symlink_to(repo / "packed-elsewhere")
+    assert _ref_file_value(repo, ref) is None
+    packed.unlink()
+    (repo / "packed-elsewhere").rename(packed)
+    assert _ref_file_value(repo, ref) == sha
     loose.write_text("ref: refs/remotes/origin/elsewhere\n")  # a link to nothing
     assert _ref_file_value(repo, ref) is None
     assert _ref_file_value(repo, "refs/remotes/origin/absent") is None
