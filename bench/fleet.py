@@ -26,8 +26,11 @@ With --fresh, a first sweep runs with mirrors off (BMADWEB_MIRROR_BUDGET_MB=0: a
 clone per run, removed after it, as before mirrors), on workers of its own.
 
 Figures: wall time of each sweep and projects per minute, CPU of the workers and of the
-git processes they reaped (/proc), and each worker's peak RSS (VmHWM: the worker runs its
-jobs in its own process). Every ratio is printed beside the absolute figures it divides.
+git processes they reaped (/proc), each worker's peak RSS (VmHWM: the worker runs its
+jobs in its own process), and where the machine's CPUs went during each sweep (/proc/stat:
+user, system, idle): a cold sweep's time follows the kernel's cost of writing 1,068 files
+per clone, which varies from day to day. Every ratio is printed beside the absolute
+figures it divides.
 
 Targets (2 CPUs): warm >= 600 projects/min, warm >= 3x cold, peak RSS <= 300 MB per
 worker, and every warm run fetched into an existing mirror.
@@ -200,6 +203,27 @@ class Workers:
                 proc.wait()
 
 
+def machine_ticks() -> list[int]:
+    """The machine's CPU time so far (/proc/stat: user, nice, system, idle, iowait, ...)."""
+    with open("/proc/stat") as stat:
+        return [int(n) for n in stat.readline().split()[1:]]
+
+
+def machine_shares(before: list[int], after: list[int]) -> dict[str, float]:
+    """Where the machine's CPUs went between two readings, in percent: the workers, git
+    and everything else in user and system time, and the time no CPU had work (idle, and
+    iowait: idle while a disk write was pending)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent) or 1
+    user, nice, system, idle, iowait = spent[:5]
+    return {
+        "user": (user + nice) / total * 100,
+        "system": system / total * 100,
+        "idle": (idle + iowait) / total * 100,
+        "iowait": iowait / total * 100,
+    }
+
+
 def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> dict[str, Any]:
     """An analysis run for every project; returns when the last one finished."""
     from projects.models import Project
@@ -211,6 +235,7 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
     # flushed to disk first, so a sweep does not pay for the writeback of another.
     os.sync()
     cpu, git_cpu = workers.cpu_s()
+    ticks = machine_ticks()
     started = time.perf_counter()
     # As the drift check scheduler starts a tick's checks: one bulk start.
     started_runs = services.analyses_start(projects, trigger=RunTrigger.SCHEDULE, actor=owner)
@@ -226,6 +251,7 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
             raise SystemExit(f"{label}: runs still active after the deadline")
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
+    machine = machine_shares(ticks, machine_ticks())
     cpu_after, git_after = workers.cpu_s()
     bad = list(
         Run.objects.filter(pk__in=run_ids)
@@ -250,6 +276,7 @@ def sweep(owner: Any, project_ids: list[int], workers: Workers, label: str) -> d
         "git_cpu_s": git_after - git_cpu,
         "mirrors_reused": fetched,
         "reports_reused": reused,
+        "machine": machine,
     }
 
 
@@ -268,6 +295,7 @@ def warm_up(owner: Any, remotes: list[Path], workers: Workers, prefix: str) -> N
 
 
 def describe(result: dict[str, Any]) -> str:
+    machine = result["machine"]
     per_project = result["worker_cpu_s"] + result["git_cpu_s"]
     return (
         f"{result['label']}: {result['projects']} projects in {result['s']:.2f} s "
@@ -275,7 +303,9 @@ def describe(result: dict[str, Any]) -> str:
         f"worker CPU {result['worker_cpu_s']:.2f} s + git {result['git_cpu_s']:.2f} s "
         f"= {per_project / result['projects'] * 1000:.0f} ms per project; "
         f"{result['mirrors_reused']} runs fetched into an existing mirror, "
-        f"{result['reports_reused']} reused the last report (nothing they read changed)"
+        f"{result['reports_reused']} reused the last report (nothing they read changed); "
+        f"the machine's CPUs: user {machine['user']:.0f}%, system {machine['system']:.0f}%, "
+        f"idle {machine['idle']:.0f}% (waiting on the disk {machine['iowait']:.0f}%)"
     )
 
 
@@ -419,6 +449,10 @@ def report(
         "repo_files": repo_files,
         "mirrors_mb": round(disk, 1),
         "cpus": os.cpu_count(),
+        "cold_system_pct": round(cold["machine"]["system"], 1),
+        "cold_idle_pct": round(cold["machine"]["idle"], 1),
+        "warm_system_pct": round(warm["machine"]["system"], 1),
+        "warm_idle_pct": round(warm["machine"]["idle"], 1),
         "passed": not failed,
     }
     if "fresh" in results:
