@@ -64,7 +64,12 @@ from provisioning.git_ops.types import (
     NothingToCommit,
     PushResult,
 )
-from provisioning.git_ops.workdir import sweep_stale_workdirs, temp_workdir, write_private_file
+from provisioning.git_ops.workdir import (
+    read_private_file,
+    sweep_stale_workdirs,
+    temp_workdir,
+    write_private_file,
+)
 
 __all__ = [
     "ClonedRepo",
@@ -96,6 +101,7 @@ __all__ = [
     "push_branch",
     "push_default",
     "read_blobs",
+    "read_private_file",
     "remote_head",
     "safe_delete",
     "safe_write",

@@ -63,7 +63,7 @@ from provisioning.git_ops.types import (
     GitTimeout,
     InvalidInput,
 )
-from provisioning.git_ops.workdir import remove_tree, write_private_file
+from provisioning.git_ops.workdir import read_private_file, remove_tree, write_private_file
 
 _KEY_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
@@ -76,6 +76,7 @@ MAX_UPDATES = 50
 _LOCK_POLL_S = 0.05
 _LOOSE_REF_BYTES = 41  # 40 hex digits and a newline
 _MAX_PACKED_REFS_BYTES = 1024 * 1024  # a mirror fetches one branch: a few lines
+_MAX_STATE_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,16 +267,16 @@ def _ref_file_value(repo: Path, ref: str) -> str | None:
     the worker's ``GIT_DIR``, and opening it took 1.3 ms: docs/performance.md#loose-ref.)"""
     git_dir = repo / ".git"
     try:
-        loose = _read_small(git_dir / ref, _LOOSE_REF_BYTES)
+        loose = read_private_file(git_dir / ref, limit=_LOOSE_REF_BYTES)
         if loose is None:  # no loose ref: the packed one, if any
-            packed = _read_small(git_dir / "packed-refs", _MAX_PACKED_REFS_BYTES) or b""
+            packed = read_private_file(git_dir / "packed-refs", limit=_MAX_PACKED_REFS_BYTES)
             wanted = ref.encode()
-            for line in packed.splitlines():
+            for line in (packed or b"").splitlines():
                 sha, _, name = line.partition(b" ")
                 if name == wanted:
                     return _plain_id(sha)
             return None
-    except _NoAnswer:
+    except (OSError, ValueError):
         return None
     return _plain_id(loose.removesuffix(b"\n")) if loose.endswith(b"\n") else None
 
@@ -283,29 +284,6 @@ def _ref_file_value(repo: Path, ref: str) -> str | None:
 def _plain_id(data: bytes) -> str | None:
     text = data.decode("ascii", "replace")
     return text if _SHA_RE.fullmatch(text) else None
-
-
-class _NoAnswer(Exception):
-    """A ref file is there but is not one git's plain form allows."""
-
-
-def _read_small(path: Path, limit: int) -> bytes | None:
-    """A regular file's bytes, never read through a link; None when it does not exist.
-    Raises :class:`_NoAnswer` for a link, a folder or anything else that is not a plain
-    file, and for one longer than ``limit``."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except OSError:
-        raise _NoAnswer from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise _NoAnswer
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise _NoAnswer
-    return data
 
 
 def mirrors_evict(root: Path, *, budget_bytes: int) -> list[str]:
@@ -399,9 +377,7 @@ def _locked(path: Path, *, timeout_s: float, wait: bool) -> Iterator[int]:
 
 def _read_state(folder: Path) -> _State | None:
     try:
-        fd = os.open(folder / _STATE, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            data = json.loads(handle.read(4096))
+        data = json.loads(read_private_file(folder / _STATE, limit=_MAX_STATE_BYTES) or b"")
         state = _State(
             fingerprint=str(data["fingerprint"]),
             head=str(data["head"]),

@@ -4,8 +4,10 @@ killed worker left behind."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -70,3 +72,25 @@ def write_private_file(folder: Path, name: str, data: bytes) -> None:
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     os.replace(tmp, folder / name)
+
+
+def read_private_file(path: Path, *, limit: int) -> bytes | None:
+    """The bytes of a file bmadweb (or git) wrote for itself, never read through a link:
+    None when nothing is at ``path``. Raises ``ValueError`` for anything there that is
+    not a regular file (a link, a folder, a FIFO: never waited on) and for a file longer
+    than ``limit`` bytes; any other ``OSError`` is raised as it is."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise ValueError(f"{path.name} is a link") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path.name} is over {limit} bytes")
+    return data

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +104,7 @@ def remember_reuse(folder: Path, memo: Memo, run: Run) -> None:
 
 def read_memo(folder: Path) -> Memo | None:
     try:
-        fd = os.open(folder / MEMO, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            data = json.loads(handle.read(MAX_MEMO_BYTES + 1))
+        data = json.loads(git_ops.read_private_file(folder / MEMO, limit=MAX_MEMO_BYTES) or b"")
         reads = data["reads"]
         ok = (
             data.get("v") == _VERSION

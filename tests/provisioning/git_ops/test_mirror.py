@@ -169,6 +169,12 @@ def test_the_fetched_tip_is_read_from_the_ref_files_loose_or_packed(
     packed.unlink()
     (repo / "packed-elsewhere").rename(packed)
     assert _ref_file_value(repo, ref) == sha
+    packed.write_text(packed.read_text().replace(sha, "z" * 40))  # not an id: no answer
+    assert _ref_file_value(repo, ref) is None
+    packed.unlink()
+    os.mkfifo(packed)  # a FIFO is never waited on
+    assert _ref_file_value(repo, ref) is None
+    packed.unlink()
     loose.write_text("ref: refs/remotes/origin/elsewhere\n")  # a link to nothing
     assert _ref_file_value(repo, ref) is None
     assert _ref_file_value(repo, "refs/remotes/origin/absent") is None
@@ -256,7 +262,9 @@ def test_a_local_tamper_is_reset(tmp_path: Path, root: Path, policy: GitPolicy) 
 # --- Broken mirrors are replaced --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("damage", ["objects", "head", "state", "no-repository"])
+@pytest.mark.parametrize(
+    "damage", ["objects", "head", "state", "state-fifo", "state-too-long", "no-repository"]
+)
 def test_a_corrupt_or_half_written_mirror_is_cloned_afresh(
     remote: Path, root: Path, policy: GitPolicy, damage: str
 ) -> None:
@@ -272,6 +280,12 @@ def test_a_corrupt_or_half_written_mirror_is_cloned_afresh(
     elif damage == "state":  # a worker killed between the first change and the new state
         (root / "1" / "state.json").unlink()
         (repo / "README.md").write_text("half-written\n")
+    elif damage == "state-fifo":  # never waited on: read without blocking, then refused
+        (root / "1" / "state.json").unlink()
+        os.mkfifo(root / "1" / "state.json")
+    elif damage == "state-too-long":  # valid JSON, padded past what a state can be
+        state = root / "1" / "state.json"
+        state.write_text(state.read_text() + " " * 5000)
     else:
         shutil.rmtree(repo / ".git")  # the folder stays, its repository is gone
     mirrored = once(remote, root, policy)

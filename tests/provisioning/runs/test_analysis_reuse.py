@@ -7,6 +7,7 @@ remotes, real Redis, RQ's SimpleWorker."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def test_a_new_manifest_revision_is_a_full_analysis(  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize(
     "damage",
-    ["other engine code", "not JSON", "deleted run", "a link", "missing"],
+    ["other engine code", "not JSON", "deleted run", "a link", "a FIFO", "missing"],
 )
 def test_a_memo_that_cannot_be_trusted_is_a_full_analysis(  # type: ignore[no-untyped-def]
     damage, bmad_project, run_analysis, bmad_remote, tmp_path, work
@@ -123,6 +124,9 @@ def test_a_memo_that_cannot_be_trusted_is_a_full_analysis(  # type: ignore[no-un
         target.write_text(json.dumps(data))
         memo.unlink()
         memo.symlink_to(target)
+    elif damage == "a FIFO":  # never waited on
+        memo.unlink()
+        os.mkfifo(memo)
     else:
         memo.unlink()
     push_change(bmad_remote, tmp_path, "docs/notes/today.md", "Team notes.\n")
