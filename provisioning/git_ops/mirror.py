@@ -230,11 +230,6 @@ def _update(
 def _fetch(session: Session, url: str, repo: Path, branch: str, depth: int) -> str:
     ref = f"refs/remotes/origin/{branch}"
     args = [
-        # The delta kept as one pack, not exploded into loose objects and their fan-out
-        # folders: less CPU per update, and a history that stays as cheap to read after
-        # fifty updates as after one (docs/performance.md#delta-pack).
-        "-c",
-        "fetch.unpackLimit=1",
         "fetch",
         "--quiet",
         "--no-tags",

@@ -104,29 +104,6 @@ def test_a_warm_use_fetches_the_new_push(remote: Path, root: Path, policy: GitPo
     assert (second.repo.path / "docs/new.md").read_text() == "new\n"
 
 
-def test_each_update_keeps_its_delta_as_a_pack_not_loose_objects(
-    remote: Path, root: Path, policy: GitPolicy
-) -> None:
-    """A small delta would be exploded into loose objects (git's default below 100); the
-    mirror keeps each one as a pack, and its history reads the same
-    (docs/performance.md#delta-pack)."""
-    once(remote, root, policy)
-    tips = [push(remote, {"README.md": f"round {n}\n", f"docs/n{n}.md": "x\n"}) for n in (1, 2)]
-    for n in (3, 4):
-        once(remote, root, policy)
-        tips.append(push(remote, {"README.md": f"round {n}\n"}))
-    mirrored = once(remote, root, policy)
-    objects = mirrored.repo.path / ".git" / "objects"
-    loose = [p.name for p in objects.iterdir() if len(p.name) == 2 and any(p.iterdir())]
-    assert loose == []
-    packs = sorted(p.name for p in (objects / "pack").glob("*.pack"))
-    assert len(packs) == 4  # the clone's and one per update that brought something
-    assert not list((objects / "pack").glob("*.keep"))  # no pack stays pinned
-    log = run_git(mirrored.repo.path, "log", "--format=%H", "-n", "4", mirrored.repo.head_sha)
-    assert log.split() == tips[::-1][:4]
-    assert files_on_disk(mirrored.repo.path) == files_at_tip(remote)
-
-
 def test_a_use_that_needs_no_work_tree_leaves_it_and_the_next_use_makes_it_exact(
     remote: Path, root: Path, policy: GitPolicy
 ) -> None:
