@@ -145,6 +145,9 @@ RQ_QUEUES = {
     },
 }
 RQ_SHOW_ADMIN_LINK = True
+# RQ's forking worker, with the jobs' code loaded once before the first fork
+# (docs/performance.md#preloaded-worker); `rqworker --worker-class` overrides it.
+RQ = {"WORKER_CLASS": "provisioning.worker.Worker"}
 
 # --- Operations: /metrics access and the memory alert's reference -------------------
 # /metrics answers 404 unless the request carries "Authorization: Bearer <token>" or,

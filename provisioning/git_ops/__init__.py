@@ -39,7 +39,7 @@ from provisioning.git_ops.files import (
 )
 from provisioning.git_ops.history import FileChange, LoggedCommit, changed_files, read_blobs
 from provisioning.git_ops.mirror import Mirrored, mirror_use, mirrors_evict
-from provisioning.git_ops.process import git_env, scrub
+from provisioning.git_ops.process import git_env, load_gitpython, scrub
 from provisioning.git_ops.refs import validate_base_branch, validate_branch_name
 from provisioning.git_ops.repo import (
     clone,
@@ -96,6 +96,7 @@ __all__ = [
     "git_env",
     "head_sha",
     "init_bare_from_tree",
+    "load_gitpython",
     "mirror_use",
     "mirrors_evict",
     "push_branch",

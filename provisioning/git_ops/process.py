@@ -207,6 +207,13 @@ def _runner(home: Path) -> git.Git:
     return git.Git(home)
 
 
+def load_gitpython() -> None:
+    """Import GitPython now, for a worker about to fork its work horses: they inherit it
+    instead of each importing it (and running its ``git version``) again
+    (docs/performance.md#preloaded-worker)."""
+    import git  # noqa: F401
+
+
 def _pin_https_addresses(checked: CheckedUrl | None) -> list[tuple[str, str]]:
     """Make curl connect to the addresses the policy checked, so a DNS answer that
     changes between the check and the connection (rebinding) cannot reach inside."""

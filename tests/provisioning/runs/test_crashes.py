@@ -18,30 +18,17 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from tests.repos import git, remote_branches, remote_commits
+from tests.worker_process import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
 WAIT_S = 90
-
-
-def _database_url() -> str:
-    """The test database as a DATABASE_URL (Django has swapped NAME for the test name)."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        name = str(db["NAME"])
-        assert not name.startswith(("file:", ":memory:")), "crash tests need a file database"
-        return f"sqlite:///{name}"
-    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
-    auth = f"{user}:{password}@" if user else ""
-    return f"postgres://{auth}{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -62,7 +49,7 @@ def work_dir(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
 def worker_env(redis_url: str, checkpoints: Path, work_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "BMADWEB_RUN_CHECKPOINT_DIR": str(checkpoints),
         "BMADWEB_WORK_DIR": str(work_dir),
