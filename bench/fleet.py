@@ -7,14 +7,15 @@ repositories, each a BMAD 6.12 install (provisioning.demo.bmad_installs.build_v6
 repository) and a commit of its own. N projects are registered on them with the demo
 manifest.
 
-Two worker processes (`manage.py rqworker default`, RQ's SimpleWorker, as the crash tests
-run them) work the queue, with the repositories, the database and Redis of the bench.
-Each worker first runs warm-up analyses that are not counted (GitPython's import, the
-engine). Then every project gets an analysis run, started as the drift check scheduler
-starts a tick's checks (`analyses_start`: the runs and their audit records in one
-transaction, the jobs enqueued in one Redis pipeline after the commit), and the sweep
-ends when the last run finished (what earlier steps wrote is flushed to disk before each
-sweep, untimed):
+Two worker processes (`manage.py rqworker default`, with the worker class production
+runs: `provisioning.worker.Worker`, RQ's forking worker with the jobs' code loaded
+before the first fork; `--worker-class` names another, e.g. `rq.worker.SimpleWorker` or
+RQ's plain `rq.worker.Worker`) work the queue, with the repositories, the database and
+Redis of the bench. Each worker first runs warm-up analyses that are not counted. Then
+every project gets an analysis run, started as the drift check scheduler starts a tick's
+checks (`analyses_start`: the runs and their audit records in one transaction, the jobs
+enqueued in one Redis pipeline after the commit), and the sweep ends when the last run
+finished (what earlier steps wrote is flushed to disk before each sweep, untimed):
 
 * **cold**: no mirror exists yet; each run clones its project's mirror;
 * **warm**: after a new commit on every repository (a changed file and a new one, in a
@@ -26,18 +27,19 @@ With --fresh, a first sweep runs with mirrors off (BMADWEB_MIRROR_BUDGET_MB=0: a
 clone per run, removed after it, as before mirrors), on workers of its own.
 
 Figures: wall time of each sweep and projects per minute, CPU of the workers and of the
-git processes they reaped (/proc), each worker's peak RSS (VmHWM: the worker runs its
-jobs in its own process), and where the machine's CPUs went during each sweep (/proc/stat:
-user, system, idle): a cold sweep's time follows the kernel's cost of writing 1,068 files
-per clone, which varies from day to day. Every ratio is printed beside the absolute
-figures it divides.
+processes they reaped (/proc: work horses and git), each worker's peak RSS (the largest
+of the worker's VmHWM and the peak its reaped processes reached, from `wait4` when it
+exits: a forking worker runs its jobs in work horses), and where the machine's CPUs went
+during each sweep (/proc/stat: user, system, idle): a cold sweep's time follows the
+kernel's cost of writing 1,068 files per clone, which varies from day to day. Every
+ratio is printed beside the absolute figures it divides.
 
 Targets (2 CPUs): warm >= 600 projects/min, warm >= 3x cold, peak RSS <= 300 MB per
 worker, and every warm run fetched into an existing mirror.
 
 Usage: uv run python bench/fleet.py [--projects 200] [--workers 2] [--extra-files 1000]
-[--budget-mb 2048] [--fresh]. The last line printed is JSON; the exit status is 1 when a
-target is missed.
+[--budget-mb 2048] [--fresh] [--worker-class CLASS]. The last line printed is JSON; the
+exit status is 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -150,17 +152,22 @@ def register(owner: Any, remotes: list[Path], prefix: str) -> list[int]:
 
 
 class Workers:
-    """`manage.py rqworker default` processes (SimpleWorker: jobs run in the worker)."""
+    """`manage.py rqworker default` processes, of production's worker class unless
+    `worker_class` names another."""
 
-    def __init__(self, count: int, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, count: int, env: dict[str, str], logs: Path, worker_class: str | None = None
+    ) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.reaped_peaks: list[float] = []
         for i in range(count):
             log = open(logs / f"worker-{i}.log", "ab")  # noqa: SIM115 - closed in stop()
             # DEBUG off, as in production; local repositories then fail a system check
             # meant for deployments, which the bench's own workers skip.
-            argv = [sys.executable, "manage.py", "rqworker", "default", "--skip-checks",
-                    "--worker-class", "rq.worker.SimpleWorker"]  # fmt: skip
+            argv = [sys.executable, "manage.py", "rqworker", "default", "--skip-checks"]
+            if worker_class:
+                argv += ["--worker-class", worker_class]
             self.procs.append(
                 subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log)
             )
@@ -176,6 +183,7 @@ class Workers:
         return own, children
 
     def peak_rss_mb(self) -> list[float]:
+        """Each worker's own peak so far (VmHWM); see `stop` for its work horses'."""
         peaks = []
         for proc in self.procs:
             for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
@@ -196,11 +204,19 @@ class Workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)  # warm shutdown: the current job ends first
         for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            deadline = time.monotonic() + 60
+            with contextlib.suppress(ChildProcessError):  # reaped already: it died early
+                # Waited for without reaping (WNOWAIT): wait4 reaps it and reads its peak.
+                while not os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        break
+                    time.sleep(0.05)
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                # ru_maxrss (KiB): the largest of the worker and every process it reaped,
+                # its work horses among them (Linux carries the children's peak up).
+                self.reaped_peaks.append(usage.ru_maxrss / 1024)
 
 
 def machine_ticks() -> list[int]:
@@ -300,7 +316,8 @@ def describe(result: dict[str, Any]) -> str:
     return (
         f"{result['label']}: {result['projects']} projects in {result['s']:.2f} s "
         f"({result['per_min']:.0f} projects/min; enqueueing {result['enqueue_s']:.2f} s of it); "
-        f"worker CPU {result['worker_cpu_s']:.2f} s + git {result['git_cpu_s']:.2f} s "
+        f"worker CPU {result['worker_cpu_s']:.2f} s + reaped (horses, git) "
+        f"{result['git_cpu_s']:.2f} s "
         f"= {per_project / result['projects'] * 1000:.0f} ms per project; "
         f"{result['mirrors_reused']} runs fetched into an existing mirror, "
         f"{result['reports_reused']} reused the last report (nothing they read changed); "
@@ -319,6 +336,10 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--budget-mb", type=int, default=2048, help="BMADWEB_MIRROR_BUDGET_MB")
     parser.add_argument("--fresh", action="store_true", help="also sweep with mirrors off")
+    parser.add_argument(
+        "--worker-class", default=None,
+        help="the workers' RQ class (default: production's, settings.RQ['WORKER_CLASS'])",
+    )  # fmt: skip
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     results: dict[str, dict[str, Any]] = {}
@@ -351,14 +372,18 @@ def main() -> None:
                 f"{time.perf_counter() - built:.1f} s (not timed)"
             )
             if args.fresh:
-                workers = Workers(args.workers, bench_env(var_dir, 0), tmp / "logs-fresh")
+                workers = Workers(
+                    args.workers, bench_env(var_dir, 0), tmp / "logs-fresh", args.worker_class
+                )
                 try:
                     warm_up(owner, warmups[:warm_count], workers, "warmup-fresh")
                     results["fresh"] = sweep(owner, project_ids, workers, "mirrors off")
                     print(describe(results["fresh"]))
                 finally:
                     workers.stop()
-            workers = Workers(args.workers, bench_env(var_dir, args.budget_mb), tmp / "logs")
+            workers = Workers(
+                args.workers, bench_env(var_dir, args.budget_mb), tmp / "logs", args.worker_class
+            )
             try:
                 warm_up(owner, warmups[warm_count:], workers, "warmup")
                 shutil.rmtree(Path(settings.WORK_DIR) / "mirrors", ignore_errors=True)
@@ -367,9 +392,11 @@ def main() -> None:
                 push_everywhere(fleet, 2)
                 results["warm"] = sweep(owner, project_ids, workers, "warm (delta fetched)")
                 print(describe(results["warm"]))
-                peaks = workers.peak_rss_mb()
+                hwm = workers.peak_rss_mb()
             finally:
                 workers.stop()
+            reaped = workers.reaped_peaks
+            peaks = [max(pair) for pair in zip(hwm, reaped, strict=True)] if reaped else hwm
             disk = mirrors_mb(Path(settings.WORK_DIR))
             # Before the temporary folder (400,000 files) is removed; JSON is still last.
             report(args, results, peaks, disk, repo_files, load_before)
@@ -392,10 +419,13 @@ def report(
     warm_cpu = (warm["worker_cpu_s"] + warm["git_cpu_s"]) / warm["projects"]
     peak = max(peaks)
     git_version = git("version", cwd=Path.cwd()).removeprefix("git version ")
+    from django.conf import settings
+
+    worker_class = args.worker_class or settings.RQ["WORKER_CLASS"]
     print(
         f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} at the start and "
         f"{os.getloadavg()[0]:.1f} at the end; git {git_version}; Python "
-        f"{sys.version.split()[0]}; {args.workers} workers; SQLite"
+        f"{sys.version.split()[0]}; {args.workers} workers ({worker_class}); SQLite"
     )
     print(
         f"warm: {warm['per_min']:.0f} projects/min ({warm['s']:.2f} s for {warm['projects']}) "
@@ -404,7 +434,8 @@ def report(
         f">= {TARGET_WARM_PER_MIN:g}/min)"
     )
     print(
-        f"CPU per project (workers + git): warm {warm_cpu * 1000:.0f} ms against cold "
+        f"CPU per project (workers and what they reaped): warm {warm_cpu * 1000:.0f} ms "
+        f"against cold "
         f"{cold_cpu * 1000:.0f} ms: {cold_cpu / warm_cpu:.2f}x less"
     )
     if "fresh" in results:
@@ -446,6 +477,7 @@ def report(
         "cold_cpu_ms_per_project": round(cold_cpu * 1000, 1),
         "warm_cpu_ms_per_project": round(warm_cpu * 1000, 1),
         "workers": args.workers,
+        "worker_class": worker_class,
         "repo_files": repo_files,
         "mirrors_mb": round(disk, 1),
         "cpus": os.cpu_count(),
