@@ -160,7 +160,7 @@ class Workers:
     ) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.reaped_peaks: list[float] = []
+        self.reaped_peaks: dict[int, float] = {}  # pid: MB, read when the worker is reaped
         for i in range(count):
             log = open(logs / f"worker-{i}.log", "ab")  # noqa: SIM115 - closed in stop()
             # DEBUG off, as in production; local repositories then fail a system check
@@ -216,7 +216,7 @@ class Workers:
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 # ru_maxrss (KiB): the largest of the worker and every process it reaped,
                 # its work horses among them (Linux carries the children's peak up).
-                self.reaped_peaks.append(usage.ru_maxrss / 1024)
+                self.reaped_peaks[proc.pid] = usage.ru_maxrss / 1024
 
 
 def machine_ticks() -> list[int]:
@@ -395,8 +395,10 @@ def main() -> None:
                 hwm = workers.peak_rss_mb()
             finally:
                 workers.stop()
-            reaped = workers.reaped_peaks
-            peaks = [max(pair) for pair in zip(hwm, reaped, strict=True)] if reaped else hwm
+            peaks = [
+                max(own, workers.reaped_peaks.get(proc.pid, 0.0))
+                for own, proc in zip(hwm, workers.procs, strict=True)
+            ]
             disk = mirrors_mb(Path(settings.WORK_DIR))
             # Before the temporary folder (400,000 files) is removed; JSON is still last.
             report(args, results, peaks, disk, repo_files, load_before)

@@ -23,7 +23,7 @@ from provisioning import worker
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from tests.repos import push_change
-from tests.worker_process import database_url
+from tests.worker_process import worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,19 +31,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def rqworker(redis_url: str, work: Path, *options: str) -> int:
     """`manage.py rqworker default --burst` to the end of the queue; returns its pid."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_url,
-        "BMADWEB_WORK_DIR": str(work),
-        "BMADWEB_ALLOW_LOCAL_REPOS": "1",
-        "BMADWEB_MIRROR_BUDGET_MB": "64",
-    }
+    env = worker_env(redis_url, work, BMADWEB_MIRROR_BUDGET_MB="64")
     argv = [sys.executable, "manage.py", "rqworker", "default", "--burst", *options]
     proc = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    out, _ = proc.communicate(timeout=180)
+    try:
+        out, _ = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
     assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
     return proc.pid
 

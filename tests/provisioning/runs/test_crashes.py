@@ -24,7 +24,7 @@ import pytest
 from provisioning.models import Run, RunKind, RunStatus
 from provisioning.runs import services
 from tests.repos import git, remote_branches, remote_commits
-from tests.worker_process import database_url
+from tests.worker_process import worker_env as shared_worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,14 +47,7 @@ def work_dir(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def worker_env(redis_url: str, checkpoints: Path, work_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_url,
-        "BMADWEB_RUN_CHECKPOINT_DIR": str(checkpoints),
-        "BMADWEB_WORK_DIR": str(work_dir),
-        "BMADWEB_ALLOW_LOCAL_REPOS": "1",
-    }
+    return shared_worker_env(redis_url, work_dir, BMADWEB_RUN_CHECKPOINT_DIR=str(checkpoints))
 
 
 class CrashWorker:
